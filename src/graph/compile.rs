@@ -1,0 +1,385 @@
+//! Model → resource graph. Each web environment becomes its Beanstalk-equivalent resources;
+//! edges come from the references in the attributes (so an edge always means "needs a value of"),
+//! plus the one ordering rule that is not a value: a CNAME is written after its ownership record.
+
+use super::names::EnvironmentNames;
+use super::{
+    parse_reference, reference, Address, Resource, ResourceGraph, ResourceKind, MANAGED_BY_VALUE, TAG_ADDRESS,
+    TAG_APPLICATION, TAG_ENVIRONMENT, TAG_MANAGED_BY,
+};
+use crate::model::bootstrap::user_data;
+use crate::model::platform::{architecture_of, Architecture};
+use crate::model::{Application, Environment, Platform, Spec};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// TTL of the CNAME and ownership records: short, so a swap reaches clients quickly.
+pub const RECORD_TTL: i64 = 60;
+/// Prefix of the ownership TXT record's name (a CNAME cannot share its name with a TXT record).
+pub const OWNERSHIP_PREFIX: &str = "_beanpole";
+
+/// Builds the resource graph of a compiled spec.
+pub fn compile_graph(spec: &Spec) -> ResourceGraph {
+    let mut graph = ResourceGraph::new();
+    for application in &spec.applications {
+        if let Some(domain) = &application.domain {
+            graph.add(Resource {
+                address: Address(format!("{}.hosted_zone", application.address())),
+                kind: ResourceKind::HostedZone,
+                aws_name: format!("{domain}."),
+                application: application.name.clone(),
+                environment: None,
+                attributes: BTreeMap::from([("domain".to_string(), json!(domain))]),
+                tags: BTreeMap::new(),
+            });
+        }
+    }
+    for environment in &spec.environments {
+        let Some(application) = spec.application(&environment.application) else { continue };
+        add_environment(&mut graph, application, environment);
+    }
+    let mut edges = Vec::new();
+    for resource in graph.resources() {
+        for value in resource.attributes.values() {
+            collect_references(value, &mut |target| edges.push((resource.address.clone(), target)));
+        }
+    }
+    for (from, to) in edges {
+        graph.depend(&from, &to);
+    }
+    graph
+}
+
+fn collect_references(value: &Value, found: &mut impl FnMut(Address)) {
+    match value {
+        Value::String(s) => {
+            if let Some((address, _)) = parse_reference(s) {
+                found(address);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_references(v, found)),
+        Value::Object(map) => map.values().for_each(|v| collect_references(v, found)),
+        _ => {}
+    }
+}
+
+struct EnvironmentBuilder<'a> {
+    application: &'a Application,
+    environment: &'a Environment,
+    prefix: String,
+    names: EnvironmentNames,
+}
+
+impl EnvironmentBuilder<'_> {
+    fn address(&self, part: &str) -> Address {
+        Address(format!("{}.{part}", self.prefix))
+    }
+
+    fn resource(&self, part: &str, kind: ResourceKind, aws_name: String, attributes: Value) -> Resource {
+        let address = self.address(part);
+        let mut tags = BTreeMap::new();
+        if !kind.is_data() && !matches!(kind, ResourceKind::CnameRecord | ResourceKind::OwnershipRecord) {
+            tags.extend(self.application.tags.clone());
+            tags.extend(self.environment.tags.clone());
+            tags.insert("Name".to_string(), aws_name.clone());
+            tags.insert(TAG_MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string());
+            tags.insert(TAG_APPLICATION.to_string(), self.application.name.clone());
+            tags.insert(TAG_ENVIRONMENT.to_string(), self.environment.name.clone());
+            tags.insert(TAG_ADDRESS.to_string(), address.0.clone());
+        }
+        let attributes = match attributes {
+            Value::Object(map) => map.into_iter().collect(),
+            _ => BTreeMap::new(),
+        };
+        Resource {
+            address,
+            kind,
+            aws_name,
+            application: self.application.name.clone(),
+            environment: Some(self.environment.name.clone()),
+            attributes,
+            tags,
+        }
+    }
+}
+
+fn add_environment(graph: &mut ResourceGraph, application: &Application, environment: &Environment) {
+    let b = EnvironmentBuilder {
+        application,
+        environment,
+        prefix: environment.address(),
+        names: EnvironmentNames::new(&application.name, &environment.name),
+    };
+    let env = environment;
+    let network = b.address("network");
+    let lb_sg = b.address("load_balancer_security_group");
+    let instance_sg = b.address("instance_security_group");
+    let role = b.address("instance_role");
+    let profile = b.address("instance_profile");
+    let image = b.address("platform_image");
+    let template = b.address("launch_template");
+    let target_group = b.address("target_group");
+    let load_balancer = b.address("load_balancer");
+    let asg = b.address("auto_scaling_group");
+
+    let (vpc, subnets) = match &env.network {
+        Some(n) => (json!(n.vpc_id), json!(n.subnets)),
+        None => (json!("default"), json!("default")),
+    };
+    graph.add(b.resource(
+        "network",
+        ResourceKind::Network,
+        env.network.as_ref().map(|n| n.vpc_id.clone()).unwrap_or_else(|| "default VPC".to_string()),
+        json!({ "vpc": vpc, "subnets": subnets }),
+    ));
+
+    let mut lb_ingress = Vec::new();
+    let mut lb_ports = vec![80];
+    if env.load_balancer.https.is_some() {
+        lb_ports.push(443);
+    }
+    for port in lb_ports {
+        for cidr in &env.load_balancer.allowed_cidrs {
+            lb_ingress.push(json!({ "protocol": "tcp", "from_port": port, "to_port": port, "cidr": cidr }));
+        }
+    }
+    graph.add(b.resource(
+        "load_balancer_security_group",
+        ResourceKind::SecurityGroup,
+        b.names.load_balancer_security_group(),
+        json!({
+            "description": format!("Beanpole {}: load balancer of {}", application.name, env.name),
+            "vpc_id": reference(&network, "vpc_id"),
+            "ingress": lb_ingress,
+        }),
+    ));
+    graph.add(b.resource(
+        "instance_security_group",
+        ResourceKind::SecurityGroup,
+        b.names.instance_security_group(),
+        json!({
+            "description": format!("Beanpole {}: instances of {}, reachable only from its load balancer", application.name, env.name),
+            "vpc_id": reference(&network, "vpc_id"),
+            "ingress": [{
+                "protocol": "tcp",
+                "from_port": env.instance.port,
+                "to_port": env.instance.port,
+                "source_security_group_id": reference(&lb_sg, "id"),
+            }],
+        }),
+    ));
+
+    let inline_policy = if env.permissions.statements.is_empty() {
+        Value::Null
+    } else {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": env.permissions.statements.iter().map(|s| json!({
+                "Effect": s.effect,
+                "Action": s.actions,
+                "Resource": s.resources,
+            })).collect::<Vec<_>>(),
+        })
+    };
+    graph.add(b.resource(
+        "instance_role",
+        ResourceKind::IamRole,
+        b.names.instance_role(),
+        json!({
+            "assume_role_policy": {
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "Service": "ec2.amazonaws.com" },
+                    "Action": "sts:AssumeRole",
+                }],
+            },
+            "inline_policy": inline_policy,
+            "managed_policy_arns": env.permissions.managed_policies,
+        }),
+    ));
+    graph.add(b.resource(
+        "instance_profile",
+        ResourceKind::InstanceProfile,
+        b.names.instance_profile(),
+        json!({ "role": reference(&role, "name") }),
+    ));
+
+    let image_id = match &env.instance.ami {
+        Some(ami) => json!(ami),
+        None => {
+            let architecture = architecture_of(&env.instance.instance_type);
+            let parameter = Platform::ami_parameter(architecture);
+            graph.add(b.resource(
+                "platform_image",
+                ResourceKind::PlatformImage,
+                parameter.to_string(),
+                json!({
+                    "ssm_parameter": parameter,
+                    "architecture": match architecture { Architecture::X86_64 => "x86_64", Architecture::Arm64 => "arm64" },
+                }),
+            ));
+            reference(&image, "image_id")
+        }
+    };
+    graph.add(b.resource(
+        "launch_template",
+        ResourceKind::LaunchTemplate,
+        b.names.launch_template(),
+        json!({
+            "image_id": image_id,
+            "instance_type": env.instance.instance_type,
+            "key_name": env.instance.key_name,
+            "iam_instance_profile_arn": reference(&profile, "arn"),
+            "security_group_ids": [reference(&instance_sg, "id")],
+            "http_tokens": "required",
+            "user_data": user_data(env),
+        }),
+    ));
+
+    let hc = &env.load_balancer.health_check;
+    graph.add(b.resource(
+        "target_group",
+        ResourceKind::TargetGroup,
+        b.names.target_group(),
+        json!({
+            "vpc_id": reference(&network, "vpc_id"),
+            "port": env.instance.port,
+            "protocol": "HTTP",
+            "target_type": "instance",
+            "health_check": {
+                "path": hc.path,
+                "interval": hc.interval,
+                "timeout": hc.timeout,
+                "healthy_threshold": hc.healthy_threshold,
+                "unhealthy_threshold": hc.unhealthy_threshold,
+                "matcher": hc.matcher,
+            },
+        }),
+    ));
+    graph.add(b.resource(
+        "load_balancer",
+        ResourceKind::LoadBalancer,
+        b.names.load_balancer(),
+        json!({
+            "scheme": if env.load_balancer.internal { "internal" } else { "internet-facing" },
+            "subnet_ids": reference(&network, "subnet_ids"),
+            "security_group_ids": [reference(&lb_sg, "id")],
+            "idle_timeout": env.load_balancer.idle_timeout,
+        }),
+    ));
+
+    let forward = json!({ "type": "forward", "target_group_arn": reference(&target_group, "arn") });
+    let http_action = match &env.load_balancer.https {
+        Some(https) if https.redirect_http => {
+            json!({ "type": "redirect", "protocol": "HTTPS", "port": 443, "status_code": "HTTP_301" })
+        }
+        _ => forward.clone(),
+    };
+    graph.add(b.resource(
+        "http_listener",
+        ResourceKind::Listener,
+        format!("{}:80", b.names.load_balancer()),
+        json!({
+            "load_balancer_arn": reference(&load_balancer, "arn"),
+            "port": 80,
+            "protocol": "HTTP",
+            "default_action": http_action,
+        }),
+    ));
+    if let Some(https) = &env.load_balancer.https {
+        graph.add(b.resource(
+            "https_listener",
+            ResourceKind::Listener,
+            format!("{}:443", b.names.load_balancer()),
+            json!({
+                "load_balancer_arn": reference(&load_balancer, "arn"),
+                "port": 443,
+                "protocol": "HTTPS",
+                "certificate_arn": https.certificate_arn,
+                "ssl_policy": https.ssl_policy,
+                "default_action": forward,
+            }),
+        ));
+    }
+
+    let capacity = &env.capacity;
+    graph.add(b.resource(
+        "auto_scaling_group",
+        ResourceKind::AutoScalingGroup,
+        b.names.auto_scaling_group(),
+        json!({
+            "launch_template_id": reference(&template, "id"),
+            "launch_template_version": reference(&template, "latest_version"),
+            "min_size": capacity.min,
+            "max_size": capacity.max,
+            "desired_capacity": capacity.desired.unwrap_or(capacity.min),
+            "target_group_arns": [reference(&target_group, "arn")],
+            "health_check_type": "ELB",
+            "health_check_grace_period": 300,
+            "subnet_ids": reference(&network, "subnet_ids"),
+        }),
+    ));
+    if let Some(target) = capacity.cpu_target {
+        graph.add(b.resource(
+            "cpu_scaling_policy",
+            ResourceKind::ScalingPolicy,
+            b.names.scaling_policy("cpu"),
+            json!({
+                "auto_scaling_group_name": reference(&asg, "name"),
+                "metric": "ASGAverageCPUUtilization",
+                "target_value": target,
+            }),
+        ));
+    }
+    if let Some(requests) = capacity.requests_per_target {
+        graph.add(b.resource(
+            "request_scaling_policy",
+            ResourceKind::ScalingPolicy,
+            b.names.scaling_policy("requests"),
+            json!({
+                "auto_scaling_group_name": reference(&asg, "name"),
+                "metric": "ALBRequestCountPerTarget",
+                "target_value": requests,
+                "load_balancer_arn": reference(&load_balancer, "arn"),
+                "target_group_arn": reference(&target_group, "arn"),
+            }),
+        ));
+    }
+
+    if let Some(domain) = &application.domain {
+        let zone = Address(format!("{}.hosted_zone", application.address()));
+        let fqdn = format!("{}.{domain}", env.cname);
+        let ownership_name = format!("{OWNERSHIP_PREFIX}.{fqdn}");
+        graph.add(b.resource(
+            "ownership_record",
+            ResourceKind::OwnershipRecord,
+            ownership_name.clone(),
+            json!({
+                "zone_id": reference(&zone, "id"),
+                "name": ownership_name,
+                "type": "TXT",
+                "ttl": RECORD_TTL,
+                "value": ownership_marker(&application.name, &env.name),
+            }),
+        ));
+        graph.add(b.resource(
+            "cname_record",
+            ResourceKind::CnameRecord,
+            fqdn.clone(),
+            json!({
+                "zone_id": reference(&zone, "id"),
+                "name": fqdn,
+                "type": "CNAME",
+                "ttl": RECORD_TTL,
+                "value": reference(&load_balancer, "dns_name"),
+            }),
+        ));
+        graph.depend(&b.address("cname_record"), &b.address("ownership_record"));
+    }
+}
+
+/// The text of an ownership TXT record: which application and environment serve a name.
+pub fn ownership_marker(application: &str, environment: &str) -> String {
+    format!("\"heritage=beanpole,application={application},environment={environment}\"")
+}

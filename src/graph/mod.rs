@@ -1,0 +1,184 @@
+//! The resource graph: every AWS resource of every environment as a node with a stable address,
+//! its deterministic AWS name, its ownership tags and its desired attributes, and an edge from each
+//! resource to every resource it depends on. Plan and apply work on this graph alone.
+
+pub mod compile;
+pub mod names;
+pub mod render;
+
+pub use compile::compile_graph;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Tag keys Beanpole puts on everything it creates: how it proves ownership without a state file.
+pub const TAG_MANAGED_BY: &str = "beanpole:managed-by";
+pub const TAG_APPLICATION: &str = "beanpole:application";
+pub const TAG_ENVIRONMENT: &str = "beanpole:environment";
+pub const TAG_ADDRESS: &str = "beanpole:address";
+pub const MANAGED_BY_VALUE: &str = "beanpole";
+
+/// A resource's stable name in the spec: `environment.pets-env-blue.load_balancer`,
+/// `module.shop.environment.shop-blue.target_group`, `application.pets-app.hosted_zone`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Address(pub String);
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    /// Looked up, never created: the VPC and subnets an environment runs in.
+    Network,
+    /// Looked up, never created: the AMI from the platform's public SSM parameter.
+    PlatformImage,
+    /// Looked up, never created: the Route53 hosted zone of the application's domain.
+    HostedZone,
+    SecurityGroup,
+    IamRole,
+    InstanceProfile,
+    LaunchTemplate,
+    TargetGroup,
+    LoadBalancer,
+    Listener,
+    AutoScalingGroup,
+    ScalingPolicy,
+    CnameRecord,
+    /// The TXT record that says which environment owns a CNAME.
+    OwnershipRecord,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Network => "network",
+            ResourceKind::PlatformImage => "platform_image",
+            ResourceKind::HostedZone => "hosted_zone",
+            ResourceKind::SecurityGroup => "security_group",
+            ResourceKind::IamRole => "iam_role",
+            ResourceKind::InstanceProfile => "instance_profile",
+            ResourceKind::LaunchTemplate => "launch_template",
+            ResourceKind::TargetGroup => "target_group",
+            ResourceKind::LoadBalancer => "load_balancer",
+            ResourceKind::Listener => "listener",
+            ResourceKind::AutoScalingGroup => "auto_scaling_group",
+            ResourceKind::ScalingPolicy => "scaling_policy",
+            ResourceKind::CnameRecord => "cname_record",
+            ResourceKind::OwnershipRecord => "ownership_record",
+        }
+    }
+
+    /// Data sources are read from the account, never created, changed or deleted.
+    pub fn is_data(self) -> bool {
+        matches!(self, ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone)
+    }
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value that only exists once another resource does: `${ADDRESS.ATTRIBUTE}` in attributes.
+pub fn reference(address: &Address, attribute: &str) -> serde_json::Value {
+    serde_json::Value::String(format!("${{{address}.{attribute}}}"))
+}
+
+/// If `value` is a reference string, the address and attribute it names.
+pub fn parse_reference(value: &str) -> Option<(Address, &str)> {
+    let inner = value.strip_prefix("${")?.strip_suffix('}')?;
+    let (address, attribute) = inner.rsplit_once('.')?;
+    Some((Address(address.to_string()), attribute))
+}
+
+/// One node: a resource Beanpole manages, or a data source it reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    pub address: Address,
+    pub kind: ResourceKind,
+    /// The name the resource has in AWS (for data sources: what is looked up).
+    pub aws_name: String,
+    pub application: String,
+    pub environment: Option<String>,
+    /// Desired configuration; strings of the form `${ADDRESS.ATTRIBUTE}` are references.
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// User tags plus Beanpole's ownership tags (empty for data sources and DNS records).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The dependency graph. An edge runs from a resource to one it depends on.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceGraph {
+    pub graph: DiGraph<Resource, ()>,
+    index: BTreeMap<Address, NodeIndex>,
+}
+
+impl ResourceGraph {
+    pub fn new() -> ResourceGraph {
+        ResourceGraph::default()
+    }
+
+    pub fn add(&mut self, resource: Resource) -> NodeIndex {
+        let address = resource.address.clone();
+        let node = self.graph.add_node(resource);
+        self.index.insert(address, node);
+        node
+    }
+
+    /// Adds an edge `from` → `to` (from depends on to). Unknown addresses are ignored.
+    pub fn depend(&mut self, from: &Address, to: &Address) {
+        if let (Some(&a), Some(&b)) = (self.index.get(from), self.index.get(to)) {
+            self.graph.update_edge(a, b, ());
+        }
+    }
+
+    pub fn node(&self, address: &Address) -> Option<NodeIndex> {
+        self.index.get(address).copied()
+    }
+
+    pub fn get(&self, address: &Address) -> Option<&Resource> {
+        self.node(address).map(|n| &self.graph[n])
+    }
+
+    /// Resources in address order.
+    pub fn resources(&self) -> impl Iterator<Item = &Resource> {
+        self.index.values().map(|n| &self.graph[*n])
+    }
+
+    /// Edges as (from, to) address pairs, sorted.
+    pub fn edges(&self) -> Vec<(&Address, &Address)> {
+        let mut edges: Vec<(&Address, &Address)> = self
+            .graph
+            .raw_edges()
+            .iter()
+            .map(|e| (&self.graph[e.source()].address, &self.graph[e.target()].address))
+            .collect();
+        edges.sort();
+        edges
+    }
+
+    /// Addresses a resource depends on, sorted.
+    pub fn dependencies(&self, address: &Address) -> Vec<&Address> {
+        let Some(node) = self.node(address) else { return Vec::new() };
+        let mut out: Vec<&Address> = self.graph.neighbors(node).map(|n| &self.graph[n].address).collect();
+        out.sort();
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.graph.node_count() == 0
+    }
+}

@@ -1,0 +1,10 @@
+//! Beanpole: a Python web tier on AWS as code. An environment spec in HCL compiles into a
+//! dependency graph of the AWS resources of an Elastic-Beanstalk-like web tier.
+//!
+//! The pipeline is `spec` (HCL → typed model, with diagnostics) → `model` → `graph` (resources and
+//! dependencies). See ARCHITECTURE.md for the map and the invariants.
+
+pub mod cli;
+pub mod graph;
+pub mod model;
+pub mod spec;

@@ -1,0 +1,328 @@
+//! Validators for the values AWS is strict about (ARNs, CIDRs, ports, tags, DNS labels, IDs).
+//! Each returns the reason a value is invalid, in words a user can act on.
+
+pub type Check = Result<(), String>;
+
+pub fn arn(value: &str) -> Check {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" {
+        return Err("an ARN has the form arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE".into());
+    }
+    if !matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov") {
+        return Err(format!("unknown partition `{}` (aws, aws-cn or aws-us-gov)", parts[1]));
+    }
+    if parts[2].is_empty() || !parts[2].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err("the service part must be a lowercase service name such as `iam` or `dynamodb`".into());
+    }
+    if !parts[4].is_empty() && parts[4] != "aws" && !(parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit())) {
+        return Err(format!("account `{}` must be 12 digits", parts[4]));
+    }
+    if parts[5].is_empty() {
+        return Err("the resource part is empty".into());
+    }
+    Ok(())
+}
+
+/// An ACM certificate ARN, as an HTTPS listener needs.
+pub fn certificate_arn(value: &str) -> Check {
+    arn(value)?;
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    if !matches!(parts[2], "acm" | "iam") || !(parts[5].starts_with("certificate/") || parts[5].starts_with("server-certificate/")) {
+        return Err("expected an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID".into());
+    }
+    Ok(())
+}
+
+/// A managed policy ARN: arn:aws:iam::aws:policy/NAME or arn:aws:iam::ACCOUNT:policy/NAME.
+pub fn policy_arn(value: &str) -> Check {
+    arn(value)?;
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    if parts[2] != "iam" || !parts[5].starts_with("policy/") {
+        return Err("expected an IAM policy ARN: arn:aws:iam::aws:policy/NAME".into());
+    }
+    Ok(())
+}
+
+/// A resource in a policy statement: `*` or an ARN (wildcards allowed inside).
+pub fn policy_resource(value: &str) -> Check {
+    if value == "*" {
+        return Ok(());
+    }
+    arn(value)
+}
+
+/// An IAM action: `service:Action`, wildcards allowed, or `*`.
+pub fn iam_action(value: &str) -> Check {
+    if value == "*" {
+        return Ok(());
+    }
+    let Some((service, action)) = value.split_once(':') else {
+        return Err("an action has the form SERVICE:ACTION, as in dynamodb:GetItem".into());
+    };
+    if service.is_empty() || !service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("`{service}` is not a service prefix"));
+    }
+    if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?') {
+        return Err(format!("`{action}` is not an action name"));
+    }
+    Ok(())
+}
+
+pub fn cidr(value: &str) -> Check {
+    let Some((address, prefix)) = value.split_once('/') else {
+        return Err("a CIDR block has the form ADDRESS/PREFIX, as in 0.0.0.0/0 or 10.0.0.0/16".into());
+    };
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("prefix length `{prefix}` is not a number"))?;
+    if let Ok(ip) = address.parse::<std::net::Ipv4Addr>() {
+        if prefix > 32 {
+            return Err("an IPv4 prefix length is at most 32".into());
+        }
+        let bits = u32::from(ip);
+        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+        if bits & !mask != 0 {
+            return Err(format!(
+                "host bits are set; the network is {}/{prefix}",
+                std::net::Ipv4Addr::from(bits & mask)
+            ));
+        }
+        return Ok(());
+    }
+    if let Ok(ip) = address.parse::<std::net::Ipv6Addr>() {
+        if prefix > 128 {
+            return Err("an IPv6 prefix length is at most 128".into());
+        }
+        let bits = u128::from(ip);
+        let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+        if bits & !mask != 0 {
+            return Err("host bits are set".into());
+        }
+        return Ok(());
+    }
+    Err(format!("`{address}` is not an IPv4 or IPv6 address"))
+}
+
+pub fn port(value: f64) -> Check {
+    if value.fract() != 0.0 || !(1.0..=65535.0).contains(&value) {
+        return Err("a port is a whole number from 1 to 65535".into());
+    }
+    Ok(())
+}
+
+const TAG_CHARS: &str = " _.:/=+-@";
+
+pub fn tag_key(key: &str) -> Check {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err("a tag key has 1 to 128 characters".into());
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err("the `aws:` prefix is reserved for AWS".into());
+    }
+    if key.starts_with("beanpole:") {
+        return Err("the `beanpole:` prefix is reserved for Beanpole's ownership tags".into());
+    }
+    tag_chars(key)
+}
+
+pub fn tag_value(value: &str) -> Check {
+    if value.chars().count() > 256 {
+        return Err("a tag value has at most 256 characters".into());
+    }
+    tag_chars(value)
+}
+
+fn tag_chars(s: &str) -> Check {
+    match s.chars().find(|c| !(c.is_alphanumeric() || TAG_CHARS.contains(*c))) {
+        Some(c) => Err(format!(
+            "`{c}` is not allowed in tags (letters, digits, spaces and {TAG_CHARS:?})"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Elastic Beanstalk's rule for application names: 1 to 100 characters, no `/`.
+pub fn application_name(name: &str) -> Check {
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err("an application name has 1 to 100 characters".into());
+    }
+    if name.contains('/') {
+        return Err("an application name cannot contain `/`".into());
+    }
+    dns_safe(name, "an application name")
+}
+
+/// Elastic Beanstalk's rule for environment names: 4 to 40 letters, digits and hyphens, not
+/// starting or ending with a hyphen.
+pub fn environment_name(name: &str) -> Check {
+    let n = name.chars().count();
+    if !(4..=40).contains(&n) {
+        return Err(format!("an environment name has 4 to 40 characters, this one has {n}"));
+    }
+    dns_safe(name, "an environment name")
+}
+
+fn dns_safe(name: &str, what: &str) -> Check {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!("{what} may contain only letters, digits and hyphens"));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err(format!("{what} cannot start or end with a hyphen"));
+    }
+    Ok(())
+}
+
+/// A CNAME prefix: one DNS label, lowercase.
+pub fn cname_label(label: &str) -> Check {
+    if label.is_empty() || label.len() > 63 {
+        return Err("a CNAME is one DNS label of 1 to 63 characters".into());
+    }
+    if !label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err("a CNAME may contain only lowercase letters, digits and hyphens".into());
+    }
+    if label.starts_with('-') || label.ends_with('-') {
+        return Err("a CNAME cannot start or end with a hyphen".into());
+    }
+    Ok(())
+}
+
+pub fn domain(name: &str) -> Check {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 253 || !name.contains('.') {
+        return Err("a domain is a DNS name such as example.com".into());
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("each label of a domain has 1 to 63 characters".into());
+        }
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("`{label}` is not a valid DNS label"));
+        }
+    }
+    Ok(())
+}
+
+pub fn region(name: &str) -> Check {
+    let parts: Vec<&str> = name.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()));
+    if ok {
+        Ok(())
+    } else {
+        Err("a region looks like us-east-2 or eu-west-1".into())
+    }
+}
+
+pub fn instance_type(name: &str) -> Check {
+    let Some((family, size)) = name.split_once('.') else {
+        return Err("an instance type looks like t3.small".into());
+    };
+    let family_ok = family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let size_ok = !size.is_empty() && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if family_ok && size_ok {
+        Ok(())
+    } else {
+        Err("an instance type looks like t3.small".into())
+    }
+}
+
+/// An AWS resource id such as `ami-0123456789abcdef0`.
+pub fn resource_id(value: &str, prefix: &str) -> Check {
+    let ok = value
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("expected `{prefix}-` followed by 8 or 17 lowercase hex digits"))
+    }
+}
+
+pub fn health_check_path(path: &str) -> Check {
+    if !path.starts_with('/') {
+        return Err("a health check path starts with `/`".into());
+    }
+    if path.len() > 1024 || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a health check path has at most 1024 characters and no spaces".into());
+    }
+    Ok(())
+}
+
+/// HTTP codes a target group accepts as healthy: `200`, `200,302` or `200-399`, within 200–499.
+pub fn http_matcher(matcher: &str) -> Check {
+    let in_range = |s: &str| s.parse::<u16>().ok().filter(|c| (200..=499).contains(c));
+    for part in matcher.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => match (in_range(a), in_range(b)) {
+                (Some(a), Some(b)) if a <= b => {}
+                _ => return Err("ranges look like 200-399, with codes from 200 to 499".into()),
+            },
+            None => {
+                if in_range(part).is_none() {
+                    return Err("codes are from 200 to 499, as in 200, 200,302 or 200-399".into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An environment property name: an environment variable.
+pub fn property_name(name: &str) -> Check {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err("a property name is an environment variable name: letters, digits and `_`, not starting with a digit".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns() {
+        assert!(arn("arn:aws:dynamodb:us-east-2:123456789012:table/Pets").is_ok());
+        assert!(policy_arn("arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy").is_ok());
+        assert!(arn("arn:aws:dynamodb:us-east-2:1234:table/Pets").is_err());
+        assert!(arn("dynamodb:table").is_err());
+        assert!(certificate_arn("arn:aws:acm:us-east-2:123456789012:certificate/abc").is_ok());
+        assert!(certificate_arn("arn:aws:s3:::bucket").is_err());
+    }
+
+    #[test]
+    fn cidrs() {
+        assert!(cidr("0.0.0.0/0").is_ok());
+        assert!(cidr("10.0.0.0/16").is_ok());
+        assert!(cidr("10.0.0.1/16").is_err());
+        assert!(cidr("10.0.0.0/33").is_err());
+        assert!(cidr("::/0").is_ok());
+        assert!(cidr("banana").is_err());
+    }
+
+    #[test]
+    fn tags_and_names() {
+        assert!(tag_key("team").is_ok());
+        assert!(tag_key("aws:cloudformation").is_err());
+        assert!(tag_value("a{b").is_err());
+        assert!(environment_name("pets-env-blue").is_ok());
+        assert!(environment_name("abc").is_err());
+        assert!(cname_label("pets-staging").is_ok());
+        assert!(cname_label("Pets").is_err());
+        assert!(region("us-east-2").is_ok());
+        assert!(region("us-gov-west-1").is_ok());
+        assert!(region("moon").is_err());
+        assert!(http_matcher("200-399").is_ok());
+        assert!(http_matcher("200,302").is_ok());
+        assert!(http_matcher("600").is_err());
+        assert!(resource_id("ami-0123456789abcdef0", "ami").is_ok());
+        assert!(resource_id("ami-xyz", "ami").is_err());
+    }
+}
