@@ -18,13 +18,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check a spec: exit 0 with a summary if it is valid, else every error with its location
-    #[command(after_help = "Examples:\n  beanpole validate                      # the spec in the current folder\n  beanpole validate -C examples/pets-app\n  beanpole validate --var instance_type=t3.large --var-file prod.hcl")]
+    #[command(
+        after_help = "Examples:\n  beanpole validate                      # the spec in the current folder\n  beanpole validate -C examples/pets-app\n  beanpole validate --var instance_type=t3.large --var-file prod.hcl"
+    )]
     Validate {
         #[command(flatten)]
         spec: SpecArgs,
     },
     /// Print the resource graph the spec compiles to (edges run from a resource to what it needs)
-    #[command(after_help = "Examples:\n  beanpole graph -C examples/pets-app --format json | jq '.nodes[].address'\n  beanpole graph -C examples/pets-app --format dot | dot -Tsvg > graph.svg")]
+    #[command(
+        after_help = "Examples:\n  beanpole graph -C examples/pets-app --format json | jq '.nodes[].address'\n  beanpole graph -C examples/pets-app --format dot | dot -Tsvg > graph.svg"
+    )]
     Graph {
         #[command(flatten)]
         spec: SpecArgs,

@@ -2,12 +2,13 @@
 # green, for swapping CNAMEs on release. Blue serves NAME.DOMAIN (production), green serves
 # NAME-staging.DOMAIN; deploy to green, test it, then swap.
 #
-# Block labels are literal in HCL, so the application is always called `blue-green` and the
-# environments `bg-blue` and `bg-green`. Application and environment names are unique in a spec,
-# so call this module at most once per spec; for a second pair, copy the folder and call the copy
-# by path (`source = "./modules/my-blue-green"`) after renaming its blocks.
+# Labels (`app`, `blue`, `green`) are how this module and its callers refer to the blocks
+# (`environment.blue.url`, addresses such as `module.shop.environment.blue.load_balancer`); the
+# `name` attributes are the real names in AWS: application NAME, environments NAME-blue and
+# NAME-green. Call the module once per service, each call with its own `name`.
 
-application "blue-green" {
+application "app" {
+  name        = var.name
   description = "Blue/green pair serving ${var.name}.${var.domain}"
   region      = var.region
   domain      = var.domain
@@ -16,9 +17,10 @@ application "blue-green" {
   }
 }
 
-environment "bg-blue" {
+environment "blue" {
+  name        = "${var.name}-blue"
   description = "Blue: production, ${var.name}.${var.domain}"
-  application = application.blue-green
+  application = application.app
   tier        = "web"
   cname       = var.name
   platform    = var.platform
@@ -34,9 +36,10 @@ environment "bg-blue" {
   }
 }
 
-environment "bg-green" {
+environment "green" {
+  name        = "${var.name}-green"
   description = "Green: staging, ${var.name}-staging.${var.domain}"
-  application = application.blue-green
+  application = application.app
   tier        = "web"
   cname       = "${var.name}-staging"
   platform    = var.platform

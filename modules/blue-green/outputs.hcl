@@ -1,21 +1,26 @@
-# Outputs of the `beanpole/blue-green` module, read by the caller as `module.NAME.OUTPUT`.
+# Outputs of the `beanpole/blue-green` module, read by the caller as `module.CALL.OUTPUT`.
 
 output "application" {
-  description = "Name of the application holding both environments."
-  value       = application.blue-green.name
+  description = "Name of the application holding both environments (the `name` variable)."
+  value       = application.app.name
 }
 
 output "blue" {
-  description = "Name of the blue environment (production before any swap)."
-  value       = environment.bg-blue.name
+  description = "Name of the blue environment, NAME-blue (production before any swap)."
+  value       = environment.blue.name
 }
 
 output "green" {
-  description = "Name of the green environment (staging before any swap)."
-  value       = environment.bg-green.name
+  description = "Name of the green environment, NAME-green (staging before any swap)."
+  value       = environment.green.name
 }
 
 output "production_url" {
   description = "URL of the blue environment; known only after apply."
-  value       = environment.bg-blue.url
+  value       = environment.blue.url
+}
+
+output "staging_url" {
+  description = "URL of the green environment; known only after apply."
+  value       = environment.green.url
 }

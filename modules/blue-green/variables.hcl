@@ -2,7 +2,7 @@
 # default suited to a small Python web application.
 
 variable "name" {
-  description = "Short lowercase name of the service: the production CNAME, and `NAME-staging` for the other one."
+  description = "Short lowercase name of the service (1 to 34 letters, digits and hyphens): the application's name, the environments' NAME-blue and NAME-green, and the CNAMEs NAME and NAME-staging."
   type        = string
 }
 

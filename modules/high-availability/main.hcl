@@ -3,10 +3,11 @@
 # CPU, and a fast health check on /health.
 #
 # The module declares no application: pass the name of one your spec declares as
-# `application`. Block labels are literal in HCL, so the environment is always named `ha-web`;
-# environment names are unique in a spec, so call this module at most once per spec.
+# `application`. The environment's label is `web` (its address is `module.CALL.environment.web`);
+# its real name is the `name` variable, so each call needs its own `name`.
 
-environment "ha-web" {
+environment "web" {
+  name        = var.name
   description = "High-availability web environment for ${var.cname}.${var.domain} (${var.region})"
   application = var.application
   tier        = "web"

@@ -1,11 +1,11 @@
-# Outputs of the `beanpole/high-availability` module, read by the caller as `module.NAME.OUTPUT`.
+# Outputs of the `beanpole/high-availability` module, read by the caller as `module.CALL.OUTPUT`.
 
 output "environment" {
-  description = "Name of the environment."
-  value       = environment.ha-web.name
+  description = "Name of the environment (the `name` variable)."
+  value       = environment.web.name
 }
 
 output "url" {
   description = "URL of the environment; known only after apply."
-  value       = environment.ha-web.url
+  value       = environment.web.url
 }

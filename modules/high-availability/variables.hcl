@@ -1,5 +1,10 @@
-# Inputs of the `beanpole/high-availability` module. `application`, `cname` and
+# Inputs of the `beanpole/high-availability` module. `name`, `application`, `cname` and
 # `certificate_arn` are required; the rest have defaults.
+
+variable "name" {
+  description = "Name of the environment: 4 to 40 letters, digits and hyphens, unique in the spec."
+  type        = string
+}
 
 variable "application" {
   description = "Name of an application the calling spec declares; the environment joins it."

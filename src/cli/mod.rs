@@ -60,7 +60,14 @@ pub fn load_spec(args: &SpecArgs) -> Result<(Compilation, ResourceGraph), i32> {
     };
     let compilation = compile_dir(&DiskFs, &args.dir, &inputs);
     if !compilation.is_valid() {
-        eprint!("{}", report::render_all(&compilation.diagnostics, &compilation.sources, &stderr_style()));
+        eprint!(
+            "{}",
+            report::render_all(
+                &compilation.diagnostics,
+                &compilation.sources,
+                &stderr_style()
+            )
+        );
         return Err(EXIT_ERROR);
     }
     let graph = compile_graph(&compilation.spec);

@@ -20,16 +20,32 @@ impl Style {
 
 pub fn render_diagnostic(diagnostic: &Diagnostic, sources: &SourceMap, style: &Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}: {}", style.paint("1;31", "error"), style.paint("1", &diagnostic.error.to_string()));
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        style.paint("1;31", "error"),
+        style.paint("1", &diagnostic.error.to_string())
+    );
     if let Some(span) = &diagnostic.span {
         if let Some(file) = sources.get(span.file) {
             let (line, column) = file.line_column(span.range.start);
             let text = file.line_text(line);
             let gutter = line.to_string().len();
             let pad = " ".repeat(gutter);
-            let _ = writeln!(out, "{pad}{} {}:{line}:{column}", style.paint("1;34", "-->"), file.name);
+            let _ = writeln!(
+                out,
+                "{pad}{} {}:{line}:{column}",
+                style.paint("1;34", "-->"),
+                file.name
+            );
             let _ = writeln!(out, "{pad} {}", style.paint("1;34", "|"));
-            let _ = writeln!(out, "{} {} {}", style.paint("1;34", &line.to_string()), style.paint("1;34", "|"), text.replace('\t', " "));
+            let _ = writeln!(
+                out,
+                "{} {} {}",
+                style.paint("1;34", &line.to_string()),
+                style.paint("1;34", "|"),
+                text.replace('\t', " ")
+            );
             let (end_line, end_column) = file.line_column(span.range.end);
             let line_len = text.chars().count();
             let width = if end_line == line && end_column > column {
@@ -38,7 +54,12 @@ pub fn render_diagnostic(diagnostic: &Diagnostic, sources: &SourceMap, style: &S
                 line_len.saturating_sub(column - 1).max(1)
             };
             let indent = " ".repeat(column - 1);
-            let _ = writeln!(out, "{pad} {} {indent}{}", style.paint("1;34", "|"), style.paint("1;31", &"^".repeat(width.max(1))));
+            let _ = writeln!(
+                out,
+                "{pad} {} {indent}{}",
+                style.paint("1;34", "|"),
+                style.paint("1;31", &"^".repeat(width.max(1)))
+            );
         }
     }
     if let Some(hint) = &diagnostic.hint {

@@ -4,8 +4,8 @@
 
 use super::names::EnvironmentNames;
 use super::{
-    parse_reference, reference, Address, Resource, ResourceGraph, ResourceKind, MANAGED_BY_VALUE, TAG_ADDRESS,
-    TAG_APPLICATION, TAG_ENVIRONMENT, TAG_MANAGED_BY,
+    parse_reference, reference, Address, Resource, ResourceGraph, ResourceKind, MANAGED_BY_VALUE,
+    TAG_ADDRESS, TAG_APPLICATION, TAG_ENVIRONMENT, TAG_MANAGED_BY,
 };
 use crate::model::bootstrap::user_data;
 use crate::model::platform::{architecture_of, Architecture};
@@ -35,13 +35,17 @@ pub fn compile_graph(spec: &Spec) -> ResourceGraph {
         }
     }
     for environment in &spec.environments {
-        let Some(application) = spec.application(&environment.application) else { continue };
+        let Some(application) = spec.application(&environment.application) else {
+            continue;
+        };
         add_environment(&mut graph, application, environment);
     }
     let mut edges = Vec::new();
     for resource in graph.resources() {
         for value in resource.attributes.values() {
-            collect_references(value, &mut |target| edges.push((resource.address.clone(), target)));
+            collect_references(value, &mut |target| {
+                edges.push((resource.address.clone(), target))
+            });
         }
     }
     for (from, to) in edges {
@@ -75,10 +79,21 @@ impl EnvironmentBuilder<'_> {
         Address(format!("{}.{part}", self.prefix))
     }
 
-    fn resource(&self, part: &str, kind: ResourceKind, aws_name: String, attributes: Value) -> Resource {
+    fn resource(
+        &self,
+        part: &str,
+        kind: ResourceKind,
+        aws_name: String,
+        attributes: Value,
+    ) -> Resource {
         let address = self.address(part);
         let mut tags = BTreeMap::new();
-        if !kind.is_data() && !matches!(kind, ResourceKind::CnameRecord | ResourceKind::OwnershipRecord) {
+        if !kind.is_data()
+            && !matches!(
+                kind,
+                ResourceKind::CnameRecord | ResourceKind::OwnershipRecord
+            )
+        {
             tags.extend(self.application.tags.clone());
             tags.extend(self.environment.tags.clone());
             tags.insert("Name".to_string(), aws_name.clone());
@@ -103,7 +118,11 @@ impl EnvironmentBuilder<'_> {
     }
 }
 
-fn add_environment(graph: &mut ResourceGraph, application: &Application, environment: &Environment) {
+fn add_environment(
+    graph: &mut ResourceGraph,
+    application: &Application,
+    environment: &Environment,
+) {
     let b = EnvironmentBuilder {
         application,
         environment,
@@ -126,12 +145,17 @@ fn add_environment(graph: &mut ResourceGraph, application: &Application, environ
         Some(n) => (json!(n.vpc_id), json!(n.subnets)),
         None => (json!("default"), json!("default")),
     };
-    graph.add(b.resource(
-        "network",
-        ResourceKind::Network,
-        env.network.as_ref().map(|n| n.vpc_id.clone()).unwrap_or_else(|| "default VPC".to_string()),
-        json!({ "vpc": vpc, "subnets": subnets }),
-    ));
+    graph.add(
+        b.resource(
+            "network",
+            ResourceKind::Network,
+            env.network
+                .as_ref()
+                .map(|n| n.vpc_id.clone())
+                .unwrap_or_else(|| "default VPC".to_string()),
+            json!({ "vpc": vpc, "subnets": subnets }),
+        ),
+    );
 
     let mut lb_ingress = Vec::new();
     let mut lb_ports = vec![80];
@@ -140,7 +164,9 @@ fn add_environment(graph: &mut ResourceGraph, application: &Application, environ
     }
     for port in lb_ports {
         for cidr in &env.load_balancer.allowed_cidrs {
-            lb_ingress.push(json!({ "protocol": "tcp", "from_port": port, "to_port": port, "cidr": cidr }));
+            lb_ingress.push(
+                json!({ "protocol": "tcp", "from_port": port, "to_port": port, "cidr": cidr }),
+            );
         }
     }
     graph.add(b.resource(

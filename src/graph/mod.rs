@@ -78,7 +78,10 @@ impl ResourceKind {
 
     /// Data sources are read from the account, never created, changed or deleted.
     pub fn is_data(self) -> bool {
-        matches!(self, ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone)
+        matches!(
+            self,
+            ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone
+        )
     }
 }
 
@@ -160,7 +163,12 @@ impl ResourceGraph {
             .graph
             .raw_edges()
             .iter()
-            .map(|e| (&self.graph[e.source()].address, &self.graph[e.target()].address))
+            .map(|e| {
+                (
+                    &self.graph[e.source()].address,
+                    &self.graph[e.target()].address,
+                )
+            })
             .collect();
         edges.sort();
         edges
@@ -168,8 +176,14 @@ impl ResourceGraph {
 
     /// Addresses a resource depends on, sorted.
     pub fn dependencies(&self, address: &Address) -> Vec<&Address> {
-        let Some(node) = self.node(address) else { return Vec::new() };
-        let mut out: Vec<&Address> = self.graph.neighbors(node).map(|n| &self.graph[n].address).collect();
+        let Some(node) = self.node(address) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&Address> = self
+            .graph
+            .neighbors(node)
+            .map(|n| &self.graph[n].address)
+            .collect();
         out.sort();
         out
     }

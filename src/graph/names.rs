@@ -18,7 +18,12 @@ const HASH_LEN: usize = 7;
 /// Hex digest prefix of the identity a name stands for.
 pub fn short_hash(identity: &str) -> String {
     let digest = Sha256::digest(identity.as_bytes());
-    digest.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()[..HASH_LEN].to_string()
+    digest
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()[..HASH_LEN]
+        .to_string()
 }
 
 /// `readable` if it fits `limit`; otherwise its start plus `-` and a hash of `identity`.
@@ -134,8 +139,15 @@ mod tests {
         for env in [blue, green, "production-blue-en2", "production-blue-env-"] {
             let names = EnvironmentNames::new(app, env);
             for name in [names.load_balancer(), names.target_group()] {
-                assert!(name.len() <= ELB_NAME_LIMIT, "{name} is {} long", name.len());
-                assert!(!name.starts_with('-') && !name.ends_with('-') && !name.contains("--"), "{name}");
+                assert!(
+                    name.len() <= ELB_NAME_LIMIT,
+                    "{name} is {} long",
+                    name.len()
+                );
+                assert!(
+                    !name.starts_with('-') && !name.ends_with('-') && !name.contains("--"),
+                    "{name}"
+                );
                 assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
                 assert!(seen.insert(name.clone()), "{name} collides");
             }

@@ -54,7 +54,11 @@ pub fn to_dot(graph: &ResourceGraph) -> String {
             ));
             current_env = Some(cluster);
         }
-        let style = if resource.kind.is_data() { ", style = \"dashed\"" } else { "" };
+        let style = if resource.kind.is_data() {
+            ", style = \"dashed\""
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "    \"{}\" [label = \"{}\\n{}\"{style}];\n",
             dot_escape(&resource.address.0),
@@ -66,7 +70,11 @@ pub fn to_dot(graph: &ResourceGraph) -> String {
         out.push_str("  }\n");
     }
     for (from, to) in graph.edges() {
-        out.push_str(&format!("  \"{}\" -> \"{}\";\n", dot_escape(&from.0), dot_escape(&to.0)));
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\";\n",
+            dot_escape(&from.0),
+            dot_escape(&to.0)
+        ));
     }
     out.push_str("}\n");
     out

@@ -26,7 +26,9 @@ pub fn user_data(env: &Environment) -> String {
         Proxy::Nginx => "nginx",
         Proxy::Apache => "httpd",
     };
-    script.push_str(&format!("dnf install -y {python} {python}-pip {proxy_package}\n"));
+    script.push_str(&format!(
+        "dnf install -y {python} {python}-pip {proxy_package}\n"
+    ));
     script.push_str("mkdir -p /var/app/current /etc/beanpole\n");
     script.push_str(&format!("{python} -m venv /var/app/venv\n"));
     script.push_str("/var/app/venv/bin/pip install --quiet gunicorn\n");

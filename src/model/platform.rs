@@ -41,8 +41,12 @@ impl Platform {
     /// Public SSM parameter holding the latest Amazon Linux 2023 AMI for an architecture.
     pub fn ami_parameter(architecture: Architecture) -> &'static str {
         match architecture {
-            Architecture::X86_64 => "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-            Architecture::Arm64 => "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+            Architecture::X86_64 => {
+                "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+            }
+            Architecture::Arm64 => {
+                "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+            }
         }
     }
 }
@@ -97,9 +101,8 @@ pub fn architecture_of(instance_type: &str) -> Architecture {
     let family = instance_type.split('.').next().unwrap_or("");
     let generation_and_suffix = family.trim_start_matches(|c: char| c.is_ascii_alphabetic());
     let suffix = generation_and_suffix.trim_start_matches(|c: char| c.is_ascii_digit());
-    if suffix.starts_with('g') && !family.starts_with('g') && !family.starts_with('p') {
-        Architecture::Arm64
-    } else if family == "a1" {
+    let graviton = suffix.starts_with('g') && !family.starts_with('g') && !family.starts_with('p');
+    if graviton || family == "a1" {
         Architecture::Arm64
     } else {
         Architecture::X86_64
@@ -122,7 +125,10 @@ mod tests {
 
     #[test]
     fn platforms_parse() {
-        assert_eq!(Platform::parse("python-3.12").map(|p| p.python_package()), Some("python3.12".into()));
+        assert_eq!(
+            Platform::parse("python-3.12").map(|p| p.python_package()),
+            Some("python3.12".into())
+        );
         assert!(Platform::parse("python-2.7").is_none());
     }
 }

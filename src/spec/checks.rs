@@ -9,12 +9,24 @@ pub fn arn(value: &str) -> Check {
         return Err("an ARN has the form arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE".into());
     }
     if !matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov") {
-        return Err(format!("unknown partition `{}` (aws, aws-cn or aws-us-gov)", parts[1]));
+        return Err(format!(
+            "unknown partition `{}` (aws, aws-cn or aws-us-gov)",
+            parts[1]
+        ));
     }
-    if parts[2].is_empty() || !parts[2].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err("the service part must be a lowercase service name such as `iam` or `dynamodb`".into());
+    if parts[2].is_empty()
+        || !parts[2]
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(
+            "the service part must be a lowercase service name such as `iam` or `dynamodb`".into(),
+        );
     }
-    if !parts[4].is_empty() && parts[4] != "aws" && !(parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit())) {
+    if !parts[4].is_empty()
+        && parts[4] != "aws"
+        && !(parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(format!("account `{}` must be 12 digits", parts[4]));
     }
     if parts[5].is_empty() {
@@ -27,8 +39,12 @@ pub fn arn(value: &str) -> Check {
 pub fn certificate_arn(value: &str) -> Check {
     arn(value)?;
     let parts: Vec<&str> = value.splitn(6, ':').collect();
-    if !matches!(parts[2], "acm" | "iam") || !(parts[5].starts_with("certificate/") || parts[5].starts_with("server-certificate/")) {
-        return Err("expected an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID".into());
+    if !matches!(parts[2], "acm" | "iam")
+        || !(parts[5].starts_with("certificate/") || parts[5].starts_with("server-certificate/"))
+    {
+        return Err(
+            "expected an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID".into(),
+        );
     }
     Ok(())
 }
@@ -59,10 +75,18 @@ pub fn iam_action(value: &str) -> Check {
     let Some((service, action)) = value.split_once(':') else {
         return Err("an action has the form SERVICE:ACTION, as in dynamodb:GetItem".into());
     };
-    if service.is_empty() || !service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if service.is_empty()
+        || !service
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(format!("`{service}` is not a service prefix"));
     }
-    if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?') {
+    if action.is_empty()
+        || !action
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
+    {
         return Err(format!("`{action}` is not an action name"));
     }
     Ok(())
@@ -70,7 +94,9 @@ pub fn iam_action(value: &str) -> Check {
 
 pub fn cidr(value: &str) -> Check {
     let Some((address, prefix)) = value.split_once('/') else {
-        return Err("a CIDR block has the form ADDRESS/PREFIX, as in 0.0.0.0/0 or 10.0.0.0/16".into());
+        return Err(
+            "a CIDR block has the form ADDRESS/PREFIX, as in 0.0.0.0/0 or 10.0.0.0/16".into(),
+        );
     };
     let prefix: u8 = prefix
         .parse()
@@ -80,7 +106,11 @@ pub fn cidr(value: &str) -> Check {
             return Err("an IPv4 prefix length is at most 32".into());
         }
         let bits = u32::from(ip);
-        let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
         if bits & !mask != 0 {
             return Err(format!(
                 "host bits are set; the network is {}/{prefix}",
@@ -94,7 +124,11 @@ pub fn cidr(value: &str) -> Check {
             return Err("an IPv6 prefix length is at most 128".into());
         }
         let bits = u128::from(ip);
-        let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - prefix)
+        };
         if bits & !mask != 0 {
             return Err("host bits are set".into());
         }
@@ -133,7 +167,10 @@ pub fn tag_value(value: &str) -> Check {
 }
 
 fn tag_chars(s: &str) -> Check {
-    match s.chars().find(|c| !(c.is_alphanumeric() || TAG_CHARS.contains(*c))) {
+    match s
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || TAG_CHARS.contains(*c)))
+    {
         Some(c) => Err(format!(
             "`{c}` is not allowed in tags (letters, digits, spaces and {TAG_CHARS:?})"
         )),
@@ -157,14 +194,18 @@ pub fn application_name(name: &str) -> Check {
 pub fn environment_name(name: &str) -> Check {
     let n = name.chars().count();
     if !(4..=40).contains(&n) {
-        return Err(format!("an environment name has 4 to 40 characters, this one has {n}"));
+        return Err(format!(
+            "an environment name has 4 to 40 characters, this one has {n}"
+        ));
     }
     dns_safe(name, "an environment name")
 }
 
 fn dns_safe(name: &str, what: &str) -> Check {
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!("{what} may contain only letters, digits and hyphens"));
+        return Err(format!(
+            "{what} may contain only letters, digits and hyphens"
+        ));
     }
     if name.starts_with('-') || name.ends_with('-') {
         return Err(format!("{what} cannot start or end with a hyphen"));
@@ -177,7 +218,10 @@ pub fn cname_label(label: &str) -> Check {
     if label.is_empty() || label.len() > 63 {
         return Err("a CNAME is one DNS label of 1 to 63 characters".into());
     }
-    if !label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if !label
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err("a CNAME may contain only lowercase letters, digits and hyphens".into());
     }
     if label.starts_with('-') || label.ends_with('-') {
@@ -195,7 +239,10 @@ pub fn domain(name: &str) -> Check {
         if label.is_empty() || label.len() > 63 {
             return Err("each label of a domain has 1 to 63 characters".into());
         }
-        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || label.starts_with('-') || label.ends_with('-') {
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || label.starts_with('-')
+            || label.ends_with('-')
+        {
             return Err(format!("`{label}` is not a valid DNS label"));
         }
     }
@@ -207,8 +254,12 @@ pub fn region(name: &str) -> Check {
     let ok = parts.len() >= 3
         && parts[0].len() == 2
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
-        && parts.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()));
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()));
     if ok {
         Ok(())
     } else {
@@ -220,9 +271,17 @@ pub fn instance_type(name: &str) -> Check {
     let Some((family, size)) = name.split_once('.') else {
         return Err("an instance type looks like t3.small".into());
     };
-    let family_ok = family.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    let size_ok = !size.is_empty() && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let family_ok = family
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
+        && family
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let size_ok = !size.is_empty()
+        && size
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if family_ok && size_ok {
         Ok(())
     } else {
@@ -235,11 +294,18 @@ pub fn resource_id(value: &str, prefix: &str) -> Check {
     let ok = value
         .strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        .is_some_and(|hex| {
+            (8..=17).contains(&hex.len())
+                && hex
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        });
     if ok {
         Ok(())
     } else {
-        Err(format!("expected `{prefix}-` followed by 8 or 17 lowercase hex digits"))
+        Err(format!(
+            "expected `{prefix}-` followed by 8 or 17 lowercase hex digits"
+        ))
     }
 }
 
@@ -275,7 +341,9 @@ pub fn http_matcher(matcher: &str) -> Check {
 /// An environment property name: an environment variable.
 pub fn property_name(name: &str) -> Check {
     let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Ok(())
     } else {

@@ -13,8 +13,8 @@ use super::value::Value;
 use super::variables::{VarType, VariableInputs, TYPE_NAMES};
 use crate::model::platform::{PLATFORMS, PROXIES};
 use crate::model::{
-    Application, Capacity, Environment, HealthCheck, Https, Instance, LoadBalancer, Network, Output,
-    Permissions, Platform, Proxy, Spec, Statement, Tier,
+    Application, Capacity, Environment, HealthCheck, Https, Instance, LoadBalancer, Network,
+    Output, Permissions, Platform, Proxy, Spec, Statement, Tier,
 };
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body, Structure};
@@ -38,7 +38,14 @@ impl Compilation {
     }
 }
 
-pub const TOP_LEVEL_BLOCKS: &[&str] = &["variable", "locals", "application", "environment", "module", "output"];
+pub const TOP_LEVEL_BLOCKS: &[&str] = &[
+    "variable",
+    "locals",
+    "application",
+    "environment",
+    "module",
+    "output",
+];
 const MAX_MODULE_DEPTH: usize = 8;
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.small";
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -78,9 +85,11 @@ pub fn compile_dir(fs: &dyn SpecFs, dir: &Path, inputs: &VariableInputs) -> Comp
     for path in files {
         match fs.read_to_string(&path) {
             Ok(text) => texts.push((display_name(dir, &path), text)),
-            Err(e) => compiler.diagnostics.push(Diagnostic::without_location(SpecError::Input {
-                message: format!("cannot read `{}`: {e}", path.display()),
-            })),
+            Err(e) => compiler
+                .diagnostics
+                .push(Diagnostic::without_location(SpecError::Input {
+                    message: format!("cannot read `{}`: {e}", path.display()),
+                })),
         }
     }
     let root_inputs = compiler.root_inputs(inputs);
@@ -116,6 +125,10 @@ struct UnitInputs {
     /// The module block that calls this unit (`None` for the root).
     caller: Option<Span>,
 }
+
+/// A module's files as (display name, text), and the folder relative paths resolve against
+/// (`None` for a module shipped inside the binary).
+type ModuleFiles = (Vec<(String, String)>, Option<PathBuf>);
 
 struct UnitFile {
     id: FileId,
@@ -232,8 +245,11 @@ struct Compiler<'f> {
 impl<'f> Compiler<'f> {
     fn finish(mut self) -> Compilation {
         // Problems without a location (command-line input) first, then in source order.
-        self.diagnostics
-            .sort_by_key(|d| d.span.as_ref().map(|s| (s.file, s.range.start, s.range.end)));
+        self.diagnostics.sort_by_key(|d| {
+            d.span
+                .as_ref()
+                .map(|s| (s.file, s.range.start, s.range.end))
+        });
         self.diagnostics.dedup();
         Compilation {
             sources: self.sources,
@@ -242,7 +258,12 @@ impl<'f> Compiler<'f> {
         }
     }
 
-    fn parse_unit(&mut self, prefix: String, base_dir: Option<PathBuf>, texts: Vec<(String, String)>) -> Unit {
+    fn parse_unit(
+        &mut self,
+        prefix: String,
+        base_dir: Option<PathBuf>,
+        texts: Vec<(String, String)>,
+    ) -> Unit {
         let mut files = Vec::new();
         for (name, text) in texts {
             let parsed = hcl_edit::parser::parse_body(&text);
@@ -252,7 +273,11 @@ impl<'f> Compiler<'f> {
                 Err(e) => self.syntax_error(id, &e),
             }
         }
-        Unit { prefix, base_dir, files }
+        Unit {
+            prefix,
+            base_dir,
+            files,
+        }
     }
 
     fn syntax_error(&mut self, id: FileId, e: &hcl_edit::parser::Error) {
@@ -268,8 +293,10 @@ impl<'f> Compiler<'f> {
             .unwrap_or(start);
         let message = e.message().replace('\n', " ");
         let hint = syntax_hint(&message);
-        self.diagnostics
-            .push(Diagnostic::new(SpecError::Syntax { message }, Span::new(id, start..end)).with_hint(hint));
+        self.diagnostics.push(
+            Diagnostic::new(SpecError::Syntax { message }, Span::new(id, start..end))
+                .with_hint(hint),
+        );
     }
 
     /// `--var`, `--var-file` and `BEANPOLE_VAR_*`, merged by precedence.
@@ -340,7 +367,10 @@ impl<'f> Compiler<'f> {
                 },
             );
         }
-        UnitInputs { values, caller: None }
+        UnitInputs {
+            values,
+            caller: None,
+        }
     }
 
     fn collect_declarations<'u>(&mut self, unit: &'u Unit) -> Vec<Decl<'u>> {
@@ -390,8 +420,16 @@ impl<'f> Compiler<'f> {
                     }
                 };
                 if block.labels.len() != labels {
-                    let expected = if labels == 0 { "no labels".to_string() } else { "exactly one name label".to_string() };
-                    let example = if labels == 0 { format!("{ident} {{ … }}") } else { format!("{ident} \"NAME\" {{ … }}") };
+                    let expected = if labels == 0 {
+                        "no labels".to_string()
+                    } else {
+                        "exactly one name label".to_string()
+                    };
+                    let example = if labels == 0 {
+                        format!("{ident} {{ … }}")
+                    } else {
+                        format!("{ident} \"NAME\" {{ … }}")
+                    };
                     self.diagnostics.push(
                         Diagnostic::new(
                             SpecError::BadLabels {
@@ -464,7 +502,9 @@ impl<'f> Compiler<'f> {
                     },
                     decl.header.clone(),
                 )
-                .with_hint(format!("it is first declared at {at}; rename or remove one")),
+                .with_hint(format!(
+                    "it is first declared at {at}; rename or remove one"
+                )),
             );
             return false;
         }
@@ -487,11 +527,17 @@ impl<'f> Compiler<'f> {
     fn order(&mut self, decls: &[Decl]) -> (Vec<usize>, Vec<bool>) {
         let mut graph: DiGraph<usize, Span> = DiGraph::new();
         let nodes: Vec<NodeIndex> = (0..decls.len()).map(|i| graph.add_node(i)).collect();
-        let index: HashMap<String, usize> = decls.iter().enumerate().map(|(i, d)| (d.key(), i)).collect();
+        let index: HashMap<String, usize> = decls
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.key(), i))
+            .collect();
         for (i, decl) in decls.iter().enumerate() {
             for expr in decl.expressions() {
                 for (ns, name, range) in references(expr) {
-                    let Some(kind) = DeclKind::from_namespace(&ns) else { continue };
+                    let Some(kind) = DeclKind::from_namespace(&ns) else {
+                        continue;
+                    };
                     if let Some(&j) = index.get(&format!("{}.{name}", kind.namespace())) {
                         graph.update_edge(nodes[i], nodes[j], Span::new(decl.file, range));
                     }
@@ -501,7 +547,8 @@ impl<'f> Compiler<'f> {
         let mut in_cycle = vec![false; decls.len()];
         let mut order = Vec::with_capacity(decls.len());
         for component in petgraph::algo::tarjan_scc(&graph) {
-            let cyclic = component.len() > 1 || graph.find_edge(component[0], component[0]).is_some();
+            let cyclic =
+                component.len() > 1 || graph.find_edge(component[0], component[0]).is_some();
             if cyclic {
                 self.report_cycle(&graph, &component, decls);
                 for node in &component {
@@ -513,9 +560,17 @@ impl<'f> Compiler<'f> {
         (order, in_cycle)
     }
 
-    fn report_cycle(&mut self, graph: &DiGraph<usize, Span>, component: &[NodeIndex], decls: &[Decl]) {
+    fn report_cycle(
+        &mut self,
+        graph: &DiGraph<usize, Span>,
+        component: &[NodeIndex],
+        decls: &[Decl],
+    ) {
         // Walk the cycle from its first member in source order, staying inside the component.
-        let Some(&start) = component.iter().min_by_key(|n| (decls[graph[**n]].file, decls[graph[**n]].header.range.start)) else {
+        let Some(&start) = component
+            .iter()
+            .min_by_key(|n| (decls[graph[**n]].file, decls[graph[**n]].header.range.start))
+        else {
             return;
         };
         let mut path = vec![start];
@@ -527,7 +582,10 @@ impl<'f> Compiler<'f> {
                 .filter(|e| component.contains(&petgraph::visit::EdgeRef::target(e)))
                 .min_by_key(|e| {
                     let t = petgraph::visit::EdgeRef::target(e);
-                    (t != start && path.contains(&t), decls[graph[t]].header.range.start)
+                    (
+                        t != start && path.contains(&t),
+                        decls[graph[t]].header.range.start,
+                    )
                 });
             let Some(edge) = next else { break };
             let target = petgraph::visit::EdgeRef::target(&edge);
@@ -569,7 +627,10 @@ impl<'f> Compiler<'f> {
                 DeclKind::Variable => self.eval_variable(decl, &inputs),
                 DeclKind::Local => {
                     let Some(expr) = decl.local else { continue };
-                    let access = unit.base_dir.as_deref().map(|base_dir| FileAccess { fs: self.fs, base_dir });
+                    let access = unit.base_dir.as_deref().map(|base_dir| FileAccess {
+                        fs: self.fs,
+                        base_dir,
+                    });
                     let mut ev = Evaluator::new(&symbols, decl.file, access, &mut self.diagnostics);
                     match ev.eval(expr) {
                         Ok(v) => Binding::Value(v),
@@ -630,13 +691,15 @@ impl<'f> Compiler<'f> {
                     )
                     .with_hint(hint),
                 ),
-                InputValue::Value { span, .. } => {
-                    self.diagnostics.push(Diagnostic::new(error, span.clone()).with_hint(hint))
-                }
+                InputValue::Value { span, .. } => self
+                    .diagnostics
+                    .push(Diagnostic::new(error, span.clone()).with_hint(hint)),
                 InputValue::Text { origin, .. } if origin.starts_with("BEANPOLE_VAR_") => {}
                 InputValue::Text { origin, .. } => self.diagnostics.push(
                     Diagnostic::without_location(SpecError::Input {
-                        message: format!("`{origin}` sets variable `{name}`, which the spec does not declare"),
+                        message: format!(
+                            "`{origin}` sets variable `{name}`, which the spec does not declare"
+                        ),
                     })
                     .with_hint(hint),
                 ),
@@ -646,7 +709,9 @@ impl<'f> Compiler<'f> {
     }
 
     fn eval_variable(&mut self, decl: &Decl, inputs: &UnitInputs) -> Binding {
-        let Some(block) = decl.block else { return Binding::Failed };
+        let Some(block) = decl.block else {
+            return Binding::Failed;
+        };
         let symbols = Symbols::default();
         let reader = BlockReader::new(
             decl.file,
@@ -665,7 +730,11 @@ impl<'f> Compiler<'f> {
                     let shown = self
                         .sources
                         .get(decl.file)
-                        .map(|f| f.snippet(&attr.value.span().unwrap_or(0..0)).trim().to_string())
+                        .map(|f| {
+                            f.snippet(&attr.value.span().unwrap_or(0..0))
+                                .trim()
+                                .to_string()
+                        })
                         .unwrap_or_default();
                     self.diagnostics.push(
                         Diagnostic::new(
@@ -676,7 +745,10 @@ impl<'f> Compiler<'f> {
                             },
                             Span::new(decl.file, attr.value.span().unwrap_or(0..0)),
                         )
-                        .with_hint(format!("a variable's type is one of {}", TYPE_NAMES.join(", "))),
+                        .with_hint(format!(
+                            "a variable's type is one of {}",
+                            TYPE_NAMES.join(", ")
+                        )),
                     );
                     return Binding::Failed;
                 }
@@ -691,7 +763,9 @@ impl<'f> Compiler<'f> {
         }
         let (value, span, origin) = match inputs.values.get(&decl.name) {
             Some(InputValue::Failed) => return Binding::Failed,
-            Some(InputValue::Value { value, span }) => (value.clone(), Some(span.clone()), "value".to_string()),
+            Some(InputValue::Value { value, span }) => {
+                (value.clone(), Some(span.clone()), "value".to_string())
+            }
             Some(InputValue::Text { text, origin }) => {
                 if var_type.needs_expression() {
                     match hcl_edit::parser::parse_expr(text) {
@@ -702,7 +776,12 @@ impl<'f> Compiler<'f> {
                             match ev.eval(&expr) {
                                 Ok(v) => (v, None, origin.clone()),
                                 Err(_) => {
-                                    self.input_error(decl, origin, var_type, "an expression with references");
+                                    self.input_error(
+                                        decl,
+                                        origin,
+                                        var_type,
+                                        "an expression with references",
+                                    );
                                     return Binding::Failed;
                                 }
                             }
@@ -732,7 +811,13 @@ impl<'f> Compiler<'f> {
                         )
                     };
                     self.diagnostics.push(
-                        Diagnostic::new(SpecError::VariableWithoutValue { name: decl.name.clone() }, at).with_hint(hint),
+                        Diagnostic::new(
+                            SpecError::VariableWithoutValue {
+                                name: decl.name.clone(),
+                            },
+                            at,
+                        )
+                        .with_hint(hint),
                     );
                     return Binding::Failed;
                 }
@@ -751,7 +836,10 @@ impl<'f> Compiler<'f> {
                             },
                             span,
                         )
-                        .with_hint(format!("variable `{}` is declared with type {var_type}", decl.name)),
+                        .with_hint(format!(
+                            "variable `{}` is declared with type {var_type}",
+                            decl.name
+                        )),
                     ),
                     None => self.input_error(decl, &origin, var_type, &found),
                 }
@@ -771,20 +859,34 @@ impl<'f> Compiler<'f> {
                 decl.header.clone(),
             )
             .with_hint(match var_type {
-                VarType::ListOfString => "give a list as HCL, e.g. --var 'NAME=[\"a\", \"b\"]'".to_string(),
-                VarType::MapOfString => "give a map as HCL, e.g. --var 'NAME={ key = \"value\" }'".to_string(),
+                VarType::ListOfString => {
+                    "give a list as HCL, e.g. --var 'NAME=[\"a\", \"b\"]'".to_string()
+                }
+                VarType::MapOfString => {
+                    "give a map as HCL, e.g. --var 'NAME={ key = \"value\" }'".to_string()
+                }
                 other => format!("give a {other}"),
             }),
         );
     }
 
-    fn evaluator<'s>(&'s mut self, symbols: &'s Symbols, file: FileId, unit: &'s Unit) -> Evaluator<'s> {
-        let access = unit.base_dir.as_deref().map(|base_dir| FileAccess { fs: self.fs, base_dir });
+    fn evaluator<'s>(
+        &'s mut self,
+        symbols: &'s Symbols,
+        file: FileId,
+        unit: &'s Unit,
+    ) -> Evaluator<'s> {
+        let access = unit.base_dir.as_deref().map(|base_dir| FileAccess {
+            fs: self.fs,
+            base_dir,
+        });
         Evaluator::new(symbols, file, access, &mut self.diagnostics)
     }
 
     fn eval_output(&mut self, decl: &Decl, unit: &Unit, symbols: &Symbols) -> Binding {
-        let Some(block) = decl.block else { return Binding::Failed };
+        let Some(block) = decl.block else {
+            return Binding::Failed;
+        };
         let mut diagnostics = Vec::new();
         let reader = BlockReader::new(
             decl.file,
@@ -801,7 +903,10 @@ impl<'f> Compiler<'f> {
             reader.missing(&mut ev, "value", "an output needs `value = …`");
             return Binding::Failed;
         }
-        let value = reader.value(&mut ev, "value").map(|(v, _)| v).unwrap_or(Value::Null);
+        let value = reader
+            .value(&mut ev, "value")
+            .map(|(v, _)| v)
+            .unwrap_or(Value::Null);
         reader.string(&mut ev, "description");
         reader.bool(&mut ev, "sensitive");
         if reader.failed() {
@@ -818,8 +923,16 @@ impl<'f> Compiler<'f> {
         Binding::Value(value)
     }
 
-    fn eval_module(&mut self, decl: &Decl, unit: &Unit, symbols: &Symbols, depth: usize) -> Binding {
-        let Some(block) = decl.block else { return Binding::Failed };
+    fn eval_module(
+        &mut self,
+        decl: &Decl,
+        unit: &Unit,
+        symbols: &Symbols,
+        depth: usize,
+    ) -> Binding {
+        let Some(block) = decl.block else {
+            return Binding::Failed;
+        };
         let mut input_values = BTreeMap::new();
         let mut source: Option<(String, Span)> = None;
         let mut failed = false;
@@ -846,7 +959,8 @@ impl<'f> Compiler<'f> {
                             );
                         }
                         (name, Ok(value)) => {
-                            input_values.insert(name.to_string(), InputValue::Value { value, span });
+                            input_values
+                                .insert(name.to_string(), InputValue::Value { value, span });
                         }
                         (_, Err(_)) => failed = true,
                     }
@@ -861,7 +975,9 @@ impl<'f> Compiler<'f> {
                             },
                             header_span(decl.file, inner),
                         )
-                        .with_hint("a module call holds `source` and the module's variables as attributes"),
+                        .with_hint(
+                            "a module call holds `source` and the module's variables as attributes",
+                        ),
                     );
                 }
             }
@@ -876,7 +992,9 @@ impl<'f> Compiler<'f> {
                         },
                         decl.header.clone(),
                     )
-                    .with_hint("add `source = \"./path/to/module\"` or `source = \"beanpole/blue-green\"`"),
+                    .with_hint(
+                        "add `source = \"./path/to/module\"` or `source = \"beanpole/blue-green\"`",
+                    ),
                 );
             }
             return Binding::Failed;
@@ -917,24 +1035,33 @@ impl<'f> Compiler<'f> {
     }
 
     /// The files of a module source: a folder relative to the calling unit, or a shipped module.
-    fn resolve_module(&mut self, source: &str, span: &Span, unit: &Unit) -> Option<(Vec<(String, String)>, Option<PathBuf>)> {
+    fn resolve_module(&mut self, source: &str, span: &Span, unit: &Unit) -> Option<ModuleFiles> {
         if let Some(name) = source.strip_prefix(SHIPPED_PREFIX) {
             if let Some(files) = shipped_module(name) {
                 return Some((files, None));
             }
             let names = shipped_module_names();
             let hint = did_you_mean(name, names.iter().copied())
-                .map(|h| h.replace('`', "`beanpole/").replacen("`beanpole/", "`", 1).replacen('`', "`beanpole/", 1))
+                .map(|h| {
+                    h.replace('`', "`beanpole/")
+                        .replacen("`beanpole/", "`", 1)
+                        .replacen('`', "`beanpole/", 1)
+                })
                 .unwrap_or_else(|| {
                     format!(
                         "modules shipped with Beanpole: {}",
-                        names.iter().map(|n| format!("{SHIPPED_PREFIX}{n}")).collect::<Vec<_>>().join(", ")
+                        names
+                            .iter()
+                            .map(|n| format!("{SHIPPED_PREFIX}{n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 });
             self.module_not_found(source, span, hint);
             return None;
         }
-        let is_path = source.starts_with("./") || source.starts_with("../") || source.starts_with('/');
+        let is_path =
+            source.starts_with("./") || source.starts_with("../") || source.starts_with('/');
         let Some(base) = unit.base_dir.as_ref().filter(|_| is_path) else {
             let hint = if is_path {
                 "a module shipped with Beanpole cannot call a module by path".to_string()
@@ -959,14 +1086,12 @@ impl<'f> Compiler<'f> {
                     match self.fs.read_to_string(&path) {
                         Ok(text) => texts.push((path.display().to_string(), text)),
                         Err(e) => {
-                            self.diagnostics.push(
-                                Diagnostic::new(
-                                    SpecError::Input {
-                                        message: format!("cannot read `{}`: {e}", path.display()),
-                                    },
-                                    span.clone(),
-                                ),
-                            );
+                            self.diagnostics.push(Diagnostic::new(
+                                SpecError::Input {
+                                    message: format!("cannot read `{}`: {e}", path.display()),
+                                },
+                                span.clone(),
+                            ));
                             return None;
                         }
                     }
@@ -974,14 +1099,21 @@ impl<'f> Compiler<'f> {
                 Some((texts, Some(dir)))
             }
             Ok(_) => {
-                self.module_not_found(source, span, format!("`{}` has no .hcl files", dir.display()));
+                self.module_not_found(
+                    source,
+                    span,
+                    format!("`{}` has no .hcl files", dir.display()),
+                );
                 None
             }
             Err(_) => {
                 self.module_not_found(
                     source,
                     span,
-                    format!("no folder at `{}` (paths are relative to the calling spec's folder)", dir.display()),
+                    format!(
+                        "no folder at `{}` (paths are relative to the calling spec's folder)",
+                        dir.display()
+                    ),
                 );
                 None
             }
@@ -1001,7 +1133,9 @@ impl<'f> Compiler<'f> {
     }
 
     fn eval_application(&mut self, decl: &Decl, unit: &Unit, symbols: &Symbols) -> Binding {
-        let Some(block) = decl.block else { return Binding::Failed };
+        let Some(block) = decl.block else {
+            return Binding::Failed;
+        };
         let mut diagnostics = Vec::new();
         let reader = BlockReader::new(
             decl.file,
@@ -1014,8 +1148,16 @@ impl<'f> Compiler<'f> {
         );
         self.diagnostics.append(&mut diagnostics);
         let mut ev = self.evaluator(symbols, decl.file, unit);
-        let (name, name_span) = reader.string(&mut ev, "name").unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
-        let name_ok = reader.check(&mut ev, "application name", &name, &name_span, checks::application_name(&name));
+        let (name, name_span) = reader
+            .string(&mut ev, "name")
+            .unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
+        let name_ok = reader.check(
+            &mut ev,
+            "application name",
+            &name,
+            &name_span,
+            checks::application_name(&name),
+        );
         let region = reader.string(&mut ev, "region");
         if let Some((r, span)) = &region {
             reader.check(&mut ev, "region", r, span, checks::region(r));
@@ -1033,11 +1175,21 @@ impl<'f> Compiler<'f> {
         let region = region.map(|(r, _)| r);
         let mut object = BTreeMap::new();
         object.insert("name".to_string(), Value::String(name.clone()));
-        object.insert("region".to_string(), region.clone().map(Value::String).unwrap_or(Value::Null));
-        object.insert("domain".to_string(), domain.clone().map(Value::String).unwrap_or(Value::Null));
+        object.insert(
+            "region".to_string(),
+            region.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        object.insert(
+            "domain".to_string(),
+            domain.clone().map(Value::String).unwrap_or(Value::Null),
+        );
         object.insert(
             "tags".to_string(),
-            Value::Object(tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()),
+            Value::Object(
+                tags.iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect(),
+            ),
         );
         self.application_sites.push((name.clone(), name_span));
         self.spec.applications.push(Application {
@@ -1052,15 +1204,33 @@ impl<'f> Compiler<'f> {
     }
 
     fn eval_environment(&mut self, decl: &Decl, unit: &Unit, symbols: &Symbols) -> Binding {
-        let Some(block) = decl.block else { return Binding::Failed };
+        let Some(block) = decl.block else {
+            return Binding::Failed;
+        };
         let mut diagnostics = Vec::new();
         let reader = BlockReader::new(
             decl.file,
             &block.body,
             format!("environment `{}`", decl.name),
             decl.header.clone(),
-            &["name", "application", "tier", "cname", "platform", "proxy", "properties", "tags", "description"],
-            &["instance", "capacity", "load_balancer", "network", "permissions"],
+            &[
+                "name",
+                "application",
+                "tier",
+                "cname",
+                "platform",
+                "proxy",
+                "properties",
+                "tags",
+                "description",
+            ],
+            &[
+                "instance",
+                "capacity",
+                "load_balancer",
+                "network",
+                "permissions",
+            ],
             &mut diagnostics,
         );
         let instance_block = reader.single_block("instance", &mut diagnostics);
@@ -1071,8 +1241,16 @@ impl<'f> Compiler<'f> {
         self.diagnostics.append(&mut diagnostics);
 
         let mut ev = self.evaluator(symbols, decl.file, unit);
-        let (name, name_span) = reader.string(&mut ev, "name").unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
-        let name_ok = reader.check(&mut ev, "environment name", &name, &name_span, checks::environment_name(&name));
+        let (name, name_span) = reader
+            .string(&mut ev, "name")
+            .unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
+        let name_ok = reader.check(
+            &mut ev,
+            "environment name",
+            &name,
+            &name_span,
+            checks::environment_name(&name),
+        );
         let application = read_application_ref(&reader, &mut ev);
         let tier_ok = match reader.string(&mut ev, "tier") {
             None => true,
@@ -1081,15 +1259,24 @@ impl<'f> Compiler<'f> {
                 "worker" | "Worker" => {
                     reader.mark_failed();
                     ev.diagnostics.push(
-                        Diagnostic::new(SpecError::UnsupportedTier { name: tier }, span)
-                            .with_hint("only the web tier is supported for now; use tier = \"web\""),
+                        Diagnostic::new(SpecError::UnsupportedTier { name: tier }, span).with_hint(
+                            "only the web tier is supported for now; use tier = \"web\"",
+                        ),
                     );
                     false
                 }
                 other => {
                     reader.mark_failed();
                     let hint = suggest(other, &["web", "worker"]);
-                    ev.diagnostics.push(Diagnostic::new(SpecError::UnknownTier { name: other.to_string() }, span).with_hint(hint));
+                    ev.diagnostics.push(
+                        Diagnostic::new(
+                            SpecError::UnknownTier {
+                                name: other.to_string(),
+                            },
+                            span,
+                        )
+                        .with_hint(hint),
+                    );
                     false
                 }
             },
@@ -1098,15 +1285,23 @@ impl<'f> Compiler<'f> {
         if let Some((c, span)) = &cname {
             reader.check(&mut ev, "CNAME", c, span, checks::cname_label(c));
         }
-        let platform = match reader.required_string(&mut ev, "platform", "add `platform = \"python-3.12\"` (python-3.9 … python-3.13)") {
+        let platform = match reader.required_string(
+            &mut ev,
+            "platform",
+            "add `platform = \"python-3.12\"` (python-3.9 … python-3.13)",
+        ) {
             None => None,
             Some((p, span)) => match Platform::parse(&p) {
                 Some(platform) => Some(platform),
                 None => {
                     reader.mark_failed();
-                    let hint = did_you_mean(&p, PLATFORMS.iter().copied())
-                        .unwrap_or_else(|| format!("supported platforms: {}", PLATFORMS.join(", ")));
-                    ev.diagnostics.push(Diagnostic::new(SpecError::UnknownPlatform { name: p }, span).with_hint(hint));
+                    let hint = did_you_mean(&p, PLATFORMS.iter().copied()).unwrap_or_else(|| {
+                        format!("supported platforms: {}", PLATFORMS.join(", "))
+                    });
+                    ev.diagnostics.push(
+                        Diagnostic::new(SpecError::UnknownPlatform { name: p }, span)
+                            .with_hint(hint),
+                    );
                     None
                 }
             },
@@ -1118,7 +1313,9 @@ impl<'f> Compiler<'f> {
                 None => {
                     reader.mark_failed();
                     let hint = suggest(&p, PROXIES);
-                    ev.diagnostics.push(Diagnostic::new(SpecError::UnknownProxy { name: p }, span).with_hint(hint));
+                    ev.diagnostics.push(
+                        Diagnostic::new(SpecError::UnknownProxy { name: p }, span).with_hint(hint),
+                    );
                     None
                 }
             },
@@ -1126,7 +1323,13 @@ impl<'f> Compiler<'f> {
         let properties = reader.string_map(&mut ev, "properties");
         if let Some((props, span)) = &properties {
             for key in props.keys() {
-                reader.check(&mut ev, "property name", key, span, checks::property_name(key));
+                reader.check(
+                    &mut ev,
+                    "property name",
+                    key,
+                    span,
+                    checks::property_name(key),
+                );
             }
         }
         let tags = read_tags(&reader, &mut ev);
@@ -1140,8 +1343,25 @@ impl<'f> Compiler<'f> {
         let permissions = read_permissions(file, permissions_block, &mut ev);
         drop(ev);
 
-        let (Some((application, application_span)), Some(platform), Some(proxy), Some(instance), Some(capacity), Some(load_balancer), Some(network), Some(permissions)) =
-            (application, platform, proxy, instance, capacity, load_balancer, network, permissions)
+        let (
+            Some((application, application_span)),
+            Some(platform),
+            Some(proxy),
+            Some(instance),
+            Some(capacity),
+            Some(load_balancer),
+            Some(network),
+            Some(permissions),
+        ) = (
+            application,
+            platform,
+            proxy,
+            instance,
+            capacity,
+            load_balancer,
+            network,
+            permissions,
+        )
         else {
             return Binding::Failed;
         };
@@ -1162,12 +1382,23 @@ impl<'f> Compiler<'f> {
         });
         let mut object = BTreeMap::new();
         object.insert("name".to_string(), Value::String(name.clone()));
-        object.insert("application".to_string(), Value::String(application.clone()));
+        object.insert(
+            "application".to_string(),
+            Value::String(application.clone()),
+        );
         object.insert("cname".to_string(), Value::String(cname.clone()));
         object.insert("platform".to_string(), Value::String(platform.to_string()));
         let address = format!("{}environment.{}", unit.prefix, decl.name);
-        for attribute in ["url", "load_balancer_dns_name", "load_balancer_arn", "auto_scaling_group_name"] {
-            object.insert(attribute.to_string(), Value::Unknown(format!("{address}.{attribute}")));
+        for attribute in [
+            "url",
+            "load_balancer_dns_name",
+            "load_balancer_arn",
+            "auto_scaling_group_name",
+        ] {
+            object.insert(
+                attribute.to_string(),
+                Value::Unknown(format!("{address}.{attribute}")),
+            );
         }
         self.spec.environments.push(Environment {
             name,
@@ -1222,7 +1453,10 @@ impl<'f> Compiler<'f> {
                         },
                         site.header.clone(),
                     )
-                    .with_hint(format!("environment `{}` is also declared at {at}; environment names are unique", site.name)),
+                    .with_hint(format!(
+                        "environment `{}` is also declared at {at}; environment names are unique",
+                        site.name
+                    )),
                 );
                 continue;
             }
@@ -1367,8 +1601,17 @@ fn read_instance(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Opt
         key_name: None,
         port: 80,
     };
-    let Some(block) = block else { return Some(instance) };
-    let r = sub_reader(file, block, "instance", &["type", "ami", "key_name", "port"], &[], ev);
+    let Some(block) = block else {
+        return Some(instance);
+    };
+    let r = sub_reader(
+        file,
+        block,
+        "instance",
+        &["type", "ami", "key_name", "port"],
+        &[],
+        ev,
+    );
     if let Some((t, span)) = r.string(ev, "type") {
         if r.check(ev, "instance type", &t, &span, checks::instance_type(&t)) {
             instance.instance_type = t;
@@ -1381,14 +1624,25 @@ fn read_instance(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Opt
     }
     instance.key_name = r.string(ev, "key_name").map(|(k, _)| k);
     if let Some((port, span)) = r.number(ev, "port") {
-        if r.check(ev, "port", &super::value::format_number(port), &span, checks::port(port)) {
+        if r.check(
+            ev,
+            "port",
+            &super::value::format_number(port),
+            &span,
+            checks::port(port),
+        ) {
             instance.port = port as u16;
         }
     }
     (!r.failed()).then_some(instance)
 }
 
-fn read_capacity(file: FileId, block: Option<&Block>, env: &BlockReader, ev: &mut Evaluator) -> Option<Capacity> {
+fn read_capacity(
+    file: FileId,
+    block: Option<&Block>,
+    env: &BlockReader,
+    ev: &mut Evaluator,
+) -> Option<Capacity> {
     let mut capacity = Capacity {
         min: 1,
         max: 4,
@@ -1396,9 +1650,18 @@ fn read_capacity(file: FileId, block: Option<&Block>, env: &BlockReader, ev: &mu
         cpu_target: None,
         requests_per_target: None,
     };
-    let Some(block) = block else { return Some(capacity) };
+    let Some(block) = block else {
+        return Some(capacity);
+    };
     let _ = env;
-    let r = sub_reader(file, block, "capacity", &["min", "max", "desired", "cpu_target", "requests_per_target"], &[], ev);
+    let r = sub_reader(
+        file,
+        block,
+        "capacity",
+        &["min", "max", "desired", "cpu_target", "requests_per_target"],
+        &[],
+        ev,
+    );
     let min = r.whole_number(ev, "min", 0, 10_000);
     let max = r.whole_number(ev, "max", 1, 10_000);
     let desired = r.whole_number(ev, "desired", 0, 10_000);
@@ -1410,11 +1673,18 @@ fn read_capacity(file: FileId, block: Option<&Block>, env: &BlockReader, ev: &mu
     }
     if capacity.min > capacity.max {
         r.mark_failed();
-        let span = min.as_ref().or(max.as_ref()).map(|(_, s)| s.clone()).unwrap_or_else(|| r.header.clone());
+        let span = min
+            .as_ref()
+            .or(max.as_ref())
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| r.header.clone());
         ev.diagnostics.push(
             Diagnostic::new(
                 SpecError::Capacity {
-                    message: format!("min ({}) is greater than max ({})", capacity.min, capacity.max),
+                    message: format!(
+                        "min ({}) is greater than max ({})",
+                        capacity.min, capacity.max
+                    ),
                 },
                 span,
             )
@@ -1428,7 +1698,10 @@ fn read_capacity(file: FileId, block: Option<&Block>, env: &BlockReader, ev: &mu
             ev.diagnostics.push(
                 Diagnostic::new(
                     SpecError::Capacity {
-                        message: format!("desired ({d}) is outside min ({}) … max ({})", capacity.min, capacity.max),
+                        message: format!(
+                            "desired ({d}) is outside min ({}) … max ({})",
+                            capacity.min, capacity.max
+                        ),
                     },
                     span,
                 )
@@ -1460,7 +1733,11 @@ fn read_capacity(file: FileId, block: Option<&Block>, env: &BlockReader, ev: &mu
     (!r.failed()).then_some(capacity)
 }
 
-fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Option<LoadBalancer> {
+fn read_load_balancer(
+    file: FileId,
+    block: Option<&Block>,
+    ev: &mut Evaluator,
+) -> Option<LoadBalancer> {
     let mut lb = LoadBalancer {
         internal: false,
         idle_timeout: 60,
@@ -1477,7 +1754,14 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
     };
     let Some(block) = block else { return Some(lb) };
     let mut diagnostics = Vec::new();
-    let r = sub_reader(file, block, "load_balancer", &["internal", "idle_timeout", "allowed_cidrs"], &["https", "health_check"], ev);
+    let r = sub_reader(
+        file,
+        block,
+        "load_balancer",
+        &["internal", "idle_timeout", "allowed_cidrs"],
+        &["https", "health_check"],
+        ev,
+    );
     let https_block = r.single_block("https", &mut diagnostics);
     let hc_block = r.single_block("health_check", &mut diagnostics);
     ev.diagnostics.append(&mut diagnostics);
@@ -1495,10 +1779,23 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
     }
     let mut ok = !r.failed();
     if let Some(block) = https_block {
-        let h = sub_reader(file, block, "https", &["certificate_arn", "ssl_policy", "redirect_http"], &[], ev);
+        let h = sub_reader(
+            file,
+            block,
+            "https",
+            &["certificate_arn", "ssl_policy", "redirect_http"],
+            &[],
+            ev,
+        );
         let certificate = match h.string(ev, "certificate_arn") {
             Some((arn, span)) => {
-                h.check(ev, "certificate ARN", &arn, &span, checks::certificate_arn(&arn));
+                h.check(
+                    ev,
+                    "certificate ARN",
+                    &arn,
+                    &span,
+                    checks::certificate_arn(&arn),
+                );
                 Some(arn)
             }
             None if !h.has("certificate_arn") => {
@@ -1512,7 +1809,10 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
             }
             None => None,
         };
-        let ssl_policy = h.string(ev, "ssl_policy").map(|(p, _)| p).unwrap_or_else(|| DEFAULT_SSL_POLICY.to_string());
+        let ssl_policy = h
+            .string(ev, "ssl_policy")
+            .map(|(p, _)| p)
+            .unwrap_or_else(|| DEFAULT_SSL_POLICY.to_string());
         let redirect_http = h.bool(ev, "redirect_http").map(|(b, _)| b).unwrap_or(true);
         ok &= !h.failed();
         if let Some(certificate_arn) = certificate {
@@ -1528,13 +1828,26 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
             file,
             block,
             "health_check",
-            &["path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold", "matcher"],
+            &[
+                "path",
+                "interval",
+                "timeout",
+                "healthy_threshold",
+                "unhealthy_threshold",
+                "matcher",
+            ],
             &[],
             ev,
         );
         let hc = &mut lb.health_check;
         if let Some((path, span)) = h.string(ev, "path") {
-            h.check(ev, "health check path", &path, &span, checks::health_check_path(&path));
+            h.check(
+                ev,
+                "health check path",
+                &path,
+                &span,
+                checks::health_check_path(&path),
+            );
             hc.path = path;
         }
         let interval = h.whole_number(ev, "interval", 5, 300);
@@ -1547,7 +1860,10 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
         }
         if hc.timeout >= hc.interval && !h.failed() {
             h.mark_failed();
-            let span = timeout.or(interval).map(|(_, s)| s).unwrap_or_else(|| h.header.clone());
+            let span = timeout
+                .or(interval)
+                .map(|(_, s)| s)
+                .unwrap_or_else(|| h.header.clone());
             ev.diagnostics.push(
                 Diagnostic::new(
                     SpecError::HealthCheckTimeout {
@@ -1556,7 +1872,9 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
                     },
                     span,
                 )
-                .with_hint("make `timeout` smaller than `interval` (defaults: timeout 5, interval 15)"),
+                .with_hint(
+                    "make `timeout` smaller than `interval` (defaults: timeout 5, interval 15)",
+                ),
             );
         }
         if let Some((n, _)) = h.whole_number(ev, "healthy_threshold", 2, 10) {
@@ -1566,7 +1884,13 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
             hc.unhealthy_threshold = n as u32;
         }
         if let Some((m, span)) = h.string(ev, "matcher") {
-            h.check(ev, "health check matcher", &m, &span, checks::http_matcher(&m));
+            h.check(
+                ev,
+                "health check matcher",
+                &m,
+                &span,
+                checks::http_matcher(&m),
+            );
             hc.matcher = m;
         }
         ok &= !h.failed();
@@ -1574,17 +1898,31 @@ fn read_load_balancer(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -
     ok.then_some(lb)
 }
 
-fn read_network(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Option<Option<Network>> {
-    let Some(block) = block else { return Some(None) };
+fn read_network(
+    file: FileId,
+    block: Option<&Block>,
+    ev: &mut Evaluator,
+) -> Option<Option<Network>> {
+    let Some(block) = block else {
+        return Some(None);
+    };
     let r = sub_reader(file, block, "network", &["vpc_id", "subnets"], &[], ev);
-    let vpc = r.required_string(ev, "vpc_id", "add `vpc_id = \"vpc-…\"`, or remove the block to use the default VPC");
+    let vpc = r.required_string(
+        ev,
+        "vpc_id",
+        "add `vpc_id = \"vpc-…\"`, or remove the block to use the default VPC",
+    );
     if let Some((v, span)) = &vpc {
         r.check(ev, "VPC id", v, span, checks::resource_id(v, "vpc"));
     }
     let subnets = if r.has("subnets") {
         r.string_list(ev, "subnets")
     } else {
-        r.missing(ev, "subnets", "list at least two subnets in different Availability Zones");
+        r.missing(
+            ev,
+            "subnets",
+            "list at least two subnets in different Availability Zones",
+        );
         None
     };
     if let Some((list, span)) = &subnets {
@@ -1612,9 +1950,22 @@ fn read_network(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Opti
     }
 }
 
-fn read_permissions(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Option<Permissions> {
-    let Some(block) = block else { return Some(Permissions::default()) };
-    let r = sub_reader(file, block, "permissions", &["managed_policies"], &["statement"], ev);
+fn read_permissions(
+    file: FileId,
+    block: Option<&Block>,
+    ev: &mut Evaluator,
+) -> Option<Permissions> {
+    let Some(block) = block else {
+        return Some(Permissions::default());
+    };
+    let r = sub_reader(
+        file,
+        block,
+        "permissions",
+        &["managed_policies"],
+        &["statement"],
+        ev,
+    );
     let mut permissions = Permissions::default();
     if let Some((policies, span)) = r.string_list(ev, "managed_policies") {
         for p in &policies {
@@ -1624,13 +1975,26 @@ fn read_permissions(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> 
     }
     let mut ok = !r.failed();
     for block in r.blocks("statement") {
-        let s = sub_reader(file, block, "statement", &["effect", "actions", "resources", "sid"], &[], ev);
+        let s = sub_reader(
+            file,
+            block,
+            "statement",
+            &["effect", "actions", "resources", "sid"],
+            &[],
+            ev,
+        );
         let effect = match s.string(ev, "effect") {
             None => "Allow".to_string(),
             Some((e, span)) => match e.as_str() {
                 "Allow" | "Deny" => e,
                 _ => {
-                    s.check(ev, "effect", &e, &span, Err("an effect is \"Allow\" or \"Deny\"".into()));
+                    s.check(
+                        ev,
+                        "effect",
+                        &e,
+                        &span,
+                        Err("an effect is \"Allow\" or \"Deny\"".into()),
+                    );
                     e
                 }
             },
@@ -1643,7 +2007,13 @@ fn read_permissions(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> 
         };
         if let Some((list, span)) = &actions {
             if list.is_empty() {
-                s.check(ev, "actions", "[]", span, Err("a statement needs at least one action".into()));
+                s.check(
+                    ev,
+                    "actions",
+                    "[]",
+                    span,
+                    Err("a statement needs at least one action".into()),
+                );
             }
             for a in list {
                 s.check(ev, "IAM action", a, span, checks::iam_action(a));

@@ -61,7 +61,8 @@ impl<'b> BlockReader<'b> {
                         } else {
                             let mut all: Vec<&str> = allowed_attrs.to_vec();
                             all.extend_from_slice(allowed_blocks);
-                            did_you_mean(name, all.iter().copied()).unwrap_or_else(|| one_of(allowed_attrs.iter().copied()))
+                            did_you_mean(name, all.iter().copied())
+                                .unwrap_or_else(|| one_of(allowed_attrs.iter().copied()))
                         };
                         diagnostics.push(
                             Diagnostic::new(
@@ -76,8 +77,13 @@ impl<'b> BlockReader<'b> {
                     } else if attrs.insert(name.to_string(), attr).is_some() {
                         failed = true;
                         diagnostics.push(
-                            Diagnostic::new(SpecError::DuplicateAttribute { name: name.to_string() }, span)
-                                .with_hint("remove one of the two"),
+                            Diagnostic::new(
+                                SpecError::DuplicateAttribute {
+                                    name: name.to_string(),
+                                },
+                                span,
+                            )
+                            .with_hint("remove one of the two"),
                         );
                     }
                 }
@@ -171,8 +177,13 @@ impl<'b> BlockReader<'b> {
         for extra in list.iter().skip(1) {
             self.mark_failed();
             diagnostics.push(
-                Diagnostic::new(SpecError::DuplicateBlock { name: name.to_string() }, header_span(self.file, extra))
-                    .with_hint(format!("merge the two `{name}` blocks into one")),
+                Diagnostic::new(
+                    SpecError::DuplicateBlock {
+                        name: name.to_string(),
+                    },
+                    header_span(self.file, extra),
+                )
+                .with_hint(format!("merge the two `{name}` blocks into one")),
             );
         }
         list.first().copied()
@@ -196,10 +207,19 @@ impl<'b> BlockReader<'b> {
         }
     }
 
-    fn wrong_type(&self, ev: &mut Evaluator, name: &str, expected: &str, found: &Value, span: Span) {
+    fn wrong_type(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+        expected: &str,
+        found: &Value,
+        span: Span,
+    ) {
         self.mark_failed();
         let error = match found {
-            Value::Unknown(_) => SpecError::UnknownUntilApply { name: name.to_string() },
+            Value::Unknown(_) => SpecError::UnknownUntilApply {
+                name: name.to_string(),
+            },
             _ => SpecError::WrongType {
                 name: name.to_string(),
                 expected: expected.to_string(),
@@ -207,14 +227,25 @@ impl<'b> BlockReader<'b> {
             },
         };
         let hint = match found {
-            Value::Unknown(what) => format!("`{name}` must be known when planning, but `{what}` is decided by AWS"),
-            Value::List(_) if expected == "string" => "remove the brackets: a single value is expected".to_string(),
-            Value::String(_) if expected.starts_with("list") => format!("wrap it in brackets: `{name} = [\"…\"]`"),
-            Value::String(_) if expected == "number" => "write the number without quotes".to_string(),
-            Value::String(_) if expected == "bool" => "write true or false without quotes".to_string(),
+            Value::Unknown(what) => {
+                format!("`{name}` must be known when planning, but `{what}` is decided by AWS")
+            }
+            Value::List(_) if expected == "string" => {
+                "remove the brackets: a single value is expected".to_string()
+            }
+            Value::String(_) if expected.starts_with("list") => {
+                format!("wrap it in brackets: `{name} = [\"…\"]`")
+            }
+            Value::String(_) if expected == "number" => {
+                "write the number without quotes".to_string()
+            }
+            Value::String(_) if expected == "bool" => {
+                "write true or false without quotes".to_string()
+            }
             _ => format!("`{name}` takes {expected}"),
         };
-        ev.diagnostics.push(Diagnostic::new(error, span).with_hint(hint));
+        ev.diagnostics
+            .push(Diagnostic::new(error, span).with_hint(hint));
     }
 
     pub fn missing(&self, ev: &mut Evaluator, name: &str, hint: &str) {
@@ -243,7 +274,12 @@ impl<'b> BlockReader<'b> {
         }
     }
 
-    pub fn required_string(&self, ev: &mut Evaluator, name: &str, hint: &str) -> Option<(String, Span)> {
+    pub fn required_string(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+        hint: &str,
+    ) -> Option<(String, Span)> {
         if !self.has(name) {
             self.missing(ev, name, hint);
             return None;
@@ -263,7 +299,13 @@ impl<'b> BlockReader<'b> {
     }
 
     /// A whole number within `range`, else an error naming the range.
-    pub fn whole_number(&self, ev: &mut Evaluator, name: &str, min: i64, max: i64) -> Option<(i64, Span)> {
+    pub fn whole_number(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<(i64, Span)> {
         let (n, span) = self.number(ev, name)?;
         if n.fract() != 0.0 || n < min as f64 || n > max as f64 {
             self.mark_failed();
@@ -321,7 +363,11 @@ impl<'b> BlockReader<'b> {
         }
     }
 
-    pub fn string_map(&self, ev: &mut Evaluator, name: &str) -> Option<(BTreeMap<String, String>, Span)> {
+    pub fn string_map(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+    ) -> Option<(BTreeMap<String, String>, Span)> {
         let (value, span) = self.value(ev, name)?;
         match value {
             Value::Object(map) => {
@@ -332,7 +378,13 @@ impl<'b> BlockReader<'b> {
                             out.insert(k, v.to_template_string().unwrap_or_default());
                         }
                         other => {
-                            self.wrong_type(ev, &format!("{name}.{k}"), "string", other, span.clone());
+                            self.wrong_type(
+                                ev,
+                                &format!("{name}.{k}"),
+                                "string",
+                                other,
+                                span.clone(),
+                            );
                             return None;
                         }
                     }
@@ -347,7 +399,14 @@ impl<'b> BlockReader<'b> {
     }
 
     /// Runs a validator on a value and reports `InvalidValue` at its span.
-    pub fn check(&self, ev: &mut Evaluator, what: &str, value: &str, span: &Span, check: super::checks::Check) -> bool {
+    pub fn check(
+        &self,
+        ev: &mut Evaluator,
+        what: &str,
+        value: &str,
+        span: &Span,
+        check: super::checks::Check,
+    ) -> bool {
         match check {
             Ok(()) => true,
             Err(reason) => {

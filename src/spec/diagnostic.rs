@@ -117,7 +117,10 @@ impl Diagnostic {
 }
 
 /// "did you mean `x`?" when one of `candidates` is close to `name`.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
         let score = strsim::jaro_winkler(name, candidate);
@@ -140,6 +143,7 @@ pub fn one_of<'a>(candidates: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 /// did-you-mean if something is close, else the list of what is allowed.
-pub fn suggest<'a>(name: &str, candidates: &[&'a str]) -> String {
-    did_you_mean(name, candidates.iter().copied()).unwrap_or_else(|| one_of(candidates.iter().copied()))
+pub fn suggest(name: &str, candidates: &[&str]) -> String {
+    did_you_mean(name, candidates.iter().copied())
+        .unwrap_or_else(|| one_of(candidates.iter().copied()))
 }

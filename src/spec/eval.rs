@@ -90,7 +90,12 @@ impl<'a> Evaluator<'a> {
         Span::new(self.file, range.unwrap_or(0..0))
     }
 
-    fn error(&mut self, error: SpecError, range: Option<Range<usize>>, hint: Option<String>) -> Failed {
+    fn error(
+        &mut self,
+        error: SpecError,
+        range: Option<Range<usize>>,
+        hint: Option<String>,
+    ) -> Failed {
         let span = self.span(range);
         self.diagnostics
             .push(Diagnostic::new(error, span).with_optional_hint(hint));
@@ -98,7 +103,13 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_message(&mut self, message: impl Into<String>, range: Option<Range<usize>>) -> Failed {
-        self.error(SpecError::Evaluation { message: message.into() }, range, None)
+        self.error(
+            SpecError::Evaluation {
+                message: message.into(),
+            },
+            range,
+            None,
+        )
     }
 
     pub fn eval(&mut self, expr: &Expression) -> EvalResult {
@@ -236,7 +247,10 @@ impl<'a> Evaluator<'a> {
                             name: name.clone(),
                         },
                         call.name.name.span(),
-                        Some(format!("provider functions are not supported; {}", functions::hint_for(&name))),
+                        Some(format!(
+                            "provider functions are not supported; {}",
+                            functions::hint_for(&name)
+                        )),
                     ));
                 }
                 if name == "file" {
@@ -267,8 +281,12 @@ impl<'a> Evaluator<'a> {
                     (_, Value::Unknown(w)) => Ok(Value::Unknown(w)),
                     (UnaryOperator::Neg, Value::Number(n)) => Ok(Value::Number(-n)),
                     (UnaryOperator::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-                    (UnaryOperator::Neg, other) => Err(self.type_error("operand of `-`", "number", &other, op.expr.span())),
-                    (UnaryOperator::Not, other) => Err(self.type_error("operand of `!`", "bool", &other, op.expr.span())),
+                    (UnaryOperator::Neg, other) => {
+                        Err(self.type_error("operand of `-`", "number", &other, op.expr.span()))
+                    }
+                    (UnaryOperator::Not, other) => {
+                        Err(self.type_error("operand of `!`", "bool", &other, op.expr.span()))
+                    }
                 }
             }
             Expression::BinaryOp(op) => {
@@ -281,7 +299,13 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn type_error(&mut self, what: &str, expected: &str, found: &Value, range: Option<Range<usize>>) -> Failed {
+    fn type_error(
+        &mut self,
+        what: &str,
+        expected: &str,
+        found: &Value,
+        range: Option<Range<usize>>,
+    ) -> Failed {
         self.error(
             SpecError::WrongType {
                 name: what.to_string(),
@@ -315,22 +339,54 @@ impl<'a> Evaluator<'a> {
             B::And | B::Or => {
                 let l = match lhs {
                     Value::Bool(b) => b,
-                    other => return Err(self.type_error(&format!("left operand of `{symbol}`"), "bool", &other, lhs_expr.span())),
+                    other => {
+                        return Err(self.type_error(
+                            &format!("left operand of `{symbol}`"),
+                            "bool",
+                            &other,
+                            lhs_expr.span(),
+                        ))
+                    }
                 };
                 let r = match rhs {
                     Value::Bool(b) => b,
-                    other => return Err(self.type_error(&format!("right operand of `{symbol}`"), "bool", &other, rhs_expr.span())),
+                    other => {
+                        return Err(self.type_error(
+                            &format!("right operand of `{symbol}`"),
+                            "bool",
+                            &other,
+                            rhs_expr.span(),
+                        ))
+                    }
                 };
-                Ok(Value::Bool(if operator == B::And { l && r } else { l || r }))
+                Ok(Value::Bool(if operator == B::And {
+                    l && r
+                } else {
+                    l || r
+                }))
             }
             _ => {
                 let l = match number_of(&lhs) {
                     Some(n) => n,
-                    None => return Err(self.type_error(&format!("left operand of `{symbol}`"), "number", &lhs, lhs_expr.span())),
+                    None => {
+                        return Err(self.type_error(
+                            &format!("left operand of `{symbol}`"),
+                            "number",
+                            &lhs,
+                            lhs_expr.span(),
+                        ))
+                    }
                 };
                 let r = match number_of(&rhs) {
                     Some(n) => n,
-                    None => return Err(self.type_error(&format!("right operand of `{symbol}`"), "number", &rhs, rhs_expr.span())),
+                    None => {
+                        return Err(self.type_error(
+                            &format!("right operand of `{symbol}`"),
+                            "number",
+                            &rhs,
+                            rhs_expr.span(),
+                        ))
+                    }
                 };
                 Ok(match operator {
                     B::Plus => Value::Number(l + r),
@@ -345,7 +401,12 @@ impl<'a> Evaluator<'a> {
                     B::LessEq => Value::Bool(l <= r),
                     B::Greater => Value::Bool(l > r),
                     B::GreaterEq => Value::Bool(l >= r),
-                    _ => return Err(self.eval_message(format!("unsupported operator `{symbol}`"), lhs_expr.span())),
+                    _ => {
+                        return Err(self.eval_message(
+                            format!("unsupported operator `{symbol}`"),
+                            lhs_expr.span(),
+                        ))
+                    }
                 })
             }
         }
@@ -363,7 +424,12 @@ impl<'a> Evaluator<'a> {
                     Ok(v) => match v.to_template_string() {
                         Some(s) => out.push_str(&s),
                         None => {
-                            self.type_error("interpolated value", "string, number or bool", &v, interp.expr.span());
+                            self.type_error(
+                                "interpolated value",
+                                "string, number or bool",
+                                &v,
+                                interp.expr.span(),
+                            );
                             failed = true;
                         }
                     },
@@ -386,7 +452,11 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn eval_directive(&mut self, directive: &hcl_edit::template::Directive, depth: usize) -> EvalResult {
+    fn eval_directive(
+        &mut self,
+        directive: &hcl_edit::template::Directive,
+        depth: usize,
+    ) -> EvalResult {
         use hcl_edit::template::Directive;
         match directive {
             Directive::If(if_directive) => {
@@ -398,7 +468,12 @@ impl<'a> Evaluator<'a> {
                         None => Ok(Value::String(String::new())),
                     },
                     Value::Unknown(w) => Ok(Value::Unknown(w)),
-                    other => Err(self.type_error("condition", "bool", &other, if_directive.if_expr.cond_expr.span())),
+                    other => Err(self.type_error(
+                        "condition",
+                        "bool",
+                        &other,
+                        if_directive.if_expr.cond_expr.span(),
+                    )),
                 }
             }
             Directive::For(for_directive) => {
@@ -410,7 +485,12 @@ impl<'a> Evaluator<'a> {
                 };
                 let mut out = String::new();
                 for (key, value) in pairs {
-                    let pushed = self.push_iteration(f.key_var.as_ref().map(|k| k.as_str()), key, f.value_var.as_str(), value);
+                    let pushed = self.push_iteration(
+                        f.key_var.as_ref().map(|k| k.as_str()),
+                        key,
+                        f.value_var.as_str(),
+                        value,
+                    );
                     let result = self.eval_template(&f.template, depth);
                     self.iteration.truncate(self.iteration.len() - pushed);
                     match result? {
@@ -425,7 +505,11 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Key/value pairs of a list (index, item) or map (key, value); `None` when unknown.
-    fn iterate(&mut self, collection: Value, range: Option<Range<usize>>) -> Result<Option<Vec<(Value, Value)>>, Failed> {
+    fn iterate(
+        &mut self,
+        collection: Value,
+        range: Option<Range<usize>>,
+    ) -> Result<Option<Vec<(Value, Value)>>, Failed> {
         match collection {
             Value::List(items) => Ok(Some(
                 items
@@ -434,13 +518,23 @@ impl<'a> Evaluator<'a> {
                     .map(|(i, v)| (Value::Number(i as f64), v))
                     .collect(),
             )),
-            Value::Object(map) => Ok(Some(map.into_iter().map(|(k, v)| (Value::String(k), v)).collect())),
+            Value::Object(map) => Ok(Some(
+                map.into_iter()
+                    .map(|(k, v)| (Value::String(k), v))
+                    .collect(),
+            )),
             Value::Unknown(_) => Ok(None),
             other => Err(self.type_error("for collection", "list or map", &other, range)),
         }
     }
 
-    fn push_iteration(&mut self, key_var: Option<&str>, key: Value, value_var: &str, value: Value) -> usize {
+    fn push_iteration(
+        &mut self,
+        key_var: Option<&str>,
+        key: Value,
+        value_var: &str,
+        value: Value,
+    ) -> usize {
         let mut pushed = 1;
         if let Some(k) = key_var {
             self.iteration.push((k.to_string(), key));
@@ -459,7 +553,12 @@ impl<'a> Evaluator<'a> {
         let mut list = Vec::new();
         let mut map: BTreeMap<String, Value> = BTreeMap::new();
         for (key, value) in pairs {
-            let pushed = self.push_iteration(intro.key_var.as_ref().map(|k| k.as_str()), key, intro.value_var.as_str(), value);
+            let pushed = self.push_iteration(
+                intro.key_var.as_ref().map(|k| k.as_str()),
+                key,
+                intro.value_var.as_str(),
+                value,
+            );
             let result = self.eval_for_item(for_expr, depth, &mut list, &mut map);
             self.iteration.truncate(self.iteration.len() - pushed);
             result?;
@@ -482,7 +581,9 @@ impl<'a> Evaluator<'a> {
             match self.eval_depth(&cond.expr, depth)? {
                 Value::Bool(true) => {}
                 Value::Bool(false) => return Ok(()),
-                other => return Err(self.type_error("for condition", "bool", &other, cond.expr.span())),
+                other => {
+                    return Err(self.type_error("for condition", "bool", &other, cond.expr.span()))
+                }
             }
         }
         let value = self.eval_depth(&for_expr.value_expr, depth)?;
@@ -496,7 +597,11 @@ impl<'a> Evaluator<'a> {
                 if for_expr.grouping {
                     match map.entry(key).or_insert_with(|| Value::List(Vec::new())) {
                         Value::List(items) => items.push(value),
-                        _ => return Err(self.eval_message("grouping needs list values", key_expr.span())),
+                        _ => {
+                            return Err(
+                                self.eval_message("grouping needs list values", key_expr.span())
+                            )
+                        }
                     }
                 } else if map.insert(key.clone(), value).is_some() {
                     return Err(self.eval_message(
@@ -534,8 +639,13 @@ impl<'a> Evaluator<'a> {
         ))
     }
 
-    fn eval_traversal(&mut self, traversal: &hcl_edit::expr::Traversal, depth: usize) -> EvalResult {
-        let operators: Vec<&TraversalOperator> = traversal.operators.iter().map(|o| o.value()).collect();
+    fn eval_traversal(
+        &mut self,
+        traversal: &hcl_edit::expr::Traversal,
+        depth: usize,
+    ) -> EvalResult {
+        let operators: Vec<&TraversalOperator> =
+            traversal.operators.iter().map(|o| o.value()).collect();
         let (mut value, rest_from, mut path) = match &traversal.expr {
             Expression::Variable(root)
                 if NAMESPACES.contains(&root.as_str())
@@ -559,16 +669,23 @@ impl<'a> Evaluator<'a> {
                         let hint = did_you_mean(name, table.keys().map(String::as_str))
                             .map(|h| h.replacen('`', &format!("`{ns}."), 1))
                             .unwrap_or_else(|| {
-                            if table.is_empty() {
-                                format!("no {what} is declared")
-                            } else {
-                                format!(
-                                    "declared: {}",
-                                    table.keys().map(|k| format!("`{ns}.{k}`")).collect::<Vec<_>>().join(", ")
-                                )
-                            }
-                        });
-                        let range = match (root.span(), traversal.operators.first().and_then(|o| o.span())) {
+                                if table.is_empty() {
+                                    format!("no {what} is declared")
+                                } else {
+                                    format!(
+                                        "declared: {}",
+                                        table
+                                            .keys()
+                                            .map(|k| format!("`{ns}.{k}`"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    )
+                                }
+                            });
+                        let range = match (
+                            root.span(),
+                            traversal.operators.first().and_then(|o| o.span()),
+                        ) {
                             (Some(a), Some(b)) => Some(a.start..b.end),
                             _ => traversal.span(),
                         };
@@ -618,14 +735,18 @@ impl<'a> Evaluator<'a> {
                         let mut v = item;
                         for op in rest {
                             v = match op {
-                                TraversalOperator::GetAttr(n) => self.get_attr(v, n.as_str(), &path, op_range.clone())?,
+                                TraversalOperator::GetAttr(n) => {
+                                    self.get_attr(v, n.as_str(), &path, op_range.clone())?
+                                }
                                 TraversalOperator::Index(e) => {
                                     let key = self.eval_depth(e, depth + 1)?;
                                     self.index(v, key, e.span())?
                                 }
-                                TraversalOperator::LegacyIndex(i) => {
-                                    self.index(v, Value::Number(*i.value() as f64), op_range.clone())?
-                                }
+                                TraversalOperator::LegacyIndex(i) => self.index(
+                                    v,
+                                    Value::Number(*i.value() as f64),
+                                    op_range.clone(),
+                                )?,
                                 _ => v,
                             };
                         }
@@ -639,7 +760,13 @@ impl<'a> Evaluator<'a> {
         Ok(value)
     }
 
-    fn get_attr(&mut self, value: Value, name: &str, path: &str, range: Option<Range<usize>>) -> EvalResult {
+    fn get_attr(
+        &mut self,
+        value: Value,
+        name: &str,
+        path: &str,
+        range: Option<Range<usize>>,
+    ) -> EvalResult {
         match value {
             Value::Object(mut map) => match map.remove(name) {
                 Some(v) => Ok(v),
@@ -648,7 +775,10 @@ impl<'a> Evaluator<'a> {
                         (!map.is_empty()).then(|| {
                             format!(
                                 "it has: {}",
-                                map.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                                map.keys()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             )
                         })
                     });
@@ -684,7 +814,10 @@ impl<'a> Evaluator<'a> {
                 let len = items.len();
                 if n < 0.0 || n.fract() != 0.0 || n as usize >= len {
                     return Err(self.eval_message(
-                        format!("index {} is out of range for a list of {len} element(s)", super::value::format_number(n)),
+                        format!(
+                            "index {} is out of range for a list of {len} element(s)",
+                            super::value::format_number(n)
+                        ),
                         range,
                     ));
                 }
@@ -699,7 +832,10 @@ impl<'a> Evaluator<'a> {
                     None => {
                         let hint = did_you_mean(&k, map.keys().map(String::as_str));
                         Err(self.error(
-                            SpecError::UnknownMember { what: "map".into(), name: k },
+                            SpecError::UnknownMember {
+                                what: "map".into(),
+                                name: k,
+                            },
                             range,
                             hint,
                         ))
@@ -712,12 +848,22 @@ impl<'a> Evaluator<'a> {
 
     fn call_file(&mut self, args: &[(Value, Span)], range: Option<Range<usize>>) -> EvalResult {
         let [(path, path_span)] = args else {
-            return Err(self.eval_message(format!("file(): expected 1 argument, got {}", args.len()), range));
+            return Err(self.eval_message(
+                format!("file(): expected 1 argument, got {}", args.len()),
+                range,
+            ));
         };
         let path = match path {
             Value::String(s) => s.clone(),
             Value::Unknown(w) => return Ok(Value::Unknown(w.clone())),
-            other => return Err(self.type_error("file() path", "string", other, Some(path_span.range.clone()))),
+            other => {
+                return Err(self.type_error(
+                    "file() path",
+                    "string",
+                    other,
+                    Some(path_span.range.clone()),
+                ))
+            }
         };
         let Some(access) = &self.files else {
             return Err(self.eval_message("file() is not available here", range));
@@ -758,9 +904,12 @@ pub fn references(expr: &Expression) -> Vec<(String, String, Range<usize>)> {
             if let Expression::Variable(root) = &node.expr {
                 let ns = root.as_str();
                 if NAMESPACES.contains(&ns) && !self.bound.iter().any(|b| b == ns) {
-                    if let Some(TraversalOperator::GetAttr(name)) = node.operators.first().map(|o| o.value()) {
+                    if let Some(TraversalOperator::GetAttr(name)) =
+                        node.operators.first().map(|o| o.value())
+                    {
                         let range = node.span().unwrap_or(0..0);
-                        self.found.push((ns.to_string(), name.as_str().to_string(), range));
+                        self.found
+                            .push((ns.to_string(), name.as_str().to_string(), range));
                     }
                 }
             }

@@ -9,9 +9,27 @@ use super::value::{format_number, Value};
 use std::collections::BTreeMap;
 
 pub const FUNCTIONS: &[&str] = &[
-    "lower", "upper", "format", "join", "split", "concat", "merge", "lookup", "length", "coalesce",
-    "file", "tostring", "tonumber", "replace", "trimspace", "contains", "keys", "values", "min",
-    "max", "substr",
+    "lower",
+    "upper",
+    "format",
+    "join",
+    "split",
+    "concat",
+    "merge",
+    "lookup",
+    "length",
+    "coalesce",
+    "file",
+    "tostring",
+    "tonumber",
+    "replace",
+    "trimspace",
+    "contains",
+    "keys",
+    "values",
+    "min",
+    "max",
+    "substr",
 ];
 
 pub enum CallError {
@@ -54,7 +72,16 @@ fn string<'a>(args: Args<'a>, i: usize) -> Result<String, CallError> {
     let (v, span) = &args[i];
     v.to_template_string()
         .filter(|_| !matches!(v, Value::Null))
-        .ok_or_else(|| arg_error(format!("argument {} must be a string, found {}", i + 1, v.describe()), Some(span)))
+        .ok_or_else(|| {
+            arg_error(
+                format!(
+                    "argument {} must be a string, found {}",
+                    i + 1,
+                    v.describe()
+                ),
+                Some(span),
+            )
+        })
 }
 
 fn list(args: Args, i: usize) -> Result<Vec<Value>, CallError> {
@@ -107,22 +134,33 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
         }
         "tonumber" => {
             arity(args, 1, 1)?;
-            number_of(&args[0].0)
-                .map(Value::Number)
-                .ok_or_else(|| arg_error(format!("cannot convert {} to a number", args[0].0.describe()), Some(&args[0].1)))
+            number_of(&args[0].0).map(Value::Number).ok_or_else(|| {
+                arg_error(
+                    format!("cannot convert {} to a number", args[0].0.describe()),
+                    Some(&args[0].1),
+                )
+            })
         }
         "replace" => {
             arity(args, 3, 3)?;
-            Ok(Value::String(string(args, 0)?.replace(&string(args, 1)?, &string(args, 2)?)))
+            Ok(Value::String(
+                string(args, 0)?.replace(&string(args, 1)?, &string(args, 2)?),
+            ))
         }
         "substr" => {
             arity(args, 3, 3)?;
             let s = string(args, 0)?;
-            let offset = number_of(&args[1].0).ok_or_else(|| arg_error("offset must be a number", Some(&args[1].1)))?;
-            let length = number_of(&args[2].0).ok_or_else(|| arg_error("length must be a number", Some(&args[2].1)))?;
+            let offset = number_of(&args[1].0)
+                .ok_or_else(|| arg_error("offset must be a number", Some(&args[1].1)))?;
+            let length = number_of(&args[2].0)
+                .ok_or_else(|| arg_error("length must be a number", Some(&args[2].1)))?;
             let chars: Vec<char> = s.chars().collect();
             let start = (offset.max(0.0) as usize).min(chars.len());
-            let end = if length < 0.0 { chars.len() } else { (start + length as usize).min(chars.len()) };
+            let end = if length < 0.0 {
+                chars.len()
+            } else {
+                (start + length as usize).min(chars.len())
+            };
             Ok(Value::String(chars[start..end].iter().collect()))
         }
         "format" => {
@@ -136,7 +174,10 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
             let mut parts = Vec::with_capacity(items.len());
             for item in items {
                 parts.push(item.to_template_string().ok_or_else(|| {
-                    arg_error(format!("list elements must be strings, found {}", item.describe()), Some(&args[1].1))
+                    arg_error(
+                        format!("list elements must be strings, found {}", item.describe()),
+                        Some(&args[1].1),
+                    )
                 })?);
             }
             Ok(Value::String(parts.join(&sep)))
@@ -149,9 +190,15 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
                 return Ok(Value::List(Vec::new()));
             }
             if sep.is_empty() {
-                return Ok(Value::List(s.chars().map(|c| Value::String(c.to_string())).collect()));
+                return Ok(Value::List(
+                    s.chars().map(|c| Value::String(c.to_string())).collect(),
+                ));
             }
-            Ok(Value::List(s.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect()))
+            Ok(Value::List(
+                s.split(sep.as_str())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
+            ))
         }
         "concat" => {
             let mut out = Vec::new();
@@ -206,7 +253,10 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
                     other => return Ok(other.clone()),
                 }
             }
-            Err(arg_error("all arguments are null or empty", args.last().map(|(_, s)| s)))
+            Err(arg_error(
+                "all arguments are null or empty",
+                args.last().map(|(_, s)| s),
+            ))
         }
         "contains" => {
             arity(args, 2, 2)?;
@@ -214,7 +264,9 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
         }
         "keys" => {
             arity(args, 1, 1)?;
-            Ok(Value::List(map(args, 0)?.into_keys().map(Value::String).collect()))
+            Ok(Value::List(
+                map(args, 0)?.into_keys().map(Value::String).collect(),
+            ))
         }
         "values" => {
             arity(args, 1, 1)?;
@@ -224,7 +276,12 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
             arity(args, 1, usize::MAX)?;
             let mut best: Option<f64> = None;
             for (v, span) in args {
-                let n = number_of(v).ok_or_else(|| arg_error(format!("expected a number, found {}", v.describe()), Some(span)))?;
+                let n = number_of(v).ok_or_else(|| {
+                    arg_error(
+                        format!("expected a number, found {}", v.describe()),
+                        Some(span),
+                    )
+                })?;
                 best = Some(match best {
                     None => n,
                     Some(b) if name == "min" => b.min(n),
@@ -248,7 +305,10 @@ fn format(spec: &str, args: Args, spec_span: &Span) -> Result<Value, CallError> 
             continue;
         }
         let Some(verb) = chars.next() else {
-            return Err(arg_error("format string ends with a lone `%`", Some(spec_span)));
+            return Err(arg_error(
+                "format string ends with a lone `%`",
+                Some(spec_span),
+            ));
         };
         if verb == '%' {
             out.push('%');
@@ -262,11 +322,23 @@ fn format(spec: &str, args: Args, spec_span: &Span) -> Result<Value, CallError> 
         };
         next += 1;
         match verb {
-            's' | 'v' => out.push_str(&value.to_template_string().unwrap_or_else(|| value.to_json().to_string())),
-            'q' => out.push_str(&format!("{:?}", value.to_template_string().unwrap_or_default())),
+            's' | 'v' => out.push_str(
+                &value
+                    .to_template_string()
+                    .unwrap_or_else(|| value.to_json().to_string()),
+            ),
+            'q' => out.push_str(&format!(
+                "{:?}",
+                value.to_template_string().unwrap_or_default()
+            )),
             'd' => match number_of(value) {
                 Some(n) => out.push_str(&format_number(n.trunc())),
-                None => return Err(arg_error(format!("%d needs a number, found {}", value.describe()), Some(span))),
+                None => {
+                    return Err(arg_error(
+                        format!("%d needs a number, found {}", value.describe()),
+                        Some(span),
+                    ))
+                }
             },
             other => {
                 return Err(arg_error(
@@ -278,7 +350,10 @@ fn format(spec: &str, args: Args, spec_span: &Span) -> Result<Value, CallError> 
     }
     if next < args.len() {
         return Err(arg_error(
-            format!("format string uses {next} argument(s) but {} were given", args.len()),
+            format!(
+                "format string uses {next} argument(s) but {} were given",
+                args.len()
+            ),
             args.get(next).map(|(_, s)| s),
         ));
     }

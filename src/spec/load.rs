@@ -70,7 +70,12 @@ impl SpecFs for MemoryFs {
             .filter(|(p, _)| p.parent().map(normalize) == Some(wanted.clone()))
             .map(|(p, _)| p.clone())
             .collect();
-        if files.is_empty() && !self.files.iter().any(|(p, _)| normalize(p).starts_with(&wanted)) {
+        if files.is_empty()
+            && !self
+                .files
+                .iter()
+                .any(|(p, _)| normalize(p).starts_with(&wanted))
+        {
             return Err(io::Error::new(io::ErrorKind::NotFound, "no such folder"));
         }
         files.sort();
@@ -118,7 +123,10 @@ pub fn shipped_module(name: &str) -> Option<Vec<(String, String)>> {
         .filter(|f| f.path().extension().is_some_and(|e| e == "hcl"))
         .filter_map(|f| {
             let file_name = f.path().file_name()?.to_str()?;
-            Some((format!("{SHIPPED_PREFIX}{name}/{file_name}"), f.contents_utf8()?.to_string()))
+            Some((
+                format!("{SHIPPED_PREFIX}{name}/{file_name}"),
+                f.contents_utf8()?.to_string(),
+            ))
         })
         .collect();
     files.sort();

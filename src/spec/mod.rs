@@ -17,3 +17,6 @@ pub use diagnostic::{Diagnostic, SpecError};
 pub use load::{DiskFs, MemoryFs, SpecFs};
 pub use source::{FileId, SourceMap, Span};
 pub use variables::VariableInputs;
+
+#[cfg(test)]
+mod tests;

@@ -17,7 +17,14 @@ pub enum VarType {
     Any,
 }
 
-pub const TYPE_NAMES: &[&str] = &["string", "number", "bool", "list(string)", "map(string)", "any"];
+pub const TYPE_NAMES: &[&str] = &[
+    "string",
+    "number",
+    "bool",
+    "list(string)",
+    "map(string)",
+    "any",
+];
 
 impl fmt::Display for VarType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -45,7 +52,8 @@ impl VarType {
             },
             Expression::FuncCall(call) if call.args.len() == 1 => {
                 let inner = call.args.iter().next()?;
-                let inner_is_string = matches!(inner, Expression::Variable(v) if v.as_str() == "string");
+                let inner_is_string =
+                    matches!(inner, Expression::Variable(v) if v.as_str() == "string");
                 match call.name.name.as_str() {
                     "list" | "set" if inner_is_string => Some(VarType::ListOfString),
                     "map" if inner_is_string => Some(VarType::MapOfString),
@@ -60,20 +68,28 @@ impl VarType {
     /// `Err` with the value's description when it cannot.
     pub fn convert(self, value: Value) -> Result<Value, String> {
         let scalar_to_string = |v: &Value| match v {
-            Value::String(_) | Value::Number(_) | Value::Bool(_) => v.to_template_string().map(Value::String),
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                v.to_template_string().map(Value::String)
+            }
             _ => None,
         };
         match (self, value) {
             (VarType::Any, v) => Ok(v),
             (_, Value::Unknown(w)) => Ok(Value::Unknown(w)),
             (VarType::String, v) => scalar_to_string(&v).ok_or_else(|| v.describe()),
-            (VarType::Number, v) => super::eval::number_of(&v).map(Value::Number).ok_or_else(|| v.describe()),
+            (VarType::Number, v) => super::eval::number_of(&v)
+                .map(Value::Number)
+                .ok_or_else(|| v.describe()),
             (VarType::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
-            (VarType::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+            (VarType::Bool, Value::String(s)) if s == "true" || s == "false" => {
+                Ok(Value::Bool(s == "true"))
+            }
             (VarType::Bool, v) => Err(v.describe()),
             (VarType::ListOfString, Value::List(items)) => items
                 .iter()
-                .map(|i| scalar_to_string(i).ok_or_else(|| format!("a list holding {}", i.describe())))
+                .map(|i| {
+                    scalar_to_string(i).ok_or_else(|| format!("a list holding {}", i.describe()))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::List),
             (VarType::MapOfString, Value::Object(map)) => map
@@ -110,13 +126,19 @@ impl VariableInputs {
     /// Splits `NAME=VALUE` from `--var`.
     pub fn parse_cli(assignment: &str) -> Result<(String, String), String> {
         match assignment.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
-            _ => Err(format!("`--var {assignment}` must have the form NAME=VALUE")),
+            Some((name, value)) if !name.trim().is_empty() => {
+                Ok((name.trim().to_string(), value.to_string()))
+            }
+            _ => Err(format!(
+                "`--var {assignment}` must have the form NAME=VALUE"
+            )),
         }
     }
 
     /// Reads `BEANPOLE_VAR_*` pairs out of a process environment.
-    pub fn from_environment(vars: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    pub fn from_environment(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = vars
             .into_iter()
             .filter_map(|(k, v)| k.strip_prefix("BEANPOLE_VAR_").map(|n| (n.to_string(), v)))
