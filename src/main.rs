@@ -19,7 +19,7 @@ struct Cli {
 enum Command {
     /// Check a spec: exit 0 with a summary if it is valid, else every error with its location
     #[command(
-        after_help = "Examples:\n  beanpole validate                      # the spec in the current folder\n  beanpole validate -C examples/pets-app\n  beanpole validate --var instance_type=t3.large --var-file prod.hcl"
+        after_help = "Examples:\n  beanpole validate                      # the spec in the current folder\n  beanpole validate -C examples/pets-app\n  beanpole validate --var instance_type=t3.large --var-file prod.vars"
     )]
     Validate {
         #[command(flatten)]

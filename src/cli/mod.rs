@@ -4,7 +4,9 @@
 pub mod report;
 
 use crate::graph::{compile_graph, render, ResourceGraph};
-use crate::spec::{compile_dir, Compilation, DiskFs, VariableInputs};
+use crate::spec::{
+    compile_dir, Compilation, Diagnostic, DiskFs, SourceMap, SpecError, VariableInputs,
+};
 use clap::{Args, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -54,7 +56,12 @@ pub fn load_spec(args: &SpecArgs) -> Result<(Compilation, ResourceGraph), i32> {
     let inputs = match args.variable_inputs() {
         Ok(inputs) => inputs,
         Err(message) => {
-            eprintln!("error: {message}");
+            let diagnostic = Diagnostic::without_location(SpecError::Input { message })
+                .with_hint("write `--var NAME=VALUE`, e.g. `--var instance_type=t3.large`");
+            eprint!(
+                "{}",
+                report::render_all(&[diagnostic], &SourceMap::new(), &stderr_style())
+            );
             return Err(EXIT_ERROR);
         }
     };

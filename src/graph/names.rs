@@ -26,16 +26,20 @@ pub fn short_hash(identity: &str) -> String {
         .to_string()
 }
 
-/// `readable` if it fits `limit`; otherwise its start plus `-` and a hash of `identity`.
-/// Only letters, digits and hyphens survive; no leading, trailing or doubled hyphens.
+/// `readable` (cut to fit `limit` if needed) plus `-` and a hash of `identity`. The hash is
+/// always there: readable forms are ambiguous (`shop` + `a-prod` and `shop-a` + `prod` read
+/// alike; IAM ignores case), the exact identity is not. Only letters, digits and hyphens
+/// survive; no leading, trailing or doubled hyphens.
 pub fn fit(readable: &str, identity: &str, limit: usize) -> String {
     let clean = sanitize(readable);
-    if clean.len() <= limit {
-        return clean;
-    }
     let keep = limit - HASH_LEN - 1;
     let head: String = clean.chars().take(keep).collect();
-    format!("{}-{}", head.trim_end_matches('-'), short_hash(identity))
+    let head = head.trim_end_matches('-');
+    if head.is_empty() {
+        format!("bp-{}", short_hash(identity))
+    } else {
+        format!("{head}-{}", short_hash(identity))
+    }
 }
 
 fn sanitize(s: &str) -> String {
@@ -124,8 +128,23 @@ mod tests {
     #[test]
     fn short_names_are_kept_readable() {
         let names = EnvironmentNames::new("pets-app", "pets-env-blue");
-        assert_eq!(names.load_balancer(), "pets-app-pets-env-blue");
-        assert_eq!(names.target_group(), "pets-app-pets-env-blue-tg");
+        assert!(names.load_balancer().starts_with("pets-app-pets-env-blue-"));
+        assert!(names
+            .instance_role()
+            .starts_with("pets-app-pets-env-blue-ec2-"));
+    }
+
+    #[test]
+    fn ambiguous_readable_forms_get_distinct_names() {
+        let a = EnvironmentNames::new("shop", "a-prod");
+        let b = EnvironmentNames::new("shop-a", "prod");
+        assert_ne!(a.load_balancer(), b.load_balancer());
+        let c = EnvironmentNames::new("shop", "Web-Prod");
+        let d = EnvironmentNames::new("shop", "web-prod");
+        assert_ne!(
+            c.instance_role().to_lowercase(),
+            d.instance_role().to_lowercase()
+        );
     }
 
     #[test]

@@ -60,7 +60,15 @@ pub fn compile_dir(fs: &dyn SpecFs, dir: &Path, inputs: &VariableInputs) -> Comp
         environment_sites: Vec::new(),
         application_sites: Vec::new(),
     };
-    let files = match fs.hcl_files(dir) {
+    // A var file kept in the spec folder is input, not spec.
+    let var_files: Vec<PathBuf> = inputs.files.iter().map(|f| normalize(f)).collect();
+    let spec_files = fs.hcl_files(dir).map(|files| {
+        files
+            .into_iter()
+            .filter(|f| !var_files.contains(&normalize(f)))
+            .collect::<Vec<_>>()
+    });
+    let files = match spec_files {
         Ok(files) if !files.is_empty() => files,
         Ok(_) => {
             compiler.diagnostics.push(
@@ -94,6 +102,15 @@ pub fn compile_dir(fs: &dyn SpecFs, dir: &Path, inputs: &VariableInputs) -> Comp
     }
     let root_inputs = compiler.root_inputs(inputs);
     let unit = compiler.parse_unit(String::new(), Some(dir.to_path_buf()), texts);
+    if compiler
+        .diagnostics
+        .iter()
+        .any(|d| matches!(d.error, SpecError::Syntax { .. }))
+    {
+        // What a file with a syntax error declares is unknown: evaluating the rest would only
+        // report its names as undefined.
+        return compiler.finish();
+    }
     compiler.compile_unit(&unit, root_inputs, 0);
     compiler.check_whole_spec();
     compiler.finish()
@@ -114,8 +131,8 @@ fn display_name(dir: &Path, path: &Path) -> String {
 enum InputValue {
     /// From `--var` or the environment: converted once the type is known.
     Text { text: String, origin: String },
-    /// From a var file or a module block: already evaluated.
-    Value { value: Value, span: Span },
+    /// From a var file or a module block: already evaluated. `key` is where its name is written.
+    Value { value: Value, span: Span, key: Span },
     /// Its expression failed; the error is already reported.
     Failed,
 }
@@ -292,7 +309,8 @@ impl<'f> Compiler<'f> {
             .map(|c| start + c.len_utf8())
             .unwrap_or(start);
         let message = e.message().replace('\n', " ");
-        let hint = syntax_hint(&message);
+        let text = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
+        let hint = syntax_hint(&message, text, start);
         self.diagnostics.push(
             Diagnostic::new(SpecError::Syntax { message }, Span::new(id, start..end))
                 .with_hint(hint),
@@ -340,7 +358,11 @@ impl<'f> Compiler<'f> {
                         let span = Span::new(id, attr.value.span().unwrap_or(0..0));
                         let mut ev = Evaluator::new(&symbols, id, None, &mut self.diagnostics);
                         let value = match ev.eval(&attr.value) {
-                            Ok(value) => InputValue::Value { value, span },
+                            Ok(value) => InputValue::Value {
+                                value,
+                                span,
+                                key: Span::new(id, attr.key.span().unwrap_or(0..0)),
+                            },
                             Err(_) => InputValue::Failed,
                         };
                         values.insert(attr.key.as_str().to_string(), value);
@@ -602,11 +624,25 @@ impl<'f> Compiler<'f> {
         let mut members: Vec<String> = component.iter().map(|n| decls[graph[*n]].key()).collect();
         members.sort();
         let span = first_edge_span.unwrap_or_else(|| decls[graph[start]].header.clone());
-        self.diagnostics.push(
-            Diagnostic::new(SpecError::ReferenceCycle { cycle: names.join(" → ") }, span).with_hint(format!(
+        let hint = if members.len() == 1 {
+            format!(
+                "{} refers to itself; give it a value that does not use it",
+                members[0]
+            )
+        } else {
+            format!(
                 "each of {} depends on itself through the others; break the cycle by removing one reference",
                 members.join(", ")
-            )),
+            )
+        };
+        self.diagnostics.push(
+            Diagnostic::new(
+                SpecError::ReferenceCycle {
+                    cycle: names.join(" → "),
+                },
+                span,
+            )
+            .with_hint(hint),
         );
     }
 
@@ -681,17 +717,19 @@ impl<'f> Compiler<'f> {
                 name: name.clone(),
             };
             match value {
-                InputValue::Value { span, .. } if inputs.caller.is_some() => self.diagnostics.push(
-                    Diagnostic::new(
-                        SpecError::UnknownAttribute {
-                            name: name.clone(),
-                            context: " in module call: the module has no such variable".into(),
-                        },
-                        span.clone(),
+                InputValue::Value { key: span, .. } if inputs.caller.is_some() => {
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            SpecError::UnknownAttribute {
+                                name: name.clone(),
+                                context: " in module call: the module has no such variable".into(),
+                            },
+                            span.clone(),
+                        )
+                        .with_hint(hint),
                     )
-                    .with_hint(hint),
-                ),
-                InputValue::Value { span, .. } => self
+                }
+                InputValue::Value { key: span, .. } => self
                     .diagnostics
                     .push(Diagnostic::new(error, span.clone()).with_hint(hint)),
                 InputValue::Text { origin, .. } if origin.starts_with("BEANPOLE_VAR_") => {}
@@ -718,7 +756,7 @@ impl<'f> Compiler<'f> {
             &block.body,
             format!("variable `{}`", decl.name),
             decl.header.clone(),
-            &["description", "type", "default", "sensitive", "nullable"],
+            &["description", "type", "default"],
             &["validation"],
             &mut self.diagnostics,
         );
@@ -763,7 +801,7 @@ impl<'f> Compiler<'f> {
         }
         let (value, span, origin) = match inputs.values.get(&decl.name) {
             Some(InputValue::Failed) => return Binding::Failed,
-            Some(InputValue::Value { value, span }) => {
+            Some(InputValue::Value { value, span, .. }) => {
                 (value.clone(), Some(span.clone()), "value".to_string())
             }
             Some(InputValue::Text { text, origin }) => {
@@ -824,7 +862,7 @@ impl<'f> Compiler<'f> {
             },
         };
         match var_type.convert(value) {
-            Ok(v) => Binding::Value(v),
+            Ok(v) => self.check_validations(decl, &reader, v),
             Err(found) => {
                 match span {
                     Some(span) => self.diagnostics.push(
@@ -845,6 +883,69 @@ impl<'f> Compiler<'f> {
                 }
                 Binding::Failed
             }
+        }
+    }
+
+    /// Runs a variable's `validation { condition, error_message }` blocks against its value.
+    fn check_validations(&mut self, decl: &Decl, reader: &BlockReader, value: Value) -> Binding {
+        let mut symbols = Symbols::default();
+        symbols
+            .variables
+            .insert(decl.name.clone(), Binding::Value(value.clone()));
+        let mut ok = true;
+        for block in reader.blocks("validation") {
+            let mut diagnostics = Vec::new();
+            let v = BlockReader::new(
+                decl.file,
+                &block.body,
+                format!("validation of variable `{}`", decl.name),
+                header_span(decl.file, block),
+                &["condition", "error_message"],
+                &[],
+                &mut diagnostics,
+            );
+            self.diagnostics.append(&mut diagnostics);
+            let mut ev = Evaluator::new(&symbols, decl.file, None, &mut self.diagnostics);
+            let condition = v.required_value(
+                &mut ev,
+                "condition",
+                "add `condition = <a bool using var.NAME>`",
+            );
+            let message =
+                v.required_string(&mut ev, "error_message", "add `error_message = \"…\"`");
+            match (condition, message) {
+                (Some((Value::Bool(true), _)), Some(_)) => {}
+                (Some((Value::Bool(false), span)), Some((message, _))) => {
+                    ok = false;
+                    ev.diagnostics.push(
+                        Diagnostic::new(SpecError::Evaluation { message }, span).with_hint(
+                            format!("the value of variable `{}` fails this condition", decl.name),
+                        ),
+                    );
+                }
+                (Some((Value::Unknown(_), _)), Some(_)) => {}
+                (Some((other, span)), _) => {
+                    ok = false;
+                    ev.diagnostics.push(
+                        Diagnostic::new(
+                            SpecError::WrongType {
+                                name: "condition".into(),
+                                expected: "bool".into(),
+                                found: other.describe(),
+                            },
+                            span,
+                        )
+                        .with_hint("a validation condition is true or false"),
+                    );
+                }
+                _ => ok = false,
+            }
+            ok &= !v.failed();
+        }
+        if ok {
+            Binding::Value(value)
+        } else {
+            Binding::Failed
         }
     }
 
@@ -959,8 +1060,9 @@ impl<'f> Compiler<'f> {
                             );
                         }
                         (name, Ok(value)) => {
+                            let key = Span::new(decl.file, attr.key.span().unwrap_or(0..0));
                             input_values
-                                .insert(name.to_string(), InputValue::Value { value, span });
+                                .insert(name.to_string(), InputValue::Value { value, span, key });
                         }
                         (_, Err(_)) => failed = true,
                     }
@@ -1041,22 +1143,20 @@ impl<'f> Compiler<'f> {
                 return Some((files, None));
             }
             let names = shipped_module_names();
-            let hint = did_you_mean(name, names.iter().copied())
-                .map(|h| {
-                    h.replace('`', "`beanpole/")
-                        .replacen("`beanpole/", "`", 1)
-                        .replacen('`', "`beanpole/", 1)
-                })
-                .unwrap_or_else(|| {
-                    format!(
-                        "modules shipped with Beanpole: {}",
-                        names
-                            .iter()
-                            .map(|n| format!("{SHIPPED_PREFIX}{n}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                });
+            let full: Vec<String> = names
+                .iter()
+                .map(|n| format!("{SHIPPED_PREFIX}{n}"))
+                .collect();
+            let hint = did_you_mean(source, full.iter().map(String::as_str)).unwrap_or_else(|| {
+                format!(
+                    "modules shipped with Beanpole: {}",
+                    names
+                        .iter()
+                        .map(|n| format!("{SHIPPED_PREFIX}{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
             self.module_not_found(source, span, hint);
             return None;
         }
@@ -1148,16 +1248,18 @@ impl<'f> Compiler<'f> {
         );
         self.diagnostics.append(&mut diagnostics);
         let mut ev = self.evaluator(symbols, decl.file, unit);
-        let (name, name_span) = reader
-            .string(&mut ev, "name")
-            .unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
-        let name_ok = reader.check(
-            &mut ev,
-            "application name",
-            &name,
-            &name_span,
-            checks::application_name(&name),
-        );
+        let explicit_name = reader.string(&mut ev, "name");
+        let name_failed = reader.has("name") && explicit_name.is_none();
+        let (name, name_span) =
+            explicit_name.unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
+        let name_ok = !name_failed
+            && reader.check(
+                &mut ev,
+                "application name",
+                &name,
+                &name_span,
+                checks::application_name(&name),
+            );
         let region = reader.string(&mut ev, "region");
         if let Some((r, span)) = &region {
             reader.check(&mut ev, "region", r, span, checks::region(r));
@@ -1241,16 +1343,18 @@ impl<'f> Compiler<'f> {
         self.diagnostics.append(&mut diagnostics);
 
         let mut ev = self.evaluator(symbols, decl.file, unit);
-        let (name, name_span) = reader
-            .string(&mut ev, "name")
-            .unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
-        let name_ok = reader.check(
-            &mut ev,
-            "environment name",
-            &name,
-            &name_span,
-            checks::environment_name(&name),
-        );
+        let explicit_name = reader.string(&mut ev, "name");
+        let name_failed = reader.has("name") && explicit_name.is_none();
+        let (name, name_span) =
+            explicit_name.unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
+        let name_ok = !name_failed
+            && reader.check(
+                &mut ev,
+                "environment name",
+                &name,
+                &name_span,
+                checks::environment_name(&name),
+            );
         let application = read_application_ref(&reader, &mut ev);
         let tier_ok = match reader.string(&mut ev, "tier") {
             None => true,
@@ -1321,13 +1425,14 @@ impl<'f> Compiler<'f> {
             },
         };
         let properties = reader.string_map(&mut ev, "properties");
-        if let Some((props, span)) = &properties {
+        if let Some((props, _)) = &properties {
             for key in props.keys() {
+                let at = reader.map_key_span("properties", key);
                 reader.check(
                     &mut ev,
                     "property name",
                     key,
-                    span,
+                    &at,
                     checks::property_name(key),
                 );
             }
@@ -1507,13 +1612,36 @@ fn bind(symbols: &mut Symbols, decl: &Decl, binding: Binding) {
     table.insert(decl.name.clone(), binding);
 }
 
-fn syntax_hint(message: &str) -> String {
-    if message.contains("expected `}`") || message.contains("`}`") {
+/// A hint for a parse error: an unclosed string on the line (or the one before), else what the
+/// parser expected.
+fn syntax_hint(message: &str, text: &str, offset: usize) -> String {
+    let line_start = text
+        .get(..offset)
+        .and_then(|t| t.rfind('\n'))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let previous_start = text
+        .get(..line_start.saturating_sub(1))
+        .and_then(|t| t.rfind('\n'))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let unclosed = |line: &str| {
+        let without_escapes = line.replace("\\\\", "").replace("\\\"", "");
+        without_escapes.matches('"').count() % 2 == 1
+    };
+    let current_line = text
+        .get(line_start..)
+        .and_then(|t| t.lines().next())
+        .unwrap_or("");
+    let previous_line = text.get(previous_start..line_start).unwrap_or("");
+    if unclosed(current_line) || unclosed(previous_line) {
+        "a string is not closed: add the closing `\"`".into()
+    } else if message.starts_with("invalid expression") {
+        "an expression is missing or incomplete here (an operator without its operand?)".into()
+    } else if message.contains("expected `}`") {
         "is a closing `}` missing, or an attribute not on its own line?".into()
-    } else if message.contains("`=`") {
+    } else if message.contains("expected `=`") {
         "attributes are written `name = value`".into()
-    } else if message.contains("`\"`") {
-        "is a closing quote missing?".into()
     } else {
         "check the HCL syntax near the caret".into()
     }
@@ -1521,11 +1649,8 @@ fn syntax_hint(message: &str) -> String {
 
 /// `application = application.NAME` (or the application's name as a string).
 fn read_application_ref(reader: &BlockReader, ev: &mut Evaluator) -> Option<(String, Span)> {
-    if !reader.has("application") {
-        reader.missing(ev, "application", "add `application = application.NAME`");
-        return None;
-    }
-    let (value, span) = reader.value(ev, "application")?;
+    let (value, span) =
+        reader.required_value(ev, "application", "add `application = application.NAME`")?;
     match value {
         Value::String(name) => Some((name, span)),
         Value::Object(map) => match map.get("name") {
@@ -1565,12 +1690,14 @@ fn read_application_ref(reader: &BlockReader, ev: &mut Evaluator) -> Option<(Str
 }
 
 fn read_tags(reader: &BlockReader, ev: &mut Evaluator) -> BTreeMap<String, String> {
-    let Some((tags, span)) = reader.string_map(ev, "tags") else {
+    let Some((tags, _)) = reader.string_map(ev, "tags") else {
         return BTreeMap::new();
     };
+
     for (key, value) in &tags {
-        reader.check(ev, "tag key", key, &span, checks::tag_key(key));
-        reader.check(ev, "tag value", value, &span, checks::tag_value(value));
+        let at = reader.map_key_span("tags", key);
+        reader.check(ev, "tag key", key, &at, checks::tag_key(key));
+        reader.check(ev, "tag value", value, &at, checks::tag_value(value));
     }
     tags
 }
@@ -1771,9 +1898,10 @@ fn read_load_balancer(
     if let Some((t, _)) = r.whole_number(ev, "idle_timeout", 1, 4000) {
         lb.idle_timeout = t as u32;
     }
-    if let Some((cidrs, span)) = r.string_list(ev, "allowed_cidrs") {
-        for cidr in &cidrs {
-            r.check(ev, "CIDR", cidr, &span, checks::cidr(cidr));
+    if let Some((cidrs, _)) = r.string_list(ev, "allowed_cidrs") {
+        for (i, cidr) in cidrs.iter().enumerate() {
+            let at = r.element_span("allowed_cidrs", i);
+            r.check(ev, "CIDR", cidr, &at, checks::cidr(cidr));
         }
         lb.allowed_cidrs = cidrs;
     }
@@ -1798,7 +1926,7 @@ fn read_load_balancer(
                 );
                 Some(arn)
             }
-            None if !h.has("certificate_arn") => {
+            None if !h.failed() => {
                 h.mark_failed();
                 ev.diagnostics.push(
                     Diagnostic::new(SpecError::HttpsWithoutCertificate, h.header.clone()).with_hint(
@@ -1915,19 +2043,15 @@ fn read_network(
     if let Some((v, span)) = &vpc {
         r.check(ev, "VPC id", v, span, checks::resource_id(v, "vpc"));
     }
-    let subnets = if r.has("subnets") {
-        r.string_list(ev, "subnets")
-    } else {
-        r.missing(
-            ev,
-            "subnets",
-            "list at least two subnets in different Availability Zones",
-        );
-        None
-    };
+    let subnets = r.required_string_list(
+        ev,
+        "subnets",
+        "list at least two subnets in different Availability Zones",
+    );
     if let Some((list, span)) = &subnets {
-        for s in list {
-            r.check(ev, "subnet id", s, span, checks::resource_id(s, "subnet"));
+        for (i, s) in list.iter().enumerate() {
+            let at = r.element_span("subnets", i);
+            r.check(ev, "subnet id", s, &at, checks::resource_id(s, "subnet"));
         }
         if list.len() < 2 {
             r.mark_failed();
@@ -1967,9 +2091,10 @@ fn read_permissions(
         ev,
     );
     let mut permissions = Permissions::default();
-    if let Some((policies, span)) = r.string_list(ev, "managed_policies") {
-        for p in &policies {
-            r.check(ev, "policy ARN", p, &span, checks::policy_arn(p));
+    if let Some((policies, _)) = r.string_list(ev, "managed_policies") {
+        for (i, p) in policies.iter().enumerate() {
+            let at = r.element_span("managed_policies", i);
+            r.check(ev, "policy ARN", p, &at, checks::policy_arn(p));
         }
         permissions.managed_policies = policies;
     }
@@ -1999,12 +2124,7 @@ fn read_permissions(
                 }
             },
         };
-        let actions = if s.has("actions") {
-            s.string_list(ev, "actions")
-        } else {
-            s.missing(ev, "actions", "add `actions = [\"service:Action\"]`");
-            None
-        };
+        let actions = s.required_string_list(ev, "actions", "add `actions = [\"service:Action\"]`");
         if let Some((list, span)) = &actions {
             if list.is_empty() {
                 s.check(
@@ -2015,14 +2135,16 @@ fn read_permissions(
                     Err("a statement needs at least one action".into()),
                 );
             }
-            for a in list {
-                s.check(ev, "IAM action", a, span, checks::iam_action(a));
+            for (i, a) in list.iter().enumerate() {
+                let at = s.element_span("actions", i);
+                s.check(ev, "IAM action", a, &at, checks::iam_action(a));
             }
         }
         let resources = match s.string_list(ev, "resources") {
-            Some((list, span)) => {
-                for res in &list {
-                    s.check(ev, "ARN", res, &span, checks::policy_resource(res));
+            Some((list, _)) => {
+                for (i, res) in list.iter().enumerate() {
+                    let at = s.element_span("resources", i);
+                    s.check(ev, "ARN", res, &at, checks::policy_resource(res));
                 }
                 list
             }

@@ -32,6 +32,9 @@ pub struct BlockReader<'b> {
     attrs: BTreeMap<String, &'b Attribute>,
     blocks: BTreeMap<String, Vec<&'b Block>>,
     failed: Cell<bool>,
+    /// Allowed names that an unknown attribute was probably meant to be: their "missing"
+    /// errors would only repeat the did-you-mean.
+    misspelt: Vec<String>,
 }
 
 impl<'b> BlockReader<'b> {
@@ -49,6 +52,7 @@ impl<'b> BlockReader<'b> {
         let mut attrs = BTreeMap::new();
         let mut blocks: BTreeMap<String, Vec<&Block>> = BTreeMap::new();
         let mut failed = false;
+        let mut misspelt = Vec::new();
         for structure in body.iter() {
             match structure {
                 Structure::Attribute(attr) => {
@@ -61,6 +65,11 @@ impl<'b> BlockReader<'b> {
                         } else {
                             let mut all: Vec<&str> = allowed_attrs.to_vec();
                             all.extend_from_slice(allowed_blocks);
+                            if let Some(close) =
+                                super::diagnostic::closest(name, all.iter().copied())
+                            {
+                                misspelt.push(close.to_string());
+                            }
                             did_you_mean(name, all.iter().copied())
                                 .unwrap_or_else(|| one_of(allowed_attrs.iter().copied()))
                         };
@@ -140,6 +149,7 @@ impl<'b> BlockReader<'b> {
             attrs,
             blocks,
             failed: Cell::new(failed),
+            misspelt,
         }
     }
 
@@ -163,6 +173,43 @@ impl<'b> BlockReader<'b> {
         self.attrs
             .get(name)
             .map(|a| Span::new(self.file, a.value.span().unwrap_or(0..0)))
+    }
+
+    /// The span of the `index`th element of a list literal, else of the whole value.
+    pub fn element_span(&self, name: &str, index: usize) -> Span {
+        let range = self.attrs.get(name).and_then(|attr| {
+            match &attr.value {
+                hcl_edit::expr::Expression::Array(array) => array.get(index).and_then(|e| e.span()),
+                _ => None,
+            }
+            .or_else(|| attr.value.span())
+        });
+        Span::new(self.file, range.unwrap_or(self.header.range.clone()))
+    }
+
+    /// The span of key `key` in a map literal, else of the whole value.
+    pub fn map_key_span(&self, name: &str, key: &str) -> Span {
+        let range = self.attrs.get(name).and_then(|attr| {
+            match &attr.value {
+                hcl_edit::expr::Expression::Object(object) => object.iter().find_map(|(k, _)| {
+                    let matches = match k {
+                        hcl_edit::expr::ObjectKey::Ident(ident) => ident.as_str() == key,
+                        hcl_edit::expr::ObjectKey::Expression(
+                            hcl_edit::expr::Expression::String(s),
+                        ) => s.value() == key,
+                        hcl_edit::expr::ObjectKey::Expression(_) => false,
+                    };
+                    if matches {
+                        k.span()
+                    } else {
+                        None
+                    }
+                }),
+                _ => None,
+            }
+            .or_else(|| attr.value.span())
+        });
+        Span::new(self.file, range.unwrap_or(self.header.range.clone()))
     }
 
     pub fn key_span(&self, name: &str) -> Option<Span> {
@@ -250,6 +297,9 @@ impl<'b> BlockReader<'b> {
 
     pub fn missing(&self, ev: &mut Evaluator, name: &str, hint: &str) {
         self.mark_failed();
+        if self.misspelt.iter().any(|m| m == name) {
+            return;
+        }
         ev.diagnostics.push(
             Diagnostic::new(
                 SpecError::MissingAttribute {
@@ -262,8 +312,43 @@ impl<'b> BlockReader<'b> {
         );
     }
 
+    /// A required attribute's value: absent or `null` is reported as missing.
+    pub fn required_value(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+        hint: &str,
+    ) -> Option<(Value, Span)> {
+        let Some(attr) = self.attrs.get(name) else {
+            self.missing(ev, name, hint);
+            return None;
+        };
+        let span = Span::new(self.file, attr.value.span().unwrap_or(0..0));
+        match ev.eval(&attr.value) {
+            Ok(Value::Null) => {
+                self.missing(ev, name, &format!("it is set to null; {hint}"));
+                None
+            }
+            Ok(v) => Some((v, span)),
+            Err(_) => {
+                self.mark_failed();
+                None
+            }
+        }
+    }
+
     pub fn string(&self, ev: &mut Evaluator, name: &str) -> Option<(String, Span)> {
         let (value, span) = self.value(ev, name)?;
+        self.as_string(ev, name, value, span)
+    }
+
+    fn as_string(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+        value: Value,
+        span: Span,
+    ) -> Option<(String, Span)> {
         match value {
             Value::String(s) => Some((s, span)),
             Value::Number(_) | Value::Bool(_) => value.to_template_string().map(|s| (s, span)),
@@ -280,11 +365,18 @@ impl<'b> BlockReader<'b> {
         name: &str,
         hint: &str,
     ) -> Option<(String, Span)> {
-        if !self.has(name) {
-            self.missing(ev, name, hint);
-            return None;
-        }
-        self.string(ev, name)
+        let (value, span) = self.required_value(ev, name, hint)?;
+        self.as_string(ev, name, value, span)
+    }
+
+    pub fn required_string_list(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+        hint: &str,
+    ) -> Option<(Vec<String>, Span)> {
+        let (value, span) = self.required_value(ev, name, hint)?;
+        self.as_string_list(ev, name, value, span)
     }
 
     pub fn number(&self, ev: &mut Evaluator, name: &str) -> Option<(f64, Span)> {
@@ -340,6 +432,16 @@ impl<'b> BlockReader<'b> {
 
     pub fn string_list(&self, ev: &mut Evaluator, name: &str) -> Option<(Vec<String>, Span)> {
         let (value, span) = self.value(ev, name)?;
+        self.as_string_list(ev, name, value, span)
+    }
+
+    fn as_string_list(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+        value: Value,
+        span: Span,
+    ) -> Option<(Vec<String>, Span)> {
         match value {
             Value::List(items) => {
                 let mut out = Vec::with_capacity(items.len());

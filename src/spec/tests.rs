@@ -82,7 +82,10 @@ environment "pets-env-blue" {{
     let fs = MemoryFs::new().with_file("spec/main.hcl", spec);
     let inputs = VariableInputs {
         cli: vec![
-            ("actions".into(), r#"["s3:GetObject", "s3:PutObject"]"#.into()),
+            (
+                "actions".into(),
+                r#"["s3:GetObject", "s3:PutObject"]"#.into(),
+            ),
             ("props".into(), r#"{ MODE = "prod" }"#.into()),
         ],
         ..Default::default()
@@ -90,7 +93,10 @@ environment "pets-env-blue" {{
     let c = compile(&fs, &inputs);
     assert!(c.is_valid(), "{:?}", messages(&c));
     let env = &c.spec.environments[0];
-    assert_eq!(env.permissions.statements[0].actions, vec!["s3:GetObject", "s3:PutObject"]);
+    assert_eq!(
+        env.permissions.statements[0].actions,
+        vec!["s3:GetObject", "s3:PutObject"]
+    );
     assert_eq!(env.permissions.statements[0].resources, vec!["*"]);
     assert_eq!(env.properties.get("MODE").map(String::as_str), Some("prod"));
 }
@@ -101,14 +107,29 @@ fn functions_evaluate() {
         (r#"lower("T3.SMALL")"#, "t3.small"),
         (r#"format("%s.%s", "t3", "small")"#, "t3.small"),
         (r#"join(".", split("-", "t3-small"))"#, "t3.small"),
-        (r#"lookup({ prod = "m5.large" }, "dev", "t3.small")"#, "t3.small"),
+        (
+            r#"lookup({ prod = "m5.large" }, "dev", "t3.small")"#,
+            "t3.small",
+        ),
         (r#"coalesce("", "t3.small")"#, "t3.small"),
-        (r#"length(concat(["a"], ["b", "c"])) == 3 ? "t3.small" : "no""#, "t3.small"),
+        (
+            r#"length(concat(["a"], ["b", "c"])) == 3 ? "t3.small" : "no""#,
+            "t3.small",
+        ),
         (r#"merge({ a = "x" }, { a = "t3.small" }).a"#, "t3.small"),
         (r#"trimspace(file("type.txt"))"#, "t3.small"),
-        (r#"replace(upper("t3_small"), "_", ".") == "T3.SMALL" ? "t3.small" : "no""#, "t3.small"),
-        (r#"[for t in ["t3.small", "x"] : t if t != "x"][0]"#, "t3.small"),
-        (r#""${"t3"}.%{ if true }small%{ else }large%{ endif }""#, "t3.small"),
+        (
+            r#"replace(upper("t3_small"), "_", ".") == "T3.SMALL" ? "t3.small" : "no""#,
+            "t3.small",
+        ),
+        (
+            r#"[for t in ["t3.small", "x"] : t if t != "x"][0]"#,
+            "t3.small",
+        ),
+        (
+            r#""${"t3"}.%{ if true }small%{ else }large%{ endif }""#,
+            "t3.small",
+        ),
     ];
     for (expr, expected) in cases {
         let fs = MemoryFs::new()
@@ -116,7 +137,10 @@ fn functions_evaluate() {
             .with_file("spec/type.txt", "  t3.small\n");
         let c = compile(&fs, &VariableInputs::default());
         assert!(c.is_valid(), "{expr}: {:?}", messages(&c));
-        assert_eq!(c.spec.environments[0].instance.instance_type, expected, "{expr}");
+        assert_eq!(
+            c.spec.environments[0].instance.instance_type, expected,
+            "{expr}"
+        );
     }
 }
 
@@ -140,7 +164,10 @@ fn values_known_after_apply_flow_into_outputs_but_not_into_settings() {
         ),
     );
     let c = compile(&fs, &VariableInputs::default());
-    assert_eq!(messages(&c), vec!["value of `cname` is not known until apply"]);
+    assert_eq!(
+        messages(&c),
+        vec!["value of `cname` is not known until apply"]
+    );
 }
 
 #[test]
@@ -182,18 +209,33 @@ output "names" {
     let c = compile(&fs, &VariableInputs::default());
     assert!(c.is_valid(), "{:?}", messages(&c));
     let addresses: Vec<String> = c.spec.environments.iter().map(|e| e.address()).collect();
-    assert_eq!(addresses, vec!["module.a.environment.blue", "module.b.environment.blue"]);
-    assert_eq!(c.spec.outputs[0].value, serde_json::json!(["shop-blue", "admin-blue"]));
+    assert_eq!(
+        addresses,
+        vec!["module.a.environment.blue", "module.b.environment.blue"]
+    );
+    assert_eq!(
+        c.spec.outputs[0].value,
+        serde_json::json!(["shop-blue", "admin-blue"])
+    );
 }
 
 #[test]
 fn module_inputs_must_be_declared_variables() {
     let fs = MemoryFs::new()
-        .with_file("spec/main.hcl", "module \"a\" {\n  source = \"./mod\"\n  nmae = \"x\"\n}\n")
-        .with_file("spec/mod/main.hcl", "variable \"name\" {\n  default = \"y\"\n}\n");
+        .with_file(
+            "spec/main.hcl",
+            "module \"a\" {\n  source = \"./mod\"\n  nmae = \"x\"\n}\n",
+        )
+        .with_file(
+            "spec/mod/main.hcl",
+            "variable \"name\" {\n  default = \"y\"\n}\n",
+        );
     let c = compile(&fs, &VariableInputs::default());
     assert_eq!(c.diagnostics.len(), 1, "{:?}", messages(&c));
-    assert_eq!(c.diagnostics[0].hint.as_deref(), Some("did you mean `name`?"));
+    assert_eq!(
+        c.diagnostics[0].hint.as_deref(),
+        Some("did you mean `name`?")
+    );
 }
 
 #[test]

@@ -1,0 +1,218 @@
+//! Regression tests: each states the behaviour wanted where the compiler once got it wrong
+//! (AWS name collisions, garbled or misplaced diagnostics, unchecked variable validations).
+//! One new case per bug.
+
+mod common;
+
+use common::{beanpole, run, TempDir};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+fn run_in(files: &[(&str, &str)], args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = TempDir::new("bugs");
+    for (name, text) in files {
+        dir.write(name, text);
+    }
+    let output = run(beanpole(dir.path()).args(args));
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Either the spec is refused, or no two environments share an AWS name (IAM names compared
+/// without case, as IAM does).
+fn assert_no_name_collision(spec: &str) {
+    let (code, stdout, stderr) = run_in(
+        &[("main.hcl", spec)],
+        &["graph", "-C", ".", "--format", "json"],
+    );
+    if code == Some(1) {
+        return;
+    }
+    assert_eq!(code, Some(0), "{stderr}");
+    let graph: Value = serde_json::from_str(&stdout).unwrap();
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut collisions = Vec::new();
+    for node in graph["nodes"].as_array().unwrap() {
+        let kind = node["kind"].as_str().unwrap().to_string();
+        if matches!(
+            kind.as_str(),
+            "network" | "platform_image" | "hosted_zone" | "listener"
+        ) {
+            continue; // data sources, shared on purpose; a listener has no name of its own
+        }
+        let address = node["address"].as_str().unwrap().to_string();
+        let name = node["aws_name"].as_str().unwrap();
+        let name = if matches!(kind.as_str(), "iam_role" | "instance_profile") {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        };
+        if let Some(first) = seen.insert((kind.clone(), name.clone()), address.clone()) {
+            collisions.push(format!("{kind} `{name}`: {first} and {address}"));
+        }
+    }
+    assert!(
+        collisions.is_empty(),
+        "AWS name collisions:\n{}",
+        collisions.join("\n")
+    );
+}
+
+#[test]
+fn application_environment_boundary_does_not_collide() {
+    // shop + a-prod and shop-a + prod both become `shop-a-prod` (load balancer, target group,
+    // IAM role, instance profile, launch template, security groups, Auto Scaling group).
+    assert_no_name_collision(
+        "application \"shop\" {\n  region = \"us-east-2\"\n}\n\napplication \"shop-a\" {\n  region = \"us-east-2\"\n}\n\n\
+         environment \"a-prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n}\n\n\
+         environment \"prod\" {\n  application = application.shop-a\n  platform    = \"python-3.12\"\n}\n",
+    );
+}
+
+#[test]
+fn doubled_hyphens_do_not_collide() {
+    assert_no_name_collision(
+        "application \"shop\" {\n  region = \"us-east-2\"\n}\n\n\
+         environment \"web--prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n}\n\n\
+         environment \"web-prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n}\n",
+    );
+}
+
+#[test]
+fn names_differing_only_in_case_do_not_collide() {
+    assert_no_name_collision(
+        "application \"shop\" {\n  region = \"us-east-2\"\n}\n\n\
+         environment \"Shop-Prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n  cname       = \"shop\"\n}\n\n\
+         environment \"shop-prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n  cname       = \"shop-next\"\n}\n",
+    );
+}
+
+#[test]
+fn shipped_module_suggestion_is_well_formed() {
+    let (code, _, stderr) = run_in(
+        &[(
+            "main.hcl",
+            "module \"shop\" {\n  source = \"beanpole/blue-gren\"\n  name   = \"shop\"\n}\n",
+        )],
+        &["validate", "-C", "."],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("  = hint: did you mean `beanpole/blue-green`?\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn variable_validation_is_enforced() {
+    let spec = "variable \"size\" {\n  type    = number\n  default = 50\n  validation {\n    condition     = var.size < 10\n    error_message = \"size must be below 10\"\n  }\n}\n\napplication \"shop\" {\n  region = \"us-east-2\"\n}\n";
+    let (code, _, stderr) = run_in(&[("main.hcl", spec)], &["validate", "-C", "."]);
+    assert_eq!(
+        code,
+        Some(1),
+        "a failing validation condition should refuse the spec:\n{stderr}"
+    );
+    assert!(stderr.contains("size must be below 10"), "{stderr}");
+}
+
+#[test]
+fn validation_block_contents_are_checked() {
+    let spec = "variable \"size\" {\n  type    = number\n  default = 2\n  validation {\n    conditon = var.nothing\n  }\n}\n\napplication \"shop\" {\n  region = \"us-east-2\"\n}\n";
+    let (code, _, stderr) = run_in(&[("main.hcl", spec)], &["validate", "-C", "."]);
+    assert_eq!(
+        code,
+        Some(1),
+        "misspelt `conditon` and undefined `var.nothing` should be reported:\n{stderr}"
+    );
+}
+
+#[test]
+fn syntax_hint_does_not_invent_a_missing_quote() {
+    let (code, _, stderr) = run_in(
+        &[("main.hcl", "locals {\n  max = 2 +\n}\n")],
+        &["validate", "-C", "."],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        !stderr.contains("closing quote"),
+        "nothing is unquoted here:\n{stderr}"
+    );
+}
+
+#[test]
+fn unterminated_string_mentions_the_quote() {
+    let (code, _, stderr) = run_in(
+        &[(
+            "main.hcl",
+            "application \"shop\" {\n  region = \"us-east-2\n}\n",
+        )],
+        &["validate", "-C", "."],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("quote") || stderr.contains("string"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_undefined_errors_cascade_from_a_syntax_error() {
+    let (code, _, stderr) = run_in(
+        &[
+            (
+                "a.hcl",
+                "environment \"shop-prod\" {\n  platform = = \"python-3.12\"\n}\n",
+            ),
+            (
+                "b.hcl",
+                "output \"url\" {\n  value = environment.shop-prod.url\n}\n",
+            ),
+        ],
+        &["validate", "-C", "."],
+    );
+    assert_eq!(code, Some(1));
+    assert!(!stderr.contains("undefined environment"), "{stderr}");
+}
+
+#[test]
+fn misspelt_required_attribute_is_one_error() {
+    let spec = "application \"shop\" {\n  region = \"us-east-2\"\n}\n\nenvironment \"shop-prod\" {\n  application = application.shop\n  platfrom    = \"python-3.12\"\n}\n";
+    let (code, _, stderr) = run_in(&[("main.hcl", spec)], &["validate", "-C", "."]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("error: the spec has 1 error\n"), "{stderr}");
+}
+
+#[test]
+fn bad_tag_key_points_at_the_key() {
+    let spec = "application \"shop\" {\n  region = \"us-east-2\"\n  tags = {\n    team              = \"shop\"\n    \"aws:cost-center\" = \"retail\"\n  }\n}\n";
+    let (code, _, stderr) = run_in(&[("main.hcl", spec)], &["validate", "-C", "."]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains(" --> main.hcl:5:5\n"), "{stderr}");
+}
+
+#[test]
+fn bad_list_element_points_at_the_element() {
+    let spec = "application \"shop\" {\n  region = \"us-east-2\"\n}\n\nenvironment \"shop-prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n  load_balancer {\n    allowed_cidrs = [\"10.0.0.0/8\", \"10.0.0.1/24\"]\n  }\n}\n";
+    let (code, _, stderr) = run_in(&[("main.hcl", spec)], &["validate", "-C", "."]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains(" --> main.hcl:9:36\n"), "{stderr}");
+}
+
+#[test]
+fn malformed_var_is_reported_like_other_errors() {
+    let (code, _, stderr) = run_in(
+        &[(
+            "main.hcl",
+            "application \"shop\" {\n  region = \"us-east-2\"\n}\n",
+        )],
+        &["validate", "-C", ".", "--var", "size"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("= hint:") && stderr.contains("error: the spec has 1 error"),
+        "{stderr}"
+    );
+}

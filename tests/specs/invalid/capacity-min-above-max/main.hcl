@@ -1,0 +1,13 @@
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+
+  capacity {
+    min = 5
+    max = 2
+  }
+}

@@ -1,0 +1,4 @@
+application "shop" {
+	region = "us-east-2"
+	colour = "blue"
+}

@@ -1,0 +1,7 @@
+locals {
+  name = "${local.name}-prod"
+}
+
+application "shop" {
+  region = "us-east-2"
+}

@@ -1,0 +1,17 @@
+locals {
+  cname = module.m.cname
+}
+
+module "m" {
+  source = "./m"
+  name   = local.cname
+}
+
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+}

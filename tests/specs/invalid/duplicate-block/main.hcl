@@ -1,0 +1,16 @@
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+
+  capacity {
+    min = 1
+  }
+
+  capacity {
+    max = 2
+  }
+}

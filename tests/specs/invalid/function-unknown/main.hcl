@@ -1,0 +1,13 @@
+locals {
+  name = "Shop"
+}
+
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+  cname       = lowr(local.name)
+}

@@ -1,0 +1,13 @@
+locals {
+  names = ["shop", "www"]
+}
+
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+  cname       = lower(local.names)
+}

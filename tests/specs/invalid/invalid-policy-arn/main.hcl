@@ -1,0 +1,12 @@
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+
+  permissions {
+    managed_policies = ["arn:aws:s3:::shop-assets"]
+  }
+}

@@ -1,0 +1,8 @@
+variable "subnets" {
+  type    = lists(string)
+  default = []
+}
+
+application "shop" {
+  region = "us-east-2"
+}

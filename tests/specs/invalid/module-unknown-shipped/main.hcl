@@ -1,0 +1,4 @@
+module "shop" {
+  source = "beanpole/blue-gren"
+  name   = "shop"
+}

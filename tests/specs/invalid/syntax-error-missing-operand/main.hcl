@@ -1,0 +1,7 @@
+locals {
+  max = 2 +
+}
+
+application "shop" {
+  region = "us-east-2"
+}

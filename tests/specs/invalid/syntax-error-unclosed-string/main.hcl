@@ -1,0 +1,8 @@
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12
+}

@@ -1,0 +1,2 @@
+application "shop" {
+  region = "us-east-2"

@@ -1,0 +1,4 @@
+environment "shop-prod" {
+  application = application.shop
+  platform    = = "python-3.12"
+}

@@ -1,0 +1,7 @@
+variable "name" {
+  type = string
+}
+
+output "cname" {
+  value = "${var.name}-www"
+}

@@ -1,0 +1,14 @@
+module "m" {
+  source = "./m"
+  name   = "shop"
+}
+
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+  cname       = module.m.nope
+}

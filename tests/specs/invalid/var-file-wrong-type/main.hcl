@@ -1,0 +1,17 @@
+variable "size" {
+  type    = number
+  default = 2
+}
+
+application "shop" {
+  region = "us-east-2"
+}
+
+environment "shop-prod" {
+  application = application.shop
+  platform    = "python-3.12"
+
+  capacity {
+    min = var.size
+  }
+}
