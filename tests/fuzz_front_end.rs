@@ -17,7 +17,7 @@
 use beanpole::cli::report::{render_all, Style};
 use beanpole::graph::compile_graph;
 use beanpole::graph::render::{to_dot, to_json};
-use beanpole::spec::{compile_dir, Compilation, MemoryFs, VariableInputs};
+use beanpole::spec::{compile_dir, Compilation, MemoryFs, SpecError, VariableInputs};
 use proptest::prelude::*;
 use proptest::sample::{select, Index};
 use proptest::test_runner::FileFailurePersistence;
@@ -70,20 +70,18 @@ struct Input {
 }
 
 impl fmt::Debug for Input {
+    /// Each file's exact text (escaped: CRLF, tabs and odd characters stay visible), so a failure
+    /// report is a reproducer: `MemoryFs::new().with_file(PATH, TEXT)` for each pair.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Input {{")?;
         for (path, text) in &self.files {
-            writeln!(f, "  --- {} ---", path.display())?;
-            writeln!(f, "{text:?}")?;
-            for line in text.lines() {
-                writeln!(f, "  | {line}")?;
-            }
+            writeln!(f, "  {:?} => {text:?},", path.display().to_string())?;
         }
         if !self.inputs.cli.is_empty()
             || !self.inputs.files.is_empty()
             || !self.inputs.environment.is_empty()
         {
-            writeln!(f, "  --- inputs: {:?}", self.inputs)?;
+            writeln!(f, "  inputs: {:?},", self.inputs)?;
         }
         write!(f, "}}")
     }
@@ -152,6 +150,12 @@ fn check_spans(compilation: &Compilation) -> Result<(), TestCaseError> {
     }
     for diagnostic in &compilation.diagnostics {
         let Some(span) = &diagnostic.span else {
+            // Only command-line input (missing folder, `--var`, `--var-file`) has no location.
+            prop_assert!(
+                matches!(diagnostic.error, SpecError::Input { .. }),
+                "diagnostic without a location: {:?}",
+                diagnostic
+            );
             continue;
         };
         let file = compilation.sources.get(span.file);
@@ -199,14 +203,15 @@ fn enforced(invariant: &str) -> bool {
         .any(|i| i == invariant)
 }
 
-/// `${ADDRESS.ATTRIBUTE}` strings anywhere in an attribute value, as (address, whole string).
+/// `{"$ref": "ADDRESS.ATTRIBUTE"}` objects anywhere in an attribute value, as (address, the
+/// reference written out).
 fn collect_references(value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    if let Some((address, attribute)) = beanpole::graph::parse_reference(value) {
+        let written = format!("{}.{attribute}", address.0);
+        out.push((address.0, written));
+        return;
+    }
     match value {
-        serde_json::Value::String(s) => {
-            if let Some((address, _)) = beanpole::graph::parse_reference(s) {
-                out.push((address.0, s.clone()));
-            }
-        }
         serde_json::Value::Array(items) => items.iter().for_each(|v| collect_references(v, out)),
         serde_json::Value::Object(map) => map.values().for_each(|v| collect_references(v, out)),
         _ => {}
@@ -275,10 +280,19 @@ fn check_graph(
         }
     }
     if enforced("graph-cycle") {
+        let cycles: Vec<Vec<&str>> = petgraph::algo::tarjan_scc(&graph.graph)
+            .into_iter()
+            .filter(|scc| scc.len() > 1 || graph.graph.contains_edge(scc[0], scc[0]))
+            .map(|scc| {
+                scc.iter()
+                    .map(|n| graph.graph[*n].address.0.as_str())
+                    .collect()
+            })
+            .collect();
         prop_assert!(
-            !petgraph::algo::is_cyclic_directed(&graph.graph),
-            "the resource graph has a dependency cycle: {:?}",
-            graph.edges()
+            cycles.is_empty(),
+            "the resource graph has dependency cycles among {:?}",
+            cycles
         );
     }
     let well_formed = dot.starts_with("digraph beanpole {") && dot.ends_with("}\n");
@@ -316,7 +330,7 @@ impl Stats {
         }
         self.diagnostics
             .fetch_add(outcome.diagnostic_count as u64, Ordering::Relaxed);
-        if n == u64::from(config().cases) || n % 25_000 == 0 {
+        if n == u64::from(config().cases) || n.is_multiple_of(25_000) {
             println!(
                 "{}: {n} cases, {} valid specs, {} diagnostics rendered",
                 self.name,
@@ -780,7 +794,7 @@ fn mutated_file() -> impl Strategy<Value = String> {
 
 /// The local module `spec/modules/m` that `source = "./modules/m"` calls.
 const LOCAL_MODULES: &[&str] = &[
-    "variable \"name\" {\n  type = string\n}\n\nvariable \"input\" {\n  default = null\n}\n\noutput \"out\" {\n  value = \"${var.name}-out\"\n}\n",
+    "variable \"name\" {\n  type = string\n}\n\nvariable \"input\" {\n  default = \"none\"\n}\n\noutput \"out\" {\n  value = \"${var.name}-out\"\n}\n",
     "module \"again\" {\n  source = \"./\"\n}\n",
     "module \"up\" {\n  source = \"../m\"\n  name   = \"x\"\n}\n",
     "application \"from-module\" {\n  region = \"us-east-2\"\n}\n\nenvironment \"mod-env\" {\n  application = application.from-module\n  platform    = \"python-3.12\"\n  description = file(\"../../app/data.txt\")\n}\n",
@@ -1147,7 +1161,7 @@ fn clean_string_expr() -> BoxedStrategy<String> {
         (word(), word()).prop_map(|(a, b)| format!("join(\" \", [{}, {}])", quote(a), quote(b))),
         word().prop_map(|w| format!("\"${{upper({})}}-suffix\"", quote(w))),
         Just("\"%{ if var.flag }on%{ else }off%{ endif }\"".to_string()),
-        Just("\"%{ for i, w in [\\\"a\\\", \\\"b\\\"] }${i}${w}%{ endfor }\"".to_string()),
+        Just("\"%{ for i, w in [\"a\", \"b\"] }${i}${w}%{ endfor }\"".to_string()),
         Just(
             "join(\"-\", [for w in split(\",\", \"a,b,c\") : upper(w) if w != \"b\"])".to_string()
         ),
@@ -1160,7 +1174,6 @@ fn clean_string_expr() -> BoxedStrategy<String> {
         Just("substr(\"héllo world\", 0, 5)".to_string()),
         Just("coalesce(\"\", \"fallback\")".to_string()),
         Just("\"${length(keys(var.props))} props\"".to_string()),
-        Just("application.@APP0@.name".to_string()),
     ]
     .boxed()
 }
@@ -1361,7 +1374,7 @@ fn instance_block(noise: Noise) -> BoxedStrategy<String> {
         ),
         attr(
             "key_name",
-            0.1,
+            0.2,
             choice(noise, key_name.boxed(), Just("42".to_string()).boxed()),
         ),
         attr(
@@ -1632,7 +1645,7 @@ fn environment_block(noise: Noise) -> BoxedStrategy<String> {
             0.4,
             quoted_choice(
                 noise,
-                &["@LABEL@-live", "@LABEL@-2"],
+                &["@label@-live", "@label@-2"],
                 &["www", "Bad_CNAME", "", "ünï", "shop"],
             ),
         ),
@@ -1671,7 +1684,15 @@ fn environment_block(noise: Noise) -> BoxedStrategy<String> {
         attr(
             "description",
             0.3,
-            choice(noise, clean_string_expr(), expr()),
+            choice(
+                noise,
+                prop_oneof![
+                    4 => clean_string_expr(),
+                    1 => Just("\"${application.@APP0@.name}: ${local.l0}\"".to_string()),
+                ]
+                .boxed(),
+                expr(),
+            ),
         ),
         noise_attr(
             noise,
@@ -1906,6 +1927,7 @@ fn labels(
 
 fn with_label(label: &str, text: String) -> String {
     text.replace("@LABEL@", label)
+        .replace("@label@", &label.to_lowercase())
 }
 
 fn spec_input(noise: Noise) -> BoxedStrategy<Input> {
@@ -1927,7 +1949,11 @@ fn spec_input(noise: Noise) -> BoxedStrategy<Input> {
         } else {
             pick(LOCAL_MODULES)
         },
-        prop::option::weighted(if noise == 0 { 0.0 } else { 0.15 }, variable_inputs()),
+        if noise == 0 {
+            Just(None).boxed()
+        } else {
+            prop::option::weighted(0.15, variable_inputs()).boxed()
+        },
         any::<bool>(),
     )
         .prop_map(

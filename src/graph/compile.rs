@@ -55,12 +55,11 @@ pub fn compile_graph(spec: &Spec) -> ResourceGraph {
 }
 
 fn collect_references(value: &Value, found: &mut impl FnMut(Address)) {
+    if let Some((address, _)) = parse_reference(value) {
+        found(address);
+        return;
+    }
     match value {
-        Value::String(s) => {
-            if let Some((address, _)) = parse_reference(s) {
-                found(address);
-            }
-        }
         Value::Array(items) => items.iter().for_each(|v| collect_references(v, found)),
         Value::Object(map) => map.values().for_each(|v| collect_references(v, found)),
         _ => {}
@@ -96,7 +95,8 @@ impl EnvironmentBuilder<'_> {
         {
             tags.extend(self.application.tags.clone());
             tags.extend(self.environment.tags.clone());
-            tags.insert("Name".to_string(), aws_name.clone());
+            tags.entry("Name".to_string())
+                .or_insert_with(|| aws_name.clone());
             tags.insert(TAG_MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string());
             tags.insert(TAG_APPLICATION.to_string(), self.application.name.clone());
             tags.insert(TAG_ENVIRONMENT.to_string(), self.environment.name.clone());
@@ -200,11 +200,17 @@ fn add_environment(
     } else {
         json!({
             "Version": "2012-10-17",
-            "Statement": env.permissions.statements.iter().map(|s| json!({
-                "Effect": s.effect,
-                "Action": s.actions,
-                "Resource": s.resources,
-            })).collect::<Vec<_>>(),
+            "Statement": env.permissions.statements.iter().map(|s| {
+                let mut statement = json!({
+                    "Effect": s.effect,
+                    "Action": s.actions,
+                    "Resource": s.resources,
+                });
+                if let (Some(sid), Some(map)) = (&s.sid, statement.as_object_mut()) {
+                    map.insert("Sid".to_string(), json!(sid));
+                }
+                statement
+            }).collect::<Vec<_>>(),
         })
     };
     graph.add(b.resource(

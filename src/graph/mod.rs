@@ -91,15 +91,24 @@ impl fmt::Display for ResourceKind {
     }
 }
 
-/// A value that only exists once another resource does: `${ADDRESS.ATTRIBUTE}` in attributes.
+/// The key of a reference object in attributes: `{"$ref": "ADDRESS.ATTRIBUTE"}`.
+pub const REFERENCE_KEY: &str = "$ref";
+
+/// A value that only exists once another resource does. It is an object no spec value can
+/// produce (spec values reach attributes only as strings, numbers, bools and lists), so a
+/// user's string can never be mistaken for a reference.
 pub fn reference(address: &Address, attribute: &str) -> serde_json::Value {
-    serde_json::Value::String(format!("${{{address}.{attribute}}}"))
+    serde_json::json!({ REFERENCE_KEY: format!("{address}.{attribute}") })
 }
 
-/// If `value` is a reference string, the address and attribute it names.
-pub fn parse_reference(value: &str) -> Option<(Address, &str)> {
-    let inner = value.strip_prefix("${")?.strip_suffix('}')?;
-    let (address, attribute) = inner.rsplit_once('.')?;
+/// If `value` is a reference object, the address and attribute it names.
+pub fn parse_reference(value: &serde_json::Value) -> Option<(Address, &str)> {
+    let map = value.as_object()?;
+    if map.len() != 1 {
+        return None;
+    }
+    let target = map.get(REFERENCE_KEY)?.as_str()?;
+    let (address, attribute) = target.rsplit_once('.')?;
     Some((Address(address.to_string()), attribute))
 }
 
@@ -112,7 +121,7 @@ pub struct Resource {
     pub aws_name: String,
     pub application: String,
     pub environment: Option<String>,
-    /// Desired configuration; strings of the form `${ADDRESS.ATTRIBUTE}` are references.
+        /// Desired configuration; `{"$ref": "ADDRESS.ATTRIBUTE"}` objects are references.
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// User tags plus Beanpole's ownership tags (empty for data sources and DNS records).
     pub tags: BTreeMap<String, String>,

@@ -145,6 +145,7 @@ pub struct Permissions {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Statement {
+    pub sid: Option<String>,
     pub effect: String,
     pub actions: Vec<String>,
     pub resources: Vec<String>,

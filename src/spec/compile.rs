@@ -298,9 +298,12 @@ impl<'f> Compiler<'f> {
     }
 
     fn syntax_error(&mut self, id: FileId, e: &hcl_edit::parser::Error) {
-        let offset = e.location().offset();
-        let len = self.sources.get(id).map(|f| f.text.len()).unwrap_or(0);
-        let start = offset.min(len);
+                let offset = e.location().offset();
+        let text = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
+        let mut start = offset.min(text.len());
+        while start > 0 && !text.is_char_boundary(start) {
+            start -= 1;
+        }
         let end = self
             .sources
             .get(id)
@@ -2151,10 +2154,11 @@ fn read_permissions(
             None if s.has("resources") => Vec::new(),
             None => vec!["*".to_string()],
         };
-        s.string(ev, "sid");
+        let sid = s.string(ev, "sid").map(|(sid, _)| sid);
         ok &= !s.failed();
         if let Some((actions, _)) = actions {
             permissions.statements.push(Statement {
+                sid,
                 effect,
                 actions,
                 resources,
