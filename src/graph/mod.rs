@@ -121,7 +121,7 @@ pub struct Resource {
     pub aws_name: String,
     pub application: String,
     pub environment: Option<String>,
-        /// Desired configuration; `{"$ref": "ADDRESS.ATTRIBUTE"}` objects are references.
+    /// Desired configuration; `{"$ref": "ADDRESS.ATTRIBUTE"}` objects are references.
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// User tags plus Beanpole's ownership tags (empty for data sources and DNS records).
     pub tags: BTreeMap<String, String>,

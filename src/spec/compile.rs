@@ -298,7 +298,7 @@ impl<'f> Compiler<'f> {
     }
 
     fn syntax_error(&mut self, id: FileId, e: &hcl_edit::parser::Error) {
-                let offset = e.location().offset();
+        let offset = e.location().offset();
         let text = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
         let mut start = offset.min(text.len());
         while start > 0 && !text.is_char_boundary(start) {
