@@ -159,7 +159,9 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
             let end = if length < 0.0 {
                 chars.len()
             } else {
-                (start + length as usize).min(chars.len())
+                start
+                    .saturating_add(length.min(usize::MAX as f64) as usize)
+                    .min(chars.len())
             };
             Ok(Value::String(chars[start..end].iter().collect()))
         }

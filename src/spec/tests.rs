@@ -266,3 +266,13 @@ environment "pets-env-blue" {
         ]
     );
 }
+
+#[test]
+fn substr_with_a_huge_length_does_not_overflow() {
+    let fs = MemoryFs::new().with_file(
+        "spec/main.hcl",
+        env_with(r#"substr("t3.small", 0, 1e300) == "t3.small" ? "t3.small" : "no""#),
+    );
+    let c = compile(&fs, &VariableInputs::default());
+    assert!(c.is_valid(), "{:?}", messages(&c));
+}
