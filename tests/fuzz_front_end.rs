@@ -4,8 +4,9 @@
 //! existing nodes, no dependency cycle, the same output every run).
 //!
 //! Two generators feed the same checks:
-//! - `mutated_corpus_never_panics`: seeds from `tests/fuzz/corpus/*.hcl` (every example, every
-//!   shipped module and hand-written tricky files) with random byte/token/line mutations;
+//! - `mutated_corpus_never_panics`: seeds (the hand-written tricky files of `tests/fuzz/corpus/`
+//!   plus, read in place, every example and every shipped module) with random byte/token/line
+//!   mutations;
 //! - `generated_specs_never_panic`: random but mostly well-formed specs (applications,
 //!   environments, locals, variables, modules, outputs; values of the wrong type; references
 //!   between everything, cycles included).
@@ -372,21 +373,48 @@ struct Seed {
     text: String,
 }
 
+/// The `.hcl` files directly inside `dir`, named relative to the crate root.
+fn hcl_seeds(root: &Path, dir: &Path) -> Vec<Seed> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read the fuzz seeds in {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "hcl"))
+        .map(|p| Seed {
+            name: p.strip_prefix(root).unwrap_or(&p).display().to_string(),
+            text: std::fs::read_to_string(&p).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Sub-folders of `dir`, sorted.
+fn folders(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Seeds: the hand-written files of `tests/fuzz/corpus/`, and the examples and shipped
+/// modules read where they live (so the seeds never drift from them).
 fn corpus() -> &'static [Seed] {
     static CORPUS: OnceLock<Vec<Seed>> = OnceLock::new();
     CORPUS.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/corpus");
-        let mut seeds: Vec<Seed> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("cannot read the fuzz corpus {}: {e}", dir.display()))
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "hcl"))
-            .map(|p| Seed {
-                name: p.file_name().unwrap().to_string_lossy().into_owned(),
-                text: std::fs::read_to_string(&p).unwrap_or_default(),
-            })
-            .collect();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seeds = hcl_seeds(root, &root.join("tests/fuzz/corpus"));
+        for parent in ["examples", "modules"] {
+            for dir in folders(&root.join(parent)) {
+                seeds.extend(hcl_seeds(root, &dir));
+            }
+        }
         seeds.sort_by(|a, b| a.name.cmp(&b.name));
-        assert!(!seeds.is_empty(), "empty fuzz corpus in {}", dir.display());
+        assert!(
+            !seeds.is_empty(),
+            "empty fuzz corpus under {}",
+            root.display()
+        );
         seeds
     })
 }
@@ -916,30 +944,15 @@ const BAD_ENV_LABELS: &[&str] = &[
 const LOCAL_NAMES: &[&str] = &["l0", "l1", "l2", "l3", "app"];
 const VAR_NAMES: &[&str] = &["itype", "min", "max", "props", "platform", "flag"];
 const OUTPUT_NAMES: &[&str] = &["url", "o1", "o2"];
-const FUNCTIONS: &[&str] = &[
-    "lower",
-    "upper",
-    "format",
-    "join",
-    "split",
-    "concat",
-    "merge",
-    "lookup",
-    "length",
-    "coalesce",
-    "file",
-    "tostring",
-    "tonumber",
-    "replace",
-    "trimspace",
-    "contains",
-    "keys",
-    "values",
-    "min",
-    "max",
-    "substr",
-    "nosuchfunction",
-];
+/// The spec language's functions, and one that does not exist.
+fn function_names() -> &'static [&'static str] {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names = beanpole::spec::functions::FUNCTIONS.to_vec();
+        names.push("nosuchfunction");
+        names
+    })
+}
 const STRINGS: &[&str] = &[
     "",
     "x",
@@ -1087,7 +1100,7 @@ fn expr() -> BoxedStrategy<String> {
                         .join(", ")
                 )),
                 (
-                    pick(FUNCTIONS),
+                    pick(function_names()),
                     prop::collection::vec(inner.clone(), 0..4),
                     any::<bool>()
                 )

@@ -207,8 +207,32 @@ fn short_names_stay_readable() {
         "application \"pets-app\" {\n  region = \"us-east-2\"\n}\n\nenvironment \"pets-env-blue\" {\n  application = application.pets-app\n  platform    = \"python-3.12\"\n}\n",
     );
     let by_kind = names_by_kind(&graph);
-    assert_eq!(by_kind["load_balancer"][0].1, "pets-app-pets-env-blue");
-    assert_eq!(by_kind["target_group"][0].1, "pets-app-pets-env-blue-tg");
+    // The application-environment part (cut only if the name would not fit), the kind suffix
+    // whole, then `-` and 7 hex digits of the identity.
+    let readable = |name: &str, suffix: &str| -> Option<String> {
+        let (rest, hash) = name.rsplit_once('-')?;
+        if hash.len() != 7 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let head = if suffix.is_empty() {
+            rest
+        } else {
+            rest.strip_suffix(&format!("-{suffix}"))?
+        };
+        Some(head.to_string())
+    };
+    let load_balancer = &by_kind["load_balancer"][0].1;
+    let target_group = &by_kind["target_group"][0].1;
+    assert_eq!(
+        readable(load_balancer, "").as_deref(),
+        Some("pets-app-pets-env-blue"),
+        "{load_balancer}"
+    );
+    let head = readable(target_group, "tg").unwrap_or_default();
+    assert!(
+        head.len() >= 20 && "pets-app-pets-env-blue".starts_with(&head),
+        "{target_group}"
+    );
 }
 
 #[test]

@@ -216,3 +216,39 @@ fn malformed_var_is_reported_like_other_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_string_that_looks_like_a_reference_stays_a_string() {
+    // Found by the fuzzer: `$${…}` is HCL's escape for a literal `${…}`; it once became a graph
+    // reference and made the launch template depend on the Auto Scaling group (a cycle).
+    let spec = "application \"pets-app\" {\n}\n\nenvironment \"web-blue\" {\n  application = application.pets-app\n  platform    = \"python-3.9\"\n  instance {\n    key_name = \"$${environment.web-blue.auto_scaling_group.name}\"\n  }\n}\n";
+    let (code, stdout, stderr) = run_in(
+        &[("main.hcl", spec)],
+        &["graph", "-C", ".", "--format", "json"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let graph: Value = serde_json::from_str(&stdout).unwrap();
+    let template = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == "environment.web-blue.launch_template")
+        .unwrap();
+    assert_eq!(
+        template["attributes"]["key_name"],
+        "${environment.web-blue.auto_scaling_group.name}"
+    );
+    let depends_on_asg = graph["edges"].as_array().unwrap().iter().any(|e| {
+        e["from"] == "environment.web-blue.launch_template"
+            && e["to"] == "environment.web-blue.auto_scaling_group"
+    });
+    assert!(!depends_on_asg, "a literal string became a dependency");
+}
+
+#[test]
+fn a_syntax_error_inside_a_multibyte_character_is_located_on_it() {
+    // Found by the fuzzer: the parser's offset fell inside `é`.
+    let (code, _, stderr) = run_in(&[("main.hcl", "a {\n  c = x.é")], &["validate", "-C", "."]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(" --> main.hcl:2:"), "{stderr}");
+}

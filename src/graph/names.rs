@@ -26,20 +26,31 @@ pub fn short_hash(identity: &str) -> String {
         .to_string()
 }
 
-/// `readable` (cut to fit `limit` if needed) plus `-` and a hash of `identity`. The hash is
-/// always there: readable forms are ambiguous (`shop` + `a-prod` and `shop-a` + `prod` read
-/// alike; IAM ignores case), the exact identity is not. Only letters, digits and hyphens
-/// survive; no leading, trailing or doubled hyphens.
-pub fn fit(readable: &str, identity: &str, limit: usize) -> String {
-    let clean = sanitize(readable);
-    let keep = limit - HASH_LEN - 1;
-    let head: String = clean.chars().take(keep).collect();
+/// `readable-suffix-HASH` within `limit`: `readable` is cut when needed, the (short) `suffix`
+/// never is, and the hash of `identity` is always there: readable forms are ambiguous (`shop` +
+/// `a-prod` and `shop-a` + `prod` read alike; IAM ignores case), the exact identity is not.
+/// Only letters, digits and hyphens survive; no leading, trailing or doubled hyphens.
+pub fn fit(readable: &str, suffix: &str, identity: &str, limit: usize) -> String {
+    let suffix = sanitize(suffix);
+    let reserved = HASH_LEN
+        + 1
+        + if suffix.is_empty() {
+            0
+        } else {
+            suffix.len() + 1
+        };
+    let head: String = sanitize(readable)
+        .chars()
+        .take(limit.saturating_sub(reserved))
+        .collect();
     let head = head.trim_end_matches('-');
-    if head.is_empty() {
-        format!("bp-{}", short_hash(identity))
-    } else {
-        format!("{head}-{}", short_hash(identity))
-    }
+    let hash = short_hash(identity);
+    [head, suffix.as_str(), hash.as_str()]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn sanitize(s: &str) -> String {
@@ -70,21 +81,21 @@ impl EnvironmentNames {
     }
 
     fn named(&self, suffix: &str, limit: usize) -> String {
-        let readable = if suffix.is_empty() {
-            self.base.clone()
-        } else {
-            format!("{}-{suffix}", self.base)
-        };
-        fit(&readable, &format!("{}\u{0}{suffix}", self.identity), limit)
+        fit(
+            &self.base,
+            suffix,
+            &format!("{}\u{0}{suffix}", self.identity),
+            limit,
+        )
     }
 
     pub fn load_balancer(&self) -> String {
         // "internal-" is a reserved ALB name prefix.
-        let name = self.named("", ELB_NAME_LIMIT);
-        if name.starts_with("internal-") {
-            fit(&format!("bp-{name}"), &self.identity, ELB_NAME_LIMIT)
+        let identity = format!("{}\u{0}", self.identity);
+        if self.base.to_ascii_lowercase().starts_with("internal-") {
+            fit(&format!("bp-{}", self.base), "", &identity, ELB_NAME_LIMIT)
         } else {
-            name
+            fit(&self.base, "", &identity, ELB_NAME_LIMIT)
         }
     }
 

@@ -655,7 +655,6 @@ impl<'f> Compiler<'f> {
         let (order, in_cycle) = self.order(&decls);
         let mut symbols = Symbols::default();
         let mut outputs = BTreeMap::new();
-        let mut any_output_failed = false;
         for i in order {
             let decl = &decls[i];
             if in_cycle[i] {
@@ -681,19 +680,14 @@ impl<'f> Compiler<'f> {
                 DeclKind::Module => self.eval_module(decl, unit, &symbols, depth),
                 DeclKind::Output => {
                     let binding = self.eval_output(decl, unit, &symbols);
-                    match &binding {
-                        Binding::Value(v) => {
-                            outputs.insert(decl.name.clone(), v.clone());
-                        }
-                        Binding::Failed => any_output_failed = true,
+                    // Outputs that worked still flow to the caller; failed ones are reported.
+                    if let Binding::Value(v) = &binding {
+                        outputs.insert(decl.name.clone(), v.clone());
                     }
                     binding
                 }
             };
             bind(&mut symbols, decl, binding);
-        }
-        if any_output_failed {
-            // Values of the outputs that worked still flow to the caller.
         }
         Value::Object(outputs)
     }
@@ -796,8 +790,8 @@ impl<'f> Compiler<'f> {
             },
         };
         let mut ev = Evaluator::new(&symbols, decl.file, None, &mut self.diagnostics);
-        let description = reader.string(&mut ev, "description");
-        drop(description);
+        // Read to type-check it; a description is documentation only.
+        reader.string(&mut ev, "description");
         let default = reader.value(&mut ev, "default");
         if reader.failed() {
             return Binding::Failed;
@@ -1445,7 +1439,7 @@ impl<'f> Compiler<'f> {
 
         let file = decl.file;
         let instance = read_instance(file, instance_block, &mut ev);
-        let capacity = read_capacity(file, capacity_block, &reader, &mut ev);
+        let capacity = read_capacity(file, capacity_block, &mut ev);
         let load_balancer = read_load_balancer(file, lb_block, &mut ev);
         let network = read_network(file, network_block, &mut ev);
         let permissions = read_permissions(file, permissions_block, &mut ev);
@@ -1767,12 +1761,7 @@ fn read_instance(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Opt
     (!r.failed()).then_some(instance)
 }
 
-fn read_capacity(
-    file: FileId,
-    block: Option<&Block>,
-    env: &BlockReader,
-    ev: &mut Evaluator,
-) -> Option<Capacity> {
+fn read_capacity(file: FileId, block: Option<&Block>, ev: &mut Evaluator) -> Option<Capacity> {
     let mut capacity = Capacity {
         min: 1,
         max: 4,
@@ -1783,7 +1772,7 @@ fn read_capacity(
     let Some(block) = block else {
         return Some(capacity);
     };
-    let _ = env;
+
     let r = sub_reader(
         file,
         block,

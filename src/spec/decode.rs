@@ -169,12 +169,6 @@ impl<'b> BlockReader<'b> {
         self.attrs.get(name).copied()
     }
 
-    pub fn value_span(&self, name: &str) -> Option<Span> {
-        self.attrs
-            .get(name)
-            .map(|a| Span::new(self.file, a.value.span().unwrap_or(0..0)))
-    }
-
     /// The span of the `index`th element of a list literal, else of the whole value.
     pub fn element_span(&self, name: &str, index: usize) -> Span {
         let range = self.attrs.get(name).and_then(|attr| {
@@ -210,12 +204,6 @@ impl<'b> BlockReader<'b> {
             .or_else(|| attr.value.span())
         });
         Span::new(self.file, range.unwrap_or(self.header.range.clone()))
-    }
-
-    pub fn key_span(&self, name: &str) -> Option<Span> {
-        self.attrs
-            .get(name)
-            .map(|a| Span::new(self.file, a.key.span().unwrap_or(0..0)))
     }
 
     /// The one block of this type, refusing a second.
