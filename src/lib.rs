@@ -4,7 +4,9 @@
 //! The pipeline is `spec` (HCL → typed model, with diagnostics) → `model` → `graph` (resources and
 //! dependencies). See ARCHITECTURE.md for the map and the invariants.
 
+pub mod aws;
 pub mod cli;
 pub mod graph;
 pub mod model;
+pub mod reconcile;
 pub mod spec;

@@ -1,5 +1,6 @@
 //! The `beanpole` command: argument parsing and exit statuses only; the work is in the library.
 
+use beanpole::cli::reconcile::{ApplyArgs, AwsArgs, DestroyArgs, PlanArgs};
 use beanpole::cli::{self, GraphFormat, SpecArgs};
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,42 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Show what apply would change: read the account, diff it against the spec
+    #[command(
+        after_help = "Examples:\n  beanpole plan -C examples/pets-app\n  beanpole plan --out pets.plan && beanpole apply pets.plan\n  beanpole plan --json --env pets-env-green | jq .summary\n  beanpole plan --detailed-exitcode   # 0: no changes, 2: changes, 1: error"
+    )]
+    Plan {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: PlanArgs,
+    },
+    /// Make the account match the spec (or apply a saved plan), in parallel along the graph
+    #[command(
+        after_help = "Examples:\n  beanpole apply -C examples/pets-app          # plans, shows, asks\n  beanpole apply --auto-approve --parallelism 4\n  beanpole apply pets.plan                      # exactly the saved plan, or refuse if stale"
+    )]
+    Apply {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: ApplyArgs,
+    },
+    /// Delete every resource Beanpole owns for the spec (or for the environments named)
+    #[command(
+        after_help = "Examples:\n  beanpole destroy -C examples/pets-app\n  beanpole destroy --env pets-env-green --auto-approve"
+    )]
+    Destroy {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: DestroyArgs,
+    },
 }
 
 fn main() {
@@ -43,6 +80,9 @@ fn main() {
     let code = match &cli.command {
         Command::Validate { spec } => cli::validate(spec),
         Command::Graph { spec, format } => cli::graph(spec, *format),
+        Command::Plan { spec, aws, args } => cli::reconcile::plan(spec, aws, args),
+        Command::Apply { spec, aws, args } => cli::reconcile::apply(spec, aws, args),
+        Command::Destroy { spec, aws, args } => cli::reconcile::destroy(spec, aws, args),
     };
     std::process::exit(code);
 }

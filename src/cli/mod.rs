@@ -1,6 +1,7 @@
 //! The command line: argument types, and each command as a function from arguments to an exit
 //! code. Only this layer prints or decides exit statuses.
 
+pub mod reconcile;
 pub mod report;
 
 use crate::graph::{compile_graph, render, ResourceGraph};
@@ -45,7 +46,7 @@ impl SpecArgs {
     }
 }
 
-fn stderr_style() -> report::Style {
+pub(crate) fn stderr_style() -> report::Style {
     report::Style {
         color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     }
@@ -102,7 +103,7 @@ pub fn validate(args: &SpecArgs) -> i32 {
     }
 }
 
-fn plural(n: usize) -> &'static str {
+pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
     } else {

@@ -9,7 +9,7 @@ pub mod render;
 pub use compile::compile_graph;
 
 use petgraph::graph::{DiGraph, NodeIndex};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -22,7 +22,7 @@ pub const MANAGED_BY_VALUE: &str = "beanpole";
 
 /// A resource's stable name in the spec: `environment.pets-env-blue.load_balancer`,
 /// `module.shop.environment.shop-blue.target_group`, `application.pets-app.hosted_zone`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Address(pub String);
 
@@ -33,7 +33,7 @@ impl fmt::Display for Address {
 }
 
 /// What a node is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     /// Looked up, never created: the VPC and subnets an environment runs in.

@@ -1,0 +1,434 @@
+//! EC2 Auto Scaling: the environment's group of instances and its target-tracking policies.
+
+use super::ec2::str_attr;
+use super::live::live_resource;
+use super::{AwsError, ErrorClass, Sdk};
+use crate::graph::{ResourceKind, TAG_APPLICATION};
+use crate::reconcile::{Attributes, LiveResource};
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, Filter, LaunchTemplateSpecification, MetricType,
+    PredefinedMetricSpecification, Tag, TargetTrackingConfiguration,
+};
+use aws_sdk_autoscaling::Client;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// DescribeAutoScalingGroups takes at most 100 names.
+const NAMES_PER_CALL: usize = 100;
+
+/// Groups with one of `names` or tagged with one of `applications`, and their policies.
+pub async fn read(
+    client: &Client,
+    names: &[String],
+    applications: &[String],
+) -> Result<Vec<LiveResource>, AwsError> {
+    let mut groups: BTreeMap<String, AutoScalingGroup> = BTreeMap::new();
+    let mut requests = Vec::new();
+    for chunk in names.chunks(NAMES_PER_CALL) {
+        requests.push(
+            client
+                .describe_auto_scaling_groups()
+                .set_auto_scaling_group_names(Some(chunk.to_vec())),
+        );
+    }
+    if !applications.is_empty() {
+        requests.push(
+            client.describe_auto_scaling_groups().filters(
+                Filter::builder()
+                    .name(format!("tag:{TAG_APPLICATION}"))
+                    .set_values(Some(applications.to_vec()))
+                    .build(),
+            ),
+        );
+    }
+    for request in requests {
+        let mut pages = request.into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for group in page.op("DescribeAutoScalingGroups")?.auto_scaling_groups() {
+                if let Some(name) = group.auto_scaling_group_name() {
+                    groups.insert(name.to_string(), group.clone());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut owners = BTreeMap::new();
+    for (name, group) in &groups {
+        let resource = group_resource(name, group);
+        owners.insert(name.clone(), (resource.clone(), group.auto_scaling_group_arn().unwrap_or_default().to_string()));
+        found.push(resource);
+    }
+    if groups.is_empty() {
+        return Ok(found);
+    }
+    let mut pages = client.describe_policies().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for policy in page.op("DescribePolicies")?.scaling_policies() {
+            let (Some(group_name), Some(policy_name)) =
+                (policy.auto_scaling_group_name(), policy.policy_name())
+            else {
+                continue;
+            };
+            let Some((group, group_arn)) = owners.get(group_name) else {
+                continue;
+            };
+            let tracking = policy.target_tracking_configuration();
+            let metric = tracking.and_then(|t| t.predefined_metric_specification());
+            let mut attributes = BTreeMap::from([
+                ("auto_scaling_group_name".to_string(), json!(group_name)),
+                (
+                    "metric".to_string(),
+                    json!(metric.and_then(|m| m.predefined_metric_type()).map(|t| t.as_str())),
+                ),
+                (
+                    "target_value".to_string(),
+                    json!(tracking.map(|t| t.target_value())),
+                ),
+            ]);
+            if let Some((lb, tg)) = metric
+                .and_then(|m| m.resource_label())
+                .and_then(|label| arns_of_label(label, group_arn))
+            {
+                attributes.insert("load_balancer_arn".to_string(), json!(lb));
+                attributes.insert("target_group_arn".to_string(), json!(tg));
+            }
+            let part = if policy_name.contains("-requests-") {
+                "request_scaling_policy"
+            } else {
+                "cpu_scaling_policy"
+            };
+            found.push(LiveResource {
+                kind: ResourceKind::ScalingPolicy,
+                aws_name: policy_name.to_string(),
+                owned: group.owned,
+                application: group.application.clone(),
+                environment: group.environment.clone(),
+                address: group.address.as_ref().map(|a| {
+                    crate::graph::Address(match a.0.strip_suffix("auto_scaling_group") {
+                        Some(prefix) => format!("{prefix}{part}"),
+                        None => format!("{a}.{policy_name}"),
+                    })
+                }),
+                attributes,
+                outputs: BTreeMap::from([("name".to_string(), json!(policy_name))]),
+                tags: BTreeMap::new(),
+            });
+        }
+    }
+    Ok(found)
+}
+
+fn group_resource(name: &str, group: &AutoScalingGroup) -> LiveResource {
+    let template = group.launch_template();
+    let mut target_groups: Vec<&str> = group.target_group_arns().iter().map(String::as_str).collect();
+    target_groups.sort();
+    let mut subnets: Vec<&str> = group
+        .vpc_zone_identifier()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    subnets.sort();
+    let attributes = BTreeMap::from([
+        (
+            "launch_template_id".to_string(),
+            json!(template.and_then(|t| t.launch_template_id())),
+        ),
+        (
+            "launch_template_version".to_string(),
+            json!(template.and_then(|t| t.version())),
+        ),
+        ("min_size".to_string(), json!(group.min_size())),
+        ("max_size".to_string(), json!(group.max_size())),
+        ("desired_capacity".to_string(), json!(group.desired_capacity())),
+        ("target_group_arns".to_string(), json!(target_groups)),
+        ("health_check_type".to_string(), json!(group.health_check_type())),
+        (
+            "health_check_grace_period".to_string(),
+            json!(group.health_check_grace_period()),
+        ),
+        ("subnet_ids".to_string(), json!(subnets)),
+    ]);
+    let tags = super::tag_map(group.tags().iter().map(|t| (t.key(), t.value())));
+    let outputs = BTreeMap::from([
+        ("name".to_string(), json!(name)),
+        ("arn".to_string(), json!(group.auto_scaling_group_arn())),
+    ]);
+    live_resource(ResourceKind::AutoScalingGroup, name, tags, attributes, outputs)
+}
+
+/// `app/LB/ID/targetgroup/TG/ID` back to the two ARNs, in the group ARN's partition, region
+/// and account.
+fn arns_of_label(label: &str, group_arn: &str) -> Option<(String, String)> {
+    let (lb_part, tg_part) = label.split_once("/targetgroup/")?;
+    let mut fields = group_arn.split(':');
+    let (_, partition, _, region, account) =
+        (fields.next()?, fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+    let prefix = format!("arn:{partition}:elasticloadbalancing:{region}:{account}");
+    Some((
+        format!("{prefix}:loadbalancer/{lb_part}"),
+        format!("{prefix}:targetgroup/{tg_part}"),
+    ))
+}
+
+/// The resource label target tracking on request count needs, from the two ARNs.
+fn label_of(lb_arn: &str, tg_arn: &str) -> Option<String> {
+    let lb = lb_arn.split_once(":loadbalancer/")?.1;
+    let tg = tg_arn.split_once(":targetgroup/")?.1;
+    Some(format!("{lb}/targetgroup/{tg}"))
+}
+
+fn int(attributes: &Attributes, key: &str) -> Option<i32> {
+    attributes.get(key).and_then(Value::as_i64).map(|v| v as i32)
+}
+
+fn strings(attributes: &Attributes, key: &str) -> Vec<String> {
+    attributes
+        .get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn tag_list(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .propagate_at_launch(true)
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .build()
+        })
+        .collect()
+}
+
+fn template_of(attributes: &Attributes) -> LaunchTemplateSpecification {
+    LaunchTemplateSpecification::builder()
+        .launch_template_id(str_attr(attributes, "launch_template_id"))
+        .version(str_attr(attributes, "launch_template_version"))
+        .build()
+}
+
+/// Creates the group (retrying while IAM has not propagated its new instance profile) and
+/// waits until its desired capacity is in service.
+pub async fn create_group(
+    aws: &super::Aws,
+    name: &str,
+    attributes: &Attributes,
+    tags: &BTreeMap<String, String>,
+) -> Result<Attributes, AwsError> {
+    super::retry_while(ErrorClass::NotYetPropagated, aws.waits.iam_propagation, || async {
+        aws.autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(template_of(attributes))
+            .set_min_size(int(attributes, "min_size"))
+            .set_max_size(int(attributes, "max_size"))
+            .set_desired_capacity(int(attributes, "desired_capacity"))
+            .set_target_group_arns(Some(strings(attributes, "target_group_arns")))
+            .health_check_type(str_attr(attributes, "health_check_type"))
+            .set_health_check_grace_period(int(attributes, "health_check_grace_period"))
+            .vpc_zone_identifier(strings(attributes, "subnet_ids").join(","))
+            .set_tags(Some(tag_list(name, tags)))
+            .send()
+            .await
+            .op("CreateAutoScalingGroup")
+    })
+    .await?;
+    wait_in_service(aws, name, int(attributes, "desired_capacity").unwrap_or(0)).await?;
+    let arn = describe(aws, name)
+        .await?
+        .and_then(|g| g.auto_scaling_group_arn().map(str::to_string));
+    Ok(BTreeMap::from([
+        ("name".to_string(), json!(name)),
+        ("arn".to_string(), json!(arn)),
+    ]))
+}
+
+async fn describe(aws: &super::Aws, name: &str) -> Result<Option<AutoScalingGroup>, AwsError> {
+    let out = aws
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .op("DescribeAutoScalingGroups")?;
+    Ok(out.auto_scaling_groups().first().cloned())
+}
+
+/// Waits until at least `desired` instances are InService and healthy.
+async fn wait_in_service(aws: &super::Aws, name: &str, desired: i32) -> Result<(), AwsError> {
+    super::wait_for(
+        &format!("Auto Scaling group {name}"),
+        &"have its instances in service",
+        aws.waits.instances,
+        aws.waits.poll,
+        || async {
+            let group = describe(aws, name).await?;
+            let in_service = group
+                .map(|g| {
+                    g.instances()
+                        .iter()
+                        .filter(|i| {
+                            i.lifecycle_state().map(|s| s.as_str()) == Some("InService")
+                                && i.health_status() == Some("Healthy")
+                        })
+                        .count()
+                })
+                .unwrap_or(0);
+            Ok((in_service as i32 >= desired).then_some(()))
+        },
+    )
+    .await
+}
+
+pub async fn update_group(
+    aws: &super::Aws,
+    name: &str,
+    before: &Attributes,
+    after: &Attributes,
+    old_tags: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    super::retry_while(ErrorClass::NotYetPropagated, aws.waits.iam_propagation, || async {
+        aws.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(template_of(after))
+            .set_min_size(int(after, "min_size"))
+            .set_max_size(int(after, "max_size"))
+            .set_desired_capacity(int(after, "desired_capacity"))
+            .health_check_type(str_attr(after, "health_check_type"))
+            .set_health_check_grace_period(int(after, "health_check_grace_period"))
+            .vpc_zone_identifier(strings(after, "subnet_ids").join(","))
+            .send()
+            .await
+            .op("UpdateAutoScalingGroup")
+    })
+    .await?;
+    let have: BTreeSet<String> = strings(before, "target_group_arns").into_iter().collect();
+    let want: BTreeSet<String> = strings(after, "target_group_arns").into_iter().collect();
+    let attach: Vec<String> = want.difference(&have).cloned().collect();
+    let detach: Vec<String> = have.difference(&want).cloned().collect();
+    if !attach.is_empty() {
+        aws.autoscaling
+            .attach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(attach))
+            .send()
+            .await
+            .op("AttachLoadBalancerTargetGroups")?;
+    }
+    if !detach.is_empty() {
+        aws.autoscaling
+            .detach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(detach))
+            .send()
+            .await
+            .op("DetachLoadBalancerTargetGroups")?;
+    }
+    let changed: BTreeMap<String, String> = tags
+        .iter()
+        .filter(|(k, v)| old_tags.get(*k) != Some(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !changed.is_empty() {
+        aws.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(tag_list(name, &changed)))
+            .send()
+            .await
+            .op("CreateOrUpdateTags")?;
+    }
+    let gone: BTreeMap<String, String> = old_tags
+        .iter()
+        .filter(|(k, _)| !tags.contains_key(*k) && !k.starts_with("aws:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !gone.is_empty() {
+        aws.autoscaling
+            .delete_tags()
+            .set_tags(Some(tag_list(name, &gone)))
+            .send()
+            .await
+            .op("DeleteTags")?;
+    }
+    wait_in_service(aws, name, int(after, "desired_capacity").unwrap_or(0)).await
+}
+
+/// Deletes the group with its instances and waits until it is gone.
+pub async fn delete_group(aws: &super::Aws, name: &str) -> Result<(), AwsError> {
+    let deleted = super::retry_while(ErrorClass::InUse, aws.waits.dependency, || async {
+        aws.autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .force_delete(true)
+            .send()
+            .await
+            .op("DeleteAutoScalingGroup")
+    })
+    .await;
+    match deleted {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other.map(|_| ())?,
+    }
+    super::wait_for(
+        &format!("Auto Scaling group {name}"),
+        "disappear with its instances",
+        aws.waits.instances,
+        aws.waits.poll,
+        || async { Ok(describe(aws, name).await?.is_none().then_some(())) },
+    )
+    .await
+}
+
+/// Creates or updates a target-tracking policy (PutScalingPolicy does both).
+pub async fn put_policy(
+    client: &Client,
+    name: &str,
+    attributes: &Attributes,
+) -> Result<Attributes, AwsError> {
+    let metric = str_attr(attributes, "metric");
+    let mut specification =
+        PredefinedMetricSpecification::builder().predefined_metric_type(MetricType::from(metric));
+    if let (Some(lb), Some(tg)) = (
+        attributes.get("load_balancer_arn").and_then(Value::as_str),
+        attributes.get("target_group_arn").and_then(Value::as_str),
+    ) {
+        specification = specification.set_resource_label(label_of(lb, tg));
+    }
+    let configuration = TargetTrackingConfiguration::builder()
+        .predefined_metric_specification(
+            specification.build(),
+        )
+        .target_value(attributes.get("target_value").and_then(Value::as_f64).unwrap_or(50.0))
+        .build();
+    client
+        .put_scaling_policy()
+        .auto_scaling_group_name(str_attr(attributes, "auto_scaling_group_name"))
+        .policy_name(name)
+        .policy_type("TargetTrackingScaling")
+        .target_tracking_configuration(configuration)
+        .send()
+        .await
+        .op("PutScalingPolicy")?;
+    Ok(BTreeMap::from([("name".to_string(), json!(name))]))
+}
+
+pub async fn delete_policy(client: &Client, group: &str, name: &str) -> Result<(), AwsError> {
+    match client
+        .delete_policy()
+        .auto_scaling_group_name(group)
+        .policy_name(name)
+        .send()
+        .await
+        .op("DeletePolicy")
+    {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}

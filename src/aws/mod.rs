@@ -1,0 +1,325 @@
+//! The AWS shell: the only code that talks to AWS. One file per service reads live state and
+//! creates, updates and deletes that service's resources; `live` reads a whole graph's state
+//! with batched, concurrent calls; `steps` runs one plan step. Errors are classified here, in
+//! one place, and only classified errors are retried.
+
+pub mod autoscaling;
+pub mod calls;
+pub mod ec2;
+pub mod elbv2;
+pub mod iam;
+pub mod live;
+pub mod route53;
+pub mod ssm;
+pub mod steps;
+pub mod sts;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use calls::CallCounter;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long apply waits for AWS's asynchronous work before giving up.
+#[derive(Debug, Clone, Copy)]
+pub struct Waits {
+    /// Load balancer `provisioning` → `active`.
+    pub load_balancer_active: Duration,
+    /// Auto Scaling group instances InService (or gone, on delete).
+    pub instances: Duration,
+    /// Route53 change PENDING → INSYNC.
+    pub dns_in_sync: Duration,
+    /// A new instance profile refused by EC2 / Auto Scaling until IAM has propagated it.
+    pub iam_propagation: Duration,
+    /// A delete refused because something still uses the resource (ENIs, listeners).
+    pub dependency: Duration,
+    /// Pause between two polls.
+    pub poll: Duration,
+}
+
+impl Default for Waits {
+    fn default() -> Waits {
+        Waits {
+            load_balancer_active: Duration::from_secs(600),
+            instances: Duration::from_secs(600),
+            dns_in_sync: Duration::from_secs(300),
+            iam_propagation: Duration::from_secs(120),
+            dependency: Duration::from_secs(600),
+            poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Clients of every service Beanpole uses, in one region, counting their calls.
+#[derive(Clone)]
+pub struct Aws {
+    pub region: String,
+    pub ec2: aws_sdk_ec2::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub route53: aws_sdk_route53::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub calls: Arc<CallCounter>,
+    pub waits: Waits,
+}
+
+/// Where to connect: the standard chain (AWS_PROFILE, AWS_REGION, credential files, instance
+/// roles, AWS_ENDPOINT_URL), with the spec's region and `--endpoint-url` taking precedence.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl Aws {
+    pub async fn connect(connection: &Connection, calls: Arc<CallCounter>) -> Result<Aws, AwsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(8)
+                    .with_initial_backoff(Duration::from_millis(200))
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(region) = &connection.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &connection.endpoint_url {
+            loader = loader.endpoint_url(endpoint.clone());
+        }
+        let sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or(AwsError::NoRegion)?;
+        let counter = |service: &'static str| calls.interceptor(service);
+        Ok(Aws {
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&sdk)
+                    .interceptor(counter("ec2"))
+                    .build(),
+            ),
+            elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(&sdk)
+                    .interceptor(counter("elbv2"))
+                    .build(),
+            ),
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(&sdk)
+                    .interceptor(counter("autoscaling"))
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .interceptor(counter("iam"))
+                    .build(),
+            ),
+            route53: aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(&sdk)
+                    .interceptor(counter("route53"))
+                    .build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&sdk)
+                    .interceptor(counter("ssm"))
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&sdk)
+                    .interceptor(counter("sts"))
+                    .build(),
+            ),
+            region,
+            calls,
+            waits: Waits::default(),
+        })
+    }
+}
+
+/// What kind of failure an AWS error is: the only input to retry decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The resource does not exist (fine for a delete).
+    NotFound,
+    /// Something still uses the resource; it may be released soon.
+    InUse,
+    /// IAM has not propagated a new role or instance profile yet.
+    NotYetPropagated,
+    /// A request the service refused and would refuse again.
+    Rejected,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{operation}: {message}")]
+    Api {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+        class: ErrorClass,
+    },
+    #[error("{what} did not {until} within {} s", .waited.as_secs())]
+    Timeout {
+        what: String,
+        until: &'static str,
+        waited: Duration,
+    },
+    #[error("{0}")]
+    Unexpected(String),
+    #[error("no AWS region: set the application's `region`, AWS_REGION, or a profile's region")]
+    NoRegion,
+}
+
+impl AwsError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            AwsError::Api { class, .. } => *class,
+            _ => ErrorClass::Rejected,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.class() == ErrorClass::NotFound
+    }
+}
+
+/// Classifies an error code (and, where AWS gives no code of its own, its message).
+pub fn classify(code: Option<&str>, message: &str) -> ErrorClass {
+    let code = code.unwrap_or_default();
+    if code.contains("NotFound")
+        || code.starts_with("NoSuch")
+        || matches!(
+            code,
+            "InvalidGroup.NotFound" | "InvalidLaunchTemplateName.NotFoundException"
+        )
+    {
+        return ErrorClass::NotFound;
+    }
+    if matches!(
+        code,
+        "DependencyViolation" | "ResourceInUse" | "DeleteConflict" | "ScalingActivityInProgress"
+    ) {
+        return ErrorClass::InUse;
+    }
+    let lower = message.to_ascii_lowercase();
+    if (code == "ValidationError" || code == "InvalidParameterValue")
+        && (lower.contains("iaminstanceprofile") || lower.contains("instance profile"))
+    {
+        return ErrorClass::NotYetPropagated;
+    }
+    if code == "ValidationError" && lower.contains("not found") {
+        return ErrorClass::NotFound;
+    }
+    ErrorClass::Rejected
+}
+
+/// Converts an SDK error to an [`AwsError`] with its class.
+pub fn sdk_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let code = error.code().map(str::to_string);
+    let message = match error.message() {
+        Some(m) => match &code {
+            Some(c) => format!("{c}: {m}"),
+            None => m.to_string(),
+        },
+        None => aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
+    };
+    let class = classify(code.as_deref(), &message);
+    AwsError::Api {
+        operation,
+        code,
+        message,
+        class,
+    }
+}
+
+/// Extension to turn an SDK result into ours in one call.
+pub trait Sdk<T> {
+    fn op(self, operation: &'static str) -> Result<T, AwsError>;
+}
+
+impl<T, E, R> Sdk<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn op(self, operation: &'static str) -> Result<T, AwsError> {
+        self.map_err(|e| sdk_error(operation, e))
+    }
+}
+
+/// Retries `attempt` while it fails with `class`, with exponential backoff, for at most
+/// `budget`. Every other error returns at once: a real error is never retried.
+pub async fn retry_while<T, F, Fut>(
+    class: ErrorClass,
+    budget: Duration,
+    mut attempt: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match attempt().await {
+            Err(e) if e.class() == class && started.elapsed() + pause < budget => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(15));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `budget`.
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    until: &'static str,
+    budget: Duration,
+    poll: Duration,
+    mut check: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, AwsError>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if started.elapsed() >= budget {
+            return Err(AwsError::Timeout {
+                what: what.to_string(),
+                until,
+                waited: started.elapsed(),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Tags as a sorted map, from any service's (key, value) pairs.
+pub fn tag_map<'a>(
+    pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
+        .collect()
+}

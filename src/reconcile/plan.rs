@@ -1,0 +1,533 @@
+//! The plan: the resource graph diffed against live state. Pure: the same graph and the same
+//! live state always give the same plan. Each resource is created, updated in place, replaced
+//! (naming the attribute that forces it) or deleted; a resource with Beanpole's name that
+//! Beanpole does not own stops the plan, and is never adopted.
+
+use super::{contains_unknown, unknown, Attributes, LiveResource, LiveState};
+use crate::graph::{parse_reference, Address, Resource, ResourceGraph, ResourceKind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated in place",
+            Action::Replace => "replaced",
+            Action::Delete => "destroyed",
+        }
+    }
+}
+
+/// One attribute that differs between the account and the spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub name: String,
+    /// What the account has (`null` when the resource does not exist yet).
+    pub before: Value,
+    /// What the spec asks for (`null` when unknown until apply, or for a deletion).
+    pub after: Value,
+    /// True when AWS decides the value during apply.
+    pub after_unknown: bool,
+    /// True when AWS cannot change this attribute in place.
+    pub forces_replacement: bool,
+}
+
+/// One resource the plan changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: Address,
+    pub kind: ResourceKind,
+    pub aws_name: String,
+    pub application: String,
+    pub environment: Option<String>,
+    pub action: Action,
+    /// True when the spec has not changed since Beanpole last wrote the resource, so the
+    /// difference was made outside Beanpole.
+    pub drift: bool,
+    /// For a replacement under a new name: the name of the resource being replaced.
+    pub replaces: Option<String>,
+    pub attributes: Vec<AttributeChange>,
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum PlanError {
+    #[error("{kind} `{aws_name}` ({address}) already exists and was not created by Beanpole for application `{application}`{owner}; Beanpole never adopts, changes or deletes it", owner = owner_phrase(.owner))]
+    ForeignResource {
+        address: Address,
+        kind: ResourceKind,
+        aws_name: String,
+        application: String,
+        owner: Option<String>,
+    },
+    #[error("{address}: {message}")]
+    DataSource { address: Address, message: String },
+}
+
+fn owner_phrase(owner: &Option<String>) -> String {
+    match owner {
+        Some(application) => format!(" (it belongs to Beanpole application `{application}`)"),
+        None => String::new(),
+    }
+}
+
+/// Which part of the spec a command works on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanScope {
+    /// Environment names; empty means every environment of the spec.
+    pub environments: Vec<String>,
+    /// Plan the deletion of everything Beanpole owns in scope.
+    pub destroy: bool,
+}
+
+impl PlanScope {
+    fn includes(&self, environment: Option<&str>) -> bool {
+        match environment {
+            _ if self.environments.is_empty() => true,
+            Some(name) => self.environments.iter().any(|e| e == name),
+            None => false,
+        }
+    }
+}
+
+/// The diff, plus what apply needs to run it.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Changes in address order.
+    pub changes: Vec<Change>,
+    pub errors: Vec<PlanError>,
+    /// The live resource each graph address was matched with.
+    pub matched: BTreeMap<Address, LiveResource>,
+    /// Owned resources the plan deletes (the old half of a replacement under a new name
+    /// included), by the address they are shown under.
+    pub deletions: BTreeMap<Address, LiveResource>,
+    /// Outputs known before apply: data sources and resources that keep their identity.
+    pub known_outputs: BTreeMap<Address, Attributes>,
+    /// Graph addresses in scope, in dependency order (dependencies first).
+    pub order: Vec<Address>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.destroy += 1,
+            }
+        }
+        s
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn change(&self, address: &Address) -> Option<&Change> {
+        self.changes.iter().find(|c| &c.address == address)
+    }
+}
+
+/// Attributes AWS cannot change in place.
+pub fn forces_replacement(kind: ResourceKind, attribute: &str) -> bool {
+    match kind {
+        ResourceKind::SecurityGroup => matches!(attribute, "description" | "vpc_id"),
+        ResourceKind::TargetGroup => {
+            matches!(attribute, "vpc_id" | "port" | "protocol" | "target_type")
+        }
+        ResourceKind::LoadBalancer => attribute == "scheme",
+        ResourceKind::Listener => matches!(attribute, "load_balancer_arn" | "port"),
+        ResourceKind::ScalingPolicy => attribute == "auto_scaling_group_name",
+        ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
+            matches!(attribute, "zone_id" | "name" | "type")
+        }
+        _ => false,
+    }
+}
+
+/// Outputs an in-place update changes (so what refers to them is unknown until apply).
+fn output_changes_on_update(kind: ResourceKind, output: &str) -> bool {
+    kind == ResourceKind::LaunchTemplate && output == "latest_version"
+}
+
+/// Attributes whose order AWS does not keep: compared as sets.
+fn is_set_attribute(name: &str) -> bool {
+    matches!(
+        name,
+        "ingress"
+            | "security_group_ids"
+            | "subnet_ids"
+            | "target_group_arns"
+            | "managed_policy_arns"
+    )
+}
+
+/// A value in comparable form: whole floats as integers, set attributes sorted.
+pub fn canonical(name: &str, value: &Value) -> Value {
+    let value = canonical_numbers(value);
+    match value {
+        Value::Array(mut items) if is_set_attribute(name) => {
+            items.sort_by_key(|v| v.to_string());
+            items.dedup();
+            Value::Array(items)
+        }
+        other => other,
+    }
+}
+
+fn canonical_numbers(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Value::from(f as i64)
+            }
+            _ => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(canonical_numbers).collect()),
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, canonical_numbers(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Replaces every `{"$ref": …}` with the referenced output, or with the unknown marker.
+pub fn resolve(value: &Value, outputs: &BTreeMap<Address, Attributes>) -> Value {
+    if let Some((address, attribute)) = parse_reference(value) {
+        return outputs
+            .get(&address)
+            .and_then(|o| o.get(attribute))
+            .cloned()
+            .unwrap_or_else(unknown);
+    }
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, outputs)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve(v, outputs)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The desired attributes with references resolved, as written to AWS and hashed.
+pub fn resolve_attributes(
+    resource: &Resource,
+    outputs: &BTreeMap<Address, Attributes>,
+) -> Attributes {
+    resource
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), resolve(v, outputs)))
+        .collect()
+}
+
+/// The value of the desired-hash tag for a resource written with these attributes.
+pub fn desired_hash(attributes: &Attributes, tags: &BTreeMap<String, String>) -> String {
+    let canonical: BTreeMap<&String, Value> = attributes
+        .iter()
+        .map(|(k, v)| (k, canonical(k, v)))
+        .collect();
+    let text = serde_json::to_string(&(canonical, tags)).unwrap_or_default();
+    crate::graph::names::short_hash(&text)
+}
+
+/// Tags as compared: Beanpole's bookkeeping tag and AWS's own `aws:` tags left out.
+fn comparable_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| k.as_str() != super::TAG_DESIRED_HASH && !k.starts_with("aws:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Diffs the graph against live state.
+pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan {
+    let mut plan = Plan::default();
+    let applications: BTreeSet<&str> = graph.resources().map(|r| r.application.as_str()).collect();
+
+    let order = dependency_order(graph);
+    for address in &order {
+        let Some(resource) = graph.get(address) else {
+            continue;
+        };
+        if !resource.kind.is_data() || !scope.includes(resource.environment.as_deref()) {
+            continue;
+        }
+        match live.data.get(address) {
+            Some(Ok(outputs)) => {
+                plan.known_outputs.insert(address.clone(), outputs.clone());
+            }
+            Some(Err(message)) => plan.errors.push(PlanError::DataSource {
+                address: address.clone(),
+                message: message.clone(),
+            }),
+            None => plan.errors.push(PlanError::DataSource {
+                address: address.clone(),
+                message: "was not read".to_string(),
+            }),
+        }
+    }
+
+    let mut used = vec![false; live.resources.len()];
+    let mut by_name: BTreeMap<(ResourceKind, &str), usize> = BTreeMap::new();
+    let mut by_address: BTreeMap<(ResourceKind, &Address), usize> = BTreeMap::new();
+    for (i, r) in live.resources.iter().enumerate() {
+        by_name.entry((r.kind, r.aws_name.as_str())).or_insert(i);
+        if r.owned {
+            if let Some(address) = &r.address {
+                by_address.entry((r.kind, address)).or_insert(i);
+            }
+        }
+    }
+
+    for address in &order {
+        let Some(resource) = graph.get(address) else {
+            continue;
+        };
+        if resource.kind.is_data() || !scope.includes(resource.environment.as_deref()) {
+            continue;
+        }
+        if scope.destroy {
+            continue;
+        }
+        plan.order.push(address.clone());
+        let same_name = by_name
+            .get(&(resource.kind, resource.aws_name.as_str()))
+            .copied();
+        if let Some(i) = same_name {
+            let found = &live.resources[i];
+            used[i] = true;
+            if !found.owned || found.application.as_deref() != Some(&resource.application) {
+                plan.errors.push(PlanError::ForeignResource {
+                    address: address.clone(),
+                    kind: resource.kind,
+                    aws_name: resource.aws_name.clone(),
+                    application: resource.application.clone(),
+                    owner: found
+                        .application
+                        .clone()
+                        .filter(|a| found.owned && a != &resource.application),
+                });
+                continue;
+            }
+        }
+        let renamed = match same_name {
+            Some(_) => None,
+            None => by_address.get(&(resource.kind, address)).copied(),
+        };
+        if let Some(i) = renamed {
+            used[i] = true;
+        }
+        let current = same_name.or(renamed).map(|i| &live.resources[i]);
+        let desired = resolve_attributes(resource, &plan.known_outputs);
+        match current {
+            None => {
+                plan.changes.push(Change {
+                    address: address.clone(),
+                    kind: resource.kind,
+                    aws_name: resource.aws_name.clone(),
+                    application: resource.application.clone(),
+                    environment: resource.environment.clone(),
+                    action: Action::Create,
+                    drift: false,
+                    replaces: None,
+                    attributes: desired
+                        .iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| AttributeChange {
+                            name: k.clone(),
+                            before: Value::Null,
+                            after: if contains_unknown(v) {
+                                Value::Null
+                            } else {
+                                v.clone()
+                            },
+                            after_unknown: contains_unknown(v),
+                            forces_replacement: false,
+                        })
+                        .collect(),
+                });
+            }
+            Some(current) => {
+                let change = compare(resource, &desired, current);
+                let keeps_outputs = change
+                    .as_ref()
+                    .is_none_or(|c| c.action == Action::Update);
+                if keeps_outputs {
+                    let mut outputs = current.outputs.clone();
+                    if change.is_some() {
+                        outputs.retain(|k, _| !output_changes_on_update(resource.kind, k));
+                    }
+                    plan.known_outputs.insert(address.clone(), outputs);
+                }
+                plan.matched.insert(address.clone(), current.clone());
+                if let Some(change) = change {
+                    if change.action == Action::Replace && current.aws_name != resource.aws_name
+                    {
+                        plan.deletions.insert(
+                            Address(format!("{address} (old)")),
+                            current.clone(),
+                        );
+                    }
+                    plan.changes.push(change);
+                }
+            }
+        }
+    }
+
+    for (i, r) in live.resources.iter().enumerate() {
+        let in_scope = r.owned
+            && r.application
+                .as_deref()
+                .is_some_and(|a| applications.contains(a))
+            && scope.includes(r.environment.as_deref());
+        if used[i] && !scope.destroy || !in_scope {
+            continue;
+        }
+        let address = r.display_address();
+        plan.changes.push(Change {
+            address: address.clone(),
+            kind: r.kind,
+            aws_name: r.aws_name.clone(),
+            application: r.application.clone().unwrap_or_default(),
+            environment: r.environment.clone(),
+            action: Action::Delete,
+            drift: false,
+            replaces: None,
+            attributes: Vec::new(),
+        });
+        plan.deletions.insert(address, r.clone());
+    }
+    plan.changes.sort_by(|a, b| a.address.cmp(&b.address));
+    plan
+}
+
+/// Graph addresses with every dependency before its dependents (ties in address order).
+pub fn dependency_order(graph: &ResourceGraph) -> Vec<Address> {
+    let mut remaining: BTreeMap<Address, BTreeSet<Address>> = graph
+        .resources()
+        .map(|r| {
+            (
+                r.address.clone(),
+                graph
+                    .dependencies(&r.address)
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut order = Vec::with_capacity(remaining.len());
+    while !remaining.is_empty() {
+        let ready: Vec<Address> = remaining
+            .iter()
+            .filter(|(_, deps)| deps.is_empty())
+            .map(|(a, _)| a.clone())
+            .collect();
+        if ready.is_empty() {
+            // The spec compiler refuses cycles; keep going deterministically if one slips by.
+            order.extend(remaining.keys().cloned());
+            break;
+        }
+        for address in ready {
+            remaining.remove(&address);
+            for deps in remaining.values_mut() {
+                deps.remove(&address);
+            }
+            order.push(address);
+        }
+    }
+    order
+}
+
+/// The change that turns `current` into `resource`, if any.
+fn compare(resource: &Resource, desired: &Attributes, current: &LiveResource) -> Option<Change> {
+    let mut attributes = Vec::new();
+    let names: BTreeSet<&String> = desired.keys().collect();
+    for name in names {
+        let after = &desired[name];
+        let before = current.attributes.get(name).cloned().unwrap_or(Value::Null);
+        let unknown_after = contains_unknown(after);
+        if !unknown_after && canonical(name, after) == canonical(name, &before) {
+            continue;
+        }
+        attributes.push(AttributeChange {
+            name: name.clone(),
+            before,
+            after: if unknown_after {
+                Value::Null
+            } else {
+                after.clone()
+            },
+            after_unknown: unknown_after,
+            forces_replacement: forces_replacement(resource.kind, name),
+        });
+    }
+    let live_tags = comparable_tags(&current.tags);
+    if !resource.tags.is_empty() && live_tags != resource.tags {
+        attributes.push(AttributeChange {
+            name: "tags".to_string(),
+            before: serde_json::to_value(&live_tags).unwrap_or(Value::Null),
+            after: serde_json::to_value(&resource.tags).unwrap_or(Value::Null),
+            after_unknown: false,
+            forces_replacement: false,
+        });
+    }
+    let renamed = current.aws_name != resource.aws_name;
+    if attributes.is_empty() && !renamed {
+        return None;
+    }
+    let replace = renamed || attributes.iter().any(|a| a.forces_replacement);
+    let drift = !desired.values().any(contains_unknown)
+        && current.tags.get(super::TAG_DESIRED_HASH)
+            == Some(&desired_hash(desired, &resource.tags));
+    Some(Change {
+        address: resource.address.clone(),
+        kind: resource.kind,
+        aws_name: resource.aws_name.clone(),
+        application: resource.application.clone(),
+        environment: resource.environment.clone(),
+        action: if replace {
+            Action::Replace
+        } else {
+            Action::Update
+        },
+        drift,
+        replaces: renamed.then(|| current.aws_name.clone()),
+        attributes,
+    })
+}

@@ -1,0 +1,160 @@
+//! How a plan is shown: the human form (`+`, `~`, `-/+`, `-` with attribute-level before →
+//! after) and the stable JSON form documented in the README.
+
+use super::plan::{Action, Change, Plan, Summary};
+use super::CallStats;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+/// The version of the JSON schema of `plan --json`.
+pub const FORMAT_VERSION: u32 = 1;
+
+fn short(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::String(s) if s.contains('\n') => {
+            format!("<{} lines, {} bytes>", s.lines().count(), s.len())
+        }
+        other => {
+            let text = other.to_string();
+            if text.chars().count() > 160 {
+                let cut: String = text.chars().take(157).collect();
+                format!("{cut}...")
+            } else {
+                text
+            }
+        }
+    }
+}
+
+fn after_text(a: &super::AttributeChange) -> String {
+    if a.after_unknown {
+        KNOWN_AFTER_APPLY.to_string()
+    } else {
+        short(&a.after)
+    }
+}
+
+pub fn render_change(change: &Change, out: &mut String) {
+    let mut header = format!(
+        "  {} {} ({} {})",
+        change.action.symbol(),
+        change.address,
+        change.kind,
+        change.aws_name
+    );
+    match change.action {
+        Action::Replace => {
+            let forcing: Vec<&str> = change
+                .attributes
+                .iter()
+                .filter(|a| a.forces_replacement)
+                .map(|a| a.name.as_str())
+                .collect();
+            match (&change.replaces, forcing.is_empty()) {
+                (Some(old), true) => {
+                    let _ = write!(header, " must be replaced: new name (was {old})");
+                }
+                _ => {
+                    let _ = write!(header, " must be replaced: {} forces it", forcing.join(", "));
+                }
+            }
+        }
+        Action::Update if change.drift => header.push_str(" changed outside Beanpole (drift)"),
+        _ => {}
+    }
+    let _ = writeln!(out, "{header}");
+    let width = change
+        .attributes
+        .iter()
+        .map(|a| a.name.len())
+        .max()
+        .unwrap_or(0);
+    for a in &change.attributes {
+        let line = match change.action {
+            Action::Create => format!("+ {:width$} = {}", a.name, after_text(a)),
+            _ => format!(
+                "~ {:width$} : {} → {}{}",
+                a.name,
+                short(&a.before),
+                after_text(a),
+                if a.forces_replacement {
+                    "   # forces replacement"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let _ = writeln!(out, "      {line}");
+    }
+}
+
+pub fn summary_line(summary: &Summary) -> String {
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        summary.add, summary.change, summary.replace, summary.destroy
+    )
+}
+
+/// The plan for a terminal or a log.
+pub fn render_text(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        out.push_str("No changes. The account matches the spec.\n");
+        return out;
+    }
+    let drift: Vec<&Change> = plan.changes.iter().filter(|c| c.drift).collect();
+    if !drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "Drift: {} resource{} changed outside Beanpole; apply reverts {}:",
+            drift.len(),
+            if drift.len() == 1 { "" } else { "s" },
+            if drift.len() == 1 { "it" } else { "them" }
+        );
+        for c in &drift {
+            let _ = writeln!(out, "  {}", c.address);
+        }
+        out.push('\n');
+    }
+    out.push_str("Beanpole will perform these actions:\n\n");
+    for change in &plan.changes {
+        render_change(change, &mut out);
+        out.push('\n');
+    }
+    out.push_str(&summary_line(&plan.summary()));
+    out.push('\n');
+    out
+}
+
+/// The plan as the documented JSON schema.
+pub fn render_json(plan: &Plan, calls: &CallStats) -> Value {
+    let summary = plan.summary();
+    json!({
+        "format_version": FORMAT_VERSION,
+        "changes": plan.changes,
+        "summary": summary,
+        "errors": plan.errors.iter().map(|e| json!({ "message": e.to_string(), "detail": e })).collect::<Vec<_>>(),
+        "calls": {
+            "per_service": calls.per_service,
+            "total": calls.total(),
+            "wall_ms": calls.wall_ms,
+        },
+    })
+}
+
+/// The `-v` report of the calls a read made.
+pub fn render_calls(calls: &CallStats) -> String {
+    let per: Vec<String> = calls
+        .per_service
+        .iter()
+        .map(|(service, n)| format!("{service} {n}"))
+        .collect();
+    format!(
+        "AWS API calls: {} ({}) in {} ms",
+        calls.total(),
+        per.join(", "),
+        calls.wall_ms
+    )
+}

@@ -1,0 +1,166 @@
+//! A plan as steps for the walker: one step per graph resource in scope (converge, or just
+//! publish the outputs of an unchanged resource), waiting for the steps of what it depends on;
+//! one step per deletion, ordered so that nothing is deleted while something still uses it.
+
+use super::executor::Step;
+use super::plan::Plan;
+use super::{Action, LiveResource};
+use crate::graph::{Address, Resource, ResourceGraph, ResourceKind};
+use std::collections::BTreeMap;
+
+/// What one step does.
+#[derive(Debug, Clone)]
+pub enum StepWork {
+    /// Bring a graph resource to its desired state (`action: None`: it already is; the step
+    /// only publishes its outputs to the steps after it).
+    Converge {
+        resource: Resource,
+        live: Option<LiveResource>,
+        action: Option<Action>,
+    },
+    /// Delete a resource Beanpole owns.
+    Delete { live: LiveResource },
+}
+
+impl StepWork {
+    pub fn application(&self) -> &str {
+        match self {
+            StepWork::Converge { resource, .. } => &resource.application,
+            StepWork::Delete { live } => live.application.as_deref().unwrap_or_default(),
+        }
+    }
+
+    /// What the step does, for progress lines: "creating", "updating"…
+    pub fn doing(&self) -> &'static str {
+        match self {
+            StepWork::Converge { action: None, .. } => "reading",
+            StepWork::Converge {
+                action: Some(action),
+                ..
+            } => match action {
+                Action::Create => "creating",
+                Action::Update => "updating",
+                Action::Replace => "replacing",
+                Action::Delete => "deleting",
+            },
+            StepWork::Delete { .. } => "deleting",
+        }
+    }
+
+    pub fn done(&self) -> &'static str {
+        match self {
+            StepWork::Converge { action: None, .. } => "unchanged",
+            StepWork::Converge {
+                action: Some(action),
+                ..
+            } => match action {
+                Action::Create => "created",
+                Action::Update => "updated",
+                Action::Replace => "replaced",
+                Action::Delete => "deleted",
+            },
+            StepWork::Delete { .. } => "deleted",
+        }
+    }
+
+    pub fn is_change(&self) -> bool {
+        !matches!(self, StepWork::Converge { action: None, .. })
+    }
+}
+
+/// Deletion order inside one environment: what uses a resource goes before it.
+fn delete_rank(live: &LiveResource) -> u8 {
+    match live.kind {
+        ResourceKind::CnameRecord => 0,
+        // The TXT marker proves the CNAME is ours: it goes last of the two.
+        ResourceKind::OwnershipRecord => 1,
+        ResourceKind::ScalingPolicy => 2,
+        ResourceKind::AutoScalingGroup => 3,
+        ResourceKind::Listener => 4,
+        ResourceKind::LoadBalancer => 5,
+        ResourceKind::TargetGroup | ResourceKind::LaunchTemplate => 6,
+        ResourceKind::InstanceProfile => 7,
+        ResourceKind::IamRole => 8,
+        // The instance group's rule names the load balancer's group.
+        ResourceKind::SecurityGroup => {
+            let instances = match &live.address {
+                Some(a) => a.0.ends_with("instance_security_group"),
+                None => live.aws_name.contains("-instances-"),
+            };
+            if instances {
+                9
+            } else {
+                10
+            }
+        }
+        ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone => 11,
+    }
+}
+
+/// The steps of a plan, in an order the walker can start from.
+pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
+    let mut steps: Vec<Step<StepWork>> = Vec::new();
+    let mut index: BTreeMap<&Address, usize> = BTreeMap::new();
+    for address in &plan.order {
+        let Some(resource) = graph.get(address) else {
+            continue;
+        };
+        index.insert(address, steps.len());
+        steps.push(Step {
+            label: address.to_string(),
+            depends_on: Vec::new(),
+            work: StepWork::Converge {
+                resource: resource.clone(),
+                live: plan.matched.get(address).cloned(),
+                action: plan
+                    .change(address)
+                    .map(|c| c.action)
+                    .filter(|a| *a != Action::Delete),
+            },
+        });
+    }
+    for step in steps.iter_mut() {
+        let address = Address(step.label.clone());
+        step.depends_on = graph
+            .dependencies(&address)
+            .into_iter()
+            .filter_map(|d| index.get(d).copied())
+            .collect();
+    }
+    let converge_count = steps.len();
+    let scope_of = |application: Option<&str>, environment: Option<&str>| {
+        (
+            application.unwrap_or_default().to_string(),
+            environment.unwrap_or_default().to_string(),
+        )
+    };
+    let mut deletions: Vec<(&Address, &LiveResource)> = plan.deletions.iter().collect();
+    deletions.sort_by_key(|(a, l)| (delete_rank(l), (*a).clone()));
+    for (address, live) in deletions {
+        let here = scope_of(live.application.as_deref(), live.environment.as_deref());
+        let mut depends_on: Vec<usize> = (0..converge_count)
+            .filter(|&i| match &steps[i].work {
+                StepWork::Converge { resource, .. } => {
+                    scope_of(Some(&resource.application), resource.environment.as_deref())
+                        == here
+                }
+                StepWork::Delete { .. } => false,
+            })
+            .collect();
+        for (i, step) in steps.iter().enumerate().skip(converge_count) {
+            if let StepWork::Delete { live: other } = &step.work {
+                if scope_of(other.application.as_deref(), other.environment.as_deref()) == here
+                    && delete_rank(other) < delete_rank(live)
+                {
+                    depends_on.push(i);
+                }
+            }
+        }
+        steps.push(Step {
+            label: address.to_string(),
+            depends_on,
+            work: StepWork::Delete { live: live.clone() },
+        });
+    }
+    steps
+}
