@@ -1,0 +1,192 @@
+//! moto in server mode on 127.0.0.1, one server per test (so no test sees another's
+//! resources), and optionally the delaying proxy in front of it. Fails loudly when moto is not
+//! installed: run `scripts/test`, which installs it into `.venv`.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+pub const REGION: &str = "us-east-2";
+
+static ENVIRONMENT: Once = Once::new();
+
+/// Fake credentials and no shared config, so nothing can reach a real account.
+pub fn isolate_from_real_aws() {
+    ENVIRONMENT.call_once(|| {
+        for (key, value) in [
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_SESSION_TOKEN", "testing"),
+            ("AWS_REGION", REGION),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ] {
+            std::env::set_var(key, value);
+        }
+        std::env::remove_var("AWS_PROFILE");
+        std::env::remove_var("AWS_ENDPOINT_URL");
+    });
+}
+
+fn venv() -> PathBuf {
+    super::manifest_dir().join(".venv/bin")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+fn wait_listening(child: &mut Child, port: u16, what: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited ({status}) before listening on 127.0.0.1:{port}");
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on 127.0.0.1:{port} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A moto server of this test's own; killed on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    proxy: Option<(Child, u16)>,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        isolate_from_real_aws();
+        let server = venv().join("moto_server");
+        assert!(
+            server.exists(),
+            "moto is not installed at {}: run scripts/test (it installs moto[server] into .venv)",
+            server.display()
+        );
+        let port = free_port();
+        let mut child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+        wait_listening(&mut child, port, "moto_server");
+        Moto {
+            child,
+            port,
+            proxy: None,
+        }
+    }
+
+    /// Puts the delaying proxy in front: `endpoint()` then goes through it.
+    pub fn with_delay(mut self, delay_ms: u64) -> Moto {
+        let port = free_port();
+        let script = super::manifest_dir().join("scripts/delay-proxy.py");
+        let mut child = Command::new(venv().join("python"))
+            .arg(&script)
+            .args([port.to_string(), self.port.to_string(), delay_ms.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the delaying proxy: {e}"));
+        if let Some(out) = child.stdout.take() {
+            let mut line = String::new();
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        wait_listening(&mut child, port, "delay-proxy.py");
+        self.proxy = Some((child, port));
+        self
+    }
+
+    /// Where beanpole should send its calls.
+    pub fn endpoint(&self) -> String {
+        let port = self.proxy.as_ref().map(|(_, p)| *p).unwrap_or(self.port);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Straight to moto, bypassing any proxy (for the test's own checks).
+    pub fn direct_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SDK clients for the test's own checks and out-of-band changes.
+    pub fn clients(&self) -> beanpole::aws::Aws {
+        let connection = beanpole::aws::Connection {
+            region: Some(REGION.to_string()),
+            endpoint_url: Some(self.direct_endpoint()),
+        };
+        runtime()
+            .block_on(beanpole::aws::Aws::connect(
+                &connection,
+                beanpole::aws::calls::CallCounter::new(),
+            ))
+            .expect("SDK clients for moto")
+    }
+
+    /// The public hosted zone of `domain`, as a user would have made it before using beanpole.
+    pub fn create_zone(&self, domain: &str) -> String {
+        let aws = self.clients();
+        let out = runtime()
+            .block_on(
+                aws.route53
+                    .create_hosted_zone()
+                    .name(domain)
+                    .caller_reference(format!("test-{domain}"))
+                    .send(),
+            )
+            .expect("create hosted zone");
+        out.hosted_zone()
+            .map(|z| z.id().trim_start_matches("/hostedzone/").to_string())
+            .expect("zone id")
+    }
+
+    /// A `beanpole` command for `dir`, pointed at this moto.
+    pub fn beanpole(&self, dir: &Path) -> Command {
+        let mut command = super::beanpole(dir);
+        command
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_SESSION_TOKEN", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", self.endpoint())
+            .env_remove("AWS_PROFILE");
+        command
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some((proxy, _)) = &mut self.proxy {
+            let _ = proxy.kill();
+            let _ = proxy.wait();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A current-thread runtime for the tests' own SDK calls.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

@@ -1,0 +1,674 @@
+//! plan / apply / destroy of examples/pets-app against moto (each test its own moto server),
+//! asserting on what the AWS APIs report afterwards.
+
+mod common;
+
+use common::moto::{runtime, Moto};
+use common::{run, TempDir};
+use serde_json::Value;
+use std::process::Output;
+
+const SPEC: &str = include_str!("../examples/pets-app/main.hcl");
+
+fn pets(label: &str) -> TempDir {
+    let dir = TempDir::new(label);
+    dir.write("main.hcl", SPEC);
+    dir
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn apply(moto: &Moto, dir: &TempDir) -> Output {
+    let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "apply failed:\n{}", text(&out));
+    out
+}
+
+fn plan_json(moto: &Moto, dir: &TempDir) -> Value {
+    let out = run(moto.beanpole(dir.path()).args(["plan", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "plan failed:\n{}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("plan --json is JSON")
+}
+
+fn assert_no_changes(moto: &Moto, dir: &TempDir) {
+    let out = run(moto.beanpole(dir.path()).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "expected an empty plan:\n{}",
+        text(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
+}
+
+/// What one environment looks like in the account.
+struct Wiring {
+    lb_arn: String,
+    lb_dns: String,
+    lb_sgs: Vec<String>,
+    tg_arn: String,
+    asg_template: (String, String),
+    asg_target_groups: Vec<String>,
+    listener_target: Option<String>,
+    instance_sg_ingress: Vec<(i32, Vec<String>, Vec<String>)>,
+    in_service: usize,
+    desired: i32,
+    template_id: String,
+    template_latest: i64,
+    template_instance_type: String,
+}
+
+fn wiring(moto: &Moto, env: &str) -> Wiring {
+    let aws = moto.clients();
+    runtime().block_on(async {
+        let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
+        let lb = lbs
+            .load_balancers()
+            .iter()
+            .find(|l| l.load_balancer_name().unwrap_or_default().contains(env))
+            .unwrap_or_else(|| panic!("no load balancer for {env}"))
+            .clone();
+        let tgs = aws.elbv2.describe_target_groups().send().await.unwrap();
+        let short = &env[..env.len().min(12)];
+        let tg = tgs
+            .target_groups()
+            .iter()
+            .find(|t| t.target_group_name().unwrap_or_default().contains(short))
+            .unwrap_or_else(|| panic!("no target group for {env}"))
+            .clone();
+        let listeners = aws
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(lb.load_balancer_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let http = listeners
+            .listeners()
+            .iter()
+            .find(|l| l.port() == Some(80))
+            .expect("an HTTP listener on 80");
+        let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+        let group = groups
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name().unwrap_or_default().contains(env))
+            .unwrap_or_else(|| panic!("no Auto Scaling group for {env}"))
+            .clone();
+        let sgs = aws.ec2.describe_security_groups().send().await.unwrap();
+        let instance_sg = sgs
+            .security_groups()
+            .iter()
+            .find(|g| {
+                g.group_name().unwrap_or_default().contains(env)
+                    && g.group_name().unwrap_or_default().contains("-instances-")
+            })
+            .expect("an instance security group");
+        let templates = aws.ec2.describe_launch_templates().send().await.unwrap();
+        let template = templates
+            .launch_templates()
+            .iter()
+            .find(|t| t.launch_template_name().unwrap_or_default().contains(env))
+            .expect("a launch template")
+            .clone();
+        let latest = aws
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(template.launch_template_id().unwrap())
+            .versions("$Latest")
+            .send()
+            .await
+            .unwrap();
+        let data = latest.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap()
+            .clone();
+        Wiring {
+            lb_arn: lb.load_balancer_arn().unwrap().to_string(),
+            lb_dns: lb.dns_name().unwrap().to_string(),
+            lb_sgs: lb.security_groups().to_vec(),
+            tg_arn: tg.target_group_arn().unwrap().to_string(),
+            asg_template: group
+                .launch_template()
+                .map(|t| {
+                    (
+                        t.launch_template_id().unwrap_or_default().to_string(),
+                        t.version().unwrap_or_default().to_string(),
+                    )
+                })
+                .unwrap_or_default(),
+            asg_target_groups: group.target_group_arns().to_vec(),
+            listener_target: http.default_actions()[0]
+                .target_group_arn()
+                .map(str::to_string),
+            instance_sg_ingress: instance_sg
+                .ip_permissions()
+                .iter()
+                .map(|p| {
+                    (
+                        p.from_port().unwrap_or_default(),
+                        p.user_id_group_pairs()
+                            .iter()
+                            .filter_map(|g| g.group_id().map(str::to_string))
+                            .collect(),
+                        p.ip_ranges()
+                            .iter()
+                            .filter_map(|r| r.cidr_ip().map(str::to_string))
+                            .collect(),
+                    )
+                })
+                .collect(),
+            in_service: group
+                .instances()
+                .iter()
+                .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
+                .count(),
+            desired: group.desired_capacity().unwrap_or_default(),
+            template_id: template.launch_template_id().unwrap().to_string(),
+            template_latest: template.latest_version_number().unwrap_or_default(),
+            template_instance_type: data
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+        }
+    })
+}
+
+fn record(moto: &Moto, zone: &str, name: &str, kind: &str) -> Option<String> {
+    let aws = moto.clients();
+    runtime().block_on(async {
+        let out = aws
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .unwrap();
+        out.resource_record_sets()
+            .iter()
+            .find(|r| r.name().trim_end_matches('.') == name && r.r#type().as_str() == kind)
+            .and_then(|r| r.resource_records().first())
+            .map(|r| r.value().to_string())
+    })
+}
+
+fn inline_policy(moto: &Moto, env: &str) -> String {
+    let aws = moto.clients();
+    runtime().block_on(async {
+        let roles = aws.iam.list_roles().send().await.unwrap();
+        let role = roles
+            .roles()
+            .iter()
+            .find(|r| r.role_name().contains(env))
+            .unwrap_or_else(|| panic!("no role for {env}"))
+            .role_name()
+            .to_string();
+        let policy = aws
+            .iam
+            .get_role_policy()
+            .role_name(&role)
+            .policy_name("beanpole")
+            .send()
+            .await
+            .unwrap();
+        // IAM returns documents URL-encoded.
+        policy.policy_document().replace("%3A", ":").replace("%3a", ":")
+    })
+}
+
+#[test]
+fn moto_apply_creates_the_wired_web_tier_and_a_second_plan_is_empty() {
+    let moto = Moto::start();
+    let zone = moto.create_zone("example.com");
+    let dir = pets("apply");
+    let out = apply(&moto, &dir);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Resources: 22 added"),
+        "{}",
+        text(&out)
+    );
+
+    for (env, cname) in [("pets-env-blue", "pets"), ("pets-env-green", "pets-staging")] {
+        let w = wiring(&moto, env);
+        // The instances admit only the load balancer's group, on the proxy's port.
+        assert_eq!(w.instance_sg_ingress.len(), 1, "{:?}", w.instance_sg_ingress);
+        let (port, groups, cidrs) = &w.instance_sg_ingress[0];
+        assert_eq!(*port, 80);
+        assert_eq!(groups, &w.lb_sgs);
+        assert!(cidrs.is_empty());
+        // The group launches from the template and registers in the target group.
+        assert_eq!(w.asg_template.0, w.template_id);
+        assert_eq!(w.asg_template.1, w.template_latest.to_string());
+        assert_eq!(w.asg_target_groups, vec![w.tg_arn.clone()]);
+        assert_eq!(w.listener_target.as_deref(), Some(w.tg_arn.as_str()));
+        assert!(w.lb_arn.contains(":loadbalancer/app/"));
+        assert!(w.in_service >= 1 && w.in_service as i32 >= w.desired);
+        // The CNAME points at the load balancer; its TXT marker names the environment.
+        let fqdn = format!("{cname}.example.com");
+        assert_eq!(
+            record(&moto, &zone, &fqdn, "CNAME").map(|v| v.trim_end_matches('.').to_string()),
+            Some(w.lb_dns.clone())
+        );
+        let marker = record(&moto, &zone, &format!("_beanpole.{fqdn}"), "TXT").unwrap();
+        assert!(marker.contains(&format!("environment={env}")), "{marker}");
+        // The role carries the spec's permissions.
+        let policy = inline_policy(&moto, env);
+        assert!(policy.contains("dynamodb:PutItem"), "{policy}");
+    }
+    assert_no_changes(&moto, &dir);
+}
+
+#[test]
+fn moto_spec_edits_are_updates_in_place_and_converge() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = pets("edit");
+    apply(&moto, &dir);
+    let before = wiring(&moto, "pets-env-blue");
+
+    let edited = SPEC
+        .replacen("default     = \"t3.small\"", "default     = \"t3.large\"", 1)
+        .replacen("max = 4", "max = 6", 1)
+        .replacen(
+            "\"dynamodb:PutItem\"]",
+            "\"dynamodb:PutItem\", \"dynamodb:Query\"]",
+            1,
+        )
+        .replacen("path = \"/health\"", "path = \"/healthz\"", 1);
+    assert_ne!(edited, SPEC);
+    dir.write("main.hcl", &edited);
+
+    let plan = plan_json(&moto, &dir);
+    let changes = plan["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    for change in changes {
+        assert_eq!(change["action"], "update", "not in place: {change:#}");
+    }
+    let changed: Vec<(&str, &str)> = changes
+        .iter()
+        .flat_map(|c| {
+            c["attributes"].as_array().unwrap().iter().map(move |a| {
+                (
+                    c["address"].as_str().unwrap(),
+                    a["name"].as_str().unwrap(),
+                )
+            })
+        })
+        .collect();
+    for expected in [
+        ("environment.pets-env-blue.launch_template", "instance_type"),
+        ("environment.pets-env-green.launch_template", "instance_type"),
+        ("environment.pets-env-blue.auto_scaling_group", "max_size"),
+        ("environment.pets-env-blue.auto_scaling_group", "launch_template_version"),
+        ("environment.pets-env-blue.instance_role", "inline_policy"),
+        ("environment.pets-env-blue.target_group", "health_check"),
+    ] {
+        assert!(changed.contains(&expected), "{expected:?} not in {changed:?}");
+    }
+    assert_eq!(plan["summary"]["change"], changes.len());
+    assert_eq!(plan["summary"]["add"], 0);
+
+    apply(&moto, &dir);
+    let after = wiring(&moto, "pets-env-blue");
+    // Same resources, a new template version, and the group points at it.
+    assert_eq!(after.lb_arn, before.lb_arn);
+    assert_eq!(after.tg_arn, before.tg_arn);
+    assert_eq!(after.template_id, before.template_id);
+    assert_eq!(after.template_latest, before.template_latest + 1);
+    assert_eq!(after.template_instance_type, "t3.large");
+    assert_eq!(after.asg_template.1, after.template_latest.to_string());
+    assert!(inline_policy(&moto, "pets-env-blue").contains("dynamodb:Query"));
+    assert_no_changes(&moto, &dir);
+}
+
+#[test]
+fn moto_changes_made_outside_beanpole_show_as_drift_and_apply_reverts_them() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = pets("drift");
+    apply(&moto, &dir);
+    let blue = wiring(&moto, "pets-env-blue");
+    let aws = moto.clients();
+    let instance_sg = runtime().block_on(async {
+        let sgs = aws.ec2.describe_security_groups().send().await.unwrap();
+        let sg = sgs
+            .security_groups()
+            .iter()
+            .find(|g| g.group_name().unwrap_or_default().contains("pets-env-blue-instances"))
+            .unwrap()
+            .group_id()
+            .unwrap()
+            .to_string();
+        aws.ec2
+            .authorize_security_group_ingress()
+            .group_id(&sg)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(22)
+                    .to_port(22)
+                    .ip_ranges(
+                        aws_sdk_ec2::types::IpRange::builder()
+                            .cidr_ip("0.0.0.0/0")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+        let name = groups
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| g.auto_scaling_group_name().unwrap_or_default().contains("pets-env-blue"))
+            .unwrap()
+            .auto_scaling_group_name()
+            .unwrap()
+            .to_string();
+        aws.autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .desired_capacity(3)
+            .send()
+            .await
+            .unwrap();
+        sg
+    });
+
+    let out = run(moto.beanpole(dir.path()).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("Drift: 2 resources changed outside Beanpole"), "{shown}");
+    assert!(shown.contains("desired_capacity : 3 → 1"), "{shown}");
+    let plan = plan_json(&moto, &dir);
+    let drifted: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["drift"] == true)
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        drifted,
+        vec![
+            "environment.pets-env-blue.auto_scaling_group",
+            "environment.pets-env-blue.instance_security_group"
+        ]
+    );
+
+    apply(&moto, &dir);
+    let after = wiring(&moto, "pets-env-blue");
+    assert_eq!(after.desired, 1);
+    assert_eq!(after.instance_sg_ingress.len(), 1, "{:?}", after.instance_sg_ingress);
+    assert_eq!(after.instance_sg_ingress[0].1, blue.lb_sgs);
+    assert!(!instance_sg.is_empty());
+    assert_no_changes(&moto, &dir);
+}
+
+#[test]
+fn moto_a_saved_plan_is_refused_when_the_account_changed_since() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = pets("stale");
+    apply(&moto, &dir);
+    dir.write(
+        "main.hcl",
+        &SPEC.replacen("default     = \"t3.small\"", "default     = \"t3.medium\"", 1),
+    );
+    let plan_file = dir.path().join("edit.plan");
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["plan", "--out"])
+        .arg(&plan_file));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Someone changes the group's capacity after the plan was made.
+    let aws = moto.clients();
+    runtime().block_on(async {
+        let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+        for g in groups.auto_scaling_groups() {
+            aws.autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(g.auto_scaling_group_name().unwrap())
+                .max_size(2)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let out = run(moto.beanpole(dir.path()).arg("apply").arg(&plan_file));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is stale"), "{stderr}");
+    assert!(
+        stderr.contains("auto_scaling_group/pets-app-pets-env-blue-") && stderr.contains("was changed"),
+        "{stderr}"
+    );
+    // Nothing was applied: the template still has its first version.
+    assert_eq!(wiring(&moto, "pets-env-blue").template_latest, 1);
+
+    // A fresh plan file applies.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["plan", "--out"])
+        .arg(&plan_file));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(moto.beanpole(dir.path()).arg("apply").arg(&plan_file));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(wiring(&moto, "pets-env-blue").template_instance_type, "t3.medium");
+}
+
+/// Every resource in the account that carries Beanpole's tags or names.
+fn beanpole_leftovers(moto: &Moto, zone: &str) -> Vec<String> {
+    let aws = moto.clients();
+    runtime().block_on(async {
+        let mut left = Vec::new();
+        let tagged = |tags: Vec<(Option<String>, Option<String>)>| {
+            tags.iter()
+                .any(|(k, _)| k.as_deref().is_some_and(|k| k.starts_with("beanpole:")))
+        };
+        for g in aws.ec2.describe_security_groups().send().await.unwrap().security_groups() {
+            let tags = g.tags().iter().map(|t| (t.key().map(String::from), t.value().map(String::from))).collect();
+            if tagged(tags) || g.group_name().unwrap_or_default().starts_with("pets-app") {
+                left.push(format!("security group {:?}", g.group_name()));
+            }
+        }
+        for t in aws.ec2.describe_launch_templates().send().await.unwrap().launch_templates() {
+            left.push(format!("launch template {:?}", t.launch_template_name()));
+        }
+        for l in aws.elbv2.describe_load_balancers().send().await.unwrap().load_balancers() {
+            left.push(format!("load balancer {:?}", l.load_balancer_name()));
+        }
+        for t in aws.elbv2.describe_target_groups().send().await.unwrap().target_groups() {
+            left.push(format!("target group {:?}", t.target_group_name()));
+        }
+        for g in aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap().auto_scaling_groups() {
+            left.push(format!("auto scaling group {:?}", g.auto_scaling_group_name()));
+        }
+        for p in aws.autoscaling.describe_policies().send().await.unwrap().scaling_policies() {
+            left.push(format!("scaling policy {:?}", p.policy_name()));
+        }
+        for r in aws.iam.list_roles().send().await.unwrap().roles() {
+            left.push(format!("role {}", r.role_name()));
+        }
+        for p in aws.iam.list_instance_profiles().send().await.unwrap().instance_profiles() {
+            left.push(format!("instance profile {}", p.instance_profile_name()));
+        }
+        for r in aws
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .send()
+            .await
+            .unwrap()
+            .resource_record_sets()
+        {
+            if !matches!(r.r#type().as_str(), "NS" | "SOA") {
+                left.push(format!("record {} {}", r.name(), r.r#type().as_str()));
+            }
+        }
+        let instances = aws.ec2.describe_instances().send().await.unwrap();
+        for i in instances.reservations().iter().flat_map(|r| r.instances()) {
+            let state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string());
+            if state.as_deref() != Some("terminated") {
+                left.push(format!("instance {:?} {:?}", i.instance_id(), state));
+            }
+        }
+        left
+    })
+}
+
+#[test]
+fn moto_destroy_leaves_nothing_beanpole_made() {
+    let moto = Moto::start();
+    let zone = moto.create_zone("example.com");
+    let dir = pets("destroy");
+    apply(&moto, &dir);
+    assert!(!beanpole_leftovers(&moto, &zone).is_empty());
+
+    // Without a terminal and without --auto-approve, destroy refuses.
+    let out = run(moto.beanpole(dir.path()).arg("destroy"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--auto-approve"));
+
+    // One environment first: the other one is untouched.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--env", "pets-env-green", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("11 destroyed"), "{}", text(&out));
+    wiring(&moto, "pets-env-blue");
+
+    let out = run(moto.beanpole(dir.path()).args(["destroy", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(beanpole_leftovers(&moto, &zone), Vec::<String>::new());
+    let out = run(moto.beanpole(dir.path()).args(["destroy", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to destroy"));
+}
+
+#[test]
+fn moto_a_foreign_resource_with_beanpoles_name_stops_the_plan_and_is_untouched() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = pets("foreign");
+    // Learn the target group's name from the graph, then make one by hand, untagged.
+    let graph = run(common::beanpole(dir.path()).args(["graph", "--format", "json"]));
+    let graph: Value = serde_json::from_slice(&graph.stdout).unwrap();
+    let name = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == "environment.pets-env-blue.target_group")
+        .and_then(|n| n["aws_name"].as_str())
+        .unwrap()
+        .to_string();
+    let aws = moto.clients();
+    let foreign_arn = runtime().block_on(async {
+        let vpcs = aws.ec2.describe_vpcs().send().await.unwrap();
+        let vpc = vpcs.vpcs()[0].vpc_id().unwrap().to_string();
+        let out = aws
+            .elbv2
+            .create_target_group()
+            .name(&name)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(8080)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .unwrap();
+        out.target_groups()[0].target_group_arn().unwrap().to_string()
+    });
+
+    for command in [vec!["plan"], vec!["apply", "--auto-approve"]] {
+        let out = run(moto.beanpole(dir.path()).args(&command));
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("target_group `{name}`"))
+                && stderr.contains("not created by Beanpole"),
+            "{stderr}"
+        );
+    }
+    runtime().block_on(async {
+        let tgs = aws.elbv2.describe_target_groups().send().await.unwrap();
+        assert_eq!(tgs.target_groups().len(), 1, "apply created something");
+        let tg = &tgs.target_groups()[0];
+        assert_eq!(tg.target_group_arn(), Some(foreign_arn.as_str()));
+        assert_eq!(tg.port(), Some(8080));
+        let tags = aws
+            .elbv2
+            .describe_tags()
+            .resource_arns(&foreign_arn)
+            .send()
+            .await
+            .unwrap();
+        assert!(tags.tag_descriptions()[0].tags().is_empty());
+        let lbs = aws.elbv2.describe_load_balancers().send().await.unwrap();
+        assert!(lbs.load_balancers().is_empty(), "apply created something");
+    });
+}
+
+#[test]
+fn moto_an_apply_killed_part_way_is_resumed_by_the_next_one() {
+    let moto = Moto::start().with_delay(150);
+    let zone = moto.create_zone("example.com");
+    let dir = pets("kill");
+    let mut child = moto
+        .beanpole(dir.path())
+        .args(["apply", "--auto-approve", "--parallelism", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until some resources exist, then kill it.
+    let started = std::time::Instant::now();
+    loop {
+        let made = beanpole_leftovers(&moto, &zone).len();
+        if made >= 4 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "apply made nothing in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let partial = beanpole_leftovers(&moto, &zone);
+    let plan = plan_json(&moto, &dir);
+    assert!(
+        plan["summary"]["add"].as_u64().unwrap() > 0,
+        "apply finished before it was killed: {partial:?}"
+    );
+
+    apply(&moto, &dir);
+    assert_no_changes(&moto, &dir);
+    // No duplicates: one of each per environment.
+    let everything = beanpole_leftovers(&moto, &zone);
+    for kind in ["load balancer", "target group", "launch template", "auto scaling group", "role", "instance profile"] {
+        let n = everything.iter().filter(|l| l.starts_with(kind)).count();
+        assert_eq!(n, 2, "{kind}: {everything:#?}");
+    }
+    let sgs = everything.iter().filter(|l| l.starts_with("security group")).count();
+    assert_eq!(sgs, 4, "{everything:#?}");
+    for made in partial {
+        if !made.starts_with("instance ") {
+            assert!(everything.contains(&made), "{made} was lost");
+        }
+    }
+    for env in ["pets-env-blue", "pets-env-green"] {
+        let w = wiring(&moto, env);
+        assert_eq!(w.asg_target_groups, vec![w.tg_arn.clone()]);
+    }
+}
