@@ -10,7 +10,6 @@ Prints "ready" once listening. Listens and connects only on 127.0.0.1.
 import http.client
 import http.server
 import sys
-import threading
 import time
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -19,7 +18,6 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 def main():
     listen_port, upstream_port, delay_ms = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    local = threading.local()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -27,28 +25,22 @@ def main():
         def log_message(self, *args):
             pass
 
-        def upstream(self):
-            if getattr(local, "conn", None) is None:
-                local.conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
-            return local.conn
-
         def forward(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             time.sleep(delay_ms / 1000.0)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-            for attempt in range(2):
-                try:
-                    conn = self.upstream()
-                    conn.request(self.command, self.path, body=body, headers=headers)
-                    response = conn.getresponse()
-                    data = response.read()
-                    break
-                except (http.client.HTTPException, OSError):
-                    local.conn = None
-                    if attempt == 1:
-                        self.send_error(502)
-                        return
+            # A fresh upstream connection per request (moto closes each one after its
+            # response), and never a second send: a resent request could be applied twice.
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                conn.close()
+            except (http.client.HTTPException, OSError):
+                self.send_error(502)
+                return
             self.send_response(response.status)
             for k, v in response.getheaders():
                 if k.lower() not in HOP_BY_HOP:

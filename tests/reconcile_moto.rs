@@ -38,7 +38,9 @@ fn plan_json(moto: &Moto, dir: &TempDir) -> Value {
 }
 
 fn assert_no_changes(moto: &Moto, dir: &TempDir) {
-    let out = run(moto.beanpole(dir.path()).args(["plan", "--detailed-exitcode"]));
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -95,11 +97,20 @@ fn wiring(moto: &Moto, env: &str) -> Wiring {
             .iter()
             .find(|l| l.port() == Some(80))
             .expect("an HTTP listener on 80");
-        let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+        let groups = aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap();
         let group = groups
             .auto_scaling_groups()
             .iter()
-            .find(|g| g.auto_scaling_group_name().unwrap_or_default().contains(env))
+            .find(|g| {
+                g.auto_scaling_group_name()
+                    .unwrap_or_default()
+                    .contains(env)
+            })
             .unwrap_or_else(|| panic!("no Auto Scaling group for {env}"))
             .clone();
         let sgs = aws.ec2.describe_security_groups().send().await.unwrap();
@@ -219,7 +230,10 @@ fn inline_policy(moto: &Moto, env: &str) -> String {
             .await
             .unwrap();
         // IAM returns documents URL-encoded.
-        policy.policy_document().replace("%3A", ":").replace("%3a", ":")
+        policy
+            .policy_document()
+            .replace("%3A", ":")
+            .replace("%3a", ":")
     })
 }
 
@@ -235,10 +249,18 @@ fn moto_apply_creates_the_wired_web_tier_and_a_second_plan_is_empty() {
         text(&out)
     );
 
-    for (env, cname) in [("pets-env-blue", "pets"), ("pets-env-green", "pets-staging")] {
+    for (env, cname) in [
+        ("pets-env-blue", "pets"),
+        ("pets-env-green", "pets-staging"),
+    ] {
         let w = wiring(&moto, env);
         // The instances admit only the load balancer's group, on the proxy's port.
-        assert_eq!(w.instance_sg_ingress.len(), 1, "{:?}", w.instance_sg_ingress);
+        assert_eq!(
+            w.instance_sg_ingress.len(),
+            1,
+            "{:?}",
+            w.instance_sg_ingress
+        );
         let (port, groups, cidrs) = &w.instance_sg_ingress[0];
         assert_eq!(*port, 80);
         assert_eq!(groups, &w.lb_sgs);
@@ -274,7 +296,11 @@ fn moto_spec_edits_are_updates_in_place_and_converge() {
     let before = wiring(&moto, "pets-env-blue");
 
     let edited = SPEC
-        .replacen("default     = \"t3.small\"", "default     = \"t3.large\"", 1)
+        .replacen(
+            "default     = \"t3.small\"",
+            "default     = \"t3.large\"",
+            1,
+        )
         .replacen("max = 4", "max = 6", 1)
         .replacen(
             "\"dynamodb:PutItem\"]",
@@ -294,23 +320,31 @@ fn moto_spec_edits_are_updates_in_place_and_converge() {
     let changed: Vec<(&str, &str)> = changes
         .iter()
         .flat_map(|c| {
-            c["attributes"].as_array().unwrap().iter().map(move |a| {
-                (
-                    c["address"].as_str().unwrap(),
-                    a["name"].as_str().unwrap(),
-                )
-            })
+            c["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |a| (c["address"].as_str().unwrap(), a["name"].as_str().unwrap()))
         })
         .collect();
     for expected in [
         ("environment.pets-env-blue.launch_template", "instance_type"),
-        ("environment.pets-env-green.launch_template", "instance_type"),
+        (
+            "environment.pets-env-green.launch_template",
+            "instance_type",
+        ),
         ("environment.pets-env-blue.auto_scaling_group", "max_size"),
-        ("environment.pets-env-blue.auto_scaling_group", "launch_template_version"),
+        (
+            "environment.pets-env-blue.auto_scaling_group",
+            "launch_template_version",
+        ),
         ("environment.pets-env-blue.instance_role", "inline_policy"),
         ("environment.pets-env-blue.target_group", "health_check"),
     ] {
-        assert!(changed.contains(&expected), "{expected:?} not in {changed:?}");
+        assert!(
+            changed.contains(&expected),
+            "{expected:?} not in {changed:?}"
+        );
     }
     assert_eq!(plan["summary"]["change"], changes.len());
     assert_eq!(plan["summary"]["add"], 0);
@@ -341,7 +375,11 @@ fn moto_changes_made_outside_beanpole_show_as_drift_and_apply_reverts_them() {
         let sg = sgs
             .security_groups()
             .iter()
-            .find(|g| g.group_name().unwrap_or_default().contains("pets-env-blue-instances"))
+            .find(|g| {
+                g.group_name()
+                    .unwrap_or_default()
+                    .contains("pets-env-blue-instances")
+            })
             .unwrap()
             .group_id()
             .unwrap()
@@ -364,11 +402,20 @@ fn moto_changes_made_outside_beanpole_show_as_drift_and_apply_reverts_them() {
             .send()
             .await
             .unwrap();
-        let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+        let groups = aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap();
         let name = groups
             .auto_scaling_groups()
             .iter()
-            .find(|g| g.auto_scaling_group_name().unwrap_or_default().contains("pets-env-blue"))
+            .find(|g| {
+                g.auto_scaling_group_name()
+                    .unwrap_or_default()
+                    .contains("pets-env-blue")
+            })
             .unwrap()
             .auto_scaling_group_name()
             .unwrap()
@@ -383,10 +430,15 @@ fn moto_changes_made_outside_beanpole_show_as_drift_and_apply_reverts_them() {
         sg
     });
 
-    let out = run(moto.beanpole(dir.path()).args(["plan", "--detailed-exitcode"]));
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("Drift: 2 resources changed outside Beanpole"), "{shown}");
+    assert!(
+        shown.contains("Drift: 2 resources changed outside Beanpole"),
+        "{shown}"
+    );
     assert!(shown.contains("desired_capacity : 3 → 1"), "{shown}");
     let plan = plan_json(&moto, &dir);
     let drifted: Vec<&str> = plan["changes"]
@@ -407,7 +459,12 @@ fn moto_changes_made_outside_beanpole_show_as_drift_and_apply_reverts_them() {
     apply(&moto, &dir);
     let after = wiring(&moto, "pets-env-blue");
     assert_eq!(after.desired, 1);
-    assert_eq!(after.instance_sg_ingress.len(), 1, "{:?}", after.instance_sg_ingress);
+    assert_eq!(
+        after.instance_sg_ingress.len(),
+        1,
+        "{:?}",
+        after.instance_sg_ingress
+    );
     assert_eq!(after.instance_sg_ingress[0].1, blue.lb_sgs);
     assert!(!instance_sg.is_empty());
     assert_no_changes(&moto, &dir);
@@ -421,7 +478,11 @@ fn moto_a_saved_plan_is_refused_when_the_account_changed_since() {
     apply(&moto, &dir);
     dir.write(
         "main.hcl",
-        &SPEC.replacen("default     = \"t3.small\"", "default     = \"t3.medium\"", 1),
+        &SPEC.replacen(
+            "default     = \"t3.small\"",
+            "default     = \"t3.medium\"",
+            1,
+        ),
     );
     let plan_file = dir.path().join("edit.plan");
     let out = run(moto
@@ -433,7 +494,12 @@ fn moto_a_saved_plan_is_refused_when_the_account_changed_since() {
     // Someone changes the group's capacity after the plan was made.
     let aws = moto.clients();
     runtime().block_on(async {
-        let groups = aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap();
+        let groups = aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap();
         for g in groups.auto_scaling_groups() {
             aws.autoscaling
                 .update_auto_scaling_group()
@@ -449,7 +515,8 @@ fn moto_a_saved_plan_is_refused_when_the_account_changed_since() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is stale"), "{stderr}");
     assert!(
-        stderr.contains("auto_scaling_group/pets-app-pets-env-blue-") && stderr.contains("was changed"),
+        stderr.contains("auto_scaling_group/pets-app-pets-env-blue-")
+            && stderr.contains("was changed"),
         "{stderr}"
     );
     // Nothing was applied: the template still has its first version.
@@ -463,7 +530,10 @@ fn moto_a_saved_plan_is_refused_when_the_account_changed_since() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = run(moto.beanpole(dir.path()).arg("apply").arg(&plan_file));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(wiring(&moto, "pets-env-blue").template_instance_type, "t3.medium");
+    assert_eq!(
+        wiring(&moto, "pets-env-blue").template_instance_type,
+        "t3.medium"
+    );
 }
 
 /// Every resource in the account that carries Beanpole's tags or names.
@@ -475,31 +545,87 @@ fn beanpole_leftovers(moto: &Moto, zone: &str) -> Vec<String> {
             tags.iter()
                 .any(|(k, _)| k.as_deref().is_some_and(|k| k.starts_with("beanpole:")))
         };
-        for g in aws.ec2.describe_security_groups().send().await.unwrap().security_groups() {
-            let tags = g.tags().iter().map(|t| (t.key().map(String::from), t.value().map(String::from))).collect();
+        for g in aws
+            .ec2
+            .describe_security_groups()
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+        {
+            let tags = g
+                .tags()
+                .iter()
+                .map(|t| (t.key().map(String::from), t.value().map(String::from)))
+                .collect();
             if tagged(tags) || g.group_name().unwrap_or_default().starts_with("pets-app") {
                 left.push(format!("security group {:?}", g.group_name()));
             }
         }
-        for t in aws.ec2.describe_launch_templates().send().await.unwrap().launch_templates() {
+        for t in aws
+            .ec2
+            .describe_launch_templates()
+            .send()
+            .await
+            .unwrap()
+            .launch_templates()
+        {
             left.push(format!("launch template {:?}", t.launch_template_name()));
         }
-        for l in aws.elbv2.describe_load_balancers().send().await.unwrap().load_balancers() {
+        for l in aws
+            .elbv2
+            .describe_load_balancers()
+            .send()
+            .await
+            .unwrap()
+            .load_balancers()
+        {
             left.push(format!("load balancer {:?}", l.load_balancer_name()));
         }
-        for t in aws.elbv2.describe_target_groups().send().await.unwrap().target_groups() {
+        for t in aws
+            .elbv2
+            .describe_target_groups()
+            .send()
+            .await
+            .unwrap()
+            .target_groups()
+        {
             left.push(format!("target group {:?}", t.target_group_name()));
         }
-        for g in aws.autoscaling.describe_auto_scaling_groups().send().await.unwrap().auto_scaling_groups() {
-            left.push(format!("auto scaling group {:?}", g.auto_scaling_group_name()));
+        for g in aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap()
+            .auto_scaling_groups()
+        {
+            left.push(format!(
+                "auto scaling group {:?}",
+                g.auto_scaling_group_name()
+            ));
         }
-        for p in aws.autoscaling.describe_policies().send().await.unwrap().scaling_policies() {
+        for p in aws
+            .autoscaling
+            .describe_policies()
+            .send()
+            .await
+            .unwrap()
+            .scaling_policies()
+        {
             left.push(format!("scaling policy {:?}", p.policy_name()));
         }
         for r in aws.iam.list_roles().send().await.unwrap().roles() {
             left.push(format!("role {}", r.role_name()));
         }
-        for p in aws.iam.list_instance_profiles().send().await.unwrap().instance_profiles() {
+        for p in aws
+            .iam
+            .list_instance_profiles()
+            .send()
+            .await
+            .unwrap()
+            .instance_profiles()
+        {
             left.push(format!("instance profile {}", p.instance_profile_name()));
         }
         for r in aws
@@ -517,7 +643,10 @@ fn beanpole_leftovers(moto: &Moto, zone: &str) -> Vec<String> {
         }
         let instances = aws.ec2.describe_instances().send().await.unwrap();
         for i in instances.reservations().iter().flat_map(|r| r.instances()) {
-            let state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string());
+            let state = i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string());
             if state.as_deref() != Some("terminated") {
                 left.push(format!("instance {:?} {:?}", i.instance_id(), state));
             }
@@ -540,17 +669,28 @@ fn moto_destroy_leaves_nothing_beanpole_made() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--auto-approve"));
 
     // One environment first: the other one is untouched.
-    let out = run(moto
-        .beanpole(dir.path())
-        .args(["destroy", "--env", "pets-env-green", "--auto-approve"]));
+    let out = run(moto.beanpole(dir.path()).args([
+        "destroy",
+        "--env",
+        "pets-env-green",
+        "--auto-approve",
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("11 destroyed"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("11 destroyed"),
+        "{}",
+        text(&out)
+    );
     wiring(&moto, "pets-env-blue");
 
-    let out = run(moto.beanpole(dir.path()).args(["destroy", "--auto-approve"]));
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(beanpole_leftovers(&moto, &zone), Vec::<String>::new());
-    let out = run(moto.beanpole(dir.path()).args(["destroy", "--auto-approve"]));
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to destroy"));
 }
@@ -585,7 +725,10 @@ fn moto_a_foreign_resource_with_beanpoles_name_stops_the_plan_and_is_untouched()
             .send()
             .await
             .unwrap();
-        out.target_groups()[0].target_group_arn().unwrap().to_string()
+        out.target_groups()[0]
+            .target_group_arn()
+            .unwrap()
+            .to_string()
     });
 
     for command in [vec!["plan"], vec!["apply", "--auto-approve"]] {
@@ -656,11 +799,21 @@ fn moto_an_apply_killed_part_way_is_resumed_by_the_next_one() {
     assert_no_changes(&moto, &dir);
     // No duplicates: one of each per environment.
     let everything = beanpole_leftovers(&moto, &zone);
-    for kind in ["load balancer", "target group", "launch template", "auto scaling group", "role", "instance profile"] {
+    for kind in [
+        "load balancer",
+        "target group",
+        "launch template",
+        "auto scaling group",
+        "role",
+        "instance profile",
+    ] {
         let n = everything.iter().filter(|l| l.starts_with(kind)).count();
         assert_eq!(n, 2, "{kind}: {everything:#?}");
     }
-    let sgs = everything.iter().filter(|l| l.starts_with("security group")).count();
+    let sgs = everything
+        .iter()
+        .filter(|l| l.starts_with("security group"))
+        .count();
     assert_eq!(sgs, 4, "{everything:#?}");
     for made in partial {
         if !made.starts_with("instance ") {

@@ -55,7 +55,16 @@ pub async fn read(
     let mut owners = BTreeMap::new();
     for (name, group) in &groups {
         let resource = group_resource(name, group);
-        owners.insert(name.clone(), (resource.clone(), group.auto_scaling_group_arn().unwrap_or_default().to_string()));
+        owners.insert(
+            name.clone(),
+            (
+                resource.clone(),
+                group
+                    .auto_scaling_group_arn()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+        );
         found.push(resource);
     }
     if groups.is_empty() {
@@ -78,7 +87,9 @@ pub async fn read(
                 ("auto_scaling_group_name".to_string(), json!(group_name)),
                 (
                     "metric".to_string(),
-                    json!(metric.and_then(|m| m.predefined_metric_type()).map(|t| t.as_str())),
+                    json!(metric
+                        .and_then(|m| m.predefined_metric_type())
+                        .map(|t| t.as_str())),
                 ),
                 (
                     "target_value".to_string(),
@@ -120,7 +131,11 @@ pub async fn read(
 
 fn group_resource(name: &str, group: &AutoScalingGroup) -> LiveResource {
     let template = group.launch_template();
-    let mut target_groups: Vec<&str> = group.target_group_arns().iter().map(String::as_str).collect();
+    let mut target_groups: Vec<&str> = group
+        .target_group_arns()
+        .iter()
+        .map(String::as_str)
+        .collect();
     target_groups.sort();
     let mut subnets: Vec<&str> = group
         .vpc_zone_identifier()
@@ -141,9 +156,15 @@ fn group_resource(name: &str, group: &AutoScalingGroup) -> LiveResource {
         ),
         ("min_size".to_string(), json!(group.min_size())),
         ("max_size".to_string(), json!(group.max_size())),
-        ("desired_capacity".to_string(), json!(group.desired_capacity())),
+        (
+            "desired_capacity".to_string(),
+            json!(group.desired_capacity()),
+        ),
         ("target_group_arns".to_string(), json!(target_groups)),
-        ("health_check_type".to_string(), json!(group.health_check_type())),
+        (
+            "health_check_type".to_string(),
+            json!(group.health_check_type()),
+        ),
         (
             "health_check_grace_period".to_string(),
             json!(group.health_check_grace_period()),
@@ -155,7 +176,13 @@ fn group_resource(name: &str, group: &AutoScalingGroup) -> LiveResource {
         ("name".to_string(), json!(name)),
         ("arn".to_string(), json!(group.auto_scaling_group_arn())),
     ]);
-    live_resource(ResourceKind::AutoScalingGroup, name, tags, attributes, outputs)
+    live_resource(
+        ResourceKind::AutoScalingGroup,
+        name,
+        tags,
+        attributes,
+        outputs,
+    )
 }
 
 /// `app/LB/ID/targetgroup/TG/ID` back to the two ARNs, in the group ARN's partition, region
@@ -163,8 +190,13 @@ fn group_resource(name: &str, group: &AutoScalingGroup) -> LiveResource {
 fn arns_of_label(label: &str, group_arn: &str) -> Option<(String, String)> {
     let (lb_part, tg_part) = label.split_once("/targetgroup/")?;
     let mut fields = group_arn.split(':');
-    let (_, partition, _, region, account) =
-        (fields.next()?, fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+    let (_, partition, _, region, account) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
     let prefix = format!("arn:{partition}:elasticloadbalancing:{region}:{account}");
     Some((
         format!("{prefix}:loadbalancer/{lb_part}"),
@@ -180,14 +212,21 @@ fn label_of(lb_arn: &str, tg_arn: &str) -> Option<String> {
 }
 
 fn int(attributes: &Attributes, key: &str) -> Option<i32> {
-    attributes.get(key).and_then(Value::as_i64).map(|v| v as i32)
+    attributes
+        .get(key)
+        .and_then(Value::as_i64)
+        .map(|v| v as i32)
 }
 
 fn strings(attributes: &Attributes, key: &str) -> Vec<String> {
     attributes
         .get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -220,23 +259,27 @@ pub async fn create_group(
     attributes: &Attributes,
     tags: &BTreeMap<String, String>,
 ) -> Result<Attributes, AwsError> {
-    super::retry_while(ErrorClass::NotYetPropagated, aws.waits.iam_propagation, || async {
-        aws.autoscaling
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .launch_template(template_of(attributes))
-            .set_min_size(int(attributes, "min_size"))
-            .set_max_size(int(attributes, "max_size"))
-            .set_desired_capacity(int(attributes, "desired_capacity"))
-            .set_target_group_arns(Some(strings(attributes, "target_group_arns")))
-            .health_check_type(str_attr(attributes, "health_check_type"))
-            .set_health_check_grace_period(int(attributes, "health_check_grace_period"))
-            .vpc_zone_identifier(strings(attributes, "subnet_ids").join(","))
-            .set_tags(Some(tag_list(name, tags)))
-            .send()
-            .await
-            .op("CreateAutoScalingGroup")
-    })
+    super::retry_while(
+        ErrorClass::NotYetPropagated,
+        aws.waits.iam_propagation,
+        || async {
+            aws.autoscaling
+                .create_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .launch_template(template_of(attributes))
+                .set_min_size(int(attributes, "min_size"))
+                .set_max_size(int(attributes, "max_size"))
+                .set_desired_capacity(int(attributes, "desired_capacity"))
+                .set_target_group_arns(Some(strings(attributes, "target_group_arns")))
+                .health_check_type(str_attr(attributes, "health_check_type"))
+                .set_health_check_grace_period(int(attributes, "health_check_grace_period"))
+                .vpc_zone_identifier(strings(attributes, "subnet_ids").join(","))
+                .set_tags(Some(tag_list(name, tags)))
+                .send()
+                .await
+                .op("CreateAutoScalingGroup")
+        },
+    )
     .await?;
     wait_in_service(aws, name, int(attributes, "desired_capacity").unwrap_or(0)).await?;
     let arn = describe(aws, name)
@@ -293,21 +336,25 @@ pub async fn update_group(
     old_tags: &BTreeMap<String, String>,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    super::retry_while(ErrorClass::NotYetPropagated, aws.waits.iam_propagation, || async {
-        aws.autoscaling
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .launch_template(template_of(after))
-            .set_min_size(int(after, "min_size"))
-            .set_max_size(int(after, "max_size"))
-            .set_desired_capacity(int(after, "desired_capacity"))
-            .health_check_type(str_attr(after, "health_check_type"))
-            .set_health_check_grace_period(int(after, "health_check_grace_period"))
-            .vpc_zone_identifier(strings(after, "subnet_ids").join(","))
-            .send()
-            .await
-            .op("UpdateAutoScalingGroup")
-    })
+    super::retry_while(
+        ErrorClass::NotYetPropagated,
+        aws.waits.iam_propagation,
+        || async {
+            aws.autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .launch_template(template_of(after))
+                .set_min_size(int(after, "min_size"))
+                .set_max_size(int(after, "max_size"))
+                .set_desired_capacity(int(after, "desired_capacity"))
+                .health_check_type(str_attr(after, "health_check_type"))
+                .set_health_check_grace_period(int(after, "health_check_grace_period"))
+                .vpc_zone_identifier(strings(after, "subnet_ids").join(","))
+                .send()
+                .await
+                .op("UpdateAutoScalingGroup")
+        },
+    )
     .await?;
     let have: BTreeSet<String> = strings(before, "target_group_arns").into_iter().collect();
     let want: BTreeSet<String> = strings(after, "target_group_arns").into_iter().collect();
@@ -402,10 +449,13 @@ pub async fn put_policy(
         specification = specification.set_resource_label(label_of(lb, tg));
     }
     let configuration = TargetTrackingConfiguration::builder()
-        .predefined_metric_specification(
-            specification.build(),
+        .predefined_metric_specification(specification.build())
+        .target_value(
+            attributes
+                .get("target_value")
+                .and_then(Value::as_f64)
+                .unwrap_or(50.0),
         )
-        .target_value(attributes.get("target_value").and_then(Value::as_f64).unwrap_or(50.0))
         .build();
     client
         .put_scaling_policy()

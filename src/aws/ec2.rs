@@ -51,7 +51,9 @@ pub async fn read_network(
         None => client
             .describe_vpcs()
             .filters(filter("is-default", &["true".to_string()])),
-        Some(id) => client.describe_vpcs().filters(filter("vpc-id", &[id.to_string()])),
+        Some(id) => client
+            .describe_vpcs()
+            .filters(filter("vpc-id", &[id.to_string()])),
     };
     let vpcs = request
         .send()
@@ -65,11 +67,14 @@ pub async fn read_network(
         });
     };
     let request = if subnets.is_empty() {
-        client.describe_subnets().filters(filter("vpc-id", &[vpc_id.to_string()])).filters(
-            filter("default-for-az", &["true".to_string()]),
-        )
+        client
+            .describe_subnets()
+            .filters(filter("vpc-id", &[vpc_id.to_string()]))
+            .filters(filter("default-for-az", &["true".to_string()]))
     } else {
-        client.describe_subnets().filters(filter("subnet-id", subnets))
+        client
+            .describe_subnets()
+            .filters(filter("subnet-id", subnets))
     };
     let found = request
         .send()
@@ -90,7 +95,9 @@ pub async fn read_network(
     }
     for wanted in subnets {
         if !ids.contains(wanted) {
-            return Err(format!("subnet `{wanted}` does not exist in this account and region"));
+            return Err(format!(
+                "subnet `{wanted}` does not exist in this account and region"
+            ));
         }
     }
     if ids.is_empty() {
@@ -168,14 +175,19 @@ pub async fn read_security_groups(
 fn ingress_permission(rule: &Value) -> IpPermission {
     let port = |key: &str| rule.get(key).and_then(Value::as_i64).map(|p| p as i32);
     let mut permission = IpPermission::builder()
-        .ip_protocol(rule.get("protocol").and_then(Value::as_str).unwrap_or("tcp"))
+        .ip_protocol(
+            rule.get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("tcp"),
+        )
         .set_from_port(port("from_port"))
         .set_to_port(port("to_port"));
     if let Some(cidr) = rule.get("cidr").and_then(Value::as_str) {
         permission = permission.ip_ranges(IpRange::builder().cidr_ip(cidr).build());
     }
     if let Some(group) = rule.get("source_security_group_id").and_then(Value::as_str) {
-        permission = permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build());
+        permission =
+            permission.user_id_group_pairs(UserIdGroupPair::builder().group_id(group).build());
     }
     permission.build()
 }
@@ -365,13 +377,16 @@ pub async fn read_launch_templates(
         let mut pages = client
             .describe_launch_templates()
             .filters(query)
+            // moto answers 15 at most and no token unless asked for more; AWS allows 200.
+            .max_results(200)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
             for template in page.op("DescribeLaunchTemplates")?.launch_templates() {
-                if let (Some(id), Some(name)) =
-                    (template.launch_template_id(), template.launch_template_name())
-                {
+                if let (Some(id), Some(name)) = (
+                    template.launch_template_id(),
+                    template.launch_template_name(),
+                ) {
                     templates.insert(
                         id.to_string(),
                         (
@@ -393,10 +408,14 @@ pub async fn read_launch_templates(
     let mut pages = client
         .describe_launch_template_versions()
         .versions("$Latest")
+        .max_results(200)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        for version in page.op("DescribeLaunchTemplateVersions")?.launch_template_versions() {
+        for version in page
+            .op("DescribeLaunchTemplateVersions")?
+            .launch_template_versions()
+        {
             if let (Some(id), Some(d)) =
                 (version.launch_template_id(), version.launch_template_data())
             {
@@ -414,7 +433,13 @@ pub async fn read_launch_templates(
                 ("id".to_string(), json!(id)),
                 ("latest_version".to_string(), json!(latest.to_string())),
             ]);
-            live_resource(ResourceKind::LaunchTemplate, &name, tags, attributes, outputs)
+            live_resource(
+                ResourceKind::LaunchTemplate,
+                &name,
+                tags,
+                attributes,
+                outputs,
+            )
         })
         .collect())
 }
@@ -455,10 +480,19 @@ fn launch_template_data(attributes: &Attributes) -> RequestLaunchTemplateData {
         attributes
             .get(key)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
-    let optional = |key: &str| attributes.get(key).and_then(Value::as_str).map(str::to_string);
+    let optional = |key: &str| {
+        attributes
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     RequestLaunchTemplateData::builder()
         .set_image_id(optional("image_id"))
         .set_instance_type(optional("instance_type").map(|t| InstanceType::from(t.as_str())))
@@ -472,7 +506,9 @@ fn launch_template_data(attributes: &Attributes) -> RequestLaunchTemplateData {
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
                 .http_tokens(LaunchTemplateHttpTokensState::from(
-                    optional("http_tokens").unwrap_or_else(|| "required".to_string()).as_str(),
+                    optional("http_tokens")
+                        .unwrap_or_else(|| "required".to_string())
+                        .as_str(),
                 ))
                 .build(),
         )
@@ -527,7 +563,9 @@ pub async fn update_launch_template(
     let version = created
         .launch_template_version()
         .and_then(|v| v.version_number())
-        .ok_or_else(|| AwsError::Unexpected("CreateLaunchTemplateVersion returned no version".into()))?;
+        .ok_or_else(|| {
+            AwsError::Unexpected("CreateLaunchTemplateVersion returned no version".into())
+        })?;
     client
         .modify_launch_template()
         .launch_template_id(id)
@@ -542,7 +580,10 @@ pub async fn update_launch_template(
     ]))
 }
 
-pub async fn delete_launch_template(client: &aws_sdk_ec2::Client, id: &str) -> Result<(), AwsError> {
+pub async fn delete_launch_template(
+    client: &aws_sdk_ec2::Client,
+    id: &str,
+) -> Result<(), AwsError> {
     match client
         .delete_launch_template()
         .launch_template_id(id)
@@ -556,5 +597,8 @@ pub async fn delete_launch_template(client: &aws_sdk_ec2::Client, id: &str) -> R
 }
 
 pub fn str_attr<'a>(attributes: &'a Attributes, key: &str) -> &'a str {
-    attributes.get(key).and_then(Value::as_str).unwrap_or_default()
+    attributes
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }

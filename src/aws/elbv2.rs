@@ -7,8 +7,8 @@ use crate::graph::{Address, ResourceKind};
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, IpAddressType, LoadBalancerAttribute,
-    LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher,
-    ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
+    LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::future::try_join_all;
@@ -20,9 +20,8 @@ const TAGS_PER_CALL: usize = 20;
 
 /// Names Beanpole could have made: `…-HASH` with a 7-hex hash (see `graph::names`).
 fn looks_like_ours(name: &str) -> bool {
-    name.rsplit_once('-').is_some_and(|(_, hash)| {
-        hash.len() == 7 && hash.chars().all(|c| c.is_ascii_hexdigit())
-    })
+    name.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 7 && hash.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -98,10 +97,22 @@ pub async fn read(
     .await?;
 
     let mut arns: Vec<String> = Vec::new();
-    arns.extend(balancers.iter().filter_map(|b| b.load_balancer_arn().map(str::to_string)));
-    arns.extend(groups.iter().filter_map(|g| g.target_group_arn().map(str::to_string)));
+    arns.extend(
+        balancers
+            .iter()
+            .filter_map(|b| b.load_balancer_arn().map(str::to_string)),
+    );
+    arns.extend(
+        groups
+            .iter()
+            .filter_map(|g| g.target_group_arn().map(str::to_string)),
+    );
     for (listeners, _) in &details {
-        arns.extend(listeners.iter().filter_map(|l| l.listener_arn().map(str::to_string)));
+        arns.extend(
+            listeners
+                .iter()
+                .filter_map(|l| l.listener_arn().map(str::to_string)),
+        );
     }
     let tag_pages = try_join_all(arns.chunks(TAGS_PER_CALL).map(|chunk| async move {
         client
@@ -123,7 +134,11 @@ pub async fn read(
             }
         }
     }
-    let tags_of = |arn: Option<&str>| tags.get(arn.unwrap_or_default()).cloned().unwrap_or_default();
+    let tags_of = |arn: Option<&str>| {
+        tags.get(arn.unwrap_or_default())
+            .cloned()
+            .unwrap_or_default()
+    };
 
     let mut found = Vec::new();
     for (lb, (listeners, idle)) in balancers.iter().zip(details) {
@@ -137,7 +152,10 @@ pub async fn read(
         let attributes = BTreeMap::from([
             ("scheme".to_string(), json!(lb.scheme().map(|s| s.as_str()))),
             ("subnet_ids".to_string(), json!(subnets)),
-            ("security_group_ids".to_string(), json!(lb.security_groups())),
+            (
+                "security_group_ids".to_string(),
+                json!(lb.security_groups()),
+            ),
             ("idle_timeout".to_string(), json!(idle)),
         ]);
         let outputs = BTreeMap::from([
@@ -161,9 +179,15 @@ pub async fn read(
                 other => format!("listener_{other}"),
             };
             let mut attributes = BTreeMap::from([
-                ("load_balancer_arn".to_string(), json!(listener.load_balancer_arn())),
+                (
+                    "load_balancer_arn".to_string(),
+                    json!(listener.load_balancer_arn()),
+                ),
                 ("port".to_string(), json!(port)),
-                ("protocol".to_string(), json!(listener.protocol().map(|p| p.as_str()))),
+                (
+                    "protocol".to_string(),
+                    json!(listener.protocol().map(|p| p.as_str())),
+                ),
                 (
                     "default_action".to_string(),
                     listener
@@ -212,8 +236,14 @@ pub async fn read(
         let attributes = BTreeMap::from([
             ("vpc_id".to_string(), json!(tg.vpc_id())),
             ("port".to_string(), json!(tg.port())),
-            ("protocol".to_string(), json!(tg.protocol().map(|p| p.as_str()))),
-            ("target_type".to_string(), json!(tg.target_type().map(|t| t.as_str()))),
+            (
+                "protocol".to_string(),
+                json!(tg.protocol().map(|p| p.as_str())),
+            ),
+            (
+                "target_type".to_string(),
+                json!(tg.target_type().map(|t| t.as_str())),
+            ),
             (
                 "health_check".to_string(),
                 json!({
@@ -273,7 +303,9 @@ fn action_of(value: Option<&Value>) -> Result<Action, AwsError> {
                         .set_protocol(get("protocol"))
                         .port(port.to_string())
                         .status_code(RedirectActionStatusCodeEnum::from(
-                            get("status_code").unwrap_or_else(|| "HTTP_301".into()).as_str(),
+                            get("status_code")
+                                .unwrap_or_else(|| "HTTP_301".into())
+                                .as_str(),
                         ))
                         .build(),
                 )
@@ -287,15 +319,23 @@ fn action_of(value: Option<&Value>) -> Result<Action, AwsError> {
 }
 
 fn int(attributes: &Attributes, key: &str) -> Option<i32> {
-    attributes.get(key).and_then(Value::as_i64).map(|v| v as i32)
+    attributes
+        .get(key)
+        .and_then(Value::as_i64)
+        .map(|v| v as i32)
 }
 
 fn health(attributes: &Attributes, key: &str) -> Option<Value> {
-    attributes.get("health_check").and_then(|h| h.get(key)).cloned()
+    attributes
+        .get("health_check")
+        .and_then(|h| h.get(key))
+        .cloned()
 }
 
 fn health_int(attributes: &Attributes, key: &str) -> Option<i32> {
-    health(attributes, key).and_then(|v| v.as_i64()).map(|v| v as i32)
+    health(attributes, key)
+        .and_then(|v| v.as_i64())
+        .map(|v| v as i32)
 }
 
 fn health_str(attributes: &Attributes, key: &str) -> Option<String> {
@@ -320,7 +360,11 @@ pub async fn create_target_group(
         .set_health_check_timeout_seconds(health_int(attributes, "timeout"))
         .set_healthy_threshold_count(health_int(attributes, "healthy_threshold"))
         .set_unhealthy_threshold_count(health_int(attributes, "unhealthy_threshold"))
-        .matcher(Matcher::builder().set_http_code(health_str(attributes, "matcher")).build())
+        .matcher(
+            Matcher::builder()
+                .set_http_code(health_str(attributes, "matcher"))
+                .build(),
+        )
         .set_tags(Some(tag_list(tags)))
         .send()
         .await
@@ -351,7 +395,11 @@ pub async fn update_target_group(
         .set_health_check_timeout_seconds(health_int(attributes, "timeout"))
         .set_healthy_threshold_count(health_int(attributes, "healthy_threshold"))
         .set_unhealthy_threshold_count(health_int(attributes, "unhealthy_threshold"))
-        .matcher(Matcher::builder().set_http_code(health_str(attributes, "matcher")).build())
+        .matcher(
+            Matcher::builder()
+                .set_http_code(health_str(attributes, "matcher"))
+                .build(),
+        )
         .send()
         .await
         .op("ModifyTargetGroup")?;
@@ -416,7 +464,11 @@ fn strings(attributes: &Attributes, key: &str) -> Vec<String> {
     attributes
         .get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -440,10 +492,9 @@ pub async fn create_load_balancer(
         .send()
         .await
         .op("CreateLoadBalancer")?;
-    let lb = created
-        .load_balancers()
-        .first()
-        .ok_or_else(|| AwsError::Unexpected("CreateLoadBalancer returned no load balancer".into()))?;
+    let lb = created.load_balancers().first().ok_or_else(|| {
+        AwsError::Unexpected("CreateLoadBalancer returned no load balancer".into())
+    })?;
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     set_idle_timeout(&aws.elbv2, &arn, attributes).await?;
     wait_active(aws, &arn, name).await?;
@@ -455,7 +506,11 @@ pub async fn create_load_balancer(
     ]))
 }
 
-async fn set_idle_timeout(client: &Client, arn: &str, attributes: &Attributes) -> Result<(), AwsError> {
+async fn set_idle_timeout(
+    client: &Client,
+    arn: &str,
+    attributes: &Attributes,
+) -> Result<(), AwsError> {
     if let Some(seconds) = attributes.get("idle_timeout").and_then(Value::as_i64) {
         client
             .modify_load_balancer_attributes()
@@ -601,7 +656,12 @@ pub async fn create_listener(
         .set_port(int(attributes, "port"))
         .protocol(ProtocolEnum::from(str_attr(attributes, "protocol")))
         .set_certificates(certificate.map(|c| vec![c]))
-        .set_ssl_policy(attributes.get("ssl_policy").and_then(Value::as_str).map(str::to_string))
+        .set_ssl_policy(
+            attributes
+                .get("ssl_policy")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        )
         .default_actions(action_of(attributes.get("default_action"))?)
         .set_tags(Some(tag_list(tags)))
         .send()
@@ -632,7 +692,12 @@ pub async fn update_listener(
         .set_port(int(attributes, "port"))
         .protocol(ProtocolEnum::from(str_attr(attributes, "protocol")))
         .set_certificates(certificate.map(|c| vec![c]))
-        .set_ssl_policy(attributes.get("ssl_policy").and_then(Value::as_str).map(str::to_string))
+        .set_ssl_policy(
+            attributes
+                .get("ssl_policy")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        )
         .default_actions(action_of(attributes.get("default_action"))?)
         .send()
         .await
@@ -641,7 +706,13 @@ pub async fn update_listener(
 }
 
 pub async fn delete_listener(client: &Client, arn: &str) -> Result<(), AwsError> {
-    match client.delete_listener().listener_arn(arn).send().await.op("DeleteListener") {
+    match client
+        .delete_listener()
+        .listener_arn(arn)
+        .send()
+        .await
+        .op("DeleteListener")
+    {
         Err(e) if e.is_not_found() => Ok(()),
         other => other.map(|_| ()),
     }

@@ -76,7 +76,10 @@ pub async fn read(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        for role in page.op("GetAccountAuthorizationDetails")?.role_detail_list() {
+        for role in page
+            .op("GetAccountAuthorizationDetails")?
+            .role_detail_list()
+        {
             let name = role.role_name().unwrap_or_default();
             let tags = super::tag_map(role.tags().iter().map(|t| (Some(t.key()), Some(t.value()))));
             let tagged = tags
@@ -109,7 +112,13 @@ pub async fn read(
                 ("name".to_string(), json!(name)),
                 ("arn".to_string(), json!(role.arn())),
             ]);
-            found.push(live_resource(ResourceKind::IamRole, name, tags, attributes, outputs));
+            found.push(live_resource(
+                ResourceKind::IamRole,
+                name,
+                tags,
+                attributes,
+                outputs,
+            ));
         }
     }
     let mut pages = client.list_instance_profiles().into_paginator().send();
@@ -119,8 +128,12 @@ pub async fn read(
             if !profile_names.iter().any(|n| n == name) && profile.path() != PATH {
                 continue;
             }
-            let mut tags =
-                super::tag_map(profile.tags().iter().map(|t| (Some(t.key()), Some(t.value()))));
+            let mut tags = super::tag_map(
+                profile
+                    .tags()
+                    .iter()
+                    .map(|t| (Some(t.key()), Some(t.value()))),
+            );
             if tags.is_empty() {
                 // IAM's listing may leave tags out: ask for them.
                 let listed = client
@@ -129,7 +142,12 @@ pub async fn read(
                     .send()
                     .await
                     .op("ListInstanceProfileTags")?;
-                tags = super::tag_map(listed.tags().iter().map(|t| (Some(t.key()), Some(t.value()))));
+                tags = super::tag_map(
+                    listed
+                        .tags()
+                        .iter()
+                        .map(|t| (Some(t.key()), Some(t.value()))),
+                );
             }
             let attributes = BTreeMap::from([(
                 "role".to_string(),
@@ -161,7 +179,11 @@ fn text(value: Option<&Value>) -> Option<String> {
 fn strings(value: Option<&Value>) -> BTreeSet<String> {
     value
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -182,7 +204,15 @@ pub async fn create_role(
         .op("CreateRole")?;
     let arn = created.role().map(|r| r.arn().to_string());
     let nothing = Attributes::new();
-    update_role(client, name, &nothing, attributes, &BTreeMap::new(), &BTreeMap::new()).await?;
+    update_role(
+        client,
+        name,
+        &nothing,
+        attributes,
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
+    .await?;
     Ok(BTreeMap::from([
         ("name".to_string(), json!(name)),
         ("arn".to_string(), json!(arn)),
@@ -335,7 +365,12 @@ pub async fn delete_role(aws: &super::Aws, name: &str) -> Result<(), AwsError> {
             .op("DeleteRolePolicy")?;
     }
     let deleted = super::retry_while(ErrorClass::InUse, aws.waits.dependency, || async {
-        client.delete_role().role_name(name).send().await.op("DeleteRole")
+        client
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .op("DeleteRole")
     })
     .await;
     match deleted {
@@ -383,7 +418,10 @@ pub async fn create_instance_profile(
     }
     Ok(BTreeMap::from([
         ("name".to_string(), json!(name)),
-        ("arn".to_string(), json!(created.instance_profile().map(|p| p.arn()))),
+        (
+            "arn".to_string(),
+            json!(created.instance_profile().map(|p| p.arn())),
+        ),
     ]))
 }
 

@@ -2,7 +2,7 @@
 //! service, every service at once. Resources are found by the names the graph gives them and
 //! by Beanpole's application tag (so renamed and orphaned resources are found too).
 
-use super::{ec2, elbv2, iam, route53, ssm, autoscaling, Aws, AwsError};
+use super::{autoscaling, ec2, elbv2, iam, route53, ssm, Aws, AwsError};
 use crate::graph::{
     Address, ResourceGraph, ResourceKind, MANAGED_BY_VALUE, TAG_ADDRESS, TAG_APPLICATION,
     TAG_ENVIRONMENT, TAG_MANAGED_BY,
@@ -62,7 +62,12 @@ pub async fn read_live_state(
     let parameters = names(ResourceKind::PlatformImage);
     let record_names: Vec<String> = resources
         .iter()
-        .filter(|r| matches!(r.kind, ResourceKind::CnameRecord | ResourceKind::OwnershipRecord))
+        .filter(|r| {
+            matches!(
+                r.kind,
+                ResourceKind::CnameRecord | ResourceKind::OwnershipRecord
+            )
+        })
         .map(|r| r.aws_name.clone())
         .collect();
 
@@ -77,24 +82,36 @@ pub async fn read_live_state(
                     .attributes
                     .get("subnets")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let vpc = vpc.filter(|v| *v != "default").map(str::to_string);
-                networks.entry((vpc, subnets)).or_default().push(r.address.clone());
+                networks
+                    .entry((vpc, subnets))
+                    .or_default()
+                    .push(r.address.clone());
             }
             ResourceKind::HostedZone => {
                 if let Some(domain) = r.attributes.get("domain").and_then(Value::as_str) {
-                    zones.entry(domain.to_string()).or_default().push(r.address.clone());
+                    zones
+                        .entry(domain.to_string())
+                        .or_default()
+                        .push(r.address.clone());
                 }
             }
             _ => {}
         }
     }
 
-    let network_reads = futures::future::join_all(networks.iter().map(|((vpc, subnets), addresses)| async move {
-        let result = ec2::read_network(&aws.ec2, vpc.as_deref(), subnets).await;
-        (addresses.clone(), result)
-    }));
+    let network_reads = futures::future::join_all(networks.iter().map(
+        |((vpc, subnets), addresses)| async move {
+            let result = ec2::read_network(&aws.ec2, vpc.as_deref(), subnets).await;
+            (addresses.clone(), result)
+        },
+    ));
     let zone_reads = futures::future::try_join_all(zones.iter().map(|(domain, addresses)| {
         let record_names = &record_names;
         async move {

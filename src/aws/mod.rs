@@ -78,7 +78,10 @@ pub struct Connection {
 }
 
 impl Aws {
-    pub async fn connect(connection: &Connection, calls: Arc<CallCounter>) -> Result<Aws, AwsError> {
+    pub async fn connect(
+        connection: &Connection,
+        calls: Arc<CallCounter>,
+    ) -> Result<Aws, AwsError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
                 RetryConfig::standard()

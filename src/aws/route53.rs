@@ -74,7 +74,9 @@ pub async fn list_records(
     loop {
         let mut request = client.list_resource_record_sets().hosted_zone_id(zone_id);
         if let Some((name, kind)) = &start {
-            request = request.start_record_name(name).start_record_type(kind.clone());
+            request = request
+                .start_record_name(name)
+                .start_record_type(kind.clone());
         }
         let page = request.send().await.op("ListResourceRecordSets")?;
         for set in page.resource_record_sets() {
@@ -92,7 +94,11 @@ pub async fn list_records(
                 );
             }
         }
-        match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
+        match (
+            page.is_truncated(),
+            page.next_record_name(),
+            page.next_record_type(),
+        ) {
             (true, Some(name), Some(kind)) => start = Some((name.to_string(), kind.clone())),
             _ => break,
         }
@@ -160,9 +166,18 @@ pub fn live_records(
 
 /// A record set from the graph's attributes (or a live record's).
 pub fn record_set(attributes: &Attributes) -> Result<ResourceRecordSet, AwsError> {
-    let name = attributes.get("name").and_then(Value::as_str).unwrap_or_default();
-    let kind = attributes.get("type").and_then(Value::as_str).unwrap_or("CNAME");
-    let value = attributes.get("value").and_then(Value::as_str).unwrap_or_default();
+    let name = attributes
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let kind = attributes
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("CNAME");
+    let value = attributes
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     ResourceRecordSet::builder()
         .name(name)
         .r#type(RrType::from(kind))
@@ -218,7 +233,13 @@ pub async fn submit(
         aws.waits.dns_in_sync,
         aws.waits.poll,
         || async {
-            let out = aws.route53.get_change().id(&id).send().await.op("GetChange")?;
+            let out = aws
+                .route53
+                .get_change()
+                .id(&id)
+                .send()
+                .await
+                .op("GetChange")?;
             Ok(out
                 .change_info()
                 .is_some_and(|c| c.status() == &ChangeStatus::Insync)
@@ -226,4 +247,28 @@ pub async fn submit(
         },
     )
     .await
+}
+
+/// The value of the simple record `name`/`kind`, if it exists.
+pub async fn read_record(
+    client: &Client,
+    zone_id: &str,
+    name: &str,
+    kind: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = client
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .start_record_name(name)
+        .start_record_type(RrType::from(kind))
+        .max_items(100)
+        .send()
+        .await
+        .op("ListResourceRecordSets")?;
+    Ok(out
+        .resource_record_sets()
+        .iter()
+        .find(|s| bare(s.name()) == bare(name) && s.r#type().as_str() == kind)
+        .and_then(|s| s.resource_records().first())
+        .map(|r| r.value().to_string()))
 }

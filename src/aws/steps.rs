@@ -82,7 +82,9 @@ async fn create(
 ) -> Result<Attributes, AwsError> {
     let name = resource.aws_name.as_str();
     match resource.kind {
-        ResourceKind::SecurityGroup => ec2::create_security_group(&aws.ec2, name, desired, tags).await,
+        ResourceKind::SecurityGroup => {
+            ec2::create_security_group(&aws.ec2, name, desired, tags).await
+        }
         ResourceKind::IamRole => iam::create_role(&aws.iam, name, desired, tags).await,
         ResourceKind::InstanceProfile => {
             iam::create_instance_profile(&aws.iam, name, desired, tags).await
@@ -90,18 +92,25 @@ async fn create(
         ResourceKind::LaunchTemplate => {
             ec2::create_launch_template(&aws.ec2, name, desired, tags).await
         }
-        ResourceKind::TargetGroup => elbv2::create_target_group(&aws.elbv2, name, desired, tags).await,
+        ResourceKind::TargetGroup => {
+            elbv2::create_target_group(&aws.elbv2, name, desired, tags).await
+        }
         ResourceKind::LoadBalancer => elbv2::create_load_balancer(aws, name, desired, tags).await,
         ResourceKind::Listener => elbv2::create_listener(&aws.elbv2, desired, tags).await,
         ResourceKind::AutoScalingGroup => autoscaling::create_group(aws, name, desired, tags).await,
-        ResourceKind::ScalingPolicy => autoscaling::put_policy(&aws.autoscaling, name, desired).await,
+        ResourceKind::ScalingPolicy => {
+            autoscaling::put_policy(&aws.autoscaling, name, desired).await
+        }
         ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
             write_record(aws, ChangeAction::Create, desired, &resource.address).await?;
-            Ok(BTreeMap::from([("name".to_string(), serde_json::json!(name))]))
+            Ok(BTreeMap::from([(
+                "name".to_string(),
+                serde_json::json!(name),
+            )]))
         }
-        ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone => Ok(
-            Attributes::new(),
-        ),
+        ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone => {
+            Ok(Attributes::new())
+        }
     }
 }
 
@@ -167,8 +176,29 @@ async fn write_record(
     address: &Address,
 ) -> Result<(), AwsError> {
     let zone = ec2::str_attr(attributes, "zone_id").to_string();
+    let create = action == ChangeAction::Create;
     let change = route53::change(action, route53::record_set(attributes)?)?;
-    route53::submit(aws, &zone, &format!("beanpole: {address}"), vec![change]).await
+    match route53::submit(aws, &zone, &format!("beanpole: {address}"), vec![change]).await {
+        // A CREATE whose response was lost and that the SDK retried finds its own record:
+        // that is success, but only when the record holds exactly what was written.
+        Err(e) if create && e.to_string().contains("already exists") => {
+            let name = ec2::str_attr(attributes, "name");
+            let kind = ec2::str_attr(attributes, "type");
+            let want = ec2::str_attr(attributes, "value");
+            match route53::read_record(&aws.route53, &zone, name, kind).await? {
+                Some(value) if value.trim_end_matches('.') == want.trim_end_matches('.') => Ok(()),
+                Some(_) => Err(e),
+                // Nothing is there after all (moto reports a re-created record as existing):
+                // the name is free, so writing it overwrites nobody's record.
+                None => {
+                    let change =
+                        route53::change(ChangeAction::Upsert, route53::record_set(attributes)?)?;
+                    route53::submit(aws, &zone, &format!("beanpole: {address}"), vec![change]).await
+                }
+            }
+        }
+        other => other,
+    }
 }
 
 /// Deletes one owned resource; a resource already gone counts as deleted.
@@ -200,11 +230,20 @@ pub async fn delete(aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
         }
         ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
             let zone = ec2::str_attr(&live.attributes, "zone_id").to_string();
-            let change = route53::change(ChangeAction::Delete, route53::record_set(&live.attributes)?)?;
-            match route53::submit(aws, &zone, &format!("beanpole: delete {name}"), vec![change]).await {
+            let change =
+                route53::change(ChangeAction::Delete, route53::record_set(&live.attributes)?)?;
+            match route53::submit(
+                aws,
+                &zone,
+                &format!("beanpole: delete {name}"),
+                vec![change],
+            )
+            .await
+            {
                 // Already gone: moto says InvalidInput, AWS InvalidChangeBatch; both name it.
                 Err(AwsError::Api { ref message, .. })
-                    if message.contains("not found") || message.contains("but it was not found") =>
+                    if message.contains("not found")
+                        || message.contains("but it was not found") =>
                 {
                     Ok(())
                 }

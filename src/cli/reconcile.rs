@@ -151,7 +151,6 @@ fn check_scope(compilation: &Compilation, environments: &[String]) -> Result<(),
 
 /// Everything one plan needs, computed.
 struct Planned {
-    compilation: Compilation,
     graph: ResourceGraph,
     session: Session,
     live: LiveState,
@@ -171,7 +170,6 @@ fn make_plan(spec: &SpecArgs, aws: &AwsArgs, scope: &PlanScope) -> Result<Planne
     }
     let plan = diff(&graph, &live, scope);
     Ok(Planned {
-        compilation,
         graph,
         session,
         live,
@@ -312,7 +310,7 @@ pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
     if let Err(code) = confirm(args.auto_approve, "apply") {
         return code;
     }
-    execute(&planned, args.parallelism)
+    execute(&planned, args.parallelism, "Apply")
 }
 
 fn apply_saved(path: &PathBuf, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
@@ -321,7 +319,12 @@ fn apply_saved(path: &PathBuf, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
         .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
     {
         Ok(s) => s,
-        Err(e) => return error(format!("{} is not a Beanpole plan file: {e}", path.display())),
+        Err(e) => {
+            return error(format!(
+                "{} is not a Beanpole plan file: {e}",
+                path.display()
+            ))
+        }
     };
     if saved.format_version != PLAN_FILE_VERSION {
         return error(format!(
@@ -367,7 +370,7 @@ fn apply_saved(path: &PathBuf, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
     }
     // A saved plan was reviewed when it was made: applying it is the approval.
     let _ = args.auto_approve;
-    execute(&planned, args.parallelism)
+    execute(&planned, args.parallelism, "Apply")
 }
 
 #[derive(Debug, Clone, Args)]
@@ -406,7 +409,7 @@ pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
     if let Err(code) = confirm(args.auto_approve, "destroy") {
         return code;
     }
-    execute(&planned, args.parallelism)
+    execute(&planned, args.parallelism, "Destroy")
 }
 
 /// Asks on a terminal; refuses elsewhere unless approved in advance.
@@ -429,7 +432,7 @@ fn confirm(auto_approve: bool, what: &str) -> Result<(), i32> {
 }
 
 /// Walks the plan's steps, showing progress, and reports the outcome.
-fn execute(planned: &Planned, parallelism: usize) -> i32 {
+fn execute(planned: &Planned, parallelism: usize, what: &str) -> i32 {
     let steps = build_steps(&planned.graph, &planned.plan);
     let total_changes = steps.iter().filter(|s| s.work.is_change()).count();
     let labels: Vec<(String, StepWork)> = steps
@@ -486,8 +489,8 @@ fn execute(planned: &Planned, parallelism: usize) -> i32 {
     if failed.is_empty() {
         let s = planned.plan.summary();
         println!(
-            "\nApply complete in {seconds:.1} s! Resources: {} added, {} changed, {} replaced, {} destroyed.",
-            s.add, s.change, s.replace, s.destroy
+            "\n{} complete in {seconds:.1} s! Resources: {} added, {} changed, {} replaced, {} destroyed.",
+            what, s.add, s.change, s.replace, s.destroy
         );
         return EXIT_OK;
     }
@@ -496,8 +499,10 @@ fn execute(planned: &Planned, parallelism: usize) -> i32 {
         error(format!("{label}: {message}"));
     }
     error(format!(
-        "apply failed after {seconds:.1} s: {} failed, {done} done, {skipped} not started. Everything made so far is tagged; run apply again to resume.",
-        failed.len()
+        "{} failed after {seconds:.1} s: {} failed, {done} done, {skipped} not started. Everything made so far is tagged; run {} again to resume.",
+        what.to_lowercase(),
+        failed.len(),
+        what.to_lowercase()
     ))
 }
 
@@ -539,11 +544,9 @@ impl Progress {
                 self.finished += 1;
                 self.clear();
                 match outcome {
-                    Outcome::Succeeded(elapsed) => println!(
-                        "{label}: {} in {:.1} s",
-                        work.done(),
-                        elapsed.as_secs_f64()
-                    ),
+                    Outcome::Succeeded(elapsed) => {
+                        println!("{label}: {} in {:.1} s", work.done(), elapsed.as_secs_f64())
+                    }
                     Outcome::Failed(message) => println!("{label}: FAILED: {message}"),
                     Outcome::Skipped => {}
                 }

@@ -90,7 +90,11 @@ impl EnvironmentBuilder<'_> {
         if !kind.is_data()
             && !matches!(
                 kind,
-                ResourceKind::CnameRecord | ResourceKind::OwnershipRecord
+                // Records and scaling policies cannot carry tags: a DNS record's owner is
+                // its TXT marker, a policy's is its group.
+                ResourceKind::CnameRecord
+                    | ResourceKind::OwnershipRecord
+                    | ResourceKind::ScalingPolicy
             )
         {
             tags.extend(self.application.tags.clone());

@@ -26,8 +26,15 @@ pub enum Outcome<E> {
 /// What the walker reports while it runs.
 #[derive(Debug, Clone)]
 pub enum Event<'a, E> {
-    Started { index: usize, label: &'a str },
-    Finished { index: usize, label: &'a str, outcome: &'a Outcome<E> },
+    Started {
+        index: usize,
+        label: &'a str,
+    },
+    Finished {
+        index: usize,
+        label: &'a str,
+        outcome: &'a Outcome<E>,
+    },
 }
 
 /// Runs every step; returns one outcome per step, in step order.

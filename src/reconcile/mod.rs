@@ -56,8 +56,8 @@ impl LiveResource {
 
     /// A digest of everything a plan was computed from: used to detect a stale plan.
     pub fn fingerprint(&self) -> String {
-        let text = serde_json::to_string(&(&self.attributes, &self.tags, &self.owned))
-            .unwrap_or_default();
+        let text =
+            serde_json::to_string(&(&self.attributes, &self.tags, &self.owned)).unwrap_or_default();
         crate::graph::names::short_hash(&text)
     }
 }

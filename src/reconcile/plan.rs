@@ -106,7 +106,8 @@ impl PlanScope {
         match environment {
             _ if self.environments.is_empty() => true,
             Some(name) => self.environments.iter().any(|e| e == name),
-            None => false,
+            // Application-level nodes (the hosted zone) serve every environment.
+            None => true,
         }
     }
 }
@@ -209,9 +210,7 @@ pub fn canonical(name: &str, value: &Value) -> Value {
 fn canonical_numbers(value: &Value) -> Value {
     match value {
         Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                Value::from(f as i64)
-            }
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
             _ => value.clone(),
         },
         Value::Array(items) => Value::Array(items.iter().map(canonical_numbers).collect()),
@@ -384,9 +383,7 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
             }
             Some(current) => {
                 let change = compare(resource, &desired, current);
-                let keeps_outputs = change
-                    .as_ref()
-                    .is_none_or(|c| c.action == Action::Update);
+                let keeps_outputs = change.as_ref().is_none_or(|c| c.action == Action::Update);
                 if keeps_outputs {
                     let mut outputs = current.outputs.clone();
                     if change.is_some() {
@@ -396,12 +393,9 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
                 }
                 plan.matched.insert(address.clone(), current.clone());
                 if let Some(change) = change {
-                    if change.action == Action::Replace && current.aws_name != resource.aws_name
-                    {
-                        plan.deletions.insert(
-                            Address(format!("{address} (old)")),
-                            current.clone(),
-                        );
+                    if change.action == Action::Replace && current.aws_name != resource.aws_name {
+                        plan.deletions
+                            .insert(Address(format!("{address} (old)")), current.clone());
                     }
                     plan.changes.push(change);
                 }
@@ -409,6 +403,10 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
         }
     }
 
+    let graph_names: BTreeMap<(ResourceKind, &str), &Address> = graph
+        .resources()
+        .map(|r| ((r.kind, r.aws_name.as_str()), &r.address))
+        .collect();
     for (i, r) in live.resources.iter().enumerate() {
         let in_scope = r.owned
             && r.application
@@ -418,7 +416,11 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
         if used[i] && !scope.destroy || !in_scope {
             continue;
         }
-        let address = r.display_address();
+        // Records carry no tags: name them by the graph node of the same name, if any.
+        let address = match (&r.address, graph_names.get(&(r.kind, r.aws_name.as_str()))) {
+            (None, Some(address)) => (*address).clone(),
+            _ => r.display_address(),
+        };
         plan.changes.push(Change {
             address: address.clone(),
             kind: r.kind,

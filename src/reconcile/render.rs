@@ -57,7 +57,11 @@ pub fn render_change(change: &Change, out: &mut String) {
                     let _ = write!(header, " must be replaced: new name (was {old})");
                 }
                 _ => {
-                    let _ = write!(header, " must be replaced: {} forces it", forcing.join(", "));
+                    let _ = write!(
+                        header,
+                        " must be replaced: {} forces it",
+                        forcing.join(", ")
+                    );
                 }
             }
         }

@@ -141,8 +141,7 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
         let mut depends_on: Vec<usize> = (0..converge_count)
             .filter(|&i| match &steps[i].work {
                 StepWork::Converge { resource, .. } => {
-                    scope_of(Some(&resource.application), resource.environment.as_deref())
-                        == here
+                    scope_of(Some(&resource.application), resource.environment.as_deref()) == here
                 }
                 StepWork::Delete { .. } => false,
             })

@@ -99,7 +99,11 @@ impl Moto {
         let script = super::manifest_dir().join("scripts/delay-proxy.py");
         let mut child = Command::new(venv().join("python"))
             .arg(&script)
-            .args([port.to_string(), self.port.to_string(), delay_ms.to_string()])
+            .args([
+                port.to_string(),
+                self.port.to_string(),
+                delay_ms.to_string(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
