@@ -306,7 +306,7 @@ async fn describe(aws: &super::Aws, name: &str) -> Result<Option<AutoScalingGrou
 async fn wait_in_service(aws: &super::Aws, name: &str, desired: i32) -> Result<(), AwsError> {
     super::wait_for(
         &format!("Auto Scaling group {name}"),
-        &"have its instances in service",
+        "have its instances in service",
         aws.waits.instances,
         aws.waits.poll,
         || async {

@@ -8,6 +8,8 @@ pub mod plan;
 pub mod planfile;
 pub mod render;
 pub mod steps;
+#[cfg(test)]
+mod tests;
 
 pub use plan::{diff, Action, AttributeChange, Change, Plan, PlanError, PlanScope};
 

@@ -1,0 +1,178 @@
+//! The diff without AWS: live state synthesised from the graph itself (as the account would
+//! report it after a perfect apply), then changed one fact at a time.
+
+use super::plan::{dependency_order, desired_hash, resolve_attributes};
+use super::*;
+use crate::graph::{compile_graph, ResourceGraph};
+use crate::spec::{compile_dir, DiskFs, VariableInputs};
+use serde_json::json;
+use std::path::Path;
+
+fn pets_graph() -> ResourceGraph {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pets-app");
+    let compilation = compile_dir(&DiskFs, &dir, &VariableInputs::default());
+    assert!(compilation.is_valid());
+    compile_graph(&compilation.spec)
+}
+
+/// What the account holds after the graph was applied exactly.
+fn applied(graph: &ResourceGraph) -> LiveState {
+    let mut state = LiveState::default();
+    let mut outputs = std::collections::BTreeMap::new();
+    for address in dependency_order(graph) {
+        let r = graph.get(&address).unwrap();
+        let fake = |what: &str| json!(format!("{what}-of-{}", r.aws_name));
+        let out: Attributes = [
+            ("id", fake("id")),
+            ("arn", fake("arn")),
+            ("name", json!(r.aws_name)),
+            ("dns_name", fake("dns")),
+            ("latest_version", json!("1")),
+            ("vpc_id", json!("vpc-1")),
+            ("subnet_ids", json!(["subnet-a", "subnet-b"])),
+            ("image_id", json!("ami-1")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        outputs.insert(address.clone(), out.clone());
+        if r.kind.is_data() {
+            state.data.insert(address.clone(), Ok(out));
+            continue;
+        }
+        let attributes = resolve_attributes(r, &outputs);
+        let mut tags = r.tags.clone();
+        if !tags.is_empty() {
+            tags.insert(
+                TAG_DESIRED_HASH.to_string(),
+                desired_hash(&attributes, &r.tags),
+            );
+        }
+        state.resources.push(LiveResource {
+            kind: r.kind,
+            aws_name: r.aws_name.clone(),
+            owned: true,
+            application: Some(r.application.clone()),
+            environment: r.environment.clone(),
+            address: Some(address.clone()),
+            attributes,
+            outputs: out,
+            tags,
+        });
+    }
+    state
+}
+
+fn find<'a>(state: &'a mut LiveState, address: &str) -> &'a mut LiveResource {
+    state
+        .resources
+        .iter_mut()
+        .find(|r| r.address.as_ref().is_some_and(|a| a.0 == address))
+        .unwrap()
+}
+
+#[test]
+fn an_empty_account_gets_every_resource_and_an_applied_one_nothing() {
+    let graph = pets_graph();
+    let mut empty = applied(&graph);
+    empty.resources.clear();
+    let plan = diff(&graph, &empty, &PlanScope::default());
+    assert!(plan.errors.is_empty());
+    assert_eq!(plan.summary().add, 22);
+    let plan = diff(&graph, &applied(&graph), &PlanScope::default());
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn a_value_changed_in_the_account_is_drift_and_an_update() {
+    let graph = pets_graph();
+    let mut live = applied(&graph);
+    find(&mut live, "environment.pets-env-blue.auto_scaling_group")
+        .attributes
+        .insert("desired_capacity".into(), json!(3));
+    let plan = diff(&graph, &live, &PlanScope::default());
+    assert_eq!(plan.changes.len(), 1);
+    let change = &plan.changes[0];
+    assert_eq!(change.action, Action::Update);
+    assert!(change.drift);
+    assert_eq!(change.attributes[0].before, json!(3));
+    assert_eq!(change.attributes[0].after, json!(1));
+}
+
+#[test]
+fn a_forcing_attribute_replaces_and_dependents_see_unknown_values() {
+    let graph = pets_graph();
+    let mut live = applied(&graph);
+    find(&mut live, "environment.pets-env-blue.target_group")
+        .attributes
+        .insert("port".into(), json!(8080));
+    let plan = diff(&graph, &live, &PlanScope::default());
+    let tg = plan
+        .change(&crate::graph::Address(
+            "environment.pets-env-blue.target_group".into(),
+        ))
+        .unwrap();
+    assert_eq!(tg.action, Action::Replace);
+    assert!(tg
+        .attributes
+        .iter()
+        .any(|a| a.name == "port" && a.forces_replacement));
+    // The listener and the group refer to the new target group's ARN.
+    let listener = plan
+        .change(&crate::graph::Address(
+            "environment.pets-env-blue.http_listener".into(),
+        ))
+        .unwrap();
+    assert_eq!(listener.action, Action::Update);
+    assert!(listener.attributes.iter().any(|a| a.after_unknown));
+}
+
+#[test]
+fn a_resource_with_our_name_but_not_our_tags_stops_the_plan() {
+    let graph = pets_graph();
+    let mut live = applied(&graph);
+    let lb = find(&mut live, "environment.pets-env-green.load_balancer");
+    let foreign_name = lb.aws_name.clone();
+    lb.owned = false;
+    lb.tags.clear();
+    lb.address = None;
+    let plan = diff(&graph, &live, &PlanScope::default());
+    assert_eq!(plan.errors.len(), 1);
+    assert!(matches!(
+        &plan.errors[0],
+        PlanError::ForeignResource { aws_name, .. } if aws_name.contains("pets-env-green")
+    ));
+    // Destroy never touches it either.
+    let destroy = diff(
+        &graph,
+        &live,
+        &PlanScope {
+            environments: vec![],
+            destroy: true,
+        },
+    );
+    assert!(destroy.changes.iter().all(|c| c.aws_name != foreign_name));
+    assert_eq!(destroy.summary().destroy, 21);
+}
+
+#[test]
+fn an_owned_resource_the_spec_no_longer_has_is_deleted_and_env_scope_is_respected() {
+    let graph = pets_graph();
+    let mut live = applied(&graph);
+    let mut orphan = live.resources[0].clone();
+    orphan.aws_name = "pets-app-old-env-1234567".into();
+    orphan.environment = Some("old-env".into());
+    orphan.address = Some(crate::graph::Address("environment.old-env.x".into()));
+    live.resources.push(orphan);
+    let plan = diff(&graph, &live, &PlanScope::default());
+    assert_eq!(plan.summary().destroy, 1);
+    let scoped = diff(
+        &graph,
+        &live,
+        &PlanScope {
+            environments: vec!["pets-env-blue".into()],
+            destroy: false,
+        },
+    );
+    assert!(scoped.is_empty(), "{:#?}", scoped.changes);
+}
