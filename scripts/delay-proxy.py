@@ -1,23 +1,85 @@
-"""An HTTP reverse proxy for 127.0.0.1 that holds every request for a fixed delay before passing
-it to the upstream (a local moto), to make AWS's per-call latency visible in benchmarks and to
-slow an apply down enough to interrupt it in tests.
+"""An HTTP reverse proxy for 127.0.0.1 in front of a local moto: it holds every request for a
+fixed delay (AWS's per-call latency, for benchmarks) and can inject the faults AWS shows but
+moto does not (throttling, refusals), for tests.
 
-    python delay-proxy.py LISTEN_PORT UPSTREAM_PORT DELAY_MS
+    python delay-proxy.py LISTEN_PORT UPSTREAM_PORT DELAY_MS [FAULTS_JSON]
+
+FAULTS_JSON (optional):
+    {"throttle": 0.15,                      # fraction of calls answered with a throttling error
+     "seed": 7,
+     "refuse": [{"action": "CreateAutoScalingGroup", "times": 2,   # -1: always
+                 "status": 400, "code": "ValidationError", "message": "..."}],
+     "log": "/path/to/file"}                # one line per request: "ACTION answer"
 
 Prints "ready" once listening. Listens and connects only on 127.0.0.1.
 """
 
 import http.client
 import http.server
+import json
+import random
+import re
 import sys
+import threading
 import time
+import urllib.parse
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "content-length"}
 
 
+def service_of(headers):
+    match = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
+    return match.group(1) if match else "unknown"
+
+
+def action_of(method, path, body):
+    if body:
+        fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in fields:
+            return fields["Action"][0]
+    return f"{method} {urllib.parse.urlparse(path).path}"
+
+
+def error_body(service, status, code, message):
+    if service == "ec2":
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message>"
+                f"</Error></Errors><RequestID>injected</RequestID></Response>")
+        return body.encode(), "text/xml"
+    if service == "ssm":
+        return json.dumps({"__type": code, "message": message}).encode(), "application/x-amz-json-1.1"
+    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>")
+    return body.encode(), "text/xml"
+
+
 def main():
     listen_port, upstream_port, delay_ms = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    faults = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+    lock = threading.Lock()
+    rng = random.Random(faults.get("seed", 7))
+    refusals = [dict(r) for r in faults.get("refuse", [])]
+    log_path = faults.get("log")
+
+    def decide(service, action):
+        with lock:
+            for r in refusals:
+                if r["action"] == action and r.get("times", -1) != 0:
+                    if r.get("times", -1) > 0:
+                        r["times"] -= 1
+                    return r.get("status", 400), r.get("code", "ValidationError"), r.get("message", "refused")
+            if rng.random() < faults.get("throttle", 0.0):
+                if service == "ec2":
+                    return 503, "RequestLimitExceeded", "Request limit exceeded."
+                if service == "ssm":
+                    return 400, "ThrottlingException", "Rate exceeded"
+                return 400, "Throttling", "Rate exceeded"
+        return None
+
+    def log(line):
+        if log_path:
+            with lock, open(log_path, "a") as f:
+                f.write(line + "\n")
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -25,10 +87,28 @@ def main():
         def log_message(self, *args):
             pass
 
+        def reply(self, status, headers, data):
+            self.send_response(status)
+            for k, v in headers:
+                if k.lower() not in HOP_BY_HOP:
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def forward(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
             time.sleep(delay_ms / 1000.0)
+            service = service_of(self.headers)
+            action = action_of(self.command, self.path, body)
+            fault = decide(service, action)
+            if fault:
+                status, code, message = fault
+                data, kind = error_body(service, status, code, message)
+                log(f"{action} {code}")
+                self.reply(status, [("Content-Type", kind)], data)
+                return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             # A fresh upstream connection per request (moto closes each one after its
             # response), and never a second send: a resent request could be applied twice.
@@ -39,15 +119,11 @@ def main():
                 data = response.read()
                 conn.close()
             except (http.client.HTTPException, OSError):
+                log(f"{action} 502")
                 self.send_error(502)
                 return
-            self.send_response(response.status)
-            for k, v in response.getheaders():
-                if k.lower() not in HOP_BY_HOP:
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            log(f"{action} {response.status}")
+            self.reply(response.status, response.getheaders(), data)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = forward
 

@@ -825,3 +825,197 @@ fn moto_an_apply_killed_part_way_is_resumed_by_the_next_one() {
         assert_eq!(w.asg_target_groups, vec![w.tg_arn.clone()]);
     }
 }
+
+#[test]
+fn moto_a_target_group_replacement_is_swapped_behind_the_listener_before_the_old_one_goes() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = pets("replace");
+    apply(&moto, &dir);
+    let before = wiring(&moto, "pets-env-blue");
+    // The proxy's port is part of the target group's identity: AWS cannot change it in place.
+    dir.write(
+        "main.hcl",
+        &SPEC.replacen(
+            "type = var.instance_type\n",
+            "type = var.instance_type\n    port = 8080\n",
+            1,
+        ),
+    );
+    let plan = plan_json(&moto, &dir);
+    let tg = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "environment.pets-env-blue.target_group")
+        .expect("the target group changes");
+    assert_eq!(tg["action"], "replace", "{tg:#}");
+    assert!(tg["replaces"].is_string(), "{tg:#}");
+    assert_eq!(plan["summary"]["replace"], 1, "{plan:#}");
+    assert_eq!(plan["summary"]["destroy"], 0, "{plan:#}");
+
+    apply(&moto, &dir);
+    let after = wiring(&moto, "pets-env-blue");
+    assert_ne!(after.tg_arn, before.tg_arn);
+    assert_eq!(
+        after.listener_target.as_deref(),
+        Some(after.tg_arn.as_str())
+    );
+    assert_eq!(after.asg_target_groups, vec![after.tg_arn.clone()]);
+    assert_eq!(after.lb_arn, before.lb_arn);
+    assert_eq!(after.instance_sg_ingress[0].0, 8080);
+    let aws = moto.clients();
+    runtime().block_on(async {
+        let tgs = aws.elbv2.describe_target_groups().send().await.unwrap();
+        let arns: Vec<&str> = tgs
+            .target_groups()
+            .iter()
+            .filter_map(|t| t.target_group_arn())
+            .collect();
+        assert_eq!(
+            arns.len(),
+            2,
+            "one per environment, the old one gone: {arns:?}"
+        );
+        assert!(!arns.contains(&before.tg_arn.as_str()));
+    });
+    assert_no_changes(&moto, &dir);
+}
+
+#[test]
+fn moto_a_missing_hosted_zone_is_a_plan_error() {
+    let moto = Moto::start();
+    let dir = pets("nozone");
+    let out = run(moto.beanpole(dir.path()).arg("plan"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no public Route53 hosted zone named `example.com`")
+            && stderr.contains("never creates"),
+        "{stderr}"
+    );
+}
+
+fn proxy_log(dir: &TempDir) -> Vec<String> {
+    std::fs::read_to_string(dir.path().join("proxy.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn faults(dir: &TempDir, body: &str) -> String {
+    let log = dir.path().join("proxy.log");
+    format!(
+        "{{\"log\": {}, {body}}}",
+        serde_json::to_string(&log.to_string_lossy()).unwrap()
+    )
+}
+
+#[test]
+fn moto_throttled_calls_are_retried_with_backoff() {
+    let dir = pets("throttle");
+    let moto = Moto::start().with_proxy(0, &faults(&dir, "\"throttle\": 0.15, \"seed\": 11"));
+    moto.create_zone("example.com");
+    apply(&moto, &dir);
+    let log = proxy_log(&dir);
+    let throttled = log
+        .iter()
+        .filter(|l| l.ends_with(" Throttling") || l.ends_with(" RequestLimitExceeded"))
+        .count();
+    assert!(
+        throttled >= 5,
+        "the proxy throttled only {throttled} calls: {log:#?}"
+    );
+    assert_no_changes(&moto, &dir);
+}
+
+#[test]
+fn moto_an_instance_profile_not_yet_propagated_is_waited_for() {
+    let dir = pets("propagation");
+    let moto = Moto::start().with_proxy(
+        0,
+        &faults(
+            &dir,
+            "\"refuse\": [{\"action\": \"CreateAutoScalingGroup\", \"times\": 3, \"code\": \"ValidationError\", \"message\": \"Invalid IamInstanceProfile: pets-app-ec2\"}]",
+        ),
+    );
+    moto.create_zone("example.com");
+    apply(&moto, &dir);
+    let log = proxy_log(&dir);
+    let attempts: Vec<&String> = log
+        .iter()
+        .filter(|l| l.starts_with("CreateAutoScalingGroup"))
+        .collect();
+    assert_eq!(attempts.len(), 5, "3 refused + 2 created: {attempts:?}");
+    for env in ["pets-env-blue", "pets-env-green"] {
+        assert!(wiring(&moto, env).in_service >= 1);
+    }
+}
+
+#[test]
+fn moto_a_real_error_is_not_retried_stops_new_work_and_the_next_apply_resumes() {
+    let dir = pets("failure");
+    let message = "At least two subnets in two different Availability Zones must be specified";
+    let moto = Moto::start().with_proxy(
+        0,
+        &faults(
+            &dir,
+            &format!("\"refuse\": [{{\"action\": \"CreateLoadBalancer\", \"times\": -1, \"code\": \"ValidationError\", \"message\": \"{message}\"}}]"),
+        ),
+    );
+    moto.create_zone("example.com");
+    let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reported = stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with("error: environment.")
+                && l.contains(&format!(
+                    ".load_balancer: CreateLoadBalancer: ValidationError: {message}"
+                ))
+        })
+        .count();
+    assert!(reported >= 1, "{stderr}");
+    assert!(stderr.contains("run apply again to resume"), "{stderr}");
+    let log = proxy_log(&dir);
+    let creates = log
+        .iter()
+        .filter(|l| l.starts_with("CreateLoadBalancer"))
+        .count();
+    assert_eq!(
+        creates, reported,
+        "a real error must not be retried: {log:#?}"
+    );
+    // What needs the load balancer never started; what was made is tagged and found again.
+    assert!(
+        !log.iter().any(|l| l.starts_with("CreateListener")),
+        "{log:#?}"
+    );
+    let plan = plan_json(&moto, &dir);
+    let pending: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert!(pending.contains(&"environment.pets-env-blue.load_balancer"));
+    assert!(
+        !pending.contains(&"environment.pets-env-blue.instance_role"),
+        "{pending:?}"
+    );
+    assert!(plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["action"] == "create"));
+
+    // Once AWS accepts the load balancer, the next apply finishes the job.
+    let out = run(moto
+        .beanpole(dir.path())
+        .env("AWS_ENDPOINT_URL", moto.direct_endpoint())
+        .args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_changes(&moto, &dir);
+}

@@ -277,7 +277,7 @@ fn add_environment(
     graph.add(b.resource(
         "target_group",
         ResourceKind::TargetGroup,
-        b.names.target_group(),
+        b.names.target_group(env.instance.port, "HTTP"),
         json!({
             "vpc_id": reference(&network, "vpc_id"),
             "port": env.instance.port,

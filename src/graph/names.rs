@@ -99,8 +99,16 @@ impl EnvironmentNames {
         }
     }
 
-    pub fn target_group(&self) -> String {
-        self.named("tg", ELB_NAME_LIMIT)
+    /// The target group's name also hashes what AWS cannot change in place (port and
+    /// protocol): a replacement gets a new name, so it can be created, put behind the listener
+    /// and only then the old group deleted (AWS refuses to delete a group a listener uses).
+    pub fn target_group(&self, port: u16, protocol: &str) -> String {
+        fit(
+            &self.base,
+            "tg",
+            &format!("{}\u{0}tg\u{0}{protocol}:{port}", self.identity),
+            ELB_NAME_LIMIT,
+        )
     }
 
     pub fn load_balancer_security_group(&self) -> String {
@@ -168,7 +176,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for env in [blue, green, "production-blue-en2", "production-blue-env-"] {
             let names = EnvironmentNames::new(app, env);
-            for name in [names.load_balancer(), names.target_group()] {
+            for name in [names.load_balancer(), names.target_group(80, "HTTP")] {
                 assert!(
                     name.len() <= ELB_NAME_LIMIT,
                     "{name} is {} long",

@@ -94,7 +94,12 @@ impl Moto {
     }
 
     /// Puts the delaying proxy in front: `endpoint()` then goes through it.
-    pub fn with_delay(mut self, delay_ms: u64) -> Moto {
+    pub fn with_delay(self, delay_ms: u64) -> Moto {
+        self.with_proxy(delay_ms, "{}")
+    }
+
+    /// Puts the proxy in front with injected faults (see scripts/delay-proxy.py).
+    pub fn with_proxy(mut self, delay_ms: u64, faults: &str) -> Moto {
         let port = free_port();
         let script = super::manifest_dir().join("scripts/delay-proxy.py");
         let mut child = Command::new(venv().join("python"))
@@ -103,6 +108,7 @@ impl Moto {
                 port.to_string(),
                 self.port.to_string(),
                 delay_ms.to_string(),
+                faults.to_string(),
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
