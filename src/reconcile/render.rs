@@ -76,21 +76,42 @@ pub fn render_change(change: &Change, out: &mut String) {
         .max()
         .unwrap_or(0);
     for a in &change.attributes {
-        let line = match change.action {
-            Action::Create => format!("+ {:width$} = {}", a.name, after_text(a)),
-            _ => format!(
-                "~ {:width$} : {} → {}{}",
-                a.name,
-                short(&a.before),
-                after_text(a),
-                if a.forces_replacement {
-                    "   # forces replacement"
-                } else {
-                    ""
-                }
-            ),
+        let forces = if a.forces_replacement {
+            "   # forces replacement"
+        } else {
+            ""
         };
-        let _ = writeln!(out, "      {line}");
+        match (change.action, &a.before, &a.after) {
+            (Action::Create, _, _) => {
+                let _ = writeln!(out, "      + {:width$} = {}", a.name, after_text(a));
+            }
+            // Objects (a health check, a policy document) show only the keys that differ.
+            (_, Value::Object(before), Value::Object(after)) if !a.after_unknown => {
+                let keys: std::collections::BTreeSet<&String> =
+                    before.keys().chain(after.keys()).collect();
+                for key in keys {
+                    let (b, n) = (before.get(key), after.get(key));
+                    if b != n {
+                        let _ = writeln!(
+                            out,
+                            "      ~ {}.{key} : {} → {}{forces}",
+                            a.name,
+                            b.map(short).unwrap_or_else(|| "(none)".into()),
+                            n.map(short).unwrap_or_else(|| "(none)".into()),
+                        );
+                    }
+                }
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "      ~ {:width$} : {} → {}{forces}",
+                    a.name,
+                    short(&a.before),
+                    after_text(a),
+                );
+            }
+        }
     }
 }
 
