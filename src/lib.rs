@@ -10,3 +10,4 @@ pub mod graph;
 pub mod model;
 pub mod reconcile;
 pub mod spec;
+pub mod status;

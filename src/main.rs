@@ -1,5 +1,6 @@
 //! The `beanpole` command: argument parsing and exit statuses only; the work is in the library.
 
+use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
 use beanpole::cli::reconcile::{ApplyArgs, AwsArgs, DestroyArgs, PlanArgs};
 use beanpole::cli::{self, GraphFormat, SpecArgs};
 use clap::{Parser, Subcommand};
@@ -73,6 +74,30 @@ enum Command {
         #[command(flatten)]
         args: DestroyArgs,
     },
+    /// Each environment's health in Elastic Beanstalk's colours, with the names it serves
+    #[command(
+        after_help = "Examples:\n  beanpole status -C examples/pets-app\n  beanpole status pets-env-green --json | jq '.environments[0].health'\n  beanpole status --watch"
+    )]
+    Status {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: StatusArgs,
+    },
+    /// Exchange two environments' CNAMEs in one Route53 change, like `eb swap`
+    #[command(
+        after_help = "Examples:\n  beanpole swap pets-env-blue pets-env-green          # asks first on a terminal\n  beanpole swap pets-env-blue pets-env-green --yes    # swapping again is the rollback\n  beanpole swap pets-env-blue pets-env-green --gradual 10,50,100 --interval 60s --yes"
+    )]
+    Swap {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: SwapArgs,
+    },
 }
 
 fn main() {
@@ -83,6 +108,8 @@ fn main() {
         Command::Plan { spec, aws, args } => cli::reconcile::plan(spec, aws, args),
         Command::Apply { spec, aws, args } => cli::reconcile::apply(spec, aws, args),
         Command::Destroy { spec, aws, args } => cli::reconcile::destroy(spec, aws, args),
+        Command::Status { spec, aws, args } => cli::blue_green::status(spec, aws, args),
+        Command::Swap { spec, aws, args } => cli::blue_green::swap(spec, aws, args),
     };
     std::process::exit(code);
 }

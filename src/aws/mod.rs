@@ -9,6 +9,7 @@ pub mod ec2;
 pub mod elbv2;
 pub mod iam;
 pub mod live;
+pub mod observe;
 pub mod route53;
 pub mod ssm;
 pub mod steps;

@@ -19,18 +19,32 @@ pub use crate::graph::compile::OWNERSHIP_PREFIX;
 pub struct Marker {
     pub application: String,
     pub environment: String,
+    /// When `beanpole swap` last moved this name (Unix seconds).
+    pub swapped_at: Option<u64>,
+}
+
+impl Marker {
+    /// The TXT value: the graph's marker, plus the swap time when there is one.
+    pub fn value(&self) -> String {
+        let plain = crate::graph::compile::ownership_marker(&self.application, &self.environment);
+        match self.swapped_at {
+            Some(at) => format!("{},swapped-at={at}\"", plain.trim_end_matches('"')),
+            None => plain,
+        }
+    }
 }
 
 /// Parses `"heritage=beanpole,application=A,environment=E"` (quotes optional).
 pub fn parse_marker(text: &str) -> Option<Marker> {
     let text = text.trim().trim_matches('"');
     let mut heritage = false;
-    let (mut application, mut environment) = (None, None);
+    let (mut application, mut environment, mut swapped_at) = (None, None, None);
     for field in text.split(',') {
         match field.split_once('=') {
             Some(("heritage", "beanpole")) => heritage = true,
             Some(("application", a)) => application = Some(a.to_string()),
             Some(("environment", e)) => environment = Some(e.to_string()),
+            Some(("swapped-at", t)) => swapped_at = t.parse().ok(),
             _ => {}
         }
     }
@@ -38,6 +52,7 @@ pub fn parse_marker(text: &str) -> Option<Marker> {
         (true, Some(application), Some(environment)) => Some(Marker {
             application,
             environment,
+            swapped_at,
         }),
         _ => None,
     }
@@ -139,8 +154,22 @@ pub fn live_records(
         if !claimed && !names.iter().any(|n| bare(n) == *name) {
             continue;
         }
-        let value = match kind.as_str() {
-            "CNAME" => json!(values.first().map(|v| bare(v))),
+        // The exact value as stored: a DELETE must repeat it.
+        let mut outputs = BTreeMap::from([
+            ("name".to_string(), json!(name)),
+            ("record_value".to_string(), json!(values.first())),
+        ]);
+        let value = match (kind.as_str(), &marker) {
+            ("CNAME", _) => json!(values.first().map(|v| bare(v))),
+            // The marker as the graph writes it; the swap time is bookkeeping, not config.
+            ("TXT", Some(m)) => {
+                outputs.insert("swapped_at".to_string(), json!(m.swapped_at));
+                json!(Marker {
+                    swapped_at: None,
+                    ..m.clone()
+                }
+                .value())
+            }
             _ => json!(values.first()),
         };
         found.push(LiveResource {
@@ -157,7 +186,7 @@ pub fn live_records(
                 ("ttl".to_string(), json!(ttl)),
                 ("value".to_string(), value),
             ]),
-            outputs: BTreeMap::from([("name".to_string(), json!(name))]),
+            outputs,
             tags: BTreeMap::new(),
         });
     }

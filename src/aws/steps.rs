@@ -230,8 +230,12 @@ pub async fn delete(aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
         }
         ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
             let zone = ec2::str_attr(&live.attributes, "zone_id").to_string();
-            let change =
-                route53::change(ChangeAction::Delete, route53::record_set(&live.attributes)?)?;
+            // A DELETE must repeat the exact stored value.
+            let mut exact = live.attributes.clone();
+            if let Some(value) = live.outputs.get("record_value").filter(|v| v.is_string()) {
+                exact.insert("value".to_string(), value.clone());
+            }
+            let change = route53::change(ChangeAction::Delete, route53::record_set(&exact)?)?;
             match route53::submit(
                 aws,
                 &zone,

@@ -1,6 +1,7 @@
 //! The command line: argument types, and each command as a function from arguments to an exit
 //! code. Only this layer prints or decides exit statuses.
 
+pub mod blue_green;
 pub mod reconcile;
 pub mod report;
 

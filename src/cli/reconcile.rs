@@ -11,6 +11,7 @@ use crate::reconcile::executor::{walk, Event, Outcome};
 use crate::reconcile::planfile::{stale_reasons, SavedPlan, PLAN_FILE_VERSION};
 use crate::reconcile::render::{render_calls, render_json, render_text, summary_line};
 use crate::reconcile::steps::{build_steps, StepWork};
+use crate::reconcile::swaps::follow_swaps;
 use crate::reconcile::{diff, CallStats, LiveState, Plan, PlanScope};
 use crate::spec::Compilation;
 use clap::Args;
@@ -35,14 +36,14 @@ pub struct AwsArgs {
 }
 
 /// Connected clients per application (each application has its own region).
-struct Session {
-    runtime: tokio::runtime::Runtime,
-    by_application: BTreeMap<String, Aws>,
-    calls: Arc<CallCounter>,
+pub(super) struct Session {
+    pub(super) runtime: tokio::runtime::Runtime,
+    pub(super) by_application: BTreeMap<String, Aws>,
+    pub(super) calls: Arc<CallCounter>,
 }
 
 impl Session {
-    fn open(compilation: &Compilation, aws: &AwsArgs) -> Result<Session, String> {
+    pub(super) fn open(compilation: &Compilation, aws: &AwsArgs) -> Result<Session, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -120,7 +121,7 @@ impl Session {
     }
 }
 
-fn error(message: impl std::fmt::Display) -> i32 {
+pub(super) fn error(message: impl std::fmt::Display) -> i32 {
     let style = stderr_style();
     if style.color {
         eprintln!("\x1b[1;31merror\x1b[0m: {message}");
@@ -131,7 +132,7 @@ fn error(message: impl std::fmt::Display) -> i32 {
 }
 
 /// Every named environment must be in the spec.
-fn check_scope(compilation: &Compilation, environments: &[String]) -> Result<(), i32> {
+pub(super) fn check_scope(compilation: &Compilation, environments: &[String]) -> Result<(), i32> {
     for name in environments {
         if compilation.spec.environment(name).is_none() {
             let known: Vec<&str> = compilation
@@ -159,7 +160,7 @@ struct Planned {
 }
 
 fn make_plan(spec: &SpecArgs, aws: &AwsArgs, scope: &PlanScope) -> Result<Planned, i32> {
-    let (compilation, graph) = load_spec(spec)?;
+    let (compilation, mut graph) = load_spec(spec)?;
     check_scope(&compilation, &scope.environments)?;
     let session = Session::open(&compilation, aws).map_err(error)?;
     let (live, calls) = session
@@ -168,7 +169,9 @@ fn make_plan(spec: &SpecArgs, aws: &AwsArgs, scope: &PlanScope) -> Result<Planne
     if aws.verbose {
         eprintln!("{}", render_calls(&calls));
     }
-    let plan = diff(&graph, &live, scope);
+    let swapped = follow_swaps(&mut graph, &live);
+    let mut plan = diff(&graph, &live, scope);
+    plan.swapped = swapped;
     Ok(Planned {
         graph,
         session,
@@ -307,7 +310,7 @@ pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
     if planned.plan.is_empty() {
         return EXIT_OK;
     }
-    if let Err(code) = confirm(args.auto_approve, "apply") {
+    if let Err(code) = confirm(args.auto_approve, "apply", "--auto-approve") {
         return code;
     }
     execute(&planned, args.parallelism, "Apply")
@@ -384,6 +387,34 @@ pub struct DestroyArgs {
     /// How many resources to work on at once
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub parallelism: usize,
+    /// Destroy even an environment that took part in a swap less than its records' TTL ago
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Environments in a destroy plan whose names moved in a swap less than a TTL ago, with the
+/// Unix time it becomes safe to delete them.
+fn recently_swapped(plan: &Plan, now: u64) -> Vec<(String, u64)> {
+    let mut found = Vec::new();
+    for live in plan.deletions.values() {
+        if live.kind != crate::graph::ResourceKind::OwnershipRecord {
+            continue;
+        }
+        let swapped_at = live.outputs.get("swapped_at").and_then(|v| v.as_u64());
+        let ttl = live
+            .attributes
+            .get("ttl")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(crate::graph::compile::RECORD_TTL as u64);
+        if let (Some(at), Some(environment)) = (swapped_at, &live.environment) {
+            if now < at + ttl {
+                found.push((environment.clone(), at + ttl));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
@@ -405,21 +436,46 @@ pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
         println!("Nothing to destroy: Beanpole owns no resource of this spec in the account.");
         return EXIT_OK;
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let recent = recently_swapped(&planned.plan, now);
+    if !recent.is_empty() {
+        let list: Vec<String> = recent
+            .iter()
+            .map(|(environment, safe)| {
+                format!(
+                    "{environment} (safe from {}, in {} s)",
+                    super::blue_green::clock(*safe),
+                    safe.saturating_sub(now)
+                )
+            })
+            .collect();
+        let message = format!(
+            "{} took part in a swap less than its records' TTL ago: clients may still resolve its name to it. Wait, or pass --force",
+            list.join(", ")
+        );
+        if !args.force {
+            return error(format!("refusing to destroy: {message}"));
+        }
+        eprintln!("warning: {message}; destroying anyway because of --force");
+    }
     print!("{}", render_text(&planned.plan));
-    if let Err(code) = confirm(args.auto_approve, "destroy") {
+    if let Err(code) = confirm(args.auto_approve, "destroy", "--auto-approve") {
         return code;
     }
     execute(&planned, args.parallelism, "Destroy")
 }
 
 /// Asks on a terminal; refuses elsewhere unless approved in advance.
-fn confirm(auto_approve: bool, what: &str) -> Result<(), i32> {
+pub(super) fn confirm(auto_approve: bool, what: &str, flag: &str) -> Result<(), i32> {
     if auto_approve {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
         return Err(error(format!(
-            "not a terminal, so nobody can confirm: run `beanpole {what} --auto-approve` to {what} without asking"
+            "not a terminal, so nobody can confirm: run `beanpole {what} {flag}` to {what} without asking"
         )));
     }
     print!("\nDo you want to {what}? Only 'yes' is accepted: ");

@@ -8,6 +8,7 @@ pub mod plan;
 pub mod planfile;
 pub mod render;
 pub mod steps;
+pub mod swaps;
 #[cfg(test)]
 mod tests;
 

@@ -127,6 +127,8 @@ pub struct Plan {
     pub known_outputs: BTreeMap<Address, Attributes>,
     /// Graph addresses in scope, in dependency order (dependencies first).
     pub order: Vec<Address>,
+    /// Names served by another environment than the spec's, after a swap.
+    pub swapped: Vec<super::swaps::Swapped>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -125,6 +125,12 @@ pub fn summary_line(summary: &Summary) -> String {
 /// The plan for a terminal or a log.
 pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
+    for swapped in &plan.swapped {
+        let _ = writeln!(out, "Note: {}.", swapped.note());
+    }
+    if !plan.swapped.is_empty() {
+        out.push('\n');
+    }
     if plan.is_empty() {
         out.push_str("No changes. The account matches the spec.\n");
         return out;
@@ -160,6 +166,8 @@ pub fn render_json(plan: &Plan, calls: &CallStats) -> Value {
         "format_version": FORMAT_VERSION,
         "changes": plan.changes,
         "summary": summary,
+        "notes": plan.swapped.iter().map(|s| s.note()).collect::<Vec<_>>(),
+        "swapped": plan.swapped,
         "errors": plan.errors.iter().map(|e| json!({ "message": e.to_string(), "detail": e })).collect::<Vec<_>>(),
         "calls": {
             "per_service": calls.per_service,

@@ -1,0 +1,244 @@
+//! Environment health in Elastic Beanstalk's colours, from what the AWS APIs report (target
+//! health and the Auto Scaling group), never from requests to the instances. Pure: an
+//! observation in, a colour and the sentences that explain it out.
+
+use serde::{Deserialize, Serialize};
+
+/// Elastic Beanstalk's health colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Colour {
+    /// Every target healthy and the capacity met.
+    Green,
+    /// Some targets failing, or fewer instances than the group wants.
+    Yellow,
+    /// No healthy target, or most of them failing.
+    Red,
+    /// Being created or updated, or not known.
+    Grey,
+}
+
+impl Colour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Colour::Green => "Green",
+            Colour::Yellow => "Yellow",
+            Colour::Red => "Red",
+            Colour::Grey => "Grey",
+        }
+    }
+
+    /// May an environment of this colour take the production name in a swap?
+    pub fn can_serve(self) -> bool {
+        matches!(self, Colour::Green | Colour::Yellow)
+    }
+}
+
+/// One instance as the target group sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub id: String,
+    /// `healthy`, `unhealthy`, `initial`, `draining`, `unused`, `unavailable`.
+    pub state: String,
+    pub description: Option<String>,
+}
+
+/// What the APIs report about one environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    pub environment: String,
+    pub application: String,
+    /// The load balancer exists and carries Beanpole's tags for this environment.
+    pub load_balancer_found: bool,
+    /// `active`, `provisioning`, `failed`…
+    pub load_balancer_state: Option<String>,
+    pub load_balancer_dns: Option<String>,
+    pub group_found: bool,
+    pub min: i64,
+    pub max: i64,
+    pub desired: i64,
+    pub in_service: i64,
+    /// Instances launching or terminating.
+    pub in_transition: i64,
+    pub targets: Vec<Target>,
+    /// Names this environment serves now (its TXT markers say so), e.g. `pets.example.com`.
+    pub cnames: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub colour: Colour,
+    pub causes: Vec<String>,
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The colour and its causes.
+pub fn assess(o: &Observation) -> Health {
+    let grey = |causes: Vec<String>| Health {
+        colour: Colour::Grey,
+        causes,
+    };
+    if !o.load_balancer_found && !o.group_found {
+        return grey(vec!["not created: run `beanpole apply`".to_string()]);
+    }
+    if !o.load_balancer_found {
+        return grey(vec!["the load balancer does not exist".to_string()]);
+    }
+    if !o.group_found {
+        return grey(vec!["the Auto Scaling group does not exist".to_string()]);
+    }
+    match o.load_balancer_state.as_deref() {
+        Some("active") | None => {}
+        Some("failed") => {
+            return Health {
+                colour: Colour::Red,
+                causes: vec!["the load balancer failed to provision".to_string()],
+            }
+        }
+        Some(other) => return grey(vec![format!("the load balancer is {other}")]),
+    }
+
+    let registered = o.targets.len();
+    let healthy = o.targets.iter().filter(|t| t.state == "healthy").count();
+    let starting = o.targets.iter().filter(|t| t.state == "initial").count();
+    let failing: Vec<&Target> = o
+        .targets
+        .iter()
+        .filter(|t| matches!(t.state.as_str(), "unhealthy" | "unused" | "unavailable"))
+        .collect();
+    let failing_sentence = || {
+        let mut sentence = format!(
+            "{} of {} failing health checks",
+            failing.len(),
+            plural(registered, "instance")
+        );
+        let reasons: Vec<String> = failing
+            .iter()
+            .take(3)
+            .map(|t| match &t.description {
+                Some(d) => format!("{}: {d}", t.id),
+                None => format!("{}: {}", t.id, t.state),
+            })
+            .collect();
+        if !reasons.is_empty() {
+            sentence.push_str(&format!(" ({})", reasons.join("; ")));
+        }
+        sentence
+    };
+
+    let mut causes = Vec::new();
+    let mut colour = Colour::Green;
+    if healthy == 0 && o.desired > 0 {
+        if starting > 0 || (o.in_transition > 0 && failing.is_empty()) {
+            return grey(vec![format!(
+                "{} starting, none healthy yet",
+                plural(starting.max(o.in_transition as usize), "instance")
+            )]);
+        }
+        colour = Colour::Red;
+        if registered == 0 {
+            causes.push("no instance is registered with the target group".to_string());
+        } else {
+            causes.push(format!("no healthy target: {}", failing_sentence()));
+        }
+    } else if !failing.is_empty() {
+        colour = if failing.len() * 2 > registered {
+            Colour::Red
+        } else {
+            Colour::Yellow
+        };
+        causes.push(failing_sentence());
+    }
+    if o.in_service < o.min {
+        colour = colour.max(Colour::Yellow);
+        causes.push(format!(
+            "{} in service, group minimum {}",
+            o.in_service, o.min
+        ));
+    } else if o.in_service < o.desired {
+        colour = colour.max(Colour::Yellow);
+        causes.push(format!(
+            "{} in service, {} desired",
+            o.in_service, o.desired
+        ));
+    }
+    if colour == Colour::Green && o.in_transition > 0 {
+        return grey(vec![format!(
+            "updating: {} launching or terminating",
+            plural(o.in_transition as usize, "instance")
+        )]);
+    }
+    Health { colour, causes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(states: &[&str], in_service: i64, min: i64, desired: i64) -> Observation {
+        Observation {
+            environment: "e".into(),
+            application: "a".into(),
+            load_balancer_found: true,
+            load_balancer_state: Some("active".into()),
+            group_found: true,
+            min,
+            max: 6,
+            desired,
+            in_service,
+            targets: states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Target {
+                    id: format!("i-{i}"),
+                    state: s.to_string(),
+                    description: (*s != "healthy").then(|| "Health checks failed".to_string()),
+                })
+                .collect(),
+            ..Observation::default()
+        }
+    }
+
+    #[test]
+    fn colours_follow_elastic_beanstalks_model() {
+        let h = assess(&env(&["healthy", "healthy"], 2, 2, 2));
+        assert_eq!((h.colour, h.causes.len()), (Colour::Green, 0));
+
+        let h = assess(&env(&["healthy", "healthy", "unhealthy"], 3, 2, 3));
+        assert_eq!(h.colour, Colour::Yellow);
+        assert!(h.causes[0].starts_with("1 of 3 instances failing health checks"));
+
+        let h = assess(&env(&["healthy", "healthy"], 2, 3, 3));
+        assert_eq!(h.colour, Colour::Yellow);
+        assert_eq!(h.causes, vec!["2 in service, group minimum 3"]);
+
+        let h = assess(&env(&["healthy", "unhealthy", "unhealthy"], 3, 1, 3));
+        assert_eq!(h.colour, Colour::Red);
+
+        let h = assess(&env(&["unused"], 1, 1, 1));
+        assert_eq!(h.colour, Colour::Red);
+        assert!(h.causes[0].starts_with("no healthy target: 1 of 1 instance failing"));
+
+        let h = assess(&env(&[], 1, 1, 1));
+        assert_eq!(h.colour, Colour::Red);
+        assert_eq!(
+            h.causes[0],
+            "no instance is registered with the target group"
+        );
+
+        let h = assess(&env(&["initial"], 0, 1, 1));
+        assert_eq!(h.colour, Colour::Grey);
+
+        let mut provisioning = env(&["healthy"], 1, 1, 1);
+        provisioning.load_balancer_state = Some("provisioning".into());
+        assert_eq!(assess(&provisioning).colour, Colour::Grey);
+
+        assert_eq!(assess(&Observation::default()).colour, Colour::Grey);
+    }
+}
