@@ -44,8 +44,10 @@ fn env<'a>(status: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {status:#}"))
 }
 
-/// (name, type, set identifier, weight) → value, for CNAME and TXT records.
-fn records(moto: &Moto, zone: &str) -> Vec<(String, String, Option<String>, Option<i64>, String)> {
+/// A CNAME or TXT record: (name, type, set identifier, weight, value).
+type Record = (String, String, Option<String>, Option<i64>, String);
+
+fn records(moto: &Moto, zone: &str) -> Vec<Record> {
     let aws = moto.clients();
     runtime().block_on(async {
         let out = aws
@@ -514,7 +516,7 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
     let green_tg = target_group_arn(&moto, "pets-env-green");
     let aws = moto.clients();
     let (out, seen) = watch_weights(&moto, &zone, "pets.example.com", || {
-        let mut child = moto
+        let child = moto
             .beanpole(dir.path())
             .args([
                 "swap",
