@@ -66,8 +66,38 @@ fn lookups(
     Ok(out)
 }
 
-/// Observations of the lookups, each application's region once.
+/// Observations of the lookups, each application's region once; with `-v`, the calls made.
 fn observe_all(
+    session: &Session,
+    lookups: &[Lookup],
+    verbose: bool,
+) -> Result<(Vec<Observation>, std::collections::BTreeMap<String, Zone>), AwsError> {
+    let started = std::time::Instant::now();
+    let before = session.calls.snapshot();
+    let result = observe_regions(session, lookups);
+    if verbose {
+        let per_service = session
+            .calls
+            .snapshot()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = v - before.get(&k).copied().unwrap_or(0);
+                (k, v)
+            })
+            .filter(|(_, v)| *v > 0)
+            .collect();
+        eprintln!(
+            "{}",
+            crate::reconcile::render::render_calls(&crate::reconcile::CallStats {
+                per_service,
+                wall_ms: started.elapsed().as_millis(),
+            })
+        );
+    }
+    result
+}
+
+fn observe_regions(
     session: &Session,
     lookups: &[Lookup],
 ) -> Result<(Vec<Observation>, std::collections::BTreeMap<String, Zone>), AwsError> {
@@ -203,7 +233,7 @@ pub fn status(spec: &SpecArgs, aws: &AwsArgs, args: &StatusArgs) -> i32 {
     };
     let tty = std::io::stdout().is_terminal();
     loop {
-        let (observations, _) = match observe_all(&session, &lookups) {
+        let (observations, _) = match observe_all(&session, &lookups, aws.verbose) {
             Ok(o) => o,
             Err(e) => return error(format!("cannot read the account: {e}")),
         };
@@ -403,7 +433,7 @@ pub fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
     let Some(client) = session.by_application.get(&application).cloned() else {
         return error(format!("no AWS connection for application `{application}`"));
     };
-    let (observations, zones) = match observe_all(&session, &lookups) {
+    let (observations, zones) = match observe_all(&session, &lookups, aws.verbose) {
         Ok(o) => o,
         Err(e) => return error(format!("cannot read the account: {e}")),
     };
