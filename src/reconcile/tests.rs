@@ -178,3 +178,39 @@ fn an_owned_resource_the_spec_no_longer_has_is_deleted_and_env_scope_is_respecte
     );
     assert!(scoped.is_empty(), "{:#?}", scoped.changes);
 }
+
+#[test]
+fn after_a_swap_the_plan_follows_the_markers_and_changes_nothing() {
+    let mut graph = pets_graph();
+    let mut live = applied(&graph);
+    // Exchange what the two names hold, as `beanpole swap` does.
+    let blue_cname = find(&mut live, "environment.pets-env-blue.cname_record").clone();
+    let green_cname = find(&mut live, "environment.pets-env-green.cname_record").clone();
+    let blue_txt = find(&mut live, "environment.pets-env-blue.ownership_record").clone();
+    let green_txt = find(&mut live, "environment.pets-env-green.ownership_record").clone();
+    for r in live.resources.iter_mut() {
+        let now = match r.address.as_ref().map(|a| a.0.as_str()) {
+            Some("environment.pets-env-blue.cname_record") => (&blue_cname, &green_cname),
+            Some("environment.pets-env-green.cname_record") => (&green_cname, &blue_cname),
+            Some("environment.pets-env-blue.ownership_record") => (&blue_txt, &green_txt),
+            Some("environment.pets-env-green.ownership_record") => (&green_txt, &blue_txt),
+            _ => continue,
+        };
+        // The record keeps its name; its content and owner are the other environment's.
+        let (keep, other) = now;
+        r.aws_name = keep.aws_name.clone();
+        r.attributes = other.attributes.clone();
+        r.attributes
+            .insert("name".into(), keep.attributes["name"].clone());
+        r.environment = other.environment.clone();
+        r.address = None;
+    }
+    // Without following the swap, apply would swap back.
+    assert!(!diff(&graph, &live, &PlanScope::default()).is_empty());
+    let swapped = super::swaps::follow_swaps(&mut graph, &live);
+    assert_eq!(swapped.len(), 2);
+    assert_eq!(swapped[0].name, "pets-staging.example.com");
+    assert_eq!(swapped[0].served_by, "pets-env-blue");
+    let plan = diff(&graph, &live, &PlanScope::default());
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+}
