@@ -1,7 +1,7 @@
 //! EC2 Auto Scaling: the environment's group of instances and its target-tracking policies.
 
-use super::ec2::str_attr;
 use super::live::live_resource;
+use super::{int_attr, str_attr, string_list};
 use super::{AwsError, ErrorClass, Sdk};
 use crate::graph::{ResourceKind, TAG_APPLICATION};
 use crate::reconcile::{Attributes, LiveResource};
@@ -211,25 +211,6 @@ fn label_of(lb_arn: &str, tg_arn: &str) -> Option<String> {
     Some(format!("{lb}/targetgroup/{tg}"))
 }
 
-fn int(attributes: &Attributes, key: &str) -> Option<i32> {
-    attributes
-        .get(key)
-        .and_then(Value::as_i64)
-        .map(|v| v as i32)
-}
-
-fn strings(attributes: &Attributes, key: &str) -> Vec<String> {
-    attributes
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn tag_list(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| {
@@ -267,13 +248,13 @@ pub async fn create_group(
                 .create_auto_scaling_group()
                 .auto_scaling_group_name(name)
                 .launch_template(template_of(attributes))
-                .set_min_size(int(attributes, "min_size"))
-                .set_max_size(int(attributes, "max_size"))
-                .set_desired_capacity(int(attributes, "desired_capacity"))
-                .set_target_group_arns(Some(strings(attributes, "target_group_arns")))
+                .set_min_size(int_attr(attributes, "min_size"))
+                .set_max_size(int_attr(attributes, "max_size"))
+                .set_desired_capacity(int_attr(attributes, "desired_capacity"))
+                .set_target_group_arns(Some(string_list(attributes, "target_group_arns")))
                 .health_check_type(str_attr(attributes, "health_check_type"))
-                .set_health_check_grace_period(int(attributes, "health_check_grace_period"))
-                .vpc_zone_identifier(strings(attributes, "subnet_ids").join(","))
+                .set_health_check_grace_period(int_attr(attributes, "health_check_grace_period"))
+                .vpc_zone_identifier(string_list(attributes, "subnet_ids").join(","))
                 .set_tags(Some(tag_list(name, tags)))
                 .send()
                 .await
@@ -281,7 +262,12 @@ pub async fn create_group(
         },
     )
     .await?;
-    wait_in_service(aws, name, int(attributes, "desired_capacity").unwrap_or(0)).await?;
+    wait_in_service(
+        aws,
+        name,
+        int_attr(attributes, "desired_capacity").unwrap_or(0),
+    )
+    .await?;
     let arn = describe(aws, name)
         .await?
         .and_then(|g| g.auto_scaling_group_arn().map(str::to_string));
@@ -344,20 +330,24 @@ pub async fn update_group(
                 .update_auto_scaling_group()
                 .auto_scaling_group_name(name)
                 .launch_template(template_of(after))
-                .set_min_size(int(after, "min_size"))
-                .set_max_size(int(after, "max_size"))
-                .set_desired_capacity(int(after, "desired_capacity"))
+                .set_min_size(int_attr(after, "min_size"))
+                .set_max_size(int_attr(after, "max_size"))
+                .set_desired_capacity(int_attr(after, "desired_capacity"))
                 .health_check_type(str_attr(after, "health_check_type"))
-                .set_health_check_grace_period(int(after, "health_check_grace_period"))
-                .vpc_zone_identifier(strings(after, "subnet_ids").join(","))
+                .set_health_check_grace_period(int_attr(after, "health_check_grace_period"))
+                .vpc_zone_identifier(string_list(after, "subnet_ids").join(","))
                 .send()
                 .await
                 .op("UpdateAutoScalingGroup")
         },
     )
     .await?;
-    let have: BTreeSet<String> = strings(before, "target_group_arns").into_iter().collect();
-    let want: BTreeSet<String> = strings(after, "target_group_arns").into_iter().collect();
+    let have: BTreeSet<String> = string_list(before, "target_group_arns")
+        .into_iter()
+        .collect();
+    let want: BTreeSet<String> = string_list(after, "target_group_arns")
+        .into_iter()
+        .collect();
     let attach: Vec<String> = want.difference(&have).cloned().collect();
     let detach: Vec<String> = have.difference(&want).cloned().collect();
     if !attach.is_empty() {
@@ -378,25 +368,24 @@ pub async fn update_group(
             .await
             .op("DetachLoadBalancerTargetGroups")?;
     }
-    let changed: BTreeMap<String, String> = tags
-        .iter()
-        .filter(|(k, v)| old_tags.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
+    let changes = super::tag_changes(old_tags, tags);
+    if !changes.set.is_empty() {
         aws.autoscaling
             .create_or_update_tags()
-            .set_tags(Some(tag_list(name, &changed)))
+            .set_tags(Some(tag_list(name, &changes.set)))
             .send()
             .await
             .op("CreateOrUpdateTags")?;
     }
-    let gone: BTreeMap<String, String> = old_tags
-        .iter()
-        .filter(|(k, _)| !tags.contains_key(*k) && !k.starts_with("aws:"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !gone.is_empty() {
+    if !changes.remove.is_empty() {
+        let gone: BTreeMap<String, String> = changes
+            .remove
+            .into_iter()
+            .map(|k| {
+                let v = old_tags.get(&k).cloned().unwrap_or_default();
+                (k, v)
+            })
+            .collect();
         aws.autoscaling
             .delete_tags()
             .set_tags(Some(tag_list(name, &gone)))
@@ -404,7 +393,7 @@ pub async fn update_group(
             .await
             .op("DeleteTags")?;
     }
-    wait_in_service(aws, name, int(after, "desired_capacity").unwrap_or(0)).await
+    wait_in_service(aws, name, int_attr(after, "desired_capacity").unwrap_or(0)).await
 }
 
 /// Deletes the group with its instances and waits until it is gone.

@@ -1,7 +1,7 @@
 //! EC2: the network an environment runs in (looked up), security groups and launch templates.
 
 use super::live::live_resource;
-use super::{AwsError, Sdk};
+use super::{str_attr, string_list, AwsError, Sdk};
 use crate::graph::ResourceKind;
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_ec2::types::{
@@ -287,30 +287,27 @@ pub async fn retag(
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let changed: BTreeMap<String, String> = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
+    let changes = super::tag_changes(old, new);
+    if !changes.set.is_empty() {
         client
             .create_tags()
             .resources(id)
-            .set_tags(Some(tag_list(&changed)))
+            .set_tags(Some(tag_list(&changes.set)))
             .send()
             .await
             .op("CreateTags")?;
     }
-    let gone: Vec<Tag> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k) && !k.starts_with("aws:"))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    if !gone.is_empty() {
+    if !changes.remove.is_empty() {
         client
             .delete_tags()
             .resources(id)
-            .set_tags(Some(gone))
+            .set_tags(Some(
+                changes
+                    .remove
+                    .iter()
+                    .map(|k| Tag::builder().key(k).build())
+                    .collect(),
+            ))
             .send()
             .await
             .op("DeleteTags")?;
@@ -476,17 +473,6 @@ fn launch_template_attributes(d: &aws_sdk_ec2::types::ResponseLaunchTemplateData
 }
 
 fn launch_template_data(attributes: &Attributes) -> RequestLaunchTemplateData {
-    let strings = |key: &str| -> Vec<String> {
-        attributes
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let optional = |key: &str| {
         attributes
             .get(key)
@@ -502,7 +488,7 @@ fn launch_template_data(attributes: &Attributes) -> RequestLaunchTemplateData {
                 .set_arn(optional("iam_instance_profile_arn"))
                 .build(),
         )
-        .set_security_group_ids(Some(strings("security_group_ids")))
+        .set_security_group_ids(Some(string_list(attributes, "security_group_ids")))
         .metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
                 .http_tokens(LaunchTemplateHttpTokensState::from(
@@ -594,11 +580,4 @@ pub async fn delete_launch_template(
         Err(e) if e.is_not_found() => Ok(()),
         other => other.map(|_| ()),
     }
-}
-
-pub fn str_attr<'a>(attributes: &'a Attributes, key: &str) -> &'a str {
-    attributes
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
 }

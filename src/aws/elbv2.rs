@@ -1,7 +1,7 @@
 //! Elastic Load Balancing v2: the Application Load Balancer, its target group and listeners.
 
-use super::ec2::str_attr;
 use super::live::live_resource;
+use super::{int_attr, str_attr, string_list};
 use super::{AwsError, Sdk};
 use crate::graph::{Address, ResourceKind};
 use crate::reconcile::{Attributes, LiveResource};
@@ -206,7 +206,8 @@ pub async fn read(
             if let Some(policy) = listener.ssl_policy() {
                 attributes.insert("ssl_policy".to_string(), json!(policy));
             }
-            let mut live = LiveResource {
+            // A listener is Beanpole's when its load balancer is.
+            let live = LiveResource {
                 kind: ResourceKind::Listener,
                 aws_name: format!("{name}:{port}"),
                 owned: balancer.owned,
@@ -222,11 +223,6 @@ pub async fn read(
                 outputs: BTreeMap::from([("arn".to_string(), json!(listener.listener_arn()))]),
                 tags: tags_of(listener.listener_arn()),
             };
-            // A listener is Beanpole's when its load balancer is; its own tags may be missing
-            // on older listeners and are then rewritten by the next apply.
-            if live.tags.is_empty() {
-                live.tags = BTreeMap::new();
-            }
             found.push(live);
         }
         found.push(balancer);
@@ -318,13 +314,6 @@ fn action_of(value: Option<&Value>) -> Result<Action, AwsError> {
     }
 }
 
-fn int(attributes: &Attributes, key: &str) -> Option<i32> {
-    attributes
-        .get(key)
-        .and_then(Value::as_i64)
-        .map(|v| v as i32)
-}
-
 fn health(attributes: &Attributes, key: &str) -> Option<Value> {
     attributes
         .get("health_check")
@@ -352,7 +341,7 @@ pub async fn create_target_group(
         .create_target_group()
         .name(name)
         .vpc_id(str_attr(attributes, "vpc_id"))
-        .set_port(int(attributes, "port"))
+        .set_port(int_attr(attributes, "port"))
         .protocol(ProtocolEnum::from(str_attr(attributes, "protocol")))
         .target_type(TargetTypeEnum::from(str_attr(attributes, "target_type")))
         .set_health_check_path(health_str(attributes, "path"))
@@ -429,47 +418,26 @@ pub async fn retag(
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let changed: BTreeMap<String, String> = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
+    let changes = super::tag_changes(old, new);
+    if !changes.set.is_empty() {
         client
             .add_tags()
             .resource_arns(arn)
-            .set_tags(Some(tag_list(&changed)))
+            .set_tags(Some(tag_list(&changes.set)))
             .send()
             .await
             .op("AddTags")?;
     }
-    let gone: Vec<String> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k) && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
-    if !gone.is_empty() {
+    if !changes.remove.is_empty() {
         client
             .remove_tags()
             .resource_arns(arn)
-            .set_tag_keys(Some(gone))
+            .set_tag_keys(Some(changes.remove))
             .send()
             .await
             .op("RemoveTags")?;
     }
     Ok(())
-}
-
-fn strings(attributes: &Attributes, key: &str) -> Vec<String> {
-    attributes
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Creates the load balancer and waits until it is active.
@@ -486,8 +454,8 @@ pub async fn create_load_balancer(
         .r#type(LoadBalancerTypeEnum::Application)
         .scheme(LoadBalancerSchemeEnum::from(str_attr(attributes, "scheme")))
         .ip_address_type(IpAddressType::Ipv4)
-        .set_subnets(Some(strings(attributes, "subnet_ids")))
-        .set_security_groups(Some(strings(attributes, "security_group_ids")))
+        .set_subnets(Some(string_list(attributes, "subnet_ids")))
+        .set_security_groups(Some(string_list(attributes, "security_group_ids")))
         .set_tags(Some(tag_list(tags)))
         .send()
         .await
@@ -583,7 +551,7 @@ pub async fn update_load_balancer(
         client
             .set_subnets()
             .load_balancer_arn(arn)
-            .set_subnets(Some(strings(after, "subnet_ids")))
+            .set_subnets(Some(string_list(after, "subnet_ids")))
             .send()
             .await
             .op("SetSubnets")?;
@@ -592,7 +560,7 @@ pub async fn update_load_balancer(
         client
             .set_security_groups()
             .load_balancer_arn(arn)
-            .set_security_groups(Some(strings(after, "security_group_ids")))
+            .set_security_groups(Some(string_list(after, "security_group_ids")))
             .send()
             .await
             .op("SetSecurityGroups")?;
@@ -653,7 +621,7 @@ pub async fn create_listener(
     let created = client
         .create_listener()
         .load_balancer_arn(str_attr(attributes, "load_balancer_arn"))
-        .set_port(int(attributes, "port"))
+        .set_port(int_attr(attributes, "port"))
         .protocol(ProtocolEnum::from(str_attr(attributes, "protocol")))
         .set_certificates(certificate.map(|c| vec![c]))
         .set_ssl_policy(
@@ -689,7 +657,7 @@ pub async fn update_listener(
     client
         .modify_listener()
         .listener_arn(arn)
-        .set_port(int(attributes, "port"))
+        .set_port(int_attr(attributes, "port"))
         .protocol(ProtocolEnum::from(str_attr(attributes, "protocol")))
         .set_certificates(certificate.map(|c| vec![c]))
         .set_ssl_policy(

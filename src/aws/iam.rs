@@ -284,30 +284,21 @@ pub async fn update_role(
             .op("DetachRolePolicy")?;
     }
     if !old_tags.is_empty() {
-        let changed: BTreeMap<String, String> = tags
-            .iter()
-            .filter(|(k, v)| old_tags.get(*k) != Some(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !changed.is_empty() {
+        let changes = super::tag_changes(old_tags, tags);
+        if !changes.set.is_empty() {
             client
                 .tag_role()
                 .role_name(name)
-                .set_tags(Some(tag_list(&changed)?))
+                .set_tags(Some(tag_list(&changes.set)?))
                 .send()
                 .await
                 .op("TagRole")?;
         }
-        let gone: Vec<String> = old_tags
-            .keys()
-            .filter(|k| !tags.contains_key(*k) && !k.starts_with("aws:"))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
+        if !changes.remove.is_empty() {
             client
                 .untag_role()
                 .role_name(name)
-                .set_tag_keys(Some(gone))
+                .set_tag_keys(Some(changes.remove))
                 .send()
                 .await
                 .op("UntagRole")?;
@@ -449,16 +440,12 @@ pub async fn update_instance_profile(
                 .op("AddRoleToInstanceProfile")?;
         }
     }
-    let changed: BTreeMap<String, String> = tags
-        .iter()
-        .filter(|(k, v)| old_tags.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
+    let changes = super::tag_changes(old_tags, tags);
+    if !changes.set.is_empty() {
         client
             .tag_instance_profile()
             .instance_profile_name(name)
-            .set_tags(Some(tag_list(&changed)?))
+            .set_tags(Some(tag_list(&changes.set)?))
             .send()
             .await
             .op("TagInstanceProfile")?;

@@ -318,6 +318,61 @@ where
     }
 }
 
+/// A string attribute of a resolved resource ("" when absent).
+pub fn str_attr<'a>(attributes: &'a crate::reconcile::Attributes, key: &str) -> &'a str {
+    attributes
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+}
+
+/// An integer attribute, as the SDKs take it.
+pub fn int_attr(attributes: &crate::reconcile::Attributes, key: &str) -> Option<i32> {
+    attributes
+        .get(key)
+        .and_then(serde_json::Value::as_i64)
+        .and_then(|v| i32::try_from(v).ok())
+}
+
+/// A list-of-strings attribute.
+pub fn string_list(attributes: &crate::reconcile::Attributes, key: &str) -> Vec<String> {
+    attributes
+        .get(key)
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What to send to turn a resource's tags `old` into `new`: tags to set, keys to remove.
+/// AWS's own `aws:` tags are never removed.
+#[derive(Debug, Default, PartialEq)]
+pub struct TagChanges {
+    pub set: std::collections::BTreeMap<String, String>,
+    pub remove: Vec<String>,
+}
+
+pub fn tag_changes(
+    old: &std::collections::BTreeMap<String, String>,
+    new: &std::collections::BTreeMap<String, String>,
+) -> TagChanges {
+    TagChanges {
+        set: new
+            .iter()
+            .filter(|(k, v)| old.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        remove: old
+            .keys()
+            .filter(|k| !new.contains_key(*k) && !k.starts_with("aws:"))
+            .cloned()
+            .collect(),
+    }
+}
+
 /// Tags as a sorted map, from any service's (key, value) pairs.
 pub fn tag_map<'a>(
     pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,

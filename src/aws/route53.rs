@@ -229,6 +229,79 @@ pub fn change(action: ChangeAction, set: ResourceRecordSet) -> Result<Change, Aw
         .map_err(|e| AwsError::Unexpected(format!("cannot build a change: {e}")))
 }
 
+/// A record as plain data, for change batches composed outside the AWS shell (`swap`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub name: String,
+    /// `CNAME` or `TXT`.
+    pub kind: &'static str,
+    pub value: String,
+    /// For weighted routing: (set identifier, weight).
+    pub weighted: Option<(String, i64)>,
+}
+
+impl Record {
+    pub fn simple(name: &str, kind: &'static str, value: &str) -> Record {
+        Record {
+            name: name.to_string(),
+            kind,
+            value: value.to_string(),
+            weighted: None,
+        }
+    }
+
+    pub fn weighted(name: &str, set_identifier: &str, weight: i64, value: &str) -> Record {
+        Record {
+            weighted: Some((set_identifier.to_string(), weight)),
+            ..Record::simple(name, "CNAME", value)
+        }
+    }
+
+    fn set(&self) -> Result<ResourceRecordSet, AwsError> {
+        let mut set = ResourceRecordSet::builder()
+            .name(&self.name)
+            .r#type(RrType::from(self.kind))
+            .ttl(crate::graph::compile::RECORD_TTL)
+            .resource_records(
+                ResourceRecord::builder()
+                    .value(&self.value)
+                    .build()
+                    .map_err(|e| AwsError::Unexpected(format!("cannot build a record: {e}")))?,
+            );
+        if let Some((id, weight)) = &self.weighted {
+            set = set.set_identifier(id).weight(*weight);
+        }
+        set.build()
+            .map_err(|e| AwsError::Unexpected(format!("cannot build a record set: {e}")))
+    }
+}
+
+/// One change of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    Create(Record),
+    Upsert(Record),
+    Delete(Record),
+}
+
+/// Applies `edits` as one change batch (atomic on AWS) and waits until it is in sync.
+pub async fn edit_records(
+    aws: &super::Aws,
+    zone_id: &str,
+    comment: &str,
+    edits: &[Edit],
+) -> Result<(), AwsError> {
+    let changes = edits
+        .iter()
+        .map(|e| match e {
+            Edit::Create(r) => change(ChangeAction::Create, r.set()?),
+            Edit::Upsert(r) => change(ChangeAction::Upsert, r.set()?),
+            Edit::Delete(r) => change(ChangeAction::Delete, r.set()?),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    submit(aws, zone_id, comment, changes).await
+}
+
 /// Sends one change batch (atomic on AWS) and waits until it is in sync.
 pub async fn submit(
     aws: &super::Aws,

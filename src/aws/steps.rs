@@ -175,16 +175,16 @@ async fn write_record(
     attributes: &Attributes,
     address: &Address,
 ) -> Result<(), AwsError> {
-    let zone = ec2::str_attr(attributes, "zone_id").to_string();
+    let zone = super::str_attr(attributes, "zone_id").to_string();
     let create = action == ChangeAction::Create;
     let change = route53::change(action, route53::record_set(attributes)?)?;
     match route53::submit(aws, &zone, &format!("beanpole: {address}"), vec![change]).await {
         // A CREATE whose response was lost and that the SDK retried finds its own record:
         // that is success, but only when the record holds exactly what was written.
         Err(e) if create && e.to_string().contains("already exists") => {
-            let name = ec2::str_attr(attributes, "name");
-            let kind = ec2::str_attr(attributes, "type");
-            let want = ec2::str_attr(attributes, "value");
+            let name = super::str_attr(attributes, "name");
+            let kind = super::str_attr(attributes, "type");
+            let want = super::str_attr(attributes, "value");
             match route53::read_record(&aws.route53, &zone, name, kind).await? {
                 Some(value) if value.trim_end_matches('.') == want.trim_end_matches('.') => Ok(()),
                 Some(_) => Err(e),
@@ -225,11 +225,11 @@ pub async fn delete(aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
         ResourceKind::Listener => elbv2::delete_listener(&aws.elbv2, &id("arn")).await,
         ResourceKind::AutoScalingGroup => autoscaling::delete_group(aws, name).await,
         ResourceKind::ScalingPolicy => {
-            let group = ec2::str_attr(&live.attributes, "auto_scaling_group_name");
+            let group = super::str_attr(&live.attributes, "auto_scaling_group_name");
             autoscaling::delete_policy(&aws.autoscaling, group, name).await
         }
         ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
-            let zone = ec2::str_attr(&live.attributes, "zone_id").to_string();
+            let zone = super::str_attr(&live.attributes, "zone_id").to_string();
             // A DELETE must repeat the exact stored value.
             let mut exact = live.attributes.clone();
             if let Some(value) = live.outputs.get("record_value").filter(|v| v.is_string()) {

@@ -6,13 +6,12 @@
 use super::reconcile::{confirm, error, AwsArgs, Session};
 use super::{load_spec, SpecArgs, EXIT_OK};
 use crate::aws::observe::{observe, served_names, Lookup, Zone};
-use crate::aws::route53::{self, Marker};
+use crate::aws::route53::{self, Edit, Marker, Record};
 use crate::aws::{Aws, AwsError};
 use crate::graph::compile::{OWNERSHIP_PREFIX, RECORD_TTL};
 use crate::graph::{Address, ResourceGraph};
 use crate::spec::Compilation;
 use crate::status::{assess, Colour, Health, Observation};
-use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
 use clap::Args;
 use serde_json::json;
 use std::io::IsTerminal;
@@ -336,43 +335,6 @@ fn production_name<'a>(a: &'a str, b: &'a str) -> &'a str {
     }
 }
 
-fn simple(name: &str, kind: RrType, value: &str) -> Result<ResourceRecordSet, AwsError> {
-    ResourceRecordSet::builder()
-        .name(name)
-        .r#type(kind)
-        .ttl(RECORD_TTL)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .map_err(|e| AwsError::Unexpected(e.to_string()))?,
-        )
-        .build()
-        .map_err(|e| AwsError::Unexpected(e.to_string()))
-}
-
-fn weighted(
-    name: &str,
-    environment: &str,
-    weight: i64,
-    value: &str,
-) -> Result<ResourceRecordSet, AwsError> {
-    ResourceRecordSet::builder()
-        .name(name)
-        .r#type(RrType::Cname)
-        .set_identifier(format!("beanpole-{environment}"))
-        .weight(weight)
-        .ttl(RECORD_TTL)
-        .resource_records(
-            ResourceRecord::builder()
-                .value(value)
-                .build()
-                .map_err(|e| AwsError::Unexpected(e.to_string()))?,
-        )
-        .build()
-        .map_err(|e| AwsError::Unexpected(e.to_string()))
-}
-
 /// One side of a swap as found in the account.
 struct Side {
     observation: Observation,
@@ -566,73 +528,89 @@ impl From<AwsError> for SwapFailure {
     }
 }
 
+/// The set identifier of an environment's weighted record.
+fn set_identifier(environment: &str) -> String {
+    format!("beanpole-{environment}")
+}
+
 /// The final exchange: both CNAMEs and both ownership markers in one change batch, after
 /// removing the weighted records of a gradual swap.
-fn final_changes(
+fn final_edits(
     application: &str,
     giving: &Side,
     receiving: &Side,
     production: &str,
     weighted_now: Option<(i64, i64)>,
     at: u64,
-) -> Result<Vec<aws_sdk_route53::types::Change>, AwsError> {
-    let mut changes = Vec::new();
-    match weighted_now {
-        Some((give, take)) => {
-            changes.push(route53::change(
-                ChangeAction::Delete,
-                weighted(
-                    production,
-                    &giving.observation.environment,
-                    give,
-                    &giving.dns,
-                )?,
-            )?);
-            changes.push(route53::change(
-                ChangeAction::Delete,
-                weighted(
-                    production,
-                    &receiving.observation.environment,
-                    take,
-                    &receiving.dns,
-                )?,
-            )?);
-            // UPSERT, not CREATE: the weighted records were deleted just before in this batch
-            // (AWS applies a batch in order, atomically), and moto mistakes the re-creation
-            // of a record it once held for a duplicate.
-            changes.push(route53::change(
-                ChangeAction::Upsert,
-                simple(production, RrType::Cname, &receiving.dns)?,
-            )?);
-        }
-        None => changes.push(route53::change(
-            ChangeAction::Upsert,
-            simple(production, RrType::Cname, &receiving.dns)?,
-        )?),
+) -> Vec<Edit> {
+    let (give_env, take_env) = (
+        &giving.observation.environment,
+        &receiving.observation.environment,
+    );
+    let mut edits = Vec::new();
+    if let Some((give, take)) = weighted_now {
+        edits.push(Edit::Delete(Record::weighted(
+            production,
+            &set_identifier(give_env),
+            give,
+            &giving.dns,
+        )));
+        edits.push(Edit::Delete(Record::weighted(
+            production,
+            &set_identifier(take_env),
+            take,
+            &receiving.dns,
+        )));
     }
-    changes.push(route53::change(
-        ChangeAction::Upsert,
-        simple(&receiving.name, RrType::Cname, &giving.dns)?,
-    )?);
-    for (name, environment) in [
-        (production, &receiving.observation.environment),
-        (&receiving.name, &giving.observation.environment),
-    ] {
+    // UPSERT, not CREATE, after deleting weighted records: AWS applies a batch in order and
+    // atomically, and moto mistakes the re-creation of a record it once held for a duplicate.
+    edits.push(Edit::Upsert(Record::simple(
+        production,
+        "CNAME",
+        &receiving.dns,
+    )));
+    edits.push(Edit::Upsert(Record::simple(
+        &receiving.name,
+        "CNAME",
+        &giving.dns,
+    )));
+    for (name, environment) in [(production, take_env), (&receiving.name, give_env)] {
         let marker = Marker {
             application: application.to_string(),
             environment: environment.clone(),
             swapped_at: Some(at),
         };
-        changes.push(route53::change(
-            ChangeAction::Upsert,
-            simple(
-                &format!("{OWNERSHIP_PREFIX}.{name}"),
-                RrType::Txt,
-                &marker.value(),
-            )?,
-        )?);
+        edits.push(Edit::Upsert(Record::simple(
+            &format!("{OWNERSHIP_PREFIX}.{name}"),
+            "TXT",
+            &marker.value(),
+        )));
     }
-    Ok(changes)
+    edits
+}
+
+/// The production name's weighted pair at `give` / `take` percent.
+fn weighted_pair(
+    production: &str,
+    giving: &Side,
+    receiving: &Side,
+    give: i64,
+    take: i64,
+) -> [Record; 2] {
+    [
+        Record::weighted(
+            production,
+            &set_identifier(&giving.observation.environment),
+            give,
+            &giving.dns,
+        ),
+        Record::weighted(
+            production,
+            &set_identifier(&receiving.observation.environment),
+            take,
+            &receiving.dns,
+        ),
+    ]
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -656,59 +634,22 @@ async fn run_swap(
         let take = i64::from(*step);
         if take == 100 {
             let at = now_unix();
-            let changes =
-                final_changes(application, giving, receiving, production, weighted_now, at)?;
-            route53::submit(aws, zone, &comment, changes).await?;
+            let edits = final_edits(application, giving, receiving, production, weighted_now, at);
+            route53::edit_records(aws, zone, &comment, &edits).await?;
             return Ok(at);
         }
         let give = 100 - take;
-        let changes = match weighted_now {
+        let [to_giving, to_receiving] = weighted_pair(production, giving, receiving, give, take);
+        let edits = match weighted_now {
+            // A simple record and weighted ones cannot share a name: one batch replaces it.
             None => vec![
-                route53::change(
-                    ChangeAction::Delete,
-                    simple(production, RrType::Cname, &giving.dns)?,
-                )?,
-                route53::change(
-                    ChangeAction::Create,
-                    weighted(
-                        production,
-                        &giving.observation.environment,
-                        give,
-                        &giving.dns,
-                    )?,
-                )?,
-                route53::change(
-                    ChangeAction::Create,
-                    weighted(
-                        production,
-                        &receiving.observation.environment,
-                        take,
-                        &receiving.dns,
-                    )?,
-                )?,
+                Edit::Delete(Record::simple(production, "CNAME", &giving.dns)),
+                Edit::Create(to_giving),
+                Edit::Create(to_receiving),
             ],
-            Some(_) => vec![
-                route53::change(
-                    ChangeAction::Upsert,
-                    weighted(
-                        production,
-                        &giving.observation.environment,
-                        give,
-                        &giving.dns,
-                    )?,
-                )?,
-                route53::change(
-                    ChangeAction::Upsert,
-                    weighted(
-                        production,
-                        &receiving.observation.environment,
-                        take,
-                        &receiving.dns,
-                    )?,
-                )?,
-            ],
+            Some(_) => vec![Edit::Upsert(to_giving), Edit::Upsert(to_receiving)],
         };
-        route53::submit(aws, zone, &comment, changes).await?;
+        route53::edit_records(aws, zone, &comment, &edits).await?;
         weighted_now = Some((give, take));
         println!(
             "step {}/{}: {production} → {} {take}%, {} {give}%; checking {} again in {} s",
@@ -741,31 +682,14 @@ async fn run_swap(
             }
         );
         if health.colour == Colour::Red {
+            let [to_giving, to_receiving] =
+                weighted_pair(production, giving, receiving, give, take);
             let rollback = vec![
-                route53::change(
-                    ChangeAction::Delete,
-                    weighted(
-                        production,
-                        &giving.observation.environment,
-                        give,
-                        &giving.dns,
-                    )?,
-                )?,
-                route53::change(
-                    ChangeAction::Delete,
-                    weighted(
-                        production,
-                        &receiving.observation.environment,
-                        take,
-                        &receiving.dns,
-                    )?,
-                )?,
-                route53::change(
-                    ChangeAction::Upsert,
-                    simple(production, RrType::Cname, &giving.dns)?,
-                )?,
+                Edit::Delete(to_giving),
+                Edit::Delete(to_receiving),
+                Edit::Upsert(Record::simple(production, "CNAME", &giving.dns)),
             ];
-            route53::submit(aws, zone, &format!("{comment}: rollback"), rollback).await?;
+            route53::edit_records(aws, zone, &format!("{comment}: rollback"), &rollback).await?;
             return Err(SwapFailure::RolledBack(format!(
                 "{} turned Red at {take}% ({})",
                 receiving.observation.environment,

@@ -9,7 +9,7 @@ use crate::aws::{sts, Aws, AwsError, Connection};
 use crate::graph::ResourceGraph;
 use crate::reconcile::executor::{walk, Event, Outcome};
 use crate::reconcile::planfile::{stale_reasons, SavedPlan, PLAN_FILE_VERSION};
-use crate::reconcile::render::{render_calls, render_json, render_text, summary_line};
+use crate::reconcile::render::{render_calls, render_json, render_text};
 use crate::reconcile::steps::{build_steps, StepWork};
 use crate::reconcile::swaps::follow_swaps;
 use crate::reconcile::{diff, CallStats, LiveState, Plan, PlanScope};
@@ -372,7 +372,6 @@ fn apply_saved(path: &PathBuf, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
         return EXIT_OK;
     }
     // A saved plan was reviewed when it was made: applying it is the approval.
-    let _ = args.auto_approve;
     execute(&planned, args.parallelism, "Apply")
 }
 
@@ -624,9 +623,4 @@ impl Progress {
             eprint!("\r\x1b[2K");
         }
     }
-}
-
-/// The summary line of a plan, for other commands.
-pub fn plan_summary(plan: &Plan) -> String {
-    summary_line(&plan.summary())
 }
