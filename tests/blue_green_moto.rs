@@ -3,21 +3,12 @@
 mod common;
 
 use common::moto::{runtime, Moto};
-use common::{run, TempDir};
+use common::{run, text, TempDir};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Output;
 
 const SPEC: &str = include_str!("../examples/pets-app/main.hcl");
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// moto with the example applied.
 fn applied(moto: &Moto, label: &str) -> (TempDir, String) {
@@ -44,51 +35,19 @@ fn env<'a>(status: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {status:#}"))
 }
 
-/// A CNAME or TXT record: (name, type, set identifier, weight, value).
-type Record = (String, String, Option<String>, Option<i64>, String);
-
-fn records(moto: &Moto, zone: &str) -> Vec<Record> {
-    let aws = moto.clients();
-    runtime().block_on(async {
-        let out = aws
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .send()
-            .await
-            .unwrap();
-        out.resource_record_sets()
-            .iter()
-            .filter(|r| matches!(r.r#type().as_str(), "CNAME" | "TXT"))
-            .map(|r| {
-                (
-                    r.name().trim_end_matches('.').to_string(),
-                    r.r#type().as_str().to_string(),
-                    r.set_identifier().map(str::to_string),
-                    r.weight(),
-                    r.resource_records()
-                        .first()
-                        .map(|v| v.value().to_string())
-                        .unwrap_or_default(),
-                )
-            })
-            .collect()
-    })
-}
-
 fn cname(moto: &Moto, zone: &str, name: &str) -> String {
-    records(moto, zone)
+    moto.records(zone)
         .into_iter()
-        .find(|r| r.0 == name && r.1 == "CNAME" && r.2.is_none())
-        .map(|r| r.4.trim_end_matches('.').to_string())
+        .find(|r| r.name == name && r.kind == "CNAME" && r.set_identifier.is_none())
+        .map(|r| r.value.trim_end_matches('.').to_string())
         .unwrap_or_else(|| panic!("no simple CNAME {name}"))
 }
 
 fn marker(moto: &Moto, zone: &str, name: &str) -> String {
-    records(moto, zone)
+    moto.records(zone)
         .into_iter()
-        .find(|r| r.0 == format!("_beanpole.{name}") && r.1 == "TXT")
-        .map(|r| r.4)
+        .find(|r| r.name == format!("_beanpole.{name}") && r.kind == "TXT")
+        .map(|r| r.value)
         .unwrap_or_else(|| panic!("no marker for {name}"))
 }
 
@@ -325,11 +284,7 @@ fn moto_swap_exchanges_the_cnames_in_one_change_batch_and_the_plan_keeps_it() {
         .beanpole(dir.path())
         .args(["destroy", "--auto-approve", "--force"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(
-        records(&moto, &zone).is_empty(),
-        "{:?}",
-        records(&moto, &zone)
-    );
+    assert!(moto.records(&zone).is_empty(), "{:?}", moto.records(&zone));
 }
 
 #[test]
@@ -498,7 +453,10 @@ fn moto_a_gradual_swap_passes_through_its_weights_and_ends_as_a_plain_swap() {
         );
     }
     // It ends as a plain swap: simple records only.
-    assert!(records(&moto, &zone).iter().all(|r| r.2.is_none()));
+    assert!(moto
+        .records(&zone)
+        .iter()
+        .all(|r| r.set_identifier.is_none()));
     assert_eq!(cname(&moto, &zone, "pets.example.com"), green);
     assert_eq!(cname(&moto, &zone, "pets-staging.example.com"), blue);
     let out = run(moto
@@ -535,7 +493,7 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
         // Once the first weights are live, green loses its targets.
         let started = std::time::Instant::now();
         loop {
-            let weighted = records(&moto, &zone).iter().any(|r| r.3.is_some());
+            let weighted = moto.records(&zone).iter().any(|r| r.weight.is_some());
             if weighted {
                 break;
             }
@@ -578,9 +536,11 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
     ]));
     // Back to the start: simple records, the original mapping and markers.
     assert!(
-        records(&moto, &zone).iter().all(|r| r.2.is_none()),
+        moto.records(&zone)
+            .iter()
+            .all(|r| r.set_identifier.is_none()),
         "{:?}",
-        records(&moto, &zone)
+        moto.records(&zone)
     );
     assert_eq!(cname(&moto, &zone, "pets.example.com"), blue);
     assert_eq!(cname(&moto, &zone, "pets-staging.example.com"), green);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::moto::{runtime, Moto};
-use common::{run, TempDir};
+use common::{run, text, TempDir};
 use serde_json::Value;
 use std::process::Output;
 
@@ -14,15 +14,6 @@ fn pets(label: &str) -> TempDir {
     let dir = TempDir::new(label);
     dir.write("main.hcl", SPEC);
     dir
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn apply(moto: &Moto, dir: &TempDir) -> Output {
@@ -193,21 +184,10 @@ fn wiring(moto: &Moto, env: &str) -> Wiring {
 }
 
 fn record(moto: &Moto, zone: &str, name: &str, kind: &str) -> Option<String> {
-    let aws = moto.clients();
-    runtime().block_on(async {
-        let out = aws
-            .route53
-            .list_resource_record_sets()
-            .hosted_zone_id(zone)
-            .send()
-            .await
-            .unwrap();
-        out.resource_record_sets()
-            .iter()
-            .find(|r| r.name().trim_end_matches('.') == name && r.r#type().as_str() == kind)
-            .and_then(|r| r.resource_records().first())
-            .map(|r| r.value().to_string())
-    })
+    moto.records(zone)
+        .into_iter()
+        .find(|r| r.name == name && r.kind == kind)
+        .map(|r| r.value)
 }
 
 fn inline_policy(moto: &Moto, env: &str) -> String {

@@ -165,6 +165,35 @@ impl Moto {
             .expect("zone id")
     }
 
+    /// The zone's CNAME and TXT records, as Route53 reports them.
+    pub fn records(&self, zone: &str) -> Vec<Record> {
+        let aws = self.clients();
+        runtime().block_on(async {
+            let out = aws
+                .route53
+                .list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .send()
+                .await
+                .expect("ListResourceRecordSets");
+            out.resource_record_sets()
+                .iter()
+                .filter(|r| matches!(r.r#type().as_str(), "CNAME" | "TXT"))
+                .map(|r| Record {
+                    name: r.name().trim_end_matches('.').to_string(),
+                    kind: r.r#type().as_str().to_string(),
+                    set_identifier: r.set_identifier().map(str::to_string),
+                    weight: r.weight(),
+                    value: r
+                        .resource_records()
+                        .first()
+                        .map(|v| v.value().to_string())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+    }
+
     /// A `beanpole` command for `dir`, pointed at this moto.
     pub fn beanpole(&self, dir: &Path) -> Command {
         let mut command = super::beanpole(dir);
@@ -191,6 +220,16 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CNAME or TXT record of a hosted zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub name: String,
+    pub kind: String,
+    pub set_identifier: Option<String>,
+    pub weight: Option<i64>,
+    pub value: String,
 }
 
 /// A current-thread runtime for the tests' own SDK calls.
