@@ -101,6 +101,13 @@ enum Command {
 }
 
 fn main() {
+    // Rust ignores SIGPIPE, so `beanpole graph | head` would panic on the closed pipe; a
+    // command-line tool should end quietly instead, as `cat` does.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Validate { spec } => cli::validate(spec),

@@ -252,3 +252,33 @@ fn a_syntax_error_inside_a_multibyte_character_is_located_on_it() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains(" --> main.hcl:2:"), "{stderr}");
 }
+
+/// `beanpole graph | head` once panicked ("failed printing to stdout: Broken pipe"): a closed
+/// pipe must end the command quietly.
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    use std::io::Read;
+    // A graph far larger than a pipe's buffer: beanpole is still writing when our end closes.
+    let dir = TempDir::new("pipe");
+    let mut spec = String::from(
+        "application \"big\" {\n  region = \"us-east-2\"\n  domain = \"example.com\"\n}\n",
+    );
+    for i in 0..40 {
+        spec.push_str(&format!(
+            "environment \"env-{i}\" {{\n  application = application.big\n  cname = \"c{i}\"\n  platform = \"python-3.12\"\n}}\n"
+        ));
+    }
+    dir.write("main.hcl", &spec);
+    let mut child = beanpole(dir.path())
+        .args(["graph", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // Our end of the pipe is closed here (the handle was dropped).
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
