@@ -471,8 +471,6 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
     let (dir, zone) = applied(&moto, "rollback");
     let s = status(&moto, &dir);
     let (blue, green) = (dns(&s, "pets-env-blue"), dns(&s, "pets-env-green"));
-    let green_tg = target_group_arn(&moto, "pets-env-green");
-    let aws = moto.clients();
     let (out, seen) = watch_weights(&moto, &zone, "pets.example.com", || {
         let child = moto
             .beanpole(dir.path())
@@ -503,24 +501,7 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        runtime().block_on(async {
-            let health = aws
-                .elbv2
-                .describe_target_health()
-                .target_group_arn(&green_tg)
-                .send()
-                .await
-                .unwrap();
-            for d in health.target_health_descriptions() {
-                aws.elbv2
-                    .deregister_targets()
-                    .target_group_arn(&green_tg)
-                    .targets(d.target().unwrap().clone())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        });
+        deregister_all(&moto, "pets-env-green");
         child.wait_with_output().unwrap()
     });
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

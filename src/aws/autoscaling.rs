@@ -459,15 +459,13 @@ pub async fn put_policy(
 }
 
 pub async fn delete_policy(client: &Client, group: &str, name: &str) -> Result<(), AwsError> {
-    match client
-        .delete_policy()
-        .auto_scaling_group_name(group)
-        .policy_name(name)
-        .send()
-        .await
-        .op("DeletePolicy")
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(
+        client
+            .delete_policy()
+            .auto_scaling_group_name(group)
+            .policy_name(name)
+            .send()
+            .await
+            .op("DeletePolicy"),
+    )
 }

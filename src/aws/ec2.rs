@@ -110,6 +110,22 @@ pub async fn read_network(
     ]))
 }
 
+/// The queries that find a kind's resources by Beanpole's names and by its application tag
+/// (two separate queries: EC2 ANDs the filters of one query), within EC2's 200 values per
+/// filter.
+fn lookup_filters(name_filter: &str, names: &[String], applications: &[String]) -> Vec<Filter> {
+    let tag_filter = format!("tag:{}", crate::graph::TAG_APPLICATION);
+    names
+        .chunks(FILTER_VALUES)
+        .map(|chunk| filter(name_filter, chunk))
+        .chain(
+            applications
+                .chunks(FILTER_VALUES)
+                .map(|chunk| filter(&tag_filter, chunk)),
+        )
+        .collect()
+}
+
 /// Security groups with one of `names`, or tagged with one of `applications`.
 pub async fn read_security_groups(
     client: &aws_sdk_ec2::Client,
@@ -117,16 +133,7 @@ pub async fn read_security_groups(
     applications: &[String],
 ) -> Result<Vec<LiveResource>, AwsError> {
     let mut groups = BTreeMap::new();
-    let mut queries: Vec<Filter> = names
-        .chunks(FILTER_VALUES)
-        .map(|chunk| filter("group-name", chunk))
-        .collect();
-    queries.extend(
-        applications
-            .chunks(FILTER_VALUES)
-            .map(|chunk| filter(&format!("tag:{}", crate::graph::TAG_APPLICATION), chunk)),
-    );
-    for query in queries {
+    for query in lookup_filters("group-name", names, applications) {
         let mut pages = client
             .describe_security_groups()
             .filters(query)
@@ -347,10 +354,7 @@ pub async fn delete_security_group(
             .op("DeleteSecurityGroup")
     })
     .await;
-    match deleted {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(deleted)
 }
 
 /// Launch templates with one of `names`, or tagged with one of `applications`, each with the
@@ -361,16 +365,7 @@ pub async fn read_launch_templates(
     applications: &[String],
 ) -> Result<Vec<LiveResource>, AwsError> {
     let mut templates = BTreeMap::new();
-    let mut queries: Vec<Filter> = names
-        .chunks(FILTER_VALUES)
-        .map(|chunk| filter("launch-template-name", chunk))
-        .collect();
-    queries.extend(
-        applications
-            .chunks(FILTER_VALUES)
-            .map(|chunk| filter(&format!("tag:{}", crate::graph::TAG_APPLICATION), chunk)),
-    );
-    for query in queries {
+    for query in lookup_filters("launch-template-name", names, applications) {
         let mut pages = client
             .describe_launch_templates()
             .filters(query)
@@ -570,14 +565,12 @@ pub async fn delete_launch_template(
     client: &aws_sdk_ec2::Client,
     id: &str,
 ) -> Result<(), AwsError> {
-    match client
-        .delete_launch_template()
-        .launch_template_id(id)
-        .send()
-        .await
-        .op("DeleteLaunchTemplate")
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(
+        client
+            .delete_launch_template()
+            .launch_template_id(id)
+            .send()
+            .await
+            .op("DeleteLaunchTemplate"),
+    )
 }

@@ -406,10 +406,7 @@ pub async fn delete_target_group(aws: &super::Aws, arn: &str) -> Result<(), AwsE
             .op("DeleteTargetGroup")
     })
     .await;
-    match deleted {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(deleted)
 }
 
 pub async fn retag(
@@ -674,14 +671,12 @@ pub async fn update_listener(
 }
 
 pub async fn delete_listener(client: &Client, arn: &str) -> Result<(), AwsError> {
-    match client
-        .delete_listener()
-        .listener_arn(arn)
-        .send()
-        .await
-        .op("DeleteListener")
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(
+        client
+            .delete_listener()
+            .listener_arn(arn)
+            .send()
+            .await
+            .op("DeleteListener"),
+    )
 }

@@ -364,24 +364,19 @@ pub async fn delete_role(aws: &super::Aws, name: &str) -> Result<(), AwsError> {
             .op("DeleteRole")
     })
     .await;
-    match deleted {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(deleted)
 }
 
 async fn remove_role(client: &Client, profile: &str, role: &str) -> Result<(), AwsError> {
-    match client
-        .remove_role_from_instance_profile()
-        .instance_profile_name(profile)
-        .role_name(role)
-        .send()
-        .await
-        .op("RemoveRoleFromInstanceProfile")
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(
+        client
+            .remove_role_from_instance_profile()
+            .instance_profile_name(profile)
+            .role_name(role)
+            .send()
+            .await
+            .op("RemoveRoleFromInstanceProfile"),
+    )
 }
 
 pub async fn create_instance_profile(
@@ -461,14 +456,12 @@ pub async fn delete_instance_profile(
     if let Some(role) = attributes.get("role").and_then(Value::as_str) {
         remove_role(client, name, role).await?;
     }
-    match client
-        .delete_instance_profile()
-        .instance_profile_name(name)
-        .send()
-        .await
-        .op("DeleteInstanceProfile")
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::already_gone(
+        client
+            .delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .op("DeleteInstanceProfile"),
+    )
 }

@@ -266,6 +266,14 @@ where
     }
 }
 
+/// For deletes: a resource that is already gone counts as deleted.
+pub fn already_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 /// Retries `attempt` while it fails with `class`, with exponential backoff, for at most
 /// `budget`. Every other error returns at once: a real error is never retried.
 pub async fn retry_while<T, F, Fut>(
