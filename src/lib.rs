@@ -6,8 +6,11 @@
 
 pub mod aws;
 pub mod cli;
+pub mod dns;
 pub mod graph;
+pub mod interrupt;
 pub mod model;
+pub mod ops;
 pub mod reconcile;
 pub mod spec;
 pub mod status;

@@ -1,8 +1,8 @@
 //! The `beanpole` command: argument parsing and exit statuses only; the work is in the library.
 
 use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
-use beanpole::cli::reconcile::{ApplyArgs, AwsArgs, DestroyArgs, PlanArgs};
-use beanpole::cli::{self, GraphFormat, SpecArgs};
+use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
+use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -108,7 +108,15 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    // A usage error exits 1, like every other error: 2 means "changes present" to
+    // `plan --detailed-exitcode`, and a typo must never look like that.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { cli::EXIT_ERROR } else { 0 });
+        }
+    };
     let code = match &cli.command {
         Command::Validate { spec } => cli::validate(spec),
         Command::Graph { spec, format } => cli::graph(spec, *format),

@@ -340,8 +340,11 @@ pub async fn delete_security_group(
             .await
             .op("RevokeSecurityGroupIngress");
         match revoked {
-            Err(e) if e.is_not_found() => return Ok(()),
-            // Rules already gone are no reason to stop a delete.
+            // The group itself is gone: nothing left to delete.
+            Err(e) if e.code() == Some("InvalidGroup.NotFound") => return Ok(()),
+            // Rules already gone (`InvalidPermission.NotFound`, e.g. a retried revoke whose
+            // first answer was lost) or refused are no reason to stop: the delete below says
+            // whether the group can go.
             Err(_) | Ok(_) => {}
         }
     }

@@ -323,37 +323,51 @@ pub async fn delete_role(aws: &super::Aws, name: &str) -> Result<(), AwsError> {
     for profile in profiles.instance_profiles() {
         remove_role(client, profile.instance_profile_name(), name).await?;
     }
-    let attached = client
+    // The role may disappear between these calls (a destroy whose earlier answer was lost, or
+    // one running beside this one): a role that is not there any more counts as deleted.
+    let attached = match client
         .list_attached_role_policies()
         .role_name(name)
         .send()
         .await
-        .op("ListAttachedRolePolicies")?;
+        .op("ListAttachedRolePolicies")
+    {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
     for policy in attached.attached_policies() {
         if let Some(arn) = policy.policy_arn() {
-            client
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .op("DetachRolePolicy")?;
+            super::already_gone(
+                client
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .op("DetachRolePolicy"),
+            )?;
         }
     }
-    let inline = client
+    let inline = match client
         .list_role_policies()
         .role_name(name)
         .send()
         .await
-        .op("ListRolePolicies")?;
+        .op("ListRolePolicies")
+    {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
     for policy in inline.policy_names() {
-        client
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .op("DeleteRolePolicy")?;
+        super::already_gone(
+            client
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .op("DeleteRolePolicy"),
+        )?;
     }
     let deleted = super::retry_while(ErrorClass::InUse, aws.waits.dependency, || async {
         client

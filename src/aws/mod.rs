@@ -160,6 +160,9 @@ pub enum ErrorClass {
     InUse,
     /// IAM has not propagated a new role or instance profile yet.
     NotYetPropagated,
+    /// What a create would make exists already (a retried create whose first response was
+    /// lost finds its own work here).
+    AlreadyExists,
     /// A request the service refused and would refuse again.
     Rejected,
 }
@@ -196,6 +199,14 @@ impl AwsError {
     pub fn is_not_found(&self) -> bool {
         self.class() == ErrorClass::NotFound
     }
+
+    /// AWS's own error code, when the error came from AWS.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Api { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// Classifies an error code (and, where AWS gives no code of its own, its message).
@@ -217,6 +228,14 @@ pub fn classify(code: Option<&str>, message: &str) -> ErrorClass {
         return ErrorClass::InUse;
     }
     let lower = message.to_ascii_lowercase();
+    if code.contains("AlreadyExists")
+        || code.ends_with(".Duplicate")
+        || code.starts_with("Duplicate")
+        || (matches!(code, "InvalidChangeBatch" | "InvalidInput")
+            && lower.contains("already exists"))
+    {
+        return ErrorClass::AlreadyExists;
+    }
     if (code == "ValidationError" || code == "InvalidParameterValue")
         && (lower.contains("iaminstanceprofile") || lower.contains("instance profile"))
     {
@@ -290,7 +309,7 @@ where
     loop {
         match attempt().await {
             Err(e) if e.class() == class && started.elapsed() + pause < budget => {
-                tokio::time::sleep(pause).await;
+                crate::reconcile::executor::idle(tokio::time::sleep(pause)).await;
                 pause = (pause * 2).min(Duration::from_secs(15));
             }
             other => return other,
@@ -311,6 +330,7 @@ where
     Fut: Future<Output = Result<Option<T>, AwsError>>,
 {
     let started = Instant::now();
+    let mut pause = poll.min(FIRST_POLL);
     loop {
         if let Some(value) = check().await? {
             return Ok(value);
@@ -322,9 +342,15 @@ where
                 waited: started.elapsed(),
             });
         }
-        tokio::time::sleep(poll).await;
+        // Waiting costs no API work: the step's parallelism slot is free meanwhile.
+        crate::reconcile::executor::idle(tokio::time::sleep(pause)).await;
+        pause = pause.mul_f64(1.5).min(poll);
     }
 }
+
+/// The first pause of a wait: AWS is often done sooner than the longest poll interval, and a
+/// wait should notice promptly; later pauses grow by half each time up to `Waits::poll`.
+pub const FIRST_POLL: Duration = Duration::from_millis(500);
 
 /// A string attribute of a resolved resource ("" when absent).
 pub fn str_attr<'a>(attributes: &'a crate::reconcile::Attributes, key: &str) -> &'a str {

@@ -3,7 +3,8 @@
 //! environment serves according to the TXT markers. Batched like `live`: one listing per
 //! kind, tags in batches, target health per target group concurrently.
 
-use super::route53::{self, parse_marker, OWNERSHIP_PREFIX};
+use super::route53;
+use crate::dns::ZoneRecords;
 use super::{Aws, AwsError, Sdk};
 use crate::graph::{TAG_ENVIRONMENT, TAG_MANAGED_BY};
 use crate::status::{Observation, Target};
@@ -21,12 +22,11 @@ pub struct Lookup {
     pub domain: Option<String>,
 }
 
-/// The simple CNAME and TXT records of one hosted zone.
+/// One hosted zone and the records Beanpole reads in it.
 #[derive(Debug, Clone, Default)]
 pub struct Zone {
     pub id: String,
-    /// (bare name, type) → (ttl, values)
-    pub records: BTreeMap<(String, String), (i64, Vec<String>)>,
+    pub records: ZoneRecords,
 }
 
 pub async fn observe(
@@ -205,14 +205,5 @@ pub async fn observe(
 
 /// The names whose ownership TXT record says `environment` of `application` serves them.
 pub fn served_names(zone: &Zone, application: &str, environment: &str) -> Vec<String> {
-    let prefix = format!("{OWNERSHIP_PREFIX}.");
-    zone.records
-        .iter()
-        .filter(|((name, kind), _)| kind == "TXT" && name.starts_with(&prefix))
-        .filter_map(|((name, _), (_, values))| {
-            let marker = parse_marker(values.first()?)?;
-            (marker.application == application && marker.environment == environment)
-                .then(|| name[prefix.len()..].to_string())
-        })
-        .collect()
+    zone.records.served_names(application, environment)
 }

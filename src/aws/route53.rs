@@ -13,50 +13,9 @@ use std::collections::BTreeMap;
 
 /// Prefix of ownership TXT names (a CNAME may not share its name with a TXT record).
 pub use crate::graph::compile::OWNERSHIP_PREFIX;
+use crate::graph::compile::RECORD_TTL;
 
-/// What an ownership TXT record says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
-    pub application: String,
-    pub environment: String,
-    /// When `beanpole swap` last moved this name (Unix seconds).
-    pub swapped_at: Option<u64>,
-}
-
-impl Marker {
-    /// The TXT value: the graph's marker, plus the swap time when there is one.
-    pub fn value(&self) -> String {
-        let plain = crate::graph::compile::ownership_marker(&self.application, &self.environment);
-        match self.swapped_at {
-            Some(at) => format!("{},swapped-at={at}\"", plain.trim_end_matches('"')),
-            None => plain,
-        }
-    }
-}
-
-/// Parses `"heritage=beanpole,application=A,environment=E"` (quotes optional).
-pub fn parse_marker(text: &str) -> Option<Marker> {
-    let text = text.trim().trim_matches('"');
-    let mut heritage = false;
-    let (mut application, mut environment, mut swapped_at) = (None, None, None);
-    for field in text.split(',') {
-        match field.split_once('=') {
-            Some(("heritage", "beanpole")) => heritage = true,
-            Some(("application", a)) => application = Some(a.to_string()),
-            Some(("environment", e)) => environment = Some(e.to_string()),
-            Some(("swapped-at", t)) => swapped_at = t.parse().ok(),
-            _ => {}
-        }
-    }
-    match (heritage, application, environment) {
-        (true, Some(application), Some(environment)) => Some(Marker {
-            application,
-            environment,
-            swapped_at,
-        }),
-        _ => None,
-    }
-}
+pub use crate::dns::{parse_marker, Edit, Marker, Record, Weighted, ZoneRecords};
 
 fn bare(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
@@ -79,34 +38,48 @@ pub async fn find_zone(client: &Client, domain: &str) -> Result<Option<String>, 
         .map(|z| z.id().trim_start_matches("/hostedzone/").to_string()))
 }
 
-/// Every CNAME and TXT record of the zone, by (bare name, type).
-pub async fn list_records(
-    client: &Client,
-    zone_id: &str,
-) -> Result<BTreeMap<(String, String), (i64, Vec<String>)>, AwsError> {
-    let mut records = BTreeMap::new();
-    let mut start: Option<(String, RrType)> = None;
+/// Every simple CNAME and TXT record of the zone, by (bare name, type), and Beanpole's weighted
+/// CNAME records (those of a gradual swap), by name.
+pub async fn list_records(client: &Client, zone_id: &str) -> Result<ZoneRecords, AwsError> {
+    let mut records = ZoneRecords::default();
+    let mut start: Option<(String, RrType, Option<String>)> = None;
     loop {
         let mut request = client.list_resource_record_sets().hosted_zone_id(zone_id);
-        if let Some((name, kind)) = &start {
+        if let Some((name, kind, identifier)) = &start {
             request = request
                 .start_record_name(name)
-                .start_record_type(kind.clone());
+                .start_record_type(kind.clone())
+                .set_start_record_identifier(identifier.clone());
         }
         let page = request.send().await.op("ListResourceRecordSets")?;
         for set in page.resource_record_sets() {
             let kind = set.r#type().as_str().to_string();
-            if (kind == "CNAME" || kind == "TXT") && set.set_identifier().is_none() {
-                records.insert(
-                    (bare(set.name()), kind),
-                    (
-                        set.ttl().unwrap_or_default(),
-                        set.resource_records()
-                            .iter()
-                            .map(|r| r.value().to_string())
-                            .collect(),
-                    ),
-                );
+            let values: Vec<String> = set
+                .resource_records()
+                .iter()
+                .map(|r| r.value().to_string())
+                .collect();
+            match set.set_identifier() {
+                None if kind == "CNAME" || kind == "TXT" => {
+                    records.simple.insert(
+                        (bare(set.name()), kind),
+                        (set.ttl().unwrap_or_default(), values),
+                    );
+                }
+                Some(identifier)
+                    if kind == "CNAME" && identifier.starts_with(crate::dns::WEIGHTED_PREFIX) =>
+                {
+                    records
+                        .weighted
+                        .entry(bare(set.name()))
+                        .or_default()
+                        .push(Weighted {
+                            set_identifier: identifier.to_string(),
+                            weight: set.weight().unwrap_or_default(),
+                            value: values.first().cloned().unwrap_or_default(),
+                        });
+                }
+                _ => {}
             }
         }
         match (
@@ -114,29 +87,54 @@ pub async fn list_records(
             page.next_record_name(),
             page.next_record_type(),
         ) {
-            (true, Some(name), Some(kind)) => start = Some((name.to_string(), kind.clone())),
+            (true, Some(name), Some(kind)) => {
+                start = Some((
+                    name.to_string(),
+                    kind.clone(),
+                    page.next_record_identifier().map(str::to_string),
+                ))
+            }
             _ => break,
         }
     }
     Ok(records)
 }
 
+/// One record set as `live_records` reads it: name, type, TTL, values, weighted records.
+type RecordRow<'a> = (String, String, i64, Vec<String>, &'a [Weighted]);
+
 /// The zone's records Beanpole cares about: the `names` the graph wants, and every record an
-/// ownership marker of one of `applications` claims.
+/// ownership marker of one of `applications` claims. A name held by a gradual swap's weighted
+/// records (no simple CNAME) is read as the environment's CNAME in a weighted state, so plan
+/// shows it, apply turns it back into the simple record its marker says, and destroy deletes
+/// the weighted records.
 pub fn live_records(
     zone_id: &str,
-    records: &BTreeMap<(String, String), (i64, Vec<String>)>,
+    records: &ZoneRecords,
     names: &[String],
     applications: &[String],
 ) -> Vec<LiveResource> {
-    let marker_of = |name: &str| {
-        records
-            .get(&(format!("{OWNERSHIP_PREFIX}.{name}"), "TXT".to_string()))
-            .and_then(|(_, values)| values.first())
-            .and_then(|v| parse_marker(v))
-    };
     let mut found = Vec::new();
-    for ((name, kind), (ttl, values)) in records {
+    // Every simple record, then every name held only by weighted records.
+    let mut rows: Vec<RecordRow<'_>> = records
+        .simple
+        .iter()
+        .map(|((name, kind), (ttl, values))| {
+            (name.clone(), kind.clone(), *ttl, values.clone(), &[][..])
+        })
+        .collect();
+    for (name, sets) in &records.weighted {
+        if !records.simple.contains_key(&(name.clone(), "CNAME".to_string())) {
+            rows.push((
+                name.clone(),
+                "CNAME".to_string(),
+                RECORD_TTL,
+                Vec::new(),
+                sets.as_slice(),
+            ));
+        }
+    }
+    for (name, kind, ttl, values, weighted) in rows {
         let (resource_kind, marker) = if kind == "TXT" {
             if !name.starts_with(&format!("{OWNERSHIP_PREFIX}.")) {
                 continue;
@@ -146,7 +144,7 @@ pub fn live_records(
                 values.first().and_then(|v| parse_marker(v)),
             )
         } else {
-            (ResourceKind::CnameRecord, marker_of(name))
+            (ResourceKind::CnameRecord, records.marker(&name))
         };
         let claimed = marker
             .as_ref()
@@ -160,6 +158,10 @@ pub fn live_records(
             ("record_value".to_string(), json!(values.first())),
         ]);
         let value = match (kind.as_str(), &marker) {
+            ("CNAME", _) if !weighted.is_empty() => {
+                outputs.insert("weighted".to_string(), json!(weighted));
+                json!(weighted_description(weighted))
+            }
             ("CNAME", _) => json!(values.first().map(|v| bare(v))),
             // The marker as the graph writes it; the swap time is bookkeeping, not config.
             ("TXT", Some(m)) => {
@@ -191,6 +193,23 @@ pub fn live_records(
         });
     }
     found
+}
+
+/// How a plan shows a name split over weighted records: `weighted: 90% A, 10% B`.
+fn weighted_description(weighted: &[Weighted]) -> String {
+    let parts: Vec<String> = weighted
+        .iter()
+        .map(|w| format!("{}% {}", w.weight, bare(&w.value)))
+        .collect();
+    format!("weighted (an unfinished gradual swap): {}", parts.join(", "))
+}
+
+/// The weighted records a live CNAME is split over (empty for a simple record).
+pub fn weighted_of(live: &LiveResource) -> Vec<Weighted> {
+    live.outputs
+        .get("weighted")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
 }
 
 /// A record set from the graph's attributes (or a live record's).
@@ -229,59 +248,23 @@ pub fn change(action: ChangeAction, set: ResourceRecordSet) -> Result<Change, Aw
         .map_err(|e| AwsError::Unexpected(format!("cannot build a change: {e}")))
 }
 
-/// A record as plain data, for change batches composed outside the AWS shell (`swap`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    pub name: String,
-    /// `CNAME` or `TXT`.
-    pub kind: &'static str,
-    pub value: String,
-    /// For weighted routing: (set identifier, weight).
-    pub weighted: Option<(String, i64)>,
-}
-
-impl Record {
-    pub fn simple(name: &str, kind: &'static str, value: &str) -> Record {
-        Record {
-            name: name.to_string(),
-            kind,
-            value: value.to_string(),
-            weighted: None,
-        }
+/// The SDK's form of a plain-data record.
+fn record_set_of(record: &Record) -> Result<ResourceRecordSet, AwsError> {
+    let mut set = ResourceRecordSet::builder()
+        .name(&record.name)
+        .r#type(RrType::from(record.kind))
+        .ttl(crate::graph::compile::RECORD_TTL)
+        .resource_records(
+            ResourceRecord::builder()
+                .value(&record.value)
+                .build()
+                .map_err(|e| AwsError::Unexpected(format!("cannot build a record: {e}")))?,
+        );
+    if let Some((id, weight)) = &record.weighted {
+        set = set.set_identifier(id).weight(*weight);
     }
-
-    pub fn weighted(name: &str, set_identifier: &str, weight: i64, value: &str) -> Record {
-        Record {
-            weighted: Some((set_identifier.to_string(), weight)),
-            ..Record::simple(name, "CNAME", value)
-        }
-    }
-
-    fn set(&self) -> Result<ResourceRecordSet, AwsError> {
-        let mut set = ResourceRecordSet::builder()
-            .name(&self.name)
-            .r#type(RrType::from(self.kind))
-            .ttl(crate::graph::compile::RECORD_TTL)
-            .resource_records(
-                ResourceRecord::builder()
-                    .value(&self.value)
-                    .build()
-                    .map_err(|e| AwsError::Unexpected(format!("cannot build a record: {e}")))?,
-            );
-        if let Some((id, weight)) = &self.weighted {
-            set = set.set_identifier(id).weight(*weight);
-        }
-        set.build()
-            .map_err(|e| AwsError::Unexpected(format!("cannot build a record set: {e}")))
-    }
-}
-
-/// One change of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Edit {
-    Create(Record),
-    Upsert(Record),
-    Delete(Record),
+    set.build()
+        .map_err(|e| AwsError::Unexpected(format!("cannot build a record set: {e}")))
 }
 
 /// Applies `edits` as one change batch (atomic on AWS) and waits until it is in sync.
@@ -294,9 +277,9 @@ pub async fn edit_records(
     let changes = edits
         .iter()
         .map(|e| match e {
-            Edit::Create(r) => change(ChangeAction::Create, r.set()?),
-            Edit::Upsert(r) => change(ChangeAction::Upsert, r.set()?),
-            Edit::Delete(r) => change(ChangeAction::Delete, r.set()?),
+            Edit::Create(r) => change(ChangeAction::Create, record_set_of(r)?),
+            Edit::Upsert(r) => change(ChangeAction::Upsert, record_set_of(r)?),
+            Edit::Delete(r) => change(ChangeAction::Delete, record_set_of(r)?),
         })
         .collect::<Result<Vec<_>, _>>()?;
     submit(aws, zone_id, comment, changes).await

@@ -161,8 +161,31 @@ async fn update(
             autoscaling::put_policy(&aws.autoscaling, name, desired).await?;
         }
         ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
-            // The plan proved the record is Beanpole's before an UPSERT may overwrite it.
-            write_record(aws, ChangeAction::Upsert, desired, &resource.address).await?
+            let weighted = route53::weighted_of(live);
+            if weighted.is_empty() {
+                // The plan proved the record is Beanpole's before an UPSERT may overwrite it.
+                write_record(aws, ChangeAction::Upsert, desired, &resource.address).await?
+            } else {
+                // An unfinished gradual swap: its weighted records give way to the simple
+                // record the ownership marker says, in one atomic batch.
+                let zone = super::str_attr(desired, "zone_id").to_string();
+                let mut edits: Vec<route53::Edit> = weighted
+                    .iter()
+                    .map(|w| route53::Edit::Delete(w.record(name)))
+                    .collect();
+                edits.push(route53::Edit::Upsert(route53::Record::simple(
+                    name,
+                    "CNAME",
+                    super::str_attr(desired, "value"),
+                )));
+                route53::edit_records(
+                    aws,
+                    &zone,
+                    &format!("beanpole: {} (end an unfinished gradual swap)", resource.address),
+                    &edits,
+                )
+                .await?
+            }
         }
         ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone => {}
     }
@@ -181,7 +204,7 @@ async fn write_record(
     match route53::submit(aws, &zone, &format!("beanpole: {address}"), vec![change]).await {
         // A CREATE whose response was lost and that the SDK retried finds its own record:
         // that is success, but only when the record holds exactly what was written.
-        Err(e) if create && e.to_string().contains("already exists") => {
+        Err(e) if create && e.class() == super::ErrorClass::AlreadyExists => {
             let name = super::str_attr(attributes, "name");
             let kind = super::str_attr(attributes, "type");
             let want = super::str_attr(attributes, "value");
@@ -230,6 +253,20 @@ pub async fn delete(aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
         }
         ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
             let zone = super::str_attr(&live.attributes, "zone_id").to_string();
+            let weighted = route53::weighted_of(live);
+            if !weighted.is_empty() {
+                let edits: Vec<route53::Edit> = weighted
+                    .iter()
+                    .map(|w| route53::Edit::Delete(w.record(name)))
+                    .collect();
+                return route53::edit_records(
+                    aws,
+                    &zone,
+                    &format!("beanpole: delete {name} (weighted)"),
+                    &edits,
+                )
+                .await;
+            }
             // A DELETE must repeat the exact stored value.
             let mut exact = live.attributes.clone();
             if let Some(value) = live.outputs.get("record_value").filter(|v| v.is_string()) {

@@ -6,16 +6,88 @@ pub mod reconcile;
 pub mod report;
 
 use crate::graph::{compile_graph, render, ResourceGraph};
+use crate::interrupt::Interrupt;
+use crate::ops::Session;
 use crate::spec::{
     compile_dir, Compilation, Diagnostic, DiskFs, SourceMap, SpecError, VariableInputs,
 };
 use clap::{Args, ValueEnum};
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Exit statuses of the CLI.
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
+/// `plan --detailed-exitcode` when there are changes.
+pub const EXIT_CHANGES: i32 = 2;
+/// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// How to reach AWS, shared by every command that does.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Send every AWS call to this endpoint (e.g. a local moto); AWS_ENDPOINT_URL also works
+    #[arg(long = "endpoint-url", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Report the AWS API calls made per service and the time taken
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+}
+
+/// Prints an error line and returns the error exit status.
+pub fn error(message: impl std::fmt::Display) -> i32 {
+    let style = stderr_style();
+    if style.color {
+        eprintln!("\x1b[1;31merror\x1b[0m: {message}");
+    } else {
+        eprintln!("error: {message}");
+    }
+    EXIT_ERROR
+}
+
+/// Asks on a terminal; refuses elsewhere unless approved in advance.
+pub fn confirm(auto_approve: bool, what: &str, flag: &str) -> Result<(), i32> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(error(format!(
+            "not a terminal, so nobody can confirm: run `beanpole {what} {flag}` to {what} without asking"
+        )));
+    }
+    print!("\nDo you want to {what}? Only 'yes' is accepted: ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+        return Err(error(format!("{what} cancelled")));
+    }
+    Ok(())
+}
+
+/// From now on the first Ctrl-C raises the returned interrupt (the operation stops at its next
+/// safe point and reports); a second one ends the process at once.
+pub fn interrupt_on_ctrl_c(session: &Session) -> Interrupt {
+    let interrupt = Interrupt::new();
+    let raised = interrupt.clone();
+    session.runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!(
+            "\nInterrupted: starting nothing new; letting the calls in flight finish (Ctrl-C again to quit at once)."
+        );
+        raised.raise();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+    });
+    interrupt
+}
+
+/// Opens the AWS session for a compiled spec, or prints why not.
+pub fn open_session(compilation: &Compilation, aws: &AwsArgs) -> Result<Session, i32> {
+    Session::open(compilation, aws.endpoint_url.as_deref()).map_err(error)
+}
 
 /// Where the spec is and the values of its variables: shared by every command that reads a spec.
 #[derive(Debug, Clone, Args)]
@@ -78,6 +150,12 @@ pub fn load_spec(args: &SpecArgs) -> Result<(Compilation, ResourceGraph), i32> {
             )
         );
         return Err(EXIT_ERROR);
+    }
+    for warning in &compilation.warnings {
+        eprint!(
+            "{}",
+            report::render_warning(warning, &compilation.sources, &stderr_style())
+        );
     }
     let graph = compile_graph(&compilation.spec);
     Ok((compilation, graph))

@@ -1,184 +1,30 @@
-//! `plan`, `apply` and `destroy`: compile the spec, read the account, diff, show, confirm, and
-//! walk the steps. Prints and exit statuses live here; the work is in `reconcile` and `aws`.
+//! `plan`, `apply` and `destroy` at the command line: arguments, confirmation, the progress
+//! display and the closing report. The work is in `ops::{plan, apply, destroy}`.
 
-use super::{load_spec, plural, stderr_style, SpecArgs, EXIT_ERROR, EXIT_OK};
-use crate::aws::calls::CallCounter;
-use crate::aws::live::read_live_state;
-use crate::aws::steps::{run_step, Outputs};
-use crate::aws::{sts, Aws, AwsError, Connection};
-use crate::graph::ResourceGraph;
-use crate::reconcile::executor::{walk, Event, Outcome};
-use crate::reconcile::planfile::{stale_reasons, SavedPlan, PLAN_FILE_VERSION};
+use super::{
+    confirm, error, interrupt_on_ctrl_c, load_spec, open_session, plural, AwsArgs, SpecArgs,
+    EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
+};
+use crate::ops::apply::{change_count, execute, ApplyEvent, ApplyOutcome};
+use crate::ops::destroy::{describe, recently_swapped};
+use crate::ops::plan::{check_saved, plan as make_plan, read_saved, saved_plan, PlanInputs, Planned};
+use crate::ops::{check_scope, now_unix, Session};
 use crate::reconcile::render::{render_calls, render_json, render_text};
-use crate::reconcile::steps::{build_steps, StepWork};
-use crate::reconcile::swaps::follow_swaps;
-use crate::reconcile::{diff, CallStats, LiveState, Plan, PlanScope};
-use crate::spec::Compilation;
+use crate::reconcile::{Plan, PlanScope};
 use clap::Args;
-use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
-/// Exit status of `plan --detailed-exitcode` when there are changes.
-pub const EXIT_CHANGES: i32 = 2;
-
-/// How to reach AWS, shared by every command that does.
-#[derive(Debug, Clone, Args)]
-pub struct AwsArgs {
-    /// Send every AWS call to this endpoint (e.g. a local moto); AWS_ENDPOINT_URL also works
-    #[arg(long = "endpoint-url", value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Report the AWS API calls made per service and the time taken
-    #[arg(short = 'v', long = "verbose")]
-    pub verbose: bool,
-}
-
-/// Connected clients per application (each application has its own region).
-pub(super) struct Session {
-    pub(super) runtime: tokio::runtime::Runtime,
-    pub(super) by_application: BTreeMap<String, Aws>,
-    pub(super) calls: Arc<CallCounter>,
-}
-
-impl Session {
-    pub(super) fn open(compilation: &Compilation, aws: &AwsArgs) -> Result<Session, String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-        let calls = CallCounter::new();
-        let mut by_region: BTreeMap<Option<String>, Aws> = BTreeMap::new();
-        let mut by_application = BTreeMap::new();
-        for application in &compilation.spec.applications {
-            let key = application.region.clone();
-            if !by_region.contains_key(&key) {
-                let connection = Connection {
-                    region: key.clone(),
-                    endpoint_url: aws.endpoint_url.clone(),
-                };
-                let client = runtime
-                    .block_on(Aws::connect(&connection, calls.clone()))
-                    .map_err(|e| format!("application `{}`: {e}", application.name))?;
-                by_region.insert(key.clone(), client);
-            }
-            if let Some(client) = by_region.get(&key) {
-                by_application.insert(application.name.clone(), client.clone());
-            }
-        }
-        Ok(Session {
-            runtime,
-            by_application,
-            calls,
-        })
-    }
-
-    /// Reads the live state of every application, each region once and all at once.
-    fn read(&self, graph: &ResourceGraph) -> Result<(LiveState, CallStats), AwsError> {
-        let started = Instant::now();
-        let before = self.calls.snapshot();
-        let mut regions: BTreeMap<String, (Aws, Vec<String>)> = BTreeMap::new();
-        for (application, aws) in &self.by_application {
-            regions
-                .entry(aws.region.clone())
-                .or_insert_with(|| (aws.clone(), Vec::new()))
-                .1
-                .push(application.clone());
-        }
-        let states = self.runtime.block_on(futures::future::try_join_all(
-            regions
-                .values()
-                .map(|(aws, applications)| read_live_state(aws, graph, applications)),
-        ))?;
-        let mut state = LiveState::default();
-        for s in states {
-            state.resources.extend(s.resources);
-            state.data.extend(s.data);
-        }
-        let after = self.calls.snapshot();
-        let per_service = after
-            .into_iter()
-            .map(|(k, v)| {
-                let v = v - before.get(&k).copied().unwrap_or(0);
-                (k, v)
-            })
-            .filter(|(_, v)| *v > 0)
-            .collect();
-        Ok((
-            state,
-            CallStats {
-                per_service,
-                wall_ms: started.elapsed().as_millis(),
-            },
-        ))
-    }
-
-    fn account(&self) -> Option<(String, String)> {
-        let aws = self.by_application.values().next()?;
-        let account = self.runtime.block_on(sts::account_id(&aws.sts)).ok()?;
-        Some((account, aws.region.clone()))
-    }
-}
-
-pub(super) fn error(message: impl std::fmt::Display) -> i32 {
-    let style = stderr_style();
-    if style.color {
-        eprintln!("\x1b[1;31merror\x1b[0m: {message}");
-    } else {
-        eprintln!("error: {message}");
-    }
-    EXIT_ERROR
-}
-
-/// Every named environment must be in the spec.
-pub(super) fn check_scope(compilation: &Compilation, environments: &[String]) -> Result<(), i32> {
-    for name in environments {
-        if compilation.spec.environment(name).is_none() {
-            let known: Vec<&str> = compilation
-                .spec
-                .environments
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect();
-            return Err(error(format!(
-                "`--env {name}`: the spec has no environment of that name (it has: {})",
-                known.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Everything one plan needs, computed.
-struct Planned {
-    graph: ResourceGraph,
-    session: Session,
-    live: LiveState,
-    plan: Plan,
-    calls: CallStats,
-}
-
-fn make_plan(spec: &SpecArgs, aws: &AwsArgs, scope: &PlanScope) -> Result<Planned, i32> {
-    let (compilation, mut graph) = load_spec(spec)?;
-    check_scope(&compilation, &scope.environments)?;
-    let session = Session::open(&compilation, aws).map_err(error)?;
-    let (live, calls) = session
-        .read(&graph)
-        .map_err(|e| error(format!("cannot read the account: {e}")))?;
+/// Compiles, connects, reads and diffs; prints what went wrong and returns the exit status.
+fn planned(spec: &SpecArgs, aws: &AwsArgs, scope: &PlanScope) -> Result<(Session, Planned), i32> {
+    let (compilation, graph) = load_spec(spec)?;
+    check_scope(&compilation, &scope.environments).map_err(error)?;
+    let session = open_session(&compilation, aws)?;
+    let planned = make_plan(&session, graph, scope).map_err(error)?;
     if aws.verbose {
-        eprintln!("{}", render_calls(&calls));
+        eprintln!("{}", render_calls(&planned.calls));
     }
-    let swapped = follow_swaps(&mut graph, &live);
-    let mut plan = diff(&graph, &live, scope);
-    plan.swapped = swapped;
-    Ok(Planned {
-        graph,
-        session,
-        live,
-        plan,
-        calls,
-    })
+    Ok((session, planned))
 }
 
 fn report_plan_errors(plan: &Plan) -> Result<(), i32> {
@@ -193,6 +39,12 @@ fn report_plan_errors(plan: &Plan) -> Result<(), i32> {
         plan.errors.len(),
         plural(plan.errors.len())
     )))
+}
+
+fn print_account(session: &Session) {
+    if let Some((account, region)) = session.account() {
+        println!("Account {account}, region {region}.\n");
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -216,7 +68,7 @@ pub fn plan(spec: &SpecArgs, aws: &AwsArgs, args: &PlanArgs) -> i32 {
         environments: args.environments.clone(),
         destroy: false,
     };
-    let planned = match make_plan(spec, aws, &scope) {
+    let (session, planned) = match planned(spec, aws, &scope) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -231,26 +83,17 @@ pub fn plan(spec: &SpecArgs, aws: &AwsArgs, args: &PlanArgs) -> i32 {
         return code;
     }
     if !args.json {
-        if let Some((account, region)) = planned.session.account() {
-            println!("Account {account}, region {region}.\n");
-        }
+        print_account(&session);
         print!("{}", render_text(&planned.plan));
     }
     if let Some(path) = &args.out {
-        let saved = SavedPlan {
-            format_version: PLAN_FILE_VERSION,
-            dir: std::fs::canonicalize(&spec.dir).unwrap_or_else(|_| spec.dir.clone()),
-            vars: spec.vars.clone(),
-            var_files: spec
-                .var_files
-                .iter()
-                .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
-                .collect(),
-            scope,
-            changes: planned.plan.changes.clone(),
-            fingerprints: planned.live.fingerprints(),
+        let inputs = PlanInputs {
+            dir: &spec.dir,
+            vars: &spec.vars,
+            var_files: &spec.var_files,
+            scope: &scope,
         };
-        let text = match serde_json::to_string_pretty(&saved) {
+        let text = match serde_json::to_string_pretty(&saved_plan(&inputs, &planned)) {
             Ok(t) => t,
             Err(e) => return error(format!("cannot write the plan: {e}")),
         };
@@ -280,7 +123,7 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation
     #[arg(long = "auto-approve")]
     pub auto_approve: bool,
-    /// How many resources to work on at once
+    /// How many resources to work on at once (waits for AWS do not count)
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub parallelism: usize,
     /// Apply only this environment (repeatable; ignored with a PLANFILE, which has its own)
@@ -296,16 +139,14 @@ pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
         environments: args.environments.clone(),
         destroy: false,
     };
-    let planned = match make_plan(spec, aws, &scope) {
+    let (session, planned) = match planned(spec, aws, &scope) {
         Ok(p) => p,
         Err(code) => return code,
     };
     if let Err(code) = report_plan_errors(&planned.plan) {
         return code;
     }
-    if let Some((account, region)) = planned.session.account() {
-        println!("Account {account}, region {region}.\n");
-    }
+    print_account(&session);
     print!("{}", render_text(&planned.plan));
     if planned.plan.is_empty() {
         return EXIT_OK;
@@ -313,66 +154,40 @@ pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
     if let Err(code) = confirm(args.auto_approve, "apply", "--auto-approve") {
         return code;
     }
-    execute(&planned, args.parallelism, "Apply")
+    walk(&session, &planned, args.parallelism, "Apply")
 }
 
-fn apply_saved(path: &PathBuf, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
-    let saved: SavedPlan = match std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
+fn apply_saved(path: &Path, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
+    let saved = match read_saved(path) {
         Ok(s) => s,
-        Err(e) => {
-            return error(format!(
-                "{} is not a Beanpole plan file: {e}",
-                path.display()
-            ))
-        }
+        Err(e) => return error(e),
     };
-    if saved.format_version != PLAN_FILE_VERSION {
-        return error(format!(
-            "{} has plan format {}; this Beanpole reads format {PLAN_FILE_VERSION}",
-            path.display(),
-            saved.format_version
-        ));
-    }
     let spec = SpecArgs {
         dir: saved.dir.clone(),
         vars: saved.vars.clone(),
         var_files: saved.var_files.clone(),
     };
-    let planned = match make_plan(&spec, aws, &saved.scope) {
+    let (session, planned) = match planned(&spec, aws, &saved.scope) {
         Ok(p) => p,
         Err(code) => return code,
     };
     if let Err(code) = report_plan_errors(&planned.plan) {
         return code;
     }
-    let reasons = stale_reasons(&saved.fingerprints, &planned.live.fingerprints());
-    if !reasons.is_empty() {
-        for reason in &reasons {
-            eprintln!("  {reason}");
+    if let Err(e) = check_saved(path, &saved, &planned) {
+        if let crate::ops::plan::SavedPlanError::Stale { reasons, .. } = &e {
+            for reason in reasons {
+                eprintln!("  {reason}");
+            }
         }
-        return error(format!(
-            "the saved plan {} is stale: the account changed since it was made ({} difference{} above). Run `beanpole plan` again.",
-            path.display(),
-            reasons.len(),
-            plural(reasons.len())
-        ));
-    }
-    if planned.plan.changes != saved.changes {
-        return error(format!(
-            "the saved plan {} no longer matches the spec in {} (it was edited since). Run `beanpole plan` again.",
-            path.display(),
-            saved.dir.display()
-        ));
+        return error(e);
     }
     print!("{}", render_text(&planned.plan));
     if planned.plan.is_empty() {
         return EXIT_OK;
     }
     // A saved plan was reviewed when it was made: applying it is the approval.
-    execute(&planned, args.parallelism, "Apply")
+    walk(&session, &planned, args.parallelism, "Apply")
 }
 
 #[derive(Debug, Clone, Args)]
@@ -383,7 +198,7 @@ pub struct DestroyArgs {
     /// Do not ask for confirmation
     #[arg(long = "auto-approve")]
     pub auto_approve: bool,
-    /// How many resources to work on at once
+    /// How many resources to work on at once (waits for AWS do not count)
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub parallelism: usize,
     /// Destroy even an environment that took part in a swap less than its records' TTL ago
@@ -391,70 +206,27 @@ pub struct DestroyArgs {
     pub force: bool,
 }
 
-/// Environments in a destroy plan whose names moved in a swap less than a TTL ago, with the
-/// Unix time it becomes safe to delete them.
-fn recently_swapped(plan: &Plan, now: u64) -> Vec<(String, u64)> {
-    let mut found = Vec::new();
-    for live in plan.deletions.values() {
-        if live.kind != crate::graph::ResourceKind::OwnershipRecord {
-            continue;
-        }
-        let swapped_at = live.outputs.get("swapped_at").and_then(|v| v.as_u64());
-        let ttl = live
-            .attributes
-            .get("ttl")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(crate::graph::compile::RECORD_TTL as u64);
-        if let (Some(at), Some(environment)) = (swapped_at, &live.environment) {
-            if now < at + ttl {
-                found.push((environment.clone(), at + ttl));
-            }
-        }
-    }
-    found.sort();
-    found.dedup();
-    found
-}
-
 pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
     let scope = PlanScope {
         environments: args.environments.clone(),
         destroy: true,
     };
-    let planned = match make_plan(spec, aws, &scope) {
+    let (session, planned) = match planned(spec, aws, &scope) {
         Ok(p) => p,
         Err(code) => return code,
     };
     if let Err(code) = report_plan_errors(&planned.plan) {
         return code;
     }
-    if let Some((account, region)) = planned.session.account() {
-        println!("Account {account}, region {region}.\n");
-    }
+    print_account(&session);
     if planned.plan.is_empty() {
         println!("Nothing to destroy: Beanpole owns no resource of this spec in the account.");
         return EXIT_OK;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = now_unix();
     let recent = recently_swapped(&planned.plan, now);
     if !recent.is_empty() {
-        let list: Vec<String> = recent
-            .iter()
-            .map(|(environment, safe)| {
-                format!(
-                    "{environment} (safe from {}, in {} s)",
-                    super::blue_green::clock(*safe),
-                    safe.saturating_sub(now)
-                )
-            })
-            .collect();
-        let message = format!(
-            "{} took part in a swap less than its records' TTL ago: clients may still resolve its name to it. Wait, or pass --force",
-            list.join(", ")
-        );
+        let message = describe(&recent, now);
         if !args.force {
             return error(format!("refusing to destroy: {message}"));
         }
@@ -464,101 +236,68 @@ pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
     if let Err(code) = confirm(args.auto_approve, "destroy", "--auto-approve") {
         return code;
     }
-    execute(&planned, args.parallelism, "Destroy")
+    walk(&session, &planned, args.parallelism, "Destroy")
 }
 
-/// Asks on a terminal; refuses elsewhere unless approved in advance.
-pub(super) fn confirm(auto_approve: bool, what: &str, flag: &str) -> Result<(), i32> {
-    if auto_approve {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(error(format!(
-            "not a terminal, so nobody can confirm: run `beanpole {what} {flag}` to {what} without asking"
-        )));
-    }
-    print!("\nDo you want to {what}? Only 'yes' is accepted: ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
-        return Err(error(format!("{what} cancelled")));
-    }
-    Ok(())
-}
-
-/// Walks the plan's steps, showing progress, and reports the outcome.
-fn execute(planned: &Planned, parallelism: usize, what: &str) -> i32 {
-    let steps = build_steps(&planned.graph, &planned.plan);
-    let total_changes = steps.iter().filter(|s| s.work.is_change()).count();
-    let labels: Vec<(String, StepWork)> = steps
-        .iter()
-        .map(|s| (s.label.clone(), s.work.clone()))
-        .collect();
-    let outputs = Arc::new(Outputs::default());
-    if let Ok(mut o) = outputs.0.lock() {
-        o.extend(planned.plan.known_outputs.clone());
-    }
-    let clients = planned.session.by_application.clone();
-    let live_display = std::io::stderr().is_terminal();
+/// Runs the steps with a progress display, then reports; exit 0, 1 (a failure) or 130 (Ctrl-C).
+fn walk(session: &Session, planned: &Planned, parallelism: usize, what: &str) -> i32 {
+    let interrupt = interrupt_on_ctrl_c(session);
     let mut progress = Progress {
-        live: live_display,
+        live: std::io::stderr().is_terminal(),
         running: Vec::new(),
         finished: 0,
-        total: total_changes,
+        total: change_count(planned),
     };
-    let started = Instant::now();
     println!();
-    let outcomes = planned.session.runtime.block_on(walk(
-        steps,
-        parallelism,
-        |work: StepWork| {
-            let aws = clients.get(work.application()).cloned();
-            let outputs = outputs.clone();
-            async move {
-                let Some(aws) = aws else {
-                    return Err(format!(
-                        "no AWS connection for application `{}`",
-                        work.application()
-                    ));
-                };
-                run_step(&aws, &work, &outputs)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        },
-        |event| progress.show(&event, &labels),
-    ));
+    let outcome = execute(session, planned, parallelism, &interrupt, |event| {
+        progress.show(&event)
+    });
     progress.clear();
-    let mut failed = Vec::new();
-    let mut skipped = 0;
-    let mut done = 0;
-    for ((label, work), outcome) in labels.iter().zip(&outcomes) {
-        match outcome {
-            Outcome::Failed(message) => failed.push((label, message)),
-            Outcome::Skipped if work.is_change() => skipped += 1,
-            Outcome::Succeeded(_) if work.is_change() => done += 1,
-            _ => {}
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    if failed.is_empty() {
-        let s = planned.plan.summary();
+    report(&outcome, what)
+}
+
+fn report(outcome: &ApplyOutcome, what: &str) -> i32 {
+    let seconds = outcome.elapsed.as_secs_f64();
+    let lower = what.to_lowercase();
+    if outcome.succeeded() {
+        let s = outcome.summary;
         println!(
-            "\n{} complete in {seconds:.1} s! Resources: {} added, {} changed, {} replaced, {} destroyed.",
-            what, s.add, s.change, s.replace, s.destroy
+            "\n{what} complete in {seconds:.1} s! Resources: {} added, {} changed, {} replaced, {} destroyed.",
+            s.add, s.change, s.replace, s.destroy
         );
         return EXIT_OK;
     }
     eprintln!();
-    for (label, message) in &failed {
+    for (label, message) in &outcome.failed {
         error(format!("{label}: {message}"));
     }
+    let counts = format!(
+        "{} failed, {} done, {} not started",
+        outcome.failed.len(),
+        outcome.done,
+        outcome.not_started.len()
+    );
+    if !outcome.not_started.is_empty() {
+        eprintln!("Not started:");
+        for label in &outcome.not_started {
+            eprintln!("  {label}");
+        }
+    }
+    if outcome.interrupted && outcome.failed.is_empty() {
+        eprintln!(
+            "{what} interrupted after {seconds:.1} s: {counts}. Everything made so far is tagged; run {lower} again to resume."
+        );
+        return EXIT_INTERRUPTED;
+    }
     error(format!(
-        "{} failed after {seconds:.1} s: {} failed, {done} done, {skipped} not started. Everything made so far is tagged; run {} again to resume.",
-        what.to_lowercase(),
-        failed.len(),
-        what.to_lowercase()
-    ))
+        "{lower} {}after {seconds:.1} s: {counts}. Everything made so far is tagged; run {lower} again to resume.",
+        if outcome.interrupted { "interrupted and failed " } else { "failed " }
+    ));
+    if outcome.interrupted {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_ERROR
+    }
 }
 
 /// Progress per resource: a status line on a terminal, plain lines elsewhere.
@@ -570,41 +309,25 @@ struct Progress {
 }
 
 impl Progress {
-    fn show(&mut self, event: &Event<'_, String>, steps: &[(String, StepWork)]) {
+    fn show(&mut self, event: &ApplyEvent) {
         match event {
-            Event::Started { index, label } => {
-                let Some((_, work)) = steps.get(*index) else {
-                    return;
-                };
-                if !work.is_change() {
-                    return;
-                }
-                self.running.push(label.to_string());
+            ApplyEvent::Started { label, doing } => {
+                self.running.push(label.clone());
                 if !self.live {
-                    println!("{label}: {}...", work.doing());
+                    println!("{label}: {doing}...");
                 }
             }
-            Event::Finished {
-                index,
+            ApplyEvent::Done {
                 label,
-                outcome,
+                done,
+                elapsed,
             } => {
-                let Some((_, work)) = steps.get(*index) else {
-                    return;
-                };
-                if !work.is_change() {
-                    return;
-                }
-                self.running.retain(|r| r != label);
-                self.finished += 1;
-                self.clear();
-                match outcome {
-                    Outcome::Succeeded(elapsed) => {
-                        println!("{label}: {} in {:.1} s", work.done(), elapsed.as_secs_f64())
-                    }
-                    Outcome::Failed(message) => println!("{label}: FAILED: {message}"),
-                    Outcome::Skipped => {}
-                }
+                self.finish(label);
+                println!("{label}: {done} in {:.1} s", elapsed.as_secs_f64());
+            }
+            ApplyEvent::Failed { label, message } => {
+                self.finish(label);
+                println!("{label}: FAILED: {message}");
             }
         }
         if self.live {
@@ -616,6 +339,12 @@ impl Progress {
             eprint!("\r\x1b[2K{line}");
             let _ = std::io::stderr().flush();
         }
+    }
+
+    fn finish(&mut self, label: &str) {
+        self.running.retain(|r| r != label);
+        self.finished += 1;
+        self.clear();
     }
 
     fn clear(&self) {

@@ -19,11 +19,26 @@ impl Style {
 }
 
 pub fn render_diagnostic(diagnostic: &Diagnostic, sources: &SourceMap, style: &Style) -> String {
+    render_located(diagnostic, sources, style, "error", "1;31")
+}
+
+/// A warning: the same shape as an error, headed `warning`.
+pub fn render_warning(diagnostic: &Diagnostic, sources: &SourceMap, style: &Style) -> String {
+    render_located(diagnostic, sources, style, "warning", "1;33")
+}
+
+fn render_located(
+    diagnostic: &Diagnostic,
+    sources: &SourceMap,
+    style: &Style,
+    severity: &str,
+    colour: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{}: {}",
-        style.paint("1;31", "error"),
+        style.paint(colour, severity),
         style.paint("1", &diagnostic.error.to_string())
     );
     if let Some(span) = &diagnostic.span {
@@ -58,7 +73,7 @@ pub fn render_diagnostic(diagnostic: &Diagnostic, sources: &SourceMap, style: &S
                 out,
                 "{pad} {} {indent}{}",
                 style.paint("1;34", "|"),
-                style.paint("1;31", &"^".repeat(width.max(1)))
+                style.paint(colour, &"^".repeat(width.max(1)))
             );
         }
     }

@@ -7,9 +7,41 @@
 use super::platform::WSGI_BIND;
 use super::{Environment, Proxy};
 
-/// Single-quotes a value for a POSIX shell.
-fn shell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
+/// The environment file systemd reads for the web process: `NAME="value"` lines, the value
+/// double-quoted with `\` and `"` escaped (systemd's EnvironmentFile syntax; it expands
+/// nothing). Names are environment-variable names and values hold no control characters
+/// (the spec refuses both), so every property is exactly one line.
+pub fn environment_file(env: &Environment) -> String {
+    let mut file = String::new();
+    for (key, value) in &env.properties {
+        let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+        file.push_str(&format!("{key}=\"{escaped}\"\n"));
+    }
+    file
+}
+
+/// Standard base64 (RFC 4648, padded): the only form in which file contents enter the script,
+/// so no spec value can end a quote or a heredoc and run as a command.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 pub fn user_data(env: &Environment) -> String {
@@ -32,11 +64,11 @@ pub fn user_data(env: &Environment) -> String {
     script.push_str("mkdir -p /var/app/current /etc/beanpole\n");
     script.push_str(&format!("{python} -m venv /var/app/venv\n"));
     script.push_str("/var/app/venv/bin/pip install --quiet gunicorn\n");
-    script.push_str("cat > /etc/beanpole/environment <<'BEANPOLE_PROPERTIES'\n");
-    for (key, value) in &env.properties {
-        script.push_str(&format!("{key}={}\n", shell_quote(value)));
-    }
-    script.push_str("BEANPOLE_PROPERTIES\n");
+    // The properties reach the instance base64-encoded: a value is data, never script text.
+    script.push_str(&format!(
+        "echo '{}' | base64 -d > /etc/beanpole/environment\n",
+        base64(environment_file(env).as_bytes())
+    ));
     match env.proxy {
         Proxy::Nginx => {
             script.push_str("cat > /etc/nginx/conf.d/beanpole.conf <<'BEANPOLE_PROXY'\n");
@@ -60,4 +92,52 @@ pub fn user_data(env: &Environment) -> String {
     ));
     script.push_str("systemctl daemon-reload\nsystemctl enable web.service\n");
     script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+
+    #[test]
+    fn environment_file_escapes_quotes_and_backslashes() {
+        let fs = crate::spec::MemoryFs::new().with_file(
+            "spec/main.hcl",
+            "application \"a\" {\n  region = \"us-east-2\"\n}\nenvironment \"a-prod\" {\n  application = application.a\n  platform = \"python-3.12\"\n}\n",
+        );
+        let compilation = crate::spec::compile_dir(
+            &fs,
+            std::path::Path::new("spec"),
+            &crate::spec::VariableInputs::default(),
+        );
+        assert!(compilation.is_valid(), "{:?}", compilation.diagnostics);
+        let mut env = compilation.spec.environments[0].clone();
+        env.properties.insert(
+            "A".into(),
+            r#"it's "quoted" \ $(id) `id` BEANPOLE_PROPERTIES"#.into(),
+        );
+        assert_eq!(
+            environment_file(&env),
+            "A=\"it's \\\"quoted\\\" \\\\ $(id) `id` BEANPOLE_PROPERTIES\"\n"
+        );
+        let script = user_data(&env);
+        // The value is nowhere in the script as text: only its encoding is.
+        assert!(!script.contains("$(id)"), "{script}");
+        assert!(!script.contains("BEANPOLE_PROPERTIES"), "{script}");
+        assert!(script.contains(&base64(environment_file(&env).as_bytes())));
+    }
 }

@@ -1,10 +1,19 @@
 //! The walker: runs steps in parallel along their dependencies. A step starts as soon as every
-//! step it depends on has succeeded, at most `parallelism` at a time. After a failure no new
-//! step starts, running steps finish, and steps that never ran are reported as skipped (they
-//! only echo the failure upstream, so they are not errors of their own). Knows nothing of AWS.
+//! step it depends on has succeeded. At most `parallelism` steps do work at a time, but a step
+//! that waits for AWS (a load balancer becoming active, instances booting, DNS syncing) gives
+//! its slot back while it waits ([`idle`]), so the bound is on concurrent API work, not on
+//! concurrent waits (kube-rs's "requeue" idea, within one task). After a failure, a panic or an
+//! interrupt no new step starts, running steps finish, and steps that never ran are reported as
+//! skipped (they only echo the failure upstream, so they are not errors of their own). Knows
+//! nothing of AWS.
 
+use crate::interrupt::Interrupt;
+use futures::FutureExt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 /// One unit of work and the indices of the steps it waits for.
@@ -19,8 +28,18 @@ pub struct Step<T> {
 pub enum Outcome<E> {
     Succeeded(Duration),
     Failed(E),
-    /// Not started: something it needs failed, or the walk stopped after a failure.
+    /// Not started: something it needs failed, or the walk stopped (failure or interrupt).
     Skipped,
+}
+
+/// A step's task panicked: a bug, reported as that step's failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panicked(pub String);
+
+impl From<Panicked> for String {
+    fn from(p: Panicked) -> String {
+        format!("internal error (the step panicked: {})", p.0)
+    }
 }
 
 /// What the walker reports while it runs.
@@ -37,20 +56,69 @@ pub enum Event<'a, E> {
     },
 }
 
-/// Runs every step; returns one outcome per step, in step order.
+/// The parallelism slot a running step holds (task-local, so the AWS shell's waits can give it
+/// back without knowing about the walker).
+struct Slot {
+    semaphore: Arc<Semaphore>,
+    permit: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+tokio::task_local! {
+    static SLOT: Slot;
+}
+
+/// Runs `wait` without holding the step's parallelism slot, and takes a slot again before
+/// returning: for waits on AWS, which cost no API work. Outside a walk it just runs `wait`.
+pub async fn idle<F: Future>(wait: F) -> F::Output {
+    let semaphore = SLOT
+        .try_with(|slot| {
+            let permit = slot.permit.lock().ok().and_then(|mut p| p.take());
+            permit.map(|p| {
+                drop(p);
+                slot.semaphore.clone()
+            })
+        })
+        .ok()
+        .flatten();
+    let output = wait.await;
+    if let Some(semaphore) = semaphore {
+        if let Ok(permit) = semaphore.acquire_owned().await {
+            let _ = SLOT.try_with(|slot| {
+                if let Ok(mut p) = slot.permit.lock() {
+                    *p = Some(permit);
+                }
+            });
+        }
+    }
+    output
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_string()
+    }
+}
+
+/// Runs every step; returns one outcome per step, in step order. Raising `interrupt` stops new
+/// steps from starting; the running ones finish.
 pub async fn walk<T, E, F, Fut>(
     steps: Vec<Step<T>>,
     parallelism: usize,
+    interrupt: &Interrupt,
     run: F,
     mut on_event: impl FnMut(Event<'_, E>),
 ) -> Vec<Outcome<E>>
 where
     T: Send + 'static,
-    E: Send + 'static,
+    E: Send + From<Panicked> + 'static,
     F: Fn(T) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
-    let parallelism = parallelism.max(1);
+    let slots = Arc::new(Semaphore::new(parallelism.max(1)));
     let count = steps.len();
     let mut waiting_on: Vec<usize> = steps.iter().map(|s| s.depends_on.len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
@@ -71,32 +139,67 @@ where
     let mut running = JoinSet::new();
     let mut failed = false;
 
+    let mut start = |index: usize,
+                     permit: OwnedSemaphorePermit,
+                     running: &mut JoinSet<_>,
+                     on_event: &mut dyn FnMut(Event<'_, E>)| {
+        let Some(item) = work[index].take() else {
+            return;
+        };
+        on_event(Event::Started {
+            index,
+            label: &labels[index],
+        });
+        let future = run(item);
+        let slot = Slot {
+            semaphore: slots.clone(),
+            permit: Mutex::new(Some(permit)),
+        };
+        running.spawn(SLOT.scope(slot, async move {
+            let started = Instant::now();
+            let result = AssertUnwindSafe(future).catch_unwind().await;
+            (index, result, started.elapsed())
+        }));
+    };
+
     loop {
-        while !failed && running.len() < parallelism {
-            let Some(index) = ready.pop_front() else {
+        let stopped = failed || interrupt.is_raised();
+        while !stopped && !ready.is_empty() {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            let Some(item) = work[index].take() else {
-                continue;
-            };
-            on_event(Event::Started {
-                index,
-                label: &labels[index],
-            });
-            let future = run(item);
-            running.spawn(async move {
-                let started = Instant::now();
-                let result = future.await;
-                (index, result, started.elapsed())
-            });
+            if let Some(index) = ready.pop_front() {
+                start(index, permit, &mut running, &mut on_event);
+            }
         }
-        let Some(joined) = running.join_next().await else {
+        if running.is_empty() {
+            break;
+        }
+        let may_start = !stopped && !ready.is_empty();
+        let joined = tokio::select! {
+            joined = running.join_next() => joined,
+            permit = slots.clone().acquire_owned(), if may_start => {
+                // A slot came free (a step went idle): start the next ready step with it.
+                if let (Ok(permit), false) = (permit, interrupt.is_raised()) {
+                    if let Some(index) = ready.pop_front() {
+                        start(index, permit, &mut running, &mut on_event);
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
         let (index, outcome) = match joined {
-            Ok((index, Ok(()), elapsed)) => (index, Outcome::Succeeded(elapsed)),
-            Ok((index, Err(e), _)) => (index, Outcome::Failed(e)),
-            // A step that panicked: the walk cannot say which one without its index, so stop.
+            Ok((index, Ok(Ok(())), elapsed)) => (index, Outcome::Succeeded(elapsed)),
+            Ok((index, Ok(Err(e)), _)) => (index, Outcome::Failed(e)),
+            Ok((index, Err(payload), _)) => (
+                index,
+                Outcome::Failed(E::from(Panicked(panic_message(payload.as_ref())))),
+            ),
+            // The task was cancelled or panicked outside the step's own future: nothing else
+            // spawns tasks here, so this is unreachable; stop starting work all the same.
             Err(_) => {
                 failed = true;
                 continue;
@@ -147,11 +250,12 @@ mod tests {
         let outcomes = walk(
             steps,
             4,
+            &Interrupt::new(),
             move |label: String| {
                 let l = l.clone();
                 async move {
-                    l.lock().map_err(|_| ())?.push(label);
-                    Ok::<(), ()>(())
+                    l.lock().map_err(|_| "poisoned".to_string())?.push(label);
+                    Ok::<(), String>(())
                 }
             },
             |_| {},
@@ -170,6 +274,7 @@ mod tests {
         walk(
             steps,
             3,
+            &Interrupt::new(),
             move |_| {
                 let (n, p) = (n.clone(), p.clone());
                 async move {
@@ -177,7 +282,7 @@ mod tests {
                     p.fetch_max(current, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     n.fetch_sub(1, Ordering::SeqCst);
-                    Ok::<(), ()>(())
+                    Ok::<(), String>(())
                 }
             },
             |_| {},
@@ -199,6 +304,7 @@ mod tests {
         let outcomes = walk(
             steps,
             2,
+            &Interrupt::new(),
             |label: String| async move {
                 match label.as_str() {
                     "fail" => Err("boom".to_string()),
@@ -216,5 +322,82 @@ mod tests {
         assert!(matches!(outcomes[1], Outcome::Succeeded(_)));
         assert_eq!(outcomes[2], Outcome::Skipped);
         assert_eq!(outcomes[3], Outcome::Skipped);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_is_a_failure_of_that_step() {
+        let steps = vec![step("ok", vec![]), step("boom", vec![]), step("after", vec![1])];
+        let outcomes = walk(
+            steps,
+            1,
+            &Interrupt::new(),
+            |label: String| async move {
+                if label == "boom" {
+                    panic!("a bug in a step");
+                }
+                Ok::<(), String>(())
+            },
+            |_| {},
+        )
+        .await;
+        assert!(matches!(outcomes[0], Outcome::Succeeded(_)));
+        match &outcomes[1] {
+            Outcome::Failed(message) => assert!(message.contains("a bug in a step"), "{message}"),
+            other => panic!("the panicking step is {other:?}"),
+        }
+        assert_eq!(outcomes[2], Outcome::Skipped);
+    }
+
+    #[tokio::test]
+    async fn an_interrupt_stops_new_work_and_lets_running_work_finish() {
+        let interrupt = Interrupt::new();
+        let steps = vec![step("first", vec![]), step("second", vec![0])];
+        let i = interrupt.clone();
+        let outcomes = walk(
+            steps,
+            4,
+            &interrupt,
+            move |label: String| {
+                let i = i.clone();
+                async move {
+                    if label == "first" {
+                        i.raise();
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Ok::<(), String>(())
+                }
+            },
+            |_| {},
+        )
+        .await;
+        assert!(matches!(outcomes[0], Outcome::Succeeded(_)));
+        assert_eq!(outcomes[1], Outcome::Skipped);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_step_gives_its_slot_back() {
+        // One slot: a step that waits idle must not keep the other from running meanwhile.
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let steps = vec![step("waits", vec![]), step("works", vec![])];
+        let o = order.clone();
+        let outcomes = walk(
+            steps,
+            1,
+            &Interrupt::new(),
+            move |label: String| {
+                let o = o.clone();
+                async move {
+                    if label == "waits" {
+                        idle(tokio::time::sleep(Duration::from_millis(100))).await;
+                    }
+                    o.lock().map_err(|_| "poisoned".to_string())?.push(label);
+                    Ok::<(), String>(())
+                }
+            },
+            |_| {},
+        )
+        .await;
+        assert!(outcomes.iter().all(|o| matches!(o, Outcome::Succeeded(_))));
+        assert_eq!(*order.lock().unwrap(), vec!["works", "waits"]);
     }
 }

@@ -12,7 +12,7 @@ pub mod swaps;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{diff, Action, AttributeChange, Change, Plan, PlanError, PlanScope};
+pub use plan::{diff, Action, AttributeChange, Change, Plan, PlanError, PlanScope, Summary};
 
 use crate::graph::{Address, ResourceKind};
 use serde::{Deserialize, Serialize};

@@ -30,6 +30,14 @@ impl StepWork {
         }
     }
 
+    /// The address the step works on, as its label says.
+    pub fn label(&self) -> String {
+        match self {
+            StepWork::Converge { resource, .. } => resource.address.to_string(),
+            StepWork::Delete { live } => live.display_address().to_string(),
+        }
+    }
+
     /// What the step does, for progress lines: "creating", "updating"…
     pub fn doing(&self) -> &'static str {
         match self {

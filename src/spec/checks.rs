@@ -351,6 +351,51 @@ pub fn property_name(name: &str) -> Check {
     }
 }
 
+/// An environment property value becomes one line of an environment file on the instance (as
+/// in Elastic Beanstalk, which has no multi-line values): no control characters.
+pub fn property_value(value: &str) -> Check {
+    match value.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "a property value is one line of text; it holds the control character {} (Elastic Beanstalk allows no multi-line values): remove it, or encode the value (e.g. base64) and decode it in the application",
+            c.escape_unicode()
+        )),
+    }
+}
+
+/// Load balancer TLS policies whose minimum protocol is TLS 1.2 or TLS 1.3 (the
+/// `ELBSecurityPolicy-*` names AWS documents for Application Load Balancers).
+pub const SSL_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-FS-1-2-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+    "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+];
+
+/// Only TLS policies with a minimum of TLS 1.2 or 1.3: older ones allow TLS 1.0/1.1.
+pub fn ssl_policy(name: &str) -> Check {
+    if SSL_POLICIES.contains(&name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "use a policy whose minimum is TLS 1.2 or 1.3: {}",
+            SSL_POLICIES.join(", ")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

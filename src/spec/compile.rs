@@ -30,6 +30,8 @@ pub struct Compilation {
     pub sources: SourceMap,
     pub spec: Spec,
     pub diagnostics: Vec<Diagnostic>,
+    /// What is valid but probably not meant (a wildcard permission): shown, never fatal.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Compilation {
@@ -56,6 +58,7 @@ pub fn compile_dir(fs: &dyn SpecFs, dir: &Path, inputs: &VariableInputs) -> Comp
         fs,
         sources: SourceMap::new(),
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
         spec: Spec::default(),
         environment_sites: Vec::new(),
         application_sites: Vec::new(),
@@ -254,6 +257,7 @@ struct Compiler<'f> {
     fs: &'f dyn SpecFs,
     sources: SourceMap,
     diagnostics: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
     spec: Spec,
     environment_sites: Vec<EnvironmentSite>,
     application_sites: Vec<(String, Span)>,
@@ -272,6 +276,7 @@ impl<'f> Compiler<'f> {
             sources: self.sources,
             spec: self.spec,
             diagnostics: self.diagnostics,
+            warnings: self.warnings,
         }
     }
 
@@ -314,6 +319,12 @@ impl<'f> Compiler<'f> {
         let message = e.message().replace('\n', " ");
         let text = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
         let hint = syntax_hint(&message, text, start);
+        // hcl-edit reports a string left open at the end of its line on the next line; the
+        // user's mistake is the opening quote, so point there.
+        let (start, end) = match unclosed_quote_on_previous_line(text, start) {
+            Some(quote) => (quote, quote + 1),
+            None => (start, end),
+        };
         self.diagnostics.push(
             Diagnostic::new(SpecError::Syntax { message }, Span::new(id, start..end))
                 .with_hint(hint),
@@ -1423,14 +1434,22 @@ impl<'f> Compiler<'f> {
         };
         let properties = reader.string_map(&mut ev, "properties");
         if let Some((props, _)) = &properties {
-            for key in props.keys() {
+            for (key, value) in props {
                 let at = reader.map_key_span("properties", key);
                 reader.check(
                     &mut ev,
                     "property name",
-                    key,
+                    &key.escape_debug().to_string(),
                     &at,
                     checks::property_name(key),
+                );
+                let at = reader.map_value_span("properties", key);
+                reader.check(
+                    &mut ev,
+                    &format!("value of property `{}`", key.escape_debug()),
+                    &value.escape_debug().to_string(),
+                    &at,
+                    checks::property_value(value),
                 );
             }
         }
@@ -1443,7 +1462,9 @@ impl<'f> Compiler<'f> {
         let load_balancer = read_load_balancer(file, lb_block, &mut ev);
         let network = read_network(file, network_block, &mut ev);
         let permissions = read_permissions(file, permissions_block, &mut ev);
+        let warnings = std::mem::take(&mut ev.warnings);
         drop(ev);
+        self.warnings.extend(warnings);
 
         let (
             Some((application, application_span)),
@@ -1611,6 +1632,44 @@ fn bind(symbols: &mut Symbols, decl: &Decl, binding: Binding) {
 
 /// A hint for a parse error: an unclosed string on the line (or the one before), else what the
 /// parser expected.
+/// Whether a line holds a string that is opened and not closed (escapes ignored).
+fn has_unclosed_string(line: &str) -> bool {
+    let without_escapes = line.replace("\\\\", "").replace("\\\"", "");
+    without_escapes.matches('"').count() % 2 == 1
+}
+
+/// The byte offset of the quote that opens an unclosed string on the line before the one
+/// holding `offset`, when the line holding `offset` closes all of its own strings.
+fn unclosed_quote_on_previous_line(text: &str, offset: usize) -> Option<usize> {
+    let line_start = text.get(..offset)?.rfind('\n').map(|i| i + 1)?;
+    let current = text.get(line_start..)?.lines().next().unwrap_or("");
+    if has_unclosed_string(current) {
+        return None;
+    }
+    let previous_start = text
+        .get(..line_start - 1)?
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let previous = text.get(previous_start..line_start - 1)?;
+    if !has_unclosed_string(previous) {
+        return None;
+    }
+    // Walk the line's quotes, skipping escaped ones; the last unmatched one opens the string.
+    let mut open: Option<usize> = None;
+    let mut escaped = false;
+    for (i, c) in previous.char_indices() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '"' if !escaped => {
+                open = if open.is_some() { None } else { Some(i) };
+            }
+            _ => escaped = false,
+        }
+    }
+    open.map(|i| previous_start + i)
+}
+
 fn syntax_hint(message: &str, text: &str, offset: usize) -> String {
     let line_start = text
         .get(..offset)
@@ -1622,10 +1681,7 @@ fn syntax_hint(message: &str, text: &str, offset: usize) -> String {
         .and_then(|t| t.rfind('\n'))
         .map(|i| i + 1)
         .unwrap_or(0);
-    let unclosed = |line: &str| {
-        let without_escapes = line.replace("\\\\", "").replace("\\\"", "");
-        without_escapes.matches('"').count() % 2 == 1
-    };
+    let unclosed = has_unclosed_string;
     let current_line = text
         .get(line_start..)
         .and_then(|t| t.lines().next())
@@ -1929,10 +1985,13 @@ fn read_load_balancer(
             }
             None => None,
         };
-        let ssl_policy = h
-            .string(ev, "ssl_policy")
-            .map(|(p, _)| p)
-            .unwrap_or_else(|| DEFAULT_SSL_POLICY.to_string());
+        let ssl_policy = match h.string(ev, "ssl_policy") {
+            Some((p, span)) => {
+                h.check(ev, "ssl_policy", &p, &span, checks::ssl_policy(&p));
+                p
+            }
+            None => DEFAULT_SSL_POLICY.to_string(),
+        };
         let redirect_http = h.bool(ev, "redirect_http").map(|(b, _)| b).unwrap_or(true);
         ok &= !h.failed();
         if let Some(certificate_arn) = certificate {
@@ -2132,6 +2191,21 @@ fn read_permissions(
                 s.check(ev, "IAM action", a, &at, checks::iam_action(a));
             }
         }
+        if let Some((list, _)) = &actions {
+            for (i, a) in list.iter().enumerate() {
+                if a == "*" && effect == "Allow" {
+                    ev.warnings.push(
+                        Diagnostic::new(
+                            SpecError::BroadPermission {
+                                what: "`actions = [\"*\"]` allows every action of every service".into(),
+                            },
+                            s.element_span("actions", i),
+                        )
+                        .with_hint("name the actions the application calls, e.g. `[\"dynamodb:GetItem\", \"dynamodb:Query\"]`"),
+                    );
+                }
+            }
+        }
         let resources = match s.string_list(ev, "resources") {
             Some((list, _)) => {
                 for (i, res) in list.iter().enumerate() {
@@ -2141,7 +2215,14 @@ fn read_permissions(
                 list
             }
             None if s.has("resources") => Vec::new(),
-            None => vec!["*".to_string()],
+            None => {
+                s.missing(
+                    ev,
+                    "resources",
+                    "add `resources = [\"arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE\"]` naming what the actions may touch (write `[\"*\"]` only if every resource is meant)",
+                );
+                Vec::new()
+            }
         };
         let sid = s.string(ev, "sid").map(|(sid, _)| sid);
         ok &= !s.failed();

@@ -183,9 +183,26 @@ impl<'b> BlockReader<'b> {
 
     /// The span of key `key` in a map literal, else of the whole value.
     pub fn map_key_span(&self, name: &str, key: &str) -> Span {
+        self.map_entry_span(name, key, |k, _| k.span())
+    }
+
+    /// The span of the value under `key` in a map literal, else of the whole value.
+    pub fn map_value_span(&self, name: &str, key: &str) -> Span {
+        self.map_entry_span(name, key, |_, v| v.expr().span())
+    }
+
+    fn map_entry_span(
+        &self,
+        name: &str,
+        key: &str,
+        part: impl Fn(
+            &hcl_edit::expr::ObjectKey,
+            &hcl_edit::expr::ObjectValue,
+        ) -> Option<std::ops::Range<usize>>,
+    ) -> Span {
         let range = self.attrs.get(name).and_then(|attr| {
             match &attr.value {
-                hcl_edit::expr::Expression::Object(object) => object.iter().find_map(|(k, _)| {
+                hcl_edit::expr::Expression::Object(object) => object.iter().find_map(|(k, v)| {
                     let matches = match k {
                         hcl_edit::expr::ObjectKey::Ident(ident) => ident.as_str() == key,
                         hcl_edit::expr::ObjectKey::Expression(
@@ -194,7 +211,7 @@ impl<'b> BlockReader<'b> {
                         hcl_edit::expr::ObjectKey::Expression(_) => false,
                     };
                     if matches {
-                        k.span()
+                        part(k, v)
                     } else {
                         None
                     }

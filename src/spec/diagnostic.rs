@@ -73,6 +73,8 @@ pub enum SpecError {
     UnknownUntilApply { name: String },
     #[error("{message}")]
     Evaluation { message: String },
+    #[error("broad permission: {what}")]
+    BroadPermission { what: String },
     #[error("{message}")]
     Input { message: String },
 }

@@ -66,6 +66,8 @@ pub struct Evaluator<'a> {
     pub files: Option<FileAccess<'a>>,
     iteration: Vec<(String, Value)>,
     pub diagnostics: &'a mut Vec<Diagnostic>,
+    /// Warnings: valid but probably not meant. The caller takes them before dropping it.
+    pub warnings: Vec<Diagnostic>,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -83,6 +85,7 @@ impl<'a> Evaluator<'a> {
             files,
             iteration: Vec::new(),
             diagnostics,
+            warnings: Vec::new(),
         }
     }
 

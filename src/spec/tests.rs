@@ -73,7 +73,8 @@ environment "pets-env-blue" {{
   properties  = var.props
   permissions {{
     statement {{
-      actions = var.actions
+      actions   = var.actions
+      resources = ["*"]
     }}
   }}
 }}

@@ -1,0 +1,139 @@
+//! `plan`: read the account for a graph, follow swaps, diff. Also the saved plan: what
+//! `plan --out` writes, and the check `apply FILE` makes before applying exactly it.
+
+use super::{OpError, Session};
+use crate::aws::live::read_live_state;
+use crate::aws::Aws;
+use crate::graph::ResourceGraph;
+use crate::reconcile::planfile::{stale_reasons, SavedPlan, PLAN_FILE_VERSION};
+use crate::reconcile::swaps::follow_swaps;
+use crate::reconcile::{diff, CallStats, LiveState, Plan, PlanScope};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A plan and everything it was computed from.
+pub struct Planned {
+    pub graph: ResourceGraph,
+    pub live: LiveState,
+    pub plan: Plan,
+    /// The calls the read made.
+    pub calls: CallStats,
+}
+
+/// Reads the live state of every application (each region once, all at once) and diffs the
+/// graph against it.
+pub fn plan(
+    session: &Session,
+    mut graph: ResourceGraph,
+    scope: &PlanScope,
+) -> Result<Planned, OpError> {
+    let meter = session.measure();
+    let mut regions: BTreeMap<String, (Aws, Vec<String>)> = BTreeMap::new();
+    for (application, aws) in &session.by_application {
+        regions
+            .entry(aws.region.clone())
+            .or_insert_with(|| (aws.clone(), Vec::new()))
+            .1
+            .push(application.clone());
+    }
+    let states = session
+        .runtime
+        .block_on(futures::future::try_join_all(
+            regions
+                .values()
+                .map(|(aws, applications)| read_live_state(aws, &graph, applications)),
+        ))
+        .map_err(OpError::Read)?;
+    let mut live = LiveState::default();
+    for s in states {
+        live.resources.extend(s.resources);
+        live.data.extend(s.data);
+    }
+    let calls = meter.finish();
+    let swapped = follow_swaps(&mut graph, &live);
+    let mut plan = diff(&graph, &live, scope);
+    plan.swapped = swapped;
+    Ok(Planned {
+        graph,
+        live,
+        plan,
+        calls,
+    })
+}
+
+/// Where a plan came from, for the saved plan.
+pub struct PlanInputs<'a> {
+    pub dir: &'a Path,
+    pub vars: &'a [String],
+    pub var_files: &'a [PathBuf],
+    pub scope: &'a PlanScope,
+}
+
+/// The saved form of a plan (`plan --out`).
+pub fn saved_plan(inputs: &PlanInputs<'_>, planned: &Planned) -> SavedPlan {
+    SavedPlan {
+        format_version: PLAN_FILE_VERSION,
+        dir: std::fs::canonicalize(inputs.dir).unwrap_or_else(|_| inputs.dir.to_path_buf()),
+        vars: inputs.vars.to_vec(),
+        var_files: inputs
+            .var_files
+            .iter()
+            .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+            .collect(),
+        scope: inputs.scope.clone(),
+        changes: planned.plan.changes.clone(),
+        fingerprints: planned.live.fingerprints(),
+    }
+}
+
+/// Why a saved plan cannot be applied as it is.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SavedPlanError {
+    #[error("{file} is not a Beanpole plan file: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error("{file} has plan format {found}; this Beanpole reads format {PLAN_FILE_VERSION}")]
+    Format { file: String, found: u32 },
+    #[error("the saved plan {file} is stale: the account changed since it was made ({} difference{} above). Run `beanpole plan` again.", .reasons.len(), if .reasons.len() == 1 { "" } else { "s" })]
+    Stale { file: String, reasons: Vec<String> },
+    #[error("the saved plan {file} no longer matches the spec in {dir} (it was edited since). Run `beanpole plan` again.")]
+    SpecChanged { file: String, dir: String },
+}
+
+/// Reads a saved plan file.
+pub fn read_saved(path: &Path) -> Result<SavedPlan, SavedPlanError> {
+    let file = path.display().to_string();
+    let saved: SavedPlan = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        .map_err(|reason| SavedPlanError::Unreadable {
+            file: file.clone(),
+            reason,
+        })?;
+    if saved.format_version != PLAN_FILE_VERSION {
+        return Err(SavedPlanError::Format {
+            file,
+            found: saved.format_version,
+        });
+    }
+    Ok(saved)
+}
+
+/// A saved plan applies only if neither the account nor the spec changed since it was made.
+pub fn check_saved(
+    path: &Path,
+    saved: &SavedPlan,
+    planned: &Planned,
+) -> Result<(), SavedPlanError> {
+    let file = path.display().to_string();
+    let reasons = stale_reasons(&saved.fingerprints, &planned.live.fingerprints());
+    if !reasons.is_empty() {
+        return Err(SavedPlanError::Stale { file, reasons });
+    }
+    if planned.plan.changes != saved.changes {
+        return Err(SavedPlanError::SpecChanged {
+            file,
+            dir: saved.dir.display().to_string(),
+        });
+    }
+    Ok(())
+}
