@@ -262,10 +262,11 @@ pub async fn create_group(
         },
     )
     .await?;
-    wait_in_service(
+    wait_serving(
         aws,
         name,
         int_attr(attributes, "desired_capacity").unwrap_or(0),
+        &string_list(attributes, "target_group_arns"),
     )
     .await?;
     let arn = describe(aws, name)
@@ -288,30 +289,71 @@ async fn describe(aws: &super::Aws, name: &str) -> Result<Option<AutoScalingGrou
     Ok(out.auto_scaling_groups().first().cloned())
 }
 
-/// Waits until at least `desired` instances are InService and healthy.
-async fn wait_in_service(aws: &super::Aws, name: &str, desired: i32) -> Result<(), AwsError> {
-    super::wait_for(
+/// Waits until the tier serves: at least `desired` instances InService, and every target
+/// group the group registers into reports each of them healthy. (The group's own health
+/// status says Healthy during its grace period whatever the load balancer thinks, so it is not
+/// enough.) Bounded by `Waits::instances`; the timeout names each unhealthy target and why.
+async fn wait_serving(
+    aws: &super::Aws,
+    name: &str,
+    desired: i32,
+    target_groups: &[String],
+) -> Result<(), AwsError> {
+    if desired <= 0 {
+        return Ok(());
+    }
+    let last_problems = std::sync::Mutex::new(Vec::<String>::new());
+    let waited = super::wait_for(
         &format!("Auto Scaling group {name}"),
-        "have its instances in service",
+        "serve through its load balancer",
         aws.waits.instances,
         aws.waits.poll,
         || async {
             let group = describe(aws, name).await?;
-            let in_service = group
+            let in_service: Vec<String> = group
                 .map(|g| {
                     g.instances()
                         .iter()
-                        .filter(|i| {
-                            i.lifecycle_state().map(|s| s.as_str()) == Some("InService")
-                                && i.health_status() == Some("Healthy")
-                        })
-                        .count()
+                        .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
+                        .filter_map(|i| i.instance_id().map(str::to_string))
+                        .collect()
                 })
-                .unwrap_or(0);
-            Ok((in_service as i32 >= desired).then_some(()))
+                .unwrap_or_default();
+            let mut problems = Vec::new();
+            if (in_service.len() as i32) < desired {
+                problems.push(format!(
+                    "{} of {desired} instances in service",
+                    in_service.len()
+                ));
+            } else {
+                let mut health = Vec::new();
+                for arn in target_groups {
+                    health.push((
+                        arn.clone(),
+                        super::elbv2::target_health(&aws.elbv2, arn).await?,
+                    ));
+                }
+                problems = crate::status::unhealthy_targets(&in_service, &health);
+            }
+            let serving = problems.is_empty();
+            if let Ok(mut last) = last_problems.lock() {
+                *last = problems;
+            }
+            Ok(serving.then_some(()))
         },
     )
-    .await
+    .await;
+    match waited {
+        Err(AwsError::Timeout { waited, .. }) => Err(AwsError::NotServing {
+            group: name.to_string(),
+            waited,
+            unhealthy: last_problems
+                .lock()
+                .map(|p| p.join("; "))
+                .unwrap_or_default(),
+        }),
+        other => other,
+    }
 }
 
 pub async fn update_group(
@@ -393,7 +435,13 @@ pub async fn update_group(
             .await
             .op("DeleteTags")?;
     }
-    wait_in_service(aws, name, int_attr(after, "desired_capacity").unwrap_or(0)).await
+    wait_serving(
+        aws,
+        name,
+        int_attr(after, "desired_capacity").unwrap_or(0),
+        &string_list(after, "target_group_arns"),
+    )
+    .await
 }
 
 /// Deletes the group with its instances and waits until it is gone.

@@ -680,3 +680,36 @@ pub async fn delete_listener(client: &Client, arn: &str) -> Result<(), AwsError>
             .op("DeleteListener"),
     )
 }
+
+/// How the target group sees each registered target.
+pub async fn target_health(
+    client: &Client,
+    arn: &str,
+) -> Result<Vec<crate::status::Target>, AwsError> {
+    let out = client
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .op("DescribeTargetHealth")?;
+    Ok(out
+        .target_health_descriptions()
+        .iter()
+        .map(|d| crate::status::Target {
+            id: d
+                .target()
+                .and_then(|t| t.id())
+                .unwrap_or_default()
+                .to_string(),
+            state: d
+                .target_health()
+                .and_then(|h| h.state())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "unknown".to_string()),
+            description: d
+                .target_health()
+                .and_then(|h| h.description())
+                .map(str::to_string),
+        })
+        .collect())
+}

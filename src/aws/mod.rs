@@ -182,6 +182,12 @@ pub enum AwsError {
         until: &'static str,
         waited: Duration,
     },
+    #[error("Auto Scaling group {group} did not serve within {} s: the load balancer does not report its instances healthy: {unhealthy}. Check the health-check path and the application's logs; run apply again to keep waiting", .waited.as_secs())]
+    NotServing {
+        group: String,
+        waited: Duration,
+        unhealthy: String,
+    },
     #[error("{0}")]
     Unexpected(String),
     #[error("no AWS region: set the application's `region`, AWS_REGION, or a profile's region")]

@@ -88,33 +88,7 @@ pub async fn observe(
         }
     }
     let health = try_join_all(groups.iter().map(|(name, arn)| async move {
-        let out = aws
-            .elbv2
-            .describe_target_health()
-            .target_group_arn(arn)
-            .send()
-            .await
-            .op("DescribeTargetHealth")?;
-        let targets: Vec<Target> = out
-            .target_health_descriptions()
-            .iter()
-            .map(|d| Target {
-                id: d
-                    .target()
-                    .and_then(|t| t.id())
-                    .unwrap_or_default()
-                    .to_string(),
-                state: d
-                    .target_health()
-                    .and_then(|h| h.state())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "unknown".to_string()),
-                description: d
-                    .target_health()
-                    .and_then(|h| h.description())
-                    .map(str::to_string),
-            })
-            .collect();
+        let targets = super::elbv2::target_health(&aws.elbv2, arn).await?;
         Ok::<_, AwsError>((name.clone(), targets))
     }))
     .await?;

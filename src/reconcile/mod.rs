@@ -66,7 +66,7 @@ impl LiveResource {
 }
 
 /// Everything read from the account for one plan.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LiveState {
     /// Resources found by Beanpole's names or ownership tags.
     pub resources: Vec<LiveResource>,

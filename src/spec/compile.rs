@@ -318,13 +318,13 @@ impl<'f> Compiler<'f> {
             .unwrap_or(start);
         let message = e.message().replace('\n', " ");
         let text = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
-        let hint = syntax_hint(&message, text, start);
-        // hcl-edit reports a string left open at the end of its line on the next line; the
+        // hcl-edit may notice a string left open at the end of its line only lines later; the
         // user's mistake is the opening quote, so point there.
-        let (start, end) = match unclosed_quote_on_previous_line(text, start) {
+        let (start, end) = match unclosed_quote_before(text, start) {
             Some(quote) => (quote, quote + 1),
             None => (start, end),
         };
+        let hint = syntax_hint(&message, text, start);
         self.diagnostics.push(
             Diagnostic::new(SpecError::Syntax { message }, Span::new(id, start..end))
                 .with_hint(hint),
@@ -1638,27 +1638,37 @@ fn has_unclosed_string(line: &str) -> bool {
     without_escapes.matches('"').count() % 2 == 1
 }
 
-/// The byte offset of the quote that opens an unclosed string on the line before the one
-/// holding `offset`, when the line holding `offset` closes all of its own strings.
-fn unclosed_quote_on_previous_line(text: &str, offset: usize) -> Option<usize> {
+/// The byte offset of the quote that opens a string left unclosed on an earlier line, when
+/// hcl-edit noticed it only on a later one (the string ran on, through lines without quotes,
+/// to the next quote). None when the line holding `offset` has an unclosed string itself.
+fn unclosed_quote_before(text: &str, offset: usize) -> Option<usize> {
     let line_start = text.get(..offset)?.rfind('\n').map(|i| i + 1)?;
     let current = text.get(line_start..)?.lines().next().unwrap_or("");
     if has_unclosed_string(current) {
         return None;
     }
-    let previous_start = text
-        .get(..line_start - 1)?
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let previous = text.get(previous_start..line_start - 1)?;
-    if !has_unclosed_string(previous) {
-        return None;
+    // Walk back over lines the string could have run through (no quotes) to the one that
+    // opened it; a line with balanced quotes in between means this is not that case.
+    let mut end = line_start - 1;
+    for _ in 0..20 {
+        let start = text.get(..end)?.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line = text.get(start..end)?;
+        if has_unclosed_string(line) {
+            return last_open_quote(line).map(|i| start + i);
+        }
+        if line.contains('"') || start == 0 {
+            return None;
+        }
+        end = start - 1;
     }
-    // Walk the line's quotes, skipping escaped ones; the last unmatched one opens the string.
+    None
+}
+
+/// The offset of the quote that opens the last, unclosed string of a line (escapes skipped).
+fn last_open_quote(line: &str) -> Option<usize> {
     let mut open: Option<usize> = None;
     let mut escaped = false;
-    for (i, c) in previous.char_indices() {
+    for (i, c) in line.char_indices() {
         match c {
             '\\' if !escaped => escaped = true,
             '"' if !escaped => {
@@ -1667,7 +1677,7 @@ fn unclosed_quote_on_previous_line(text: &str, offset: usize) -> Option<usize> {
             _ => escaped = false,
         }
     }
-    open.map(|i| previous_start + i)
+    open
 }
 
 fn syntax_hint(message: &str, text: &str, offset: usize) -> String {

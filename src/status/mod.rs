@@ -70,6 +70,31 @@ pub struct Health {
     pub causes: Vec<String>,
 }
 
+/// Whether a tier serves: each of `instances` is registered and healthy in every one of
+/// `target_groups` (target group ARN → its targets). The problems, one per target, when not.
+pub fn unhealthy_targets(instances: &[String], target_groups: &[(String, Vec<Target>)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (group, targets) in target_groups {
+        // `arn:…:targetgroup/NAME/ID` → NAME
+        let group = group.split('/').nth(1).unwrap_or(group);
+        for id in instances {
+            match targets.iter().find(|t| &t.id == id) {
+                Some(t) if t.state == "healthy" => {}
+                Some(t) => problems.push(format!(
+                    "{id} is {} in {group}{}",
+                    t.state,
+                    t.description
+                        .as_deref()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                )),
+                None => problems.push(format!("{id} is not registered in {group}")),
+            }
+        }
+    }
+    problems
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("{n} {word}")
@@ -240,5 +265,32 @@ mod tests {
         assert_eq!(assess(&provisioning).colour, Colour::Grey);
 
         assert_eq!(assess(&Observation::default()).colour, Colour::Grey);
+    }
+
+    #[test]
+    fn a_tier_serves_only_when_every_instance_is_healthy_in_every_target_group() {
+        let target = |id: &str, state: &str, why: Option<&str>| Target {
+            id: id.into(),
+            state: state.into(),
+            description: why.map(str::to_string),
+        };
+        let ids = vec!["i-1".to_string(), "i-2".to_string()];
+        let arn = "arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/pets-tg/abc".to_string();
+        let healthy = vec![(
+            arn.clone(),
+            vec![target("i-1", "healthy", None), target("i-2", "healthy", None)],
+        )];
+        assert!(unhealthy_targets(&ids, &healthy).is_empty());
+        let initial = vec![(
+            arn,
+            vec![
+                target("i-1", "healthy", None),
+                target("i-2", "initial", Some("Initial health checks in progress")),
+            ],
+        )];
+        assert_eq!(
+            unhealthy_targets(&ids, &initial),
+            vec!["i-2 is initial in pets-tg (Initial health checks in progress)"]
+        );
     }
 }

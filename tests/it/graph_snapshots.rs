@@ -3,7 +3,7 @@
 //! validates, the DOT rendering, explicit structure checks on `examples/pets-app`, and
 //! determinism.
 
-mod common;
+use crate::common;
 
 use common::{beanpole, blessing, diff, manifest_dir, run, sub_folders};
 use serde_json::Value;
@@ -88,15 +88,22 @@ fn graph_json_matches_snapshots() {
 #[test]
 fn every_graph_snapshot_has_an_example() {
     let snapshots = manifest_dir().join("tests/snapshots/graphs");
-    let Ok(entries) = std::fs::read_dir(&snapshots) else {
-        return;
-    };
+    let entries = std::fs::read_dir(&snapshots)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", snapshots.display()));
     let names: BTreeSet<String> = examples().iter().map(|e| name_of(e)).collect();
-    let orphans: Vec<String> = entries
+    let stems: Vec<String> = entries
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .filter(|stem| !names.contains(stem))
+        .collect();
+    assert!(
+        !stems.is_empty(),
+        "no graph snapshot in {}",
+        snapshots.display()
+    );
+    let orphans: Vec<&String> = stems
+        .iter()
+        .filter(|stem| !names.contains(*stem))
         .collect();
     assert!(
         orphans.is_empty(),

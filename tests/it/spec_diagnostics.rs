@@ -4,10 +4,10 @@
 //! `beanpole validate -C . ARGS` run inside the folder. The spec must be refused (exit 1) with
 //! exactly that stderr.
 //!
-//! `BEANPOLE_BLESS=1 cargo test --test spec_diagnostics` rewrites the snapshots; read them
+//! `BEANPOLE_BLESS=1 cargo test --test it spec_diagnostics` rewrites the snapshots; read them
 //! afterwards: a snapshot is only as good as the review it got.
 
-mod common;
+use crate::common;
 
 use common::{beanpole, blessing, diff, manifest_dir, run, sub_folders};
 use std::path::{Path, PathBuf};

@@ -1,8 +1,6 @@
 //! Helpers shared by the integration tests: running the binary with a clean environment,
 //! snapshot blessing, and a small line diff for readable failures.
 
-#![allow(dead_code)]
-
 pub mod moto;
 
 use std::path::{Path, PathBuf};

@@ -1,14 +1,14 @@
 //! plan / apply / destroy of examples/pets-app against moto (each test its own moto server),
 //! asserting on what the AWS APIs report afterwards.
 
-mod common;
+use crate::common;
 
 use common::moto::{runtime, Moto};
 use common::{run, text, TempDir};
 use serde_json::Value;
 use std::process::Output;
 
-const SPEC: &str = include_str!("../examples/pets-app/main.hcl");
+const SPEC: &str = include_str!("../../examples/pets-app/main.hcl");
 
 fn pets(label: &str) -> TempDir {
     let dir = TempDir::new(label);
@@ -265,6 +265,61 @@ fn moto_apply_creates_the_wired_web_tier_and_a_second_plan_is_empty() {
         assert!(policy.contains("dynamodb:PutItem"), "{policy}");
     }
     assert_no_changes(&moto, &dir);
+    check_live_recording(&moto, &dir);
+}
+
+/// The unit tests of the diff (src/reconcile/tests.rs) start from this account as the AWS shell
+/// reads it after an apply of pets-app, recorded in tests/snapshots/live/pets-app.json. The
+/// recording must read back exactly as the shell reads the account now (ids aside, which moto
+/// makes anew): `BEANPOLE_BLESS=1` rewrites it.
+fn check_live_recording(moto: &Moto, dir: &TempDir) {
+    let compilation = beanpole::spec::compile_dir(
+        &beanpole::spec::DiskFs,
+        dir.path(),
+        &beanpole::spec::VariableInputs::default(),
+    );
+    assert!(compilation.is_valid());
+    let graph = beanpole::graph::compile_graph(&compilation.spec);
+    let aws = moto.clients();
+    let live = runtime()
+        .block_on(beanpole::aws::live::read_live_state(
+            &aws,
+            &graph,
+            &["pets-app".to_string()],
+        ))
+        .expect("read the live state");
+    let path = common::manifest_dir().join("tests/snapshots/live/pets-app.json");
+    let shape = |state: &beanpole::reconcile::LiveState| {
+        let mut kinds: Vec<(String, Vec<String>, Vec<String>)> = state
+            .resources
+            .iter()
+            .map(|r| {
+                (
+                    r.display_address().to_string(),
+                    r.attributes.keys().cloned().collect(),
+                    r.outputs.keys().cloned().collect(),
+                )
+            })
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    if common::blessing() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_string_pretty(&live).unwrap() + "\n").unwrap();
+        return;
+    }
+    let recorded: beanpole::reconcile::LiveState = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display())),
+    )
+    .expect("the recording is a live state");
+    assert_eq!(
+        shape(&recorded),
+        shape(&live),
+        "{} no longer matches what the AWS shell reads: rerun this test with BEANPOLE_BLESS=1 and review the diff",
+        path.display()
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `status` and `swap` of examples/pets-app against moto (each test its own server).
 
-mod common;
+use crate::common;
 
 use common::moto::{runtime, Moto};
 use common::{run, text, TempDir};
@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Output;
 
-const SPEC: &str = include_str!("../examples/pets-app/main.hcl");
+const SPEC: &str = include_str!("../../examples/pets-app/main.hcl");
 
 /// moto with the example applied.
 fn applied(moto: &Moto, label: &str) -> (TempDir, String) {

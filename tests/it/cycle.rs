@@ -1,7 +1,7 @@
 //! Reference cycles are refused (exit 1), and the diagnostic names every member of the cycle:
 //! in the `reference cycle: a → b → … → a` headline (a closed walk) and in the hint.
 
-mod common;
+use crate::common;
 
 use common::{beanpole, run, TempDir};
 

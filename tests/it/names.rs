@@ -3,7 +3,7 @@
 //! differ only at the end), IAM role names fit 64, and no ALB name uses the reserved
 //! `internal-` prefix. Environment names are 4–40 characters, application names up to 100.
 
-mod common;
+use crate::common;
 
 use common::{beanpole, run, TempDir};
 use serde_json::Value;

@@ -1,0 +1,15 @@
+//! The integration tests, in one binary (as cargo's own testsuite does): each test binary
+//! links the AWS SDK, so one binary instead of eight saves most of the link time. Tests that
+//! need moto say so in their module name (`*_moto`) and start their own server.
+
+#[allow(dead_code)]
+mod common;
+
+mod blue_green_moto;
+mod cycle;
+mod fuzz_front_end;
+mod graph_snapshots;
+mod names;
+mod reconcile_moto;
+mod regressions;
+mod spec_diagnostics;
