@@ -527,3 +527,162 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
     assert_eq!(cname(&moto, &zone, "pets-staging.example.com"), green);
     assert!(marker(&moto, &zone, "pets.example.com").contains("environment=pets-env-blue"));
 }
+
+/// Starts a gradual swap of blue → green (steps 10, 100, long interval) and returns it once its
+/// first weights are live in Route53.
+fn gradual_swap_at_first_step(moto: &Moto, dir: &TempDir, zone: &str) -> std::process::Child {
+    let child = moto
+        .beanpole(dir.path())
+        .args([
+            "swap",
+            "pets-env-blue",
+            "pets-env-green",
+            "--gradual",
+            "10,100",
+            "--interval",
+            "60s",
+            "--yes",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !moto.records(zone).iter().any(|r| r.weight.is_some()) {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "no weighted records appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, signal: i32) {
+    // SAFETY: sending a signal to our own child process by its pid.
+    let sent = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(sent, 0, "cannot signal the child");
+}
+
+/// Every record left is simple, and blue/green serve their original names.
+fn assert_original_mapping(moto: &Moto, zone: &str, blue: &str, green: &str) {
+    assert!(
+        moto.records(zone)
+            .iter()
+            .all(|r| r.set_identifier.is_none()),
+        "{:?}",
+        moto.records(zone)
+    );
+    assert_eq!(cname(moto, zone, "pets.example.com"), blue);
+    assert_eq!(cname(moto, zone, "pets-staging.example.com"), green);
+    assert!(marker(moto, zone, "pets.example.com").contains("environment=pets-env-blue"));
+    assert!(marker(moto, zone, "pets-staging.example.com").contains("environment=pets-env-green"));
+}
+
+#[test]
+fn moto_a_gradual_swap_interrupted_after_its_first_step_rolls_back() {
+    let moto = Moto::start();
+    let (dir, zone) = applied(&moto, "swap-sigint");
+    let s = status(&moto, &dir);
+    let (blue, green) = (dns(&s, "pets-env-blue"), dns(&s, "pets-env-green"));
+    let child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    signal(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Interrupted"), "{stderr}");
+    assert!(
+        stderr.contains("rolled back: pets.example.com is served by pets-env-blue again"),
+        "{stderr}"
+    );
+    assert_original_mapping(&moto, &zone, &blue, &green);
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Nothing moved, so the markers carry no swap time and destroy goes ahead at once.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(moto.records(&zone).is_empty(), "{:?}", moto.records(&zone));
+}
+
+#[test]
+fn moto_a_gradual_swap_killed_half_way_is_seen_by_plan_undone_by_apply_and_resumed_by_swap() {
+    let moto = Moto::start();
+    let (dir, zone) = applied(&moto, "swap-kill");
+    let s = status(&moto, &dir);
+    let (blue, green) = (dns(&s, "pets-env-blue"), dns(&s, "pets-env-green"));
+
+    // Killed with no chance to roll back: the production name is left as weighted records.
+    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    signal(&child, libc::SIGKILL);
+    let _ = child.wait();
+    assert!(moto.records(&zone).iter().any(|r| r.weight.is_some()));
+    // plan sees the environment's record in its weighted state and shows the way back.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("unfinished gradual swap"),
+        "{}",
+        text(&out)
+    );
+    // apply restores the simple record the ownership marker names.
+    let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_original_mapping(&moto, &zone, &blue, &green);
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Killed again; this time the same swap is run again and finishes it.
+    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    signal(&child, libc::SIGKILL);
+    let _ = child.wait();
+    let out = run(moto.beanpole(dir.path()).args([
+        "swap",
+        "pets-env-blue",
+        "pets-env-green",
+        "--gradual",
+        "10,100",
+        "--interval",
+        "1s",
+        "--yes",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Continuing an unfinished gradual swap"),
+        "{}",
+        text(&out)
+    );
+    assert!(moto
+        .records(&zone)
+        .iter()
+        .all(|r| r.set_identifier.is_none()));
+    assert_eq!(cname(&moto, &zone, "pets.example.com"), green);
+    assert_eq!(cname(&moto, &zone, "pets-staging.example.com"), blue);
+
+    // Killed a third time, then destroyed: every record goes, weighted ones included.
+    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    signal(&child, libc::SIGKILL);
+    let _ = child.wait();
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve", "--force"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(moto.records(&zone).is_empty(), "{:?}", moto.records(&zone));
+}
+
+#[test]
+fn moto_status_takes_an_interval_with_a_unit() {
+    let moto = Moto::start();
+    let (dir, _) = applied(&moto, "status-interval");
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["status", "--interval", "1s"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

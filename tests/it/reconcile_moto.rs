@@ -1054,3 +1054,194 @@ fn moto_a_real_error_is_not_retried_stops_new_work_and_the_next_apply_resumes() 
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_no_changes(&moto, &dir);
 }
+
+#[test]
+fn moto_a_step_that_panics_fails_the_apply_naming_the_step() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = pets("panic");
+    let out = run(moto
+        .beanpole(dir.path())
+        .env(
+            beanpole::ops::apply::PANIC_HOOK,
+            "environment.pets-env-blue.target_group",
+        )
+        .args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: environment.pets-env-blue.target_group: internal error (the step panicked"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("apply failed"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Apply complete"));
+    // Nothing is lost: the next apply finishes the job.
+    apply(&moto, &dir);
+    assert_no_changes(&moto, &dir);
+}
+
+/// Rewrites the ownership marker of `name` with a `swapped-at` of `value`, as a corrupted or
+/// hand-edited record would read.
+fn set_swapped_at(moto: &Moto, zone: &str, name: &str, value: &str) {
+    let old = record(moto, zone, &format!("_beanpole.{name}"), "TXT").expect("marker");
+    let new = format!("{},swapped-at={value}\"", old.trim_end_matches('"'));
+    let aws = moto.clients();
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
+    let set = ResourceRecordSet::builder()
+        .name(format!("_beanpole.{name}"))
+        .r#type(RrType::Txt)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value(new).build().unwrap())
+        .build()
+        .unwrap();
+    runtime()
+        .block_on(
+            aws.route53
+                .change_resource_record_sets()
+                .hosted_zone_id(zone)
+                .change_batch(
+                    ChangeBatch::builder()
+                        .changes(
+                            Change::builder()
+                                .action(ChangeAction::Upsert)
+                                .resource_record_set(set)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send(),
+        )
+        .expect("UPSERT the marker");
+}
+
+#[test]
+fn moto_a_marker_swapped_at_the_end_of_time_or_garbage_never_crashes_destroy() {
+    let moto = Moto::start();
+    let zone = moto.create_zone("example.com");
+    let dir = pets("marker");
+    apply(&moto, &dir);
+    set_swapped_at(&moto, &zone, "pets.example.com", "18446744073709551615");
+    set_swapped_at(&moto, &zone, "pets-staging.example.com", "garbage");
+    // The largest value: a clear refusal, not an overflow.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--env", "pets-env-blue", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to destroy"), "{stderr}");
+    assert!(stderr.contains("looks corrupted"), "{stderr}");
+    // Garbage is no swap time at all: a clean pass.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--env", "pets-env-green", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(record(&moto, &zone, "pets-staging.example.com", "CNAME").is_none());
+    // --force gets past the corrupted one.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve", "--force"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(moto.records(&zone).is_empty(), "{:?}", moto.records(&zone));
+}
+
+#[test]
+fn moto_a_revoke_answered_invalid_permission_not_found_still_deletes_the_group() {
+    let dir = pets("revoke");
+    let moto = Moto::start().with_proxy(
+        0,
+        &faults(
+            &dir,
+            "\"refuse\": [{\"action\": \"RevokeSecurityGroupIngress\", \"times\": 1, \"code\": \"InvalidPermission.NotFound\", \"message\": \"The specified rule does not exist in this security group.\"}]",
+        ),
+    );
+    let zone = moto.create_zone("example.com");
+    apply(&moto, &dir);
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        proxy_log(&dir)
+            .iter()
+            .any(|l| l == "RevokeSecurityGroupIngress InvalidPermission.NotFound"),
+        "the fault was not injected"
+    );
+    let left = beanpole_leftovers(&moto, &zone);
+    assert!(
+        !left.iter().any(|l| l.starts_with("security group")),
+        "{left:#?}"
+    );
+}
+
+#[test]
+fn moto_a_role_gone_between_destroy_calls_counts_as_deleted() {
+    let dir = pets("role-gone");
+    let moto = Moto::start().with_proxy(
+        0,
+        &faults(
+            &dir,
+            "\"refuse\": [{\"action\": \"ListRolePolicies\", \"times\": 1, \"status\": 404, \"code\": \"NoSuchEntity\", \"message\": \"The role with name x cannot be found.\"}]",
+        ),
+    );
+    let zone = moto.create_zone("example.com");
+    apply(&moto, &dir);
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The injected answer said the role was gone while it was not: the next destroy finds it
+    // and removes it.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        beanpole_leftovers(&moto, &zone)
+            .iter()
+            .all(|l| l.starts_with("instance ")),
+        "{:#?}",
+        beanpole_leftovers(&moto, &zone)
+    );
+}
+
+#[test]
+fn moto_ctrl_c_during_apply_stops_new_work_reports_and_the_next_apply_converges() {
+    let moto = Moto::start().with_delay(150);
+    let zone = moto.create_zone("example.com");
+    let dir = pets("sigint");
+    let child = moto
+        .beanpole(dir.path())
+        .args(["apply", "--auto-approve", "--parallelism", "2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while beanpole_leftovers(&moto, &zone).len() < 4 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "apply made nothing in 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: signalling our own child by its pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Apply interrupted after"), "{stderr}");
+    assert!(stderr.contains("Not started:"), "{stderr}");
+    assert!(stderr.contains("run apply again to resume"), "{stderr}");
+
+    apply(&moto, &dir);
+    assert_no_changes(&moto, &dir);
+    let everything = beanpole_leftovers(&moto, &zone);
+    for kind in ["load balancer", "target group", "launch template", "role"] {
+        let n = everything.iter().filter(|l| l.starts_with(kind)).count();
+        assert_eq!(n, 2, "{kind}: {everything:#?}");
+    }
+}

