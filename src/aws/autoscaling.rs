@@ -232,8 +232,8 @@ fn template_of(attributes: &Attributes) -> LaunchTemplateSpecification {
         .build()
 }
 
-/// Creates the group (retrying while IAM has not propagated its new instance profile) and
-/// waits until its desired capacity is in service.
+/// Creates the group (retrying while IAM has not propagated its new instance profile). Its
+/// instances are waited for by the step after it (`wait_serving`).
 pub async fn create_group(
     aws: &super::Aws,
     name: &str,
@@ -262,20 +262,10 @@ pub async fn create_group(
         },
     )
     .await?;
-    wait_serving(
-        aws,
-        name,
-        int_attr(attributes, "desired_capacity").unwrap_or(0),
-        &string_list(attributes, "target_group_arns"),
-    )
-    .await?;
-    let arn = describe(aws, name)
-        .await?
-        .and_then(|g| g.auto_scaling_group_arn().map(str::to_string));
-    Ok(BTreeMap::from([
-        ("name".to_string(), json!(name)),
-        ("arn".to_string(), json!(arn)),
-    ]))
+    // CreateAutoScalingGroup returns nothing; nothing in the graph needs the group's ARN (its
+    // policies and records use its name), so it is read with the rest of the state next time
+    // instead of costing a call per group here.
+    Ok(BTreeMap::from([("name".to_string(), json!(name))]))
 }
 
 async fn describe(aws: &super::Aws, name: &str) -> Result<Option<AutoScalingGroup>, AwsError> {
@@ -289,52 +279,37 @@ async fn describe(aws: &super::Aws, name: &str) -> Result<Option<AutoScalingGrou
     Ok(out.auto_scaling_groups().first().cloned())
 }
 
-/// Waits until the tier serves: at least `desired` instances InService, and every target
-/// group the group registers into reports each of them healthy. (The group's own health
-/// status says Healthy during its grace period whatever the load balancer thinks, so it is not
-/// enough.) Bounded by `Waits::instances`; the timeout names each unhealthy target and why.
-async fn wait_serving(
+/// Waits until the tier serves: every target group the group registers into reports at least
+/// `desired` healthy targets. (The group's own health status says Healthy during its grace
+/// period whatever the load balancer thinks, so it is not enough; and a target group belongs
+/// to one environment, so its healthy targets are this group's instances.) One call per
+/// target group and poll. Bounded by `Waits::instances`; the timeout names each target that is
+/// not healthy and why.
+pub async fn wait_serving(
     aws: &super::Aws,
     name: &str,
     desired: i32,
     target_groups: &[String],
 ) -> Result<(), AwsError> {
-    if desired <= 0 {
+    if desired <= 0 || target_groups.is_empty() {
         return Ok(());
     }
     let last_problems = std::sync::Mutex::new(Vec::<String>::new());
+    let started = std::time::Instant::now();
     let waited = super::wait_for(
         &format!("Auto Scaling group {name}"),
         "serve through its load balancer",
         aws.waits.instances,
         aws.waits.poll,
         || async {
-            let group = describe(aws, name).await?;
-            let in_service: Vec<String> = group
-                .map(|g| {
-                    g.instances()
-                        .iter()
-                        .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
-                        .filter_map(|i| i.instance_id().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut problems = Vec::new();
-            if (in_service.len() as i32) < desired {
-                problems.push(format!(
-                    "{} of {desired} instances in service",
-                    in_service.len()
+            let mut health = Vec::new();
+            for arn in target_groups {
+                health.push((
+                    arn.clone(),
+                    super::elbv2::target_health(&aws.elbv2, arn).await?,
                 ));
-            } else {
-                let mut health = Vec::new();
-                for arn in target_groups {
-                    health.push((
-                        arn.clone(),
-                        super::elbv2::target_health(&aws.elbv2, arn).await?,
-                    ));
-                }
-                problems = crate::status::unhealthy_targets(&in_service, &health);
             }
+            let problems = crate::status::serving_problems(desired as usize, &health);
             let serving = problems.is_empty();
             if let Ok(mut last) = last_problems.lock() {
                 *last = problems;
@@ -344,9 +319,9 @@ async fn wait_serving(
     )
     .await;
     match waited {
-        Err(AwsError::Timeout { waited, .. }) => Err(AwsError::NotServing {
+        Err(AwsError::Timeout { .. }) => Err(AwsError::NotServing {
             group: name.to_string(),
-            waited,
+            waited: started.elapsed(),
             unhealthy: last_problems
                 .lock()
                 .map(|p| p.join("; "))
@@ -435,13 +410,9 @@ pub async fn update_group(
             .await
             .op("DeleteTags")?;
     }
-    wait_serving(
-        aws,
-        name,
-        int_attr(after, "desired_capacity").unwrap_or(0),
-        &string_list(after, "target_group_arns"),
-    )
-    .await
+    // The instances this change launches are waited for by the step after it
+    // (`StepWork::AwaitReady`), so the scaling policies need not wait.
+    Ok(())
 }
 
 /// Deletes the group with its instances and waits until it is gone.

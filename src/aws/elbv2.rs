@@ -461,8 +461,12 @@ pub async fn create_load_balancer(
         AwsError::Unexpected("CreateLoadBalancer returned no load balancer".into())
     })?;
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-    set_idle_timeout(&aws.elbv2, &arn, attributes).await?;
-    wait_active(aws, &arn, name).await?;
+    // A new load balancer has AWS's default idle timeout: set only a different one.
+    if attributes.get("idle_timeout").and_then(Value::as_i64) != Some(DEFAULT_IDLE_TIMEOUT) {
+        set_idle_timeout(&aws.elbv2, &arn, attributes).await?;
+    }
+    // Not `active` yet: apply waits for that in a step of its own (`StepWork::AwaitReady`), so
+    // the listeners and the CNAME, which need only the ARN and DNS name, need not wait.
     Ok(BTreeMap::from([
         ("arn".to_string(), json!(arn)),
         ("name".to_string(), json!(name)),
@@ -470,6 +474,9 @@ pub async fn create_load_balancer(
         ("zone_id".to_string(), json!(lb.canonical_hosted_zone_id())),
     ]))
 }
+
+/// The idle timeout (seconds) AWS gives a new Application Load Balancer.
+const DEFAULT_IDLE_TIMEOUT: i64 = 60;
 
 async fn set_idle_timeout(
     client: &Client,
@@ -494,7 +501,7 @@ async fn set_idle_timeout(
 }
 
 /// Polls until the load balancer is `active` (a new one can even be briefly not found).
-async fn wait_active(aws: &super::Aws, arn: &str, name: &str) -> Result<(), AwsError> {
+pub async fn wait_active(aws: &super::Aws, arn: &str, name: &str) -> Result<(), AwsError> {
     super::wait_for(
         &format!("load balancer {name}"),
         "become active",

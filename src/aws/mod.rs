@@ -250,6 +250,11 @@ pub fn classify(code: Option<&str>, message: &str) -> ErrorClass {
     if code == "ValidationError" && lower.contains("not found") {
         return ErrorClass::NotFound;
     }
+    // Route53 names a DELETE of a record that is already gone in its message only (AWS:
+    // InvalidChangeBatch, moto: InvalidInput, "… but it was not found").
+    if matches!(code, "InvalidChangeBatch" | "InvalidInput") && lower.contains("not found") {
+        return ErrorClass::NotFound;
+    }
     ErrorClass::Rejected
 }
 
@@ -338,6 +343,9 @@ where
     let started = Instant::now();
     let mut pause = poll.min(FIRST_POLL);
     loop {
+        // What is waited for was asked for just before: look only after a first pause.
+        // Waiting costs no API work, so the step's parallelism slot is free meanwhile.
+        crate::reconcile::executor::idle(tokio::time::sleep(pause)).await;
         if let Some(value) = check().await? {
             return Ok(value);
         }
@@ -348,15 +356,18 @@ where
                 waited: started.elapsed(),
             });
         }
-        // Waiting costs no API work: the step's parallelism slot is free meanwhile.
-        crate::reconcile::executor::idle(tokio::time::sleep(pause)).await;
-        pause = pause.mul_f64(1.5).min(poll);
+        pause = pause.mul_f64(POLL_GROWTH).min(poll);
     }
 }
 
-/// The first pause of a wait: AWS is often done sooner than the longest poll interval, and a
-/// wait should notice promptly; later pauses grow by half each time up to `Waits::poll`.
-pub const FIRST_POLL: Duration = Duration::from_millis(500);
+/// The first pause of a wait: AWS is often done well before the longest poll interval, and a
+/// wait should notice promptly.
+pub const FIRST_POLL: Duration = Duration::from_secs(1);
+
+/// Each later pause is this much longer than the one before, up to `Waits::poll`: a wait
+/// looks 1, 2.4, 4.4, 7.1, 10.9, 15.9… s after it starts, then every `poll`. Short polls while
+/// the work is likely to end soon, few calls when it takes long; at most 40% late.
+pub const POLL_GROWTH: f64 = 1.4;
 
 /// A string attribute of a resolved resource ("" when absent).
 pub fn str_attr<'a>(attributes: &'a crate::reconcile::Attributes, key: &str) -> &'a str {
@@ -421,4 +432,45 @@ pub fn tag_map<'a>(
         .into_iter()
         .filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_classed_by_code_and_only_where_aws_gives_none_by_message() {
+        let cases = [
+            ("InvalidGroup.NotFound", "", ErrorClass::NotFound),
+            ("InvalidPermission.NotFound", "", ErrorClass::NotFound),
+            ("NoSuchEntity", "", ErrorClass::NotFound),
+            (
+                "InvalidChangeBatch",
+                "Tried to delete resource record set x but it was not found",
+                ErrorClass::NotFound,
+            ),
+            ("EntityAlreadyExists", "", ErrorClass::AlreadyExists),
+            ("InvalidGroup.Duplicate", "", ErrorClass::AlreadyExists),
+            ("DuplicateTargetGroupName", "", ErrorClass::AlreadyExists),
+            (
+                "InvalidChangeBatch",
+                "Tried to create resource record set x but it already exists",
+                ErrorClass::AlreadyExists,
+            ),
+            ("DependencyViolation", "", ErrorClass::InUse),
+            (
+                "ValidationError",
+                "Invalid IamInstanceProfile: pets-ec2",
+                ErrorClass::NotYetPropagated,
+            ),
+            (
+                "ValidationError",
+                "At least two subnets must be specified",
+                ErrorClass::Rejected,
+            ),
+        ];
+        for (code, message, class) in cases {
+            assert_eq!(classify(Some(code), message), class, "{code}: {message}");
+        }
+    }
 }

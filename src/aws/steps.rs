@@ -10,6 +10,34 @@ use aws_sdk_route53::types::ChangeAction;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// Why a step failed: the AWS error with its class, or a failure of Beanpole's own.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("no AWS connection for application `{0}`")]
+    NoConnection(String),
+    /// A bug: the step's task panicked.
+    #[error("internal error (the step panicked: {0})")]
+    Panicked(String),
+}
+
+impl From<crate::reconcile::executor::Panicked> for StepError {
+    fn from(p: crate::reconcile::executor::Panicked) -> StepError {
+        StepError::Panicked(p.0)
+    }
+}
+
+impl StepError {
+    /// The class of the AWS error behind it, if AWS refused something.
+    pub fn class(&self) -> Option<super::ErrorClass> {
+        match self {
+            StepError::Aws(e) => Some(e.class()),
+            _ => None,
+        }
+    }
+}
+
 /// The outputs of every resource done so far, shared by the running steps.
 #[derive(Debug, Default)]
 pub struct Outputs(pub Mutex<BTreeMap<Address, Attributes>>);
@@ -29,6 +57,31 @@ impl Outputs {
 pub async fn run_step(aws: &Aws, work: &StepWork, outputs: &Outputs) -> Result<(), AwsError> {
     match work {
         StepWork::Delete { live } => delete(aws, live).await,
+        StepWork::AwaitReady { resource } => {
+            let produced = outputs.snapshot();
+            let arn = produced
+                .get(&resource.address)
+                .and_then(|o| o.get("arn"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            match resource.kind {
+                ResourceKind::LoadBalancer => {
+                    elbv2::wait_active(aws, &arn, &resource.aws_name).await
+                }
+                ResourceKind::AutoScalingGroup => {
+                    let desired = resolve_attributes(resource, &produced);
+                    autoscaling::wait_serving(
+                        aws,
+                        &resource.aws_name,
+                        super::int_attr(&desired, "desired_capacity").unwrap_or(0),
+                        &super::string_list(&desired, "target_group_arns"),
+                    )
+                    .await
+                }
+                _ => Ok(()),
+            }
+        }
         StepWork::Converge {
             resource,
             live,
@@ -273,23 +326,16 @@ pub async fn delete(aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
                 exact.insert("value".to_string(), value.clone());
             }
             let change = route53::change(ChangeAction::Delete, route53::record_set(&exact)?)?;
-            match route53::submit(
-                aws,
-                &zone,
-                &format!("beanpole: delete {name}"),
-                vec![change],
+            // Already gone counts as deleted.
+            super::already_gone(
+                route53::submit(
+                    aws,
+                    &zone,
+                    &format!("beanpole: delete {name}"),
+                    vec![change],
+                )
+                .await,
             )
-            .await
-            {
-                // Already gone: moto says InvalidInput, AWS InvalidChangeBatch; both name it.
-                Err(AwsError::Api { ref message, .. })
-                    if message.contains("not found")
-                        || message.contains("but it was not found") =>
-                {
-                    Ok(())
-                }
-                other => other,
-            }
         }
         ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone => Ok(()),
     }

@@ -83,6 +83,37 @@ impl ResourceKind {
             ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone
         )
     }
+
+    /// A new resource of this kind becomes ready some time after its create returns, and
+    /// what depends on it needs only what the create returned: a load balancer is
+    /// `provisioning` for minutes while its listeners and CNAME need only its ARN and DNS
+    /// name; a group's instances boot while its scaling policies need only its name. Apply
+    /// waits for readiness in a step of its own, beside the dependents.
+    pub fn awaits_readiness(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::LoadBalancer | ResourceKind::AutoScalingGroup
+        )
+    }
+
+    /// Whether a change of this kind is followed by a readiness wait: a load balancer after
+    /// it is created; an Auto Scaling group after any change, since a change can launch
+    /// instances, and apply ends only when the load balancer reports them healthy.
+    pub fn awaits_readiness_after_update(self) -> bool {
+        matches!(self, ResourceKind::AutoScalingGroup)
+    }
+
+    /// Roughly how long AWS takes to finish its part after a create or change of this kind
+    /// (seconds, on AWS): a load balancer provisions, instances boot and pass health checks,
+    /// DNS changes reach every name server. Used to start the longest chains first.
+    pub fn expected_wait_seconds(self) -> u64 {
+        match self {
+            ResourceKind::LoadBalancer => 180,
+            ResourceKind::AutoScalingGroup => 120,
+            ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => 45,
+            _ => 0,
+        }
+    }
 }
 
 impl fmt::Display for ResourceKind {

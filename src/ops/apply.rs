@@ -4,7 +4,7 @@
 
 use super::plan::Planned;
 use super::Session;
-use crate::aws::steps::{run_step, Outputs};
+use crate::aws::steps::{run_step, Outputs, StepError};
 use crate::interrupt::Interrupt;
 use crate::reconcile::executor::{walk, Event, Outcome};
 use crate::reconcile::steps::{build_steps, StepWork};
@@ -31,12 +31,12 @@ pub enum ApplyEvent {
 }
 
 /// How a walk ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct ApplyOutcome {
     /// Changes made.
     pub done: usize,
-    /// Steps that failed, with AWS's (or the walker's) message.
-    pub failed: Vec<(String, String)>,
+    /// Steps that failed, with the AWS error (and its class) or the walker's.
+    pub failed: Vec<(String, StepError)>,
     /// Changes never started (after a failure or an interrupt).
     pub not_started: Vec<String>,
     /// The user asked to stop (Ctrl-C).
@@ -93,14 +93,11 @@ pub fn execute(
                     panic!("{PANIC_HOOK} asked step {} to panic", work.label());
                 }
                 let Some(aws) = aws else {
-                    return Err(format!(
-                        "no AWS connection for application `{}`",
-                        work.application()
-                    ));
+                    return Err(StepError::NoConnection(work.application().to_string()));
                 };
                 run_step(&aws, &work, &outputs)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(StepError::from)
             }
         },
         |event| match event {
@@ -128,9 +125,9 @@ pub fn execute(
                             elapsed: *elapsed,
                         })
                     }
-                    Outcome::Failed(message) => on_event(ApplyEvent::Failed {
+                    Outcome::Failed(error) => on_event(ApplyEvent::Failed {
                         label: label.to_string(),
-                        message: message.clone(),
+                        message: error.to_string(),
                     }),
                     _ => {}
                 }
@@ -147,7 +144,7 @@ pub fn execute(
     };
     for ((label, work), result) in works.iter().zip(outcomes) {
         match result {
-            Outcome::Failed(message) => outcome.failed.push((label.clone(), message)),
+            Outcome::Failed(error) => outcome.failed.push((label.clone(), error)),
             Outcome::Skipped if work.is_change() => outcome.not_started.push(label.clone()),
             Outcome::Succeeded(_) if work.is_change() => outcome.done += 1,
             _ => {}

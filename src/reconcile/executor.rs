@@ -9,6 +9,8 @@
 
 use crate::interrupt::Interrupt;
 use futures::FutureExt;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,10 @@ pub struct Step<T> {
     pub label: String,
     pub depends_on: Vec<usize>,
     pub work: T,
+    /// Among ready steps, higher priorities start first: the caller gives the steps on the
+    /// longest chains of waits (a load balancer's, say) a head start, so their waits begin
+    /// early and overlap everything else.
+    pub priority: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,10 +138,14 @@ where
         }
     }
     let labels: Vec<String> = steps.iter().map(|s| s.label.clone()).collect();
+    let priorities: Vec<u64> = steps.iter().map(|s| s.priority).collect();
     let mut work: Vec<Option<T>> = steps.into_iter().map(|s| Some(s.work)).collect();
     let mut outcomes: Vec<Option<Outcome<E>>> = (0..count).map(|_| None).collect();
-    let mut ready: std::collections::VecDeque<usize> =
-        (0..count).filter(|&i| waiting_on[i] == 0).collect();
+    // Highest priority first; among equals, the step that comes first.
+    let mut ready: BinaryHeap<(u64, Reverse<usize>)> = (0..count)
+        .filter(|&i| waiting_on[i] == 0)
+        .map(|i| (priorities[i], Reverse(i)))
+        .collect();
     let mut running = JoinSet::new();
     let mut failed = false;
 
@@ -168,7 +178,7 @@ where
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 break;
             };
-            if let Some(index) = ready.pop_front() {
+            if let Some((_, Reverse(index))) = ready.pop() {
                 start(index, permit, &mut running, &mut on_event);
             }
         }
@@ -181,7 +191,7 @@ where
             permit = slots.clone().acquire_owned(), if may_start => {
                 // A slot came free (a step went idle): start the next ready step with it.
                 if let (Ok(permit), false) = (permit, interrupt.is_raised()) {
-                    if let Some(index) = ready.pop_front() {
+                    if let Some((_, Reverse(index))) = ready.pop() {
                         start(index, permit, &mut running, &mut on_event);
                     }
                 }
@@ -211,7 +221,7 @@ where
             for &d in &dependents[index] {
                 waiting_on[d] -= 1;
                 if waiting_on[d] == 0 {
-                    ready.push_back(d);
+                    ready.push((priorities[d], Reverse(d)));
                 }
             }
         }
@@ -239,6 +249,7 @@ mod tests {
             label: label.to_string(),
             depends_on,
             work: label.to_string(),
+            priority: 0,
         }
     }
 
@@ -399,5 +410,29 @@ mod tests {
         .await;
         assert!(outcomes.iter().all(|o| matches!(o, Outcome::Succeeded(_))));
         assert_eq!(*order.lock().unwrap(), vec!["works", "waits"]);
+    }
+
+    #[tokio::test]
+    async fn higher_priorities_start_first() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut steps = vec![step("low", vec![]), step("high", vec![]), step("mid", vec![])];
+        steps[1].priority = 9;
+        steps[2].priority = 5;
+        let o = order.clone();
+        walk(
+            steps,
+            1,
+            &Interrupt::new(),
+            move |label: String| {
+                let o = o.clone();
+                async move {
+                    o.lock().map_err(|_| "poisoned".to_string())?.push(label);
+                    Ok::<(), String>(())
+                }
+            },
+            |_| {},
+        )
+        .await;
+        assert_eq!(*order.lock().unwrap(), vec!["high", "mid", "low"]);
     }
 }

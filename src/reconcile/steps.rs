@@ -20,12 +20,18 @@ pub enum StepWork {
     },
     /// Delete a resource Beanpole owns.
     Delete { live: LiveResource },
+    /// Wait until a resource just created is ready (a load balancer `active`). Nothing
+    /// depends on this step: what needs the resource needs only what its create returned (an
+    /// ARN, a DNS name), so its wait overlaps theirs; the apply ends when it is ready.
+    AwaitReady { resource: Resource },
 }
 
 impl StepWork {
     pub fn application(&self) -> &str {
         match self {
-            StepWork::Converge { resource, .. } => &resource.application,
+            StepWork::Converge { resource, .. } | StepWork::AwaitReady { resource } => {
+                &resource.application
+            }
             StepWork::Delete { live } => live.application.as_deref().unwrap_or_default(),
         }
     }
@@ -34,6 +40,7 @@ impl StepWork {
     pub fn label(&self) -> String {
         match self {
             StepWork::Converge { resource, .. } => resource.address.to_string(),
+            StepWork::AwaitReady { resource } => format!("{} (ready)", resource.address),
             StepWork::Delete { live } => live.display_address().to_string(),
         }
     }
@@ -52,6 +59,7 @@ impl StepWork {
                 Action::Delete => "deleting",
             },
             StepWork::Delete { .. } => "deleting",
+            StepWork::AwaitReady { .. } => "waiting until ready",
         }
     }
 
@@ -68,11 +76,15 @@ impl StepWork {
                 Action::Delete => "deleted",
             },
             StepWork::Delete { .. } => "deleted",
+            StepWork::AwaitReady { .. } => "ready",
         }
     }
 
     pub fn is_change(&self) -> bool {
-        !matches!(self, StepWork::Converge { action: None, .. })
+        !matches!(
+            self,
+            StepWork::Converge { action: None, .. } | StepWork::AwaitReady { .. }
+        )
     }
 }
 
@@ -117,6 +129,7 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
         steps.push(Step {
             label: address.to_string(),
             depends_on: Vec::new(),
+            priority: 0,
             work: StepWork::Converge {
                 resource: resource.clone(),
                 live: plan.matched.get(address).cloned(),
@@ -151,7 +164,7 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
                 StepWork::Converge { resource, .. } => {
                     scope_of(Some(&resource.application), resource.environment.as_deref()) == here
                 }
-                StepWork::Delete { .. } => false,
+                StepWork::Delete { .. } | StepWork::AwaitReady { .. } => false,
             })
             .collect();
         for (i, step) in steps.iter().enumerate().skip(converge_count) {
@@ -166,8 +179,76 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
         steps.push(Step {
             label: address.to_string(),
             depends_on,
+            priority: 0,
             work: StepWork::Delete { live: live.clone() },
         });
     }
+    // Readiness waits of what was just created, after its create and beside its dependents.
+    for i in 0..converge_count {
+        if let StepWork::Converge {
+            resource,
+            action: Some(action),
+            ..
+        } = &steps[i].work
+        {
+            let after = match action {
+                Action::Create | Action::Replace => resource.kind.awaits_readiness(),
+                Action::Update => resource.kind.awaits_readiness_after_update(),
+                Action::Delete => false,
+            };
+            if after {
+                let work = StepWork::AwaitReady {
+                    resource: resource.clone(),
+                };
+                steps.push(Step {
+                    label: work.label(),
+                    depends_on: vec![i],
+                    priority: 0,
+                    work,
+                });
+            }
+        }
+    }
+    prioritise(&mut steps);
     steps
+}
+
+/// Roughly how long AWS takes, after the calls of a step, before it is done (seconds, on
+/// AWS): what makes a chain of steps long.
+fn expected_wait(work: &StepWork) -> u64 {
+    match work {
+        StepWork::AwaitReady { resource } => resource.kind.expected_wait_seconds(),
+        StepWork::Converge {
+            resource,
+            action: Some(Action::Create | Action::Replace | Action::Update),
+            ..
+        } if !resource.kind.awaits_readiness() => resource.kind.expected_wait_seconds(),
+        _ => 0,
+    }
+}
+
+/// Each step's priority: the longest chain of expected waits from it to the end of the walk
+/// (itself included), plus one per step on it, so that the load balancers, whose wait is the
+/// longest, start before records and policies (critical-path-first list scheduling).
+fn prioritise(steps: &mut [Step<StepWork>]) {
+    let n = steps.len();
+    let mut dependents = vec![Vec::new(); n];
+    for (i, step) in steps.iter().enumerate() {
+        for &d in &step.depends_on {
+            if d < n {
+                dependents[d].push(i);
+            }
+        }
+    }
+    // A step depends only on steps before it (converge steps follow the graph's dependency
+    // order, deletions and readiness waits come after what they wait for), so one pass from
+    // the end sees every dependent's rank before its own.
+    let mut rank = vec![0u64; n];
+    for i in (0..n).rev() {
+        let after = dependents[i].iter().map(|&d| rank[d]).max().unwrap_or(0);
+        rank[i] = 1 + expected_wait(&steps[i].work) + after;
+    }
+    for (step, r) in steps.iter_mut().zip(rank) {
+        step.priority = r;
+    }
 }

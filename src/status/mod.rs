@@ -70,26 +70,35 @@ pub struct Health {
     pub causes: Vec<String>,
 }
 
-/// Whether a tier serves: each of `instances` is registered and healthy in every one of
-/// `target_groups` (target group ARN → its targets). The problems, one per target, when not.
-pub fn unhealthy_targets(instances: &[String], target_groups: &[(String, Vec<Target>)]) -> Vec<String> {
+/// Why a tier does not serve yet: for each target group (ARN → its targets) with fewer than
+/// `desired` healthy targets, every target that is not healthy and why (or that none is
+/// registered). Empty when every group has `desired` healthy targets.
+pub fn serving_problems(desired: usize, target_groups: &[(String, Vec<Target>)]) -> Vec<String> {
     let mut problems = Vec::new();
-    for (group, targets) in target_groups {
+    for (arn, targets) in target_groups {
         // `arn:…:targetgroup/NAME/ID` → NAME
-        let group = group.split('/').nth(1).unwrap_or(group);
-        for id in instances {
-            match targets.iter().find(|t| &t.id == id) {
-                Some(t) if t.state == "healthy" => {}
-                Some(t) => problems.push(format!(
-                    "{id} is {} in {group}{}",
-                    t.state,
-                    t.description
-                        .as_deref()
-                        .map(|d| format!(" ({d})"))
-                        .unwrap_or_default()
-                )),
-                None => problems.push(format!("{id} is not registered in {group}")),
-            }
+        let group = arn.split('/').nth(1).unwrap_or(arn);
+        let healthy = targets.iter().filter(|t| t.state == "healthy").count();
+        if healthy >= desired {
+            continue;
+        }
+        let before = problems.len();
+        if targets.is_empty() {
+            problems.push(format!("no target is registered in {group}"));
+        }
+        for t in targets.iter().filter(|t| t.state != "healthy") {
+            problems.push(format!(
+                "{} is {} in {group}{}",
+                t.id,
+                t.state,
+                t.description
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if problems.len() == before {
+            problems.push(format!("{healthy} of {desired} targets healthy in {group}"));
         }
     }
     problems
@@ -268,29 +277,33 @@ mod tests {
     }
 
     #[test]
-    fn a_tier_serves_only_when_every_instance_is_healthy_in_every_target_group() {
+    fn a_tier_serves_only_when_each_target_group_has_enough_healthy_targets() {
         let target = |id: &str, state: &str, why: Option<&str>| Target {
             id: id.into(),
             state: state.into(),
             description: why.map(str::to_string),
         };
-        let ids = vec!["i-1".to_string(), "i-2".to_string()];
         let arn = "arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/pets-tg/abc".to_string();
         let healthy = vec![(
             arn.clone(),
             vec![target("i-1", "healthy", None), target("i-2", "healthy", None)],
         )];
-        assert!(unhealthy_targets(&ids, &healthy).is_empty());
+        assert!(serving_problems(2, &healthy).is_empty());
         let initial = vec![(
-            arn,
+            arn.clone(),
             vec![
                 target("i-1", "healthy", None),
                 target("i-2", "initial", Some("Initial health checks in progress")),
             ],
         )];
         assert_eq!(
-            unhealthy_targets(&ids, &initial),
+            serving_problems(2, &initial),
             vec!["i-2 is initial in pets-tg (Initial health checks in progress)"]
+        );
+        assert!(serving_problems(1, &initial).is_empty());
+        assert_eq!(
+            serving_problems(1, &[(arn, vec![])]),
+            vec!["no target is registered in pets-tg"]
         );
     }
 }
