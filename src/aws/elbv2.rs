@@ -91,7 +91,10 @@ pub async fn read(
             .iter()
             .find(|a| a.key() == Some("idle_timeout.timeout_seconds"))
             .and_then(|a| a.value())
-            .and_then(|v| v.parse::<i64>().ok());
+            .and_then(|v| v.parse::<i64>().ok())
+            // AWS always reports it; an emulator that leaves out the attribute it was never
+            // given means AWS's default.
+            .or(Some(DEFAULT_IDLE_TIMEOUT));
         Ok::<_, AwsError>((listeners.listeners().to_vec(), idle))
     }))
     .await?;
