@@ -205,7 +205,7 @@ fn rules(value: Option<&Value>) -> Vec<Value> {
         .cloned()
         .unwrap_or_default()
         .iter()
-        .map(|v| crate::reconcile::plan::canonical("rule", v))
+        .map(|v| crate::reconcile::plan::canonical(ResourceKind::SecurityGroup, "rule", v))
         .collect();
     rules.sort_by_key(|v| v.to_string());
     rules.dedup();

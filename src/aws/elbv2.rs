@@ -551,8 +551,14 @@ pub async fn update_load_balancer(
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     let differs = |key: &str| {
-        crate::reconcile::plan::canonical(key, before.get(key).unwrap_or(&Value::Null))
-            != crate::reconcile::plan::canonical(key, after.get(key).unwrap_or(&Value::Null))
+        let canonical = |v: Option<&Value>| {
+            crate::reconcile::plan::canonical(
+                ResourceKind::LoadBalancer,
+                key,
+                v.unwrap_or(&Value::Null),
+            )
+        };
+        canonical(before.get(key)) != canonical(after.get(key))
     };
     if differs("subnet_ids") {
         client

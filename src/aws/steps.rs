@@ -104,7 +104,7 @@ pub async fn run_step(aws: &Aws, work: &StepWork, outputs: &Outputs) -> Result<(
             if !tags.is_empty() {
                 tags.insert(
                     TAG_DESIRED_HASH.to_string(),
-                    desired_hash(&desired, &resource.tags),
+                    desired_hash(resource.kind, &desired, &resource.tags),
                 );
             }
             let produced = match (action, live) {

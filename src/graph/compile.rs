@@ -87,16 +87,9 @@ impl EnvironmentBuilder<'_> {
     ) -> Resource {
         let address = self.address(part);
         let mut tags = BTreeMap::new();
-        if !kind.is_data()
-            && !matches!(
-                kind,
-                // Records and scaling policies cannot carry tags: a DNS record's owner is
-                // its TXT marker, a policy's is its group.
-                ResourceKind::CnameRecord
-                    | ResourceKind::OwnershipRecord
-                    | ResourceKind::ScalingPolicy
-            )
-        {
+        // Records and scaling policies cannot carry tags: a DNS record's owner is its TXT
+        // marker, a policy's is its group (the kind's schema says which).
+        if kind.schema().tagged && !kind.is_data() {
             tags.extend(self.application.tags.clone());
             tags.extend(self.environment.tags.clone());
             tags.entry("Name".to_string())

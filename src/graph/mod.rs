@@ -3,8 +3,10 @@
 //! resource to every resource it depends on. Plan and apply work on this graph alone.
 
 pub mod compile;
+pub mod kinds;
 pub mod names;
 pub mod render;
+pub mod schema;
 
 pub use compile::compile_graph;
 
@@ -57,62 +59,51 @@ pub enum ResourceKind {
 }
 
 impl ResourceKind {
-    pub fn as_str(self) -> &'static str {
+    /// Every kind, in the enum's order.
+    pub const ALL: &'static [ResourceKind] = &[
+        ResourceKind::Network,
+        ResourceKind::PlatformImage,
+        ResourceKind::HostedZone,
+        ResourceKind::SecurityGroup,
+        ResourceKind::IamRole,
+        ResourceKind::InstanceProfile,
+        ResourceKind::LaunchTemplate,
+        ResourceKind::TargetGroup,
+        ResourceKind::LoadBalancer,
+        ResourceKind::Listener,
+        ResourceKind::AutoScalingGroup,
+        ResourceKind::ScalingPolicy,
+        ResourceKind::CnameRecord,
+        ResourceKind::OwnershipRecord,
+    ];
+
+    /// What Beanpole knows about this kind: the one match from kinds to their schemas.
+    pub fn schema(self) -> &'static schema::KindSchema {
         match self {
-            ResourceKind::Network => "network",
-            ResourceKind::PlatformImage => "platform_image",
-            ResourceKind::HostedZone => "hosted_zone",
-            ResourceKind::SecurityGroup => "security_group",
-            ResourceKind::IamRole => "iam_role",
-            ResourceKind::InstanceProfile => "instance_profile",
-            ResourceKind::LaunchTemplate => "launch_template",
-            ResourceKind::TargetGroup => "target_group",
-            ResourceKind::LoadBalancer => "load_balancer",
-            ResourceKind::Listener => "listener",
-            ResourceKind::AutoScalingGroup => "auto_scaling_group",
-            ResourceKind::ScalingPolicy => "scaling_policy",
-            ResourceKind::CnameRecord => "cname_record",
-            ResourceKind::OwnershipRecord => "ownership_record",
+            ResourceKind::Network => &kinds::network::SCHEMA,
+            ResourceKind::PlatformImage => &kinds::platform_image::SCHEMA,
+            ResourceKind::HostedZone => &kinds::hosted_zone::SCHEMA,
+            ResourceKind::SecurityGroup => &kinds::security_group::SCHEMA,
+            ResourceKind::IamRole => &kinds::iam_role::SCHEMA,
+            ResourceKind::InstanceProfile => &kinds::instance_profile::SCHEMA,
+            ResourceKind::LaunchTemplate => &kinds::launch_template::SCHEMA,
+            ResourceKind::TargetGroup => &kinds::target_group::SCHEMA,
+            ResourceKind::LoadBalancer => &kinds::load_balancer::SCHEMA,
+            ResourceKind::Listener => &kinds::listener::SCHEMA,
+            ResourceKind::AutoScalingGroup => &kinds::auto_scaling_group::SCHEMA,
+            ResourceKind::ScalingPolicy => &kinds::scaling_policy::SCHEMA,
+            ResourceKind::CnameRecord => &kinds::cname_record::SCHEMA,
+            ResourceKind::OwnershipRecord => &kinds::ownership_record::SCHEMA,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.schema().name
     }
 
     /// Data sources are read from the account, never created, changed or deleted.
     pub fn is_data(self) -> bool {
-        matches!(
-            self,
-            ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone
-        )
-    }
-
-    /// A new resource of this kind becomes ready some time after its create returns, and
-    /// what depends on it needs only what the create returned: a load balancer is
-    /// `provisioning` for minutes while its listeners and CNAME need only its ARN and DNS
-    /// name; a group's instances boot while its scaling policies need only its name. Apply
-    /// waits for readiness in a step of its own, beside the dependents.
-    pub fn awaits_readiness(self) -> bool {
-        matches!(
-            self,
-            ResourceKind::LoadBalancer | ResourceKind::AutoScalingGroup
-        )
-    }
-
-    /// Whether a change of this kind is followed by a readiness wait: a load balancer after
-    /// it is created; an Auto Scaling group after any change, since a change can launch
-    /// instances, and apply ends only when the load balancer reports them healthy.
-    pub fn awaits_readiness_after_update(self) -> bool {
-        matches!(self, ResourceKind::AutoScalingGroup)
-    }
-
-    /// Roughly how long AWS takes to finish its part after a create or change of this kind
-    /// (seconds, on AWS): a load balancer provisions, instances boot and pass health checks,
-    /// DNS changes reach every name server. Used to start the longest chains first.
-    pub fn expected_wait_seconds(self) -> u64 {
-        match self {
-            ResourceKind::LoadBalancer => 180,
-            ResourceKind::AutoScalingGroup => 120,
-            ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => 45,
-            _ => 0,
-        }
+        self.schema().data
     }
 }
 

@@ -162,45 +162,12 @@ impl Plan {
     }
 }
 
-/// Attributes AWS cannot change in place.
-pub fn forces_replacement(kind: ResourceKind, attribute: &str) -> bool {
-    match kind {
-        ResourceKind::SecurityGroup => matches!(attribute, "description" | "vpc_id"),
-        ResourceKind::TargetGroup => {
-            matches!(attribute, "vpc_id" | "port" | "protocol" | "target_type")
-        }
-        ResourceKind::LoadBalancer => attribute == "scheme",
-        ResourceKind::Listener => matches!(attribute, "load_balancer_arn" | "port"),
-        ResourceKind::ScalingPolicy => attribute == "auto_scaling_group_name",
-        ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => {
-            matches!(attribute, "zone_id" | "name" | "type")
-        }
-        _ => false,
-    }
-}
-
-/// Outputs an in-place update changes (so what refers to them is unknown until apply).
-fn output_changes_on_update(kind: ResourceKind, output: &str) -> bool {
-    kind == ResourceKind::LaunchTemplate && output == "latest_version"
-}
-
-/// Attributes whose order AWS does not keep: compared as sets.
-fn is_set_attribute(name: &str) -> bool {
-    matches!(
-        name,
-        "ingress"
-            | "security_group_ids"
-            | "subnet_ids"
-            | "target_group_arns"
-            | "managed_policy_arns"
-    )
-}
-
-/// A value in comparable form: whole floats as integers, set attributes sorted.
-pub fn canonical(name: &str, value: &Value) -> Value {
+/// A value of a `kind`'s attribute in comparable form: whole floats as integers, the kind's
+/// set attributes sorted.
+pub fn canonical(kind: ResourceKind, name: &str, value: &Value) -> Value {
     let value = canonical_numbers(value);
     match value {
-        Value::Array(mut items) if is_set_attribute(name) => {
+        Value::Array(mut items) if kind.schema().is_set(name) => {
             items.sort_by_key(|v| v.to_string());
             items.dedup();
             Value::Array(items)
@@ -258,10 +225,14 @@ pub fn resolve_attributes(
 }
 
 /// The value of the desired-hash tag for a resource written with these attributes.
-pub fn desired_hash(attributes: &Attributes, tags: &BTreeMap<String, String>) -> String {
+pub fn desired_hash(
+    kind: ResourceKind,
+    attributes: &Attributes,
+    tags: &BTreeMap<String, String>,
+) -> String {
     let canonical: BTreeMap<&String, Value> = attributes
         .iter()
-        .map(|(k, v)| (k, canonical(k, v)))
+        .map(|(k, v)| (k, canonical(kind, k, v)))
         .collect();
     let text = serde_json::to_string(&(canonical, tags)).unwrap_or_default();
     crate::graph::names::short_hash(&text)
@@ -389,7 +360,7 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
                 if keeps_outputs {
                     let mut outputs = current.outputs.clone();
                     if change.is_some() {
-                        outputs.retain(|k, _| !output_changes_on_update(resource.kind, k));
+                        outputs.retain(|k, _| !resource.kind.schema().output_changes_on_update(k));
                     }
                     plan.known_outputs.insert(address.clone(), outputs);
                 }
@@ -486,7 +457,9 @@ fn compare(resource: &Resource, desired: &Attributes, current: &LiveResource) ->
         let after = &desired[name];
         let before = current.attributes.get(name).cloned().unwrap_or(Value::Null);
         let unknown_after = contains_unknown(after);
-        if !unknown_after && canonical(name, after) == canonical(name, &before) {
+        if !unknown_after
+            && canonical(resource.kind, name, after) == canonical(resource.kind, name, &before)
+        {
             continue;
         }
         attributes.push(AttributeChange {
@@ -498,7 +471,7 @@ fn compare(resource: &Resource, desired: &Attributes, current: &LiveResource) ->
                 after.clone()
             },
             after_unknown: unknown_after,
-            forces_replacement: forces_replacement(resource.kind, name),
+            forces_replacement: resource.kind.schema().forces_replacement(name),
         });
     }
     let live_tags = comparable_tags(&current.tags);
@@ -518,7 +491,7 @@ fn compare(resource: &Resource, desired: &Attributes, current: &LiveResource) ->
     let replace = renamed || attributes.iter().any(|a| a.forces_replacement);
     let drift = !desired.values().any(contains_unknown)
         && current.tags.get(super::TAG_DESIRED_HASH)
-            == Some(&desired_hash(desired, &resource.tags));
+            == Some(&desired_hash(resource.kind, desired, &resource.tags));
     Some(Change {
         address: resource.address.clone(),
         kind: resource.kind,

@@ -5,7 +5,8 @@
 use super::executor::Step;
 use super::plan::Plan;
 use super::{Action, LiveResource};
-use crate::graph::{Address, Resource, ResourceGraph, ResourceKind};
+use crate::graph::schema::Readiness;
+use crate::graph::{Address, Resource, ResourceGraph};
 use std::collections::BTreeMap;
 
 /// What one step does.
@@ -88,33 +89,80 @@ impl StepWork {
     }
 }
 
-/// Deletion order inside one environment: what uses a resource goes before it.
-fn delete_rank(live: &LiveResource) -> u8 {
-    match live.kind {
-        ResourceKind::CnameRecord => 0,
-        // The TXT marker proves the CNAME is ours: it goes last of the two.
-        ResourceKind::OwnershipRecord => 1,
-        ResourceKind::ScalingPolicy => 2,
-        ResourceKind::AutoScalingGroup => 3,
-        ResourceKind::Listener => 4,
-        ResourceKind::LoadBalancer => 5,
-        ResourceKind::TargetGroup | ResourceKind::LaunchTemplate => 6,
-        ResourceKind::InstanceProfile => 7,
-        ResourceKind::IamRole => 8,
-        // The instance group's rule names the load balancer's group.
-        ResourceKind::SecurityGroup => {
-            let instances = match &live.address {
-                Some(a) => a.0.ends_with("instance_security_group"),
-                None => live.aws_name.contains("-instances-"),
-            };
-            if instances {
-                9
-            } else {
-                10
+/// Whether `user` must be deleted before `used` (both deleted by this plan, same environment):
+/// the graph's edges run backwards. An edge is known three ways, most precise first: the graph
+/// itself, when both still have their addresses in it (a destroy); the live resource's own
+/// attributes naming the other's id, ARN or name (an instance security group's rule names the
+/// load balancer's group); else the kinds' schemas (a CNAME goes before its TXT marker, whose
+/// name proves the CNAME is Beanpole's).
+fn deleted_before(graph: &ResourceGraph, user: &LiveResource, used: &LiveResource) -> bool {
+    if let (Some(a), Some(b)) = (&user.address, &used.address) {
+        if graph.get(a).is_some() && graph.get(b).is_some() {
+            return graph.dependencies(a).contains(&b);
+        }
+    }
+    let names_it = used
+        .outputs
+        .iter()
+        .filter(|(key, _)| matches!(key.as_str(), "id" | "arn" | "name"))
+        .filter_map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+        .any(|v| mentions(&user.attributes, v));
+    names_it || (user.kind != used.kind && user.kind.schema().refers_to.contains(&used.kind))
+}
+
+/// Whether any string in `attributes` (at any depth) is `value`.
+fn mentions(attributes: &super::Attributes, value: &str) -> bool {
+    fn walk(v: &serde_json::Value, value: &str) -> bool {
+        match v {
+            serde_json::Value::String(s) => s == value,
+            serde_json::Value::Array(items) => items.iter().any(|i| walk(i, value)),
+            serde_json::Value::Object(map) => map.values().any(|i| walk(i, value)),
+            _ => false,
+        }
+    }
+    attributes.values().any(|v| walk(v, value))
+}
+
+/// The deletions in an order where every resource comes before what it refers to (Kahn's
+/// algorithm, address order among equals; a cycle, which the schemas do not allow, is broken
+/// in address order), each with the deletions it must wait for.
+fn deletion_order<'a>(
+    graph: &ResourceGraph,
+    deletions: &[(&'a Address, &'a LiveResource)],
+) -> Vec<(usize, Vec<usize>)> {
+    let n = deletions.len();
+    let same_scope = |a: &LiveResource, b: &LiveResource| {
+        a.application == b.application && a.environment == b.environment
+    };
+    // before[j] holds every i that must be deleted before j.
+    let mut before: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in 0..n {
+            let (user, used) = (deletions[i].1, deletions[j].1);
+            if i != j && same_scope(user, used) && deleted_before(graph, user, used) {
+                before[j].push(i);
             }
         }
-        ResourceKind::Network | ResourceKind::PlatformImage | ResourceKind::HostedZone => 11,
     }
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let next = (0..n)
+            .find(|&j| !placed[j] && before[j].iter().all(|&i| placed[i]))
+            .or_else(|| (0..n).find(|&j| !placed[j]));
+        let Some(j) = next else {
+            break;
+        };
+        placed[j] = true;
+        let waits: Vec<usize> = before[j]
+            .iter()
+            .copied()
+            .filter(|i| order.iter().any(|(o, _)| o == i))
+            .collect();
+        order.push((j, waits));
+    }
+    order
 }
 
 /// The steps of a plan, in an order the walker can start from.
@@ -155,10 +203,13 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
             environment.unwrap_or_default().to_string(),
         )
     };
-    let mut deletions: Vec<(&Address, &LiveResource)> = plan.deletions.iter().collect();
-    deletions.sort_by_key(|(a, l)| (delete_rank(l), (*a).clone()));
-    for (address, live) in deletions {
+    let deletions: Vec<(&Address, &LiveResource)> = plan.deletions.iter().collect();
+    let mut step_of_deletion = vec![0usize; deletions.len()];
+    for (d, waits) in deletion_order(graph, &deletions) {
+        let (address, live) = deletions[d];
         let here = scope_of(live.application.as_deref(), live.environment.as_deref());
+        // After the environment's own converge steps (a replacement's new resource is made
+        // and put in use before the old one goes), and after what refers to it.
         let mut depends_on: Vec<usize> = (0..converge_count)
             .filter(|&i| match &steps[i].work {
                 StepWork::Converge { resource, .. } => {
@@ -167,15 +218,8 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
                 StepWork::Delete { .. } | StepWork::AwaitReady { .. } => false,
             })
             .collect();
-        for (i, step) in steps.iter().enumerate().skip(converge_count) {
-            if let StepWork::Delete { live: other } = &step.work {
-                if scope_of(other.application.as_deref(), other.environment.as_deref()) == here
-                    && delete_rank(other) < delete_rank(live)
-                {
-                    depends_on.push(i);
-                }
-            }
-        }
+        depends_on.extend(waits.iter().map(|&w| step_of_deletion[w]));
+        step_of_deletion[d] = steps.len();
         steps.push(Step {
             label: address.to_string(),
             depends_on,
@@ -191,10 +235,10 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
             ..
         } = &steps[i].work
         {
-            let after = match action {
-                Action::Create | Action::Replace => resource.kind.awaits_readiness(),
-                Action::Update => resource.kind.awaits_readiness_after_update(),
-                Action::Delete => false,
+            let after = match (action, resource.kind.schema().readiness) {
+                (_, Readiness::Immediate) | (Action::Delete, _) => false,
+                (Action::Create | Action::Replace, _) => true,
+                (Action::Update, readiness) => readiness == Readiness::AfterChange,
             };
             if after {
                 let work = StepWork::AwaitReady {
@@ -217,12 +261,14 @@ pub fn build_steps(graph: &ResourceGraph, plan: &Plan) -> Vec<Step<StepWork>> {
 /// AWS): what makes a chain of steps long.
 fn expected_wait(work: &StepWork) -> u64 {
     match work {
-        StepWork::AwaitReady { resource } => resource.kind.expected_wait_seconds(),
+        StepWork::AwaitReady { resource } => resource.kind.schema().expected_wait_seconds,
         StepWork::Converge {
             resource,
             action: Some(Action::Create | Action::Replace | Action::Update),
             ..
-        } if !resource.kind.awaits_readiness() => resource.kind.expected_wait_seconds(),
+        } if resource.kind.schema().readiness == Readiness::Immediate => {
+            resource.kind.schema().expected_wait_seconds
+        }
         _ => 0,
     }
 }

@@ -189,3 +189,63 @@ fn after_a_swap_the_plan_follows_the_markers_and_changes_nothing() {
     let plan = diff(&graph, &live, &PlanScope::default());
     assert!(plan.is_empty(), "{:#?}", plan.changes);
 }
+
+#[test]
+fn destroy_deletes_each_resource_before_what_it_refers_to() {
+    let graph = pets_graph();
+    let live = applied(&graph);
+    let scope = PlanScope {
+        environments: Vec::new(),
+        destroy: true,
+    };
+    let plan = diff(&graph, &live, &scope);
+    let steps = super::steps::build_steps(&graph, &plan);
+    let index = |label: &str| {
+        steps
+            .iter()
+            .position(|s| s.label == label)
+            .unwrap_or_else(|| panic!("no step {label}"))
+    };
+    // Does step `later` wait (directly or not) for step `earlier`?
+    let waits_for = |later: usize, earlier: usize| {
+        let mut seen = vec![false; steps.len()];
+        let mut stack = vec![later];
+        while let Some(s) = stack.pop() {
+            for &d in &steps[s].depends_on {
+                if d == earlier {
+                    return true;
+                }
+                if !seen[d] {
+                    seen[d] = true;
+                    stack.push(d);
+                }
+            }
+        }
+        false
+    };
+    let e = "environment.pets-env-blue";
+    // Records carry no tags, so nothing but the schemas orders these two.
+    let cname = format!("{e}.cname_record");
+    let marker = format!("{e}.ownership_record");
+    for (first, then) in [
+        (cname.clone(), marker.clone()),
+        (cname, format!("{e}.load_balancer")),
+        (format!("{e}.http_listener"), format!("{e}.load_balancer")),
+        (format!("{e}.http_listener"), format!("{e}.target_group")),
+        (format!("{e}.load_balancer"), format!("{e}.load_balancer_security_group")),
+        (format!("{e}.instance_security_group"), format!("{e}.load_balancer_security_group")),
+        (format!("{e}.auto_scaling_group"), format!("{e}.launch_template")),
+        (format!("{e}.auto_scaling_group"), format!("{e}.target_group")),
+        (format!("{e}.launch_template"), format!("{e}.instance_profile")),
+        (format!("{e}.instance_profile"), format!("{e}.instance_role")),
+    ] {
+        assert!(
+            waits_for(index(&then), index(&first)),
+            "{then} is deleted without waiting for {first}"
+        );
+    }
+    // Nothing waits for itself through a cycle: every deletion can start eventually.
+    for (i, _) in steps.iter().enumerate() {
+        assert!(!waits_for(i, i), "{} waits for itself", steps[i].label);
+    }
+}

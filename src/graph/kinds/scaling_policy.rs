@@ -1,0 +1,28 @@
+//! A target-tracking scaling policy of the group (CPU, or requests per target). Policies carry
+//! no tags: the group they belong to is Beanpole's.
+
+use crate::graph::schema::{Attribute, KindSchema, Output, Readiness, Shape};
+use crate::graph::ResourceKind;
+
+pub const SCHEMA: KindSchema = KindSchema {
+    kind: ResourceKind::ScalingPolicy,
+    name: "scaling_policy",
+    data: false,
+    attributes: &[
+        Attribute::replaces("auto_scaling_group_name", Shape::String),
+        Attribute::new("metric", Shape::String),
+        Attribute::new("target_value", Shape::Number),
+        Attribute::new("load_balancer_arn", Shape::String),
+        Attribute::new("target_group_arn", Shape::String),
+    ],
+    outputs: &[Output::new("name")],
+    refers_to: &[
+        ResourceKind::AutoScalingGroup,
+        ResourceKind::LoadBalancer,
+        ResourceKind::TargetGroup,
+    ],
+    tagged: false,
+    readiness: Readiness::Immediate,
+    expected_wait_seconds: 0,
+    name_limit: 255,
+};
