@@ -8,6 +8,7 @@ pub mod calls;
 pub mod ec2;
 pub mod elbv2;
 pub mod iam;
+pub mod kinds;
 pub mod live;
 pub mod observe;
 pub mod route53;

@@ -4,8 +4,8 @@
 //! kind, tags in batches, target health per target group concurrently.
 
 use super::route53;
-use crate::dns::ZoneRecords;
 use super::{Aws, AwsError, Sdk};
+use crate::dns::ZoneRecords;
 use crate::graph::{TAG_ENVIRONMENT, TAG_MANAGED_BY};
 use crate::status::{Observation, Target};
 use futures::future::try_join_all;

@@ -124,7 +124,10 @@ pub fn live_records(
         })
         .collect();
     for (name, sets) in &records.weighted {
-        if !records.simple.contains_key(&(name.clone(), "CNAME".to_string())) {
+        if !records
+            .simple
+            .contains_key(&(name.clone(), "CNAME".to_string()))
+        {
             rows.push((
                 name.clone(),
                 "CNAME".to_string(),
@@ -201,7 +204,10 @@ fn weighted_description(weighted: &[Weighted]) -> String {
         .iter()
         .map(|w| format!("{}% {}", w.weight, bare(&w.value)))
         .collect();
-    format!("weighted (an unfinished gradual swap): {}", parts.join(", "))
+    format!(
+        "weighted (an unfinished gradual swap): {}",
+        parts.join(", ")
+    )
 }
 
 /// The weighted records a live CNAME is split over (empty for a simple record).

@@ -2,8 +2,8 @@
 //! statuses. The work is in `ops::status` and `ops::swap`.
 
 use super::{
-    confirm, error, interrupt_on_ctrl_c, load_spec, open_session, AwsArgs, SpecArgs,
-    EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
+    confirm, error, interrupt_on_ctrl_c, load_spec, open_session, AwsArgs, SpecArgs, EXIT_ERROR,
+    EXIT_INTERRUPTED, EXIT_OK,
 };
 use crate::graph::compile::RECORD_TTL;
 use crate::ops::status::{lookups, observe_all};
@@ -243,35 +243,41 @@ pub fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
         return code;
     }
     let interrupt = interrupt_on_ctrl_c(&session);
-    let result = perform(&session, &prepared, &request, &interrupt, |event| match event {
-        SwapEvent::Step {
-            number,
-            of,
-            take,
-            interval,
-        } => println!(
-            "step {number}/{of}: {} → {} {take}%, {} {}%; checking {} again in {} s",
-            plan.production,
-            receiving.environment,
-            giving.environment,
-            100 - take,
-            receiving.environment,
-            interval.as_secs_f64()
-        ),
-        SwapEvent::Checked { health } => println!(
-            "  {} is {}{}",
-            receiving.environment,
-            health.colour.as_str(),
-            if health.causes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", health.causes.join("; "))
+    let result = perform(
+        &session,
+        &prepared,
+        &request,
+        &interrupt,
+        |event| match event {
+            SwapEvent::Step {
+                number,
+                of,
+                take,
+                interval,
+            } => println!(
+                "step {number}/{of}: {} → {} {take}%, {} {}%; checking {} again in {} s",
+                plan.production,
+                receiving.environment,
+                giving.environment,
+                100 - take,
+                receiving.environment,
+                interval.as_secs_f64()
+            ),
+            SwapEvent::Checked { health } => println!(
+                "  {} is {}{}",
+                receiving.environment,
+                health.colour.as_str(),
+                if health.causes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", health.causes.join("; "))
+                }
+            ),
+            SwapEvent::RollingBack { reason } => {
+                eprintln!("rolling back: {reason}")
             }
-        ),
-        SwapEvent::RollingBack { reason } => {
-            eprintln!("rolling back: {reason}")
-        }
-    });
+        },
+    );
     match result {
         Ok(SwapOutcome::Swapped { at }) => {
             println!(

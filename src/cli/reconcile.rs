@@ -7,7 +7,9 @@ use super::{
 };
 use crate::ops::apply::{change_count, execute, ApplyEvent, ApplyOutcome};
 use crate::ops::destroy::{describe, recently_swapped};
-use crate::ops::plan::{check_saved, plan as make_plan, read_saved, saved_plan, PlanInputs, Planned};
+use crate::ops::plan::{
+    check_saved, plan as make_plan, read_saved, saved_plan, PlanInputs, Planned,
+};
 use crate::ops::{check_scope, now_unix, Session};
 use crate::reconcile::render::{render_calls, render_json, render_text};
 use crate::reconcile::{Plan, PlanScope};

@@ -179,7 +179,12 @@ mod tests {
                         schema.name
                     );
                 }
-                assert_eq!(r.tags.is_empty(), !schema.tagged || schema.data, "{}", r.address);
+                assert_eq!(
+                    r.tags.is_empty(),
+                    !schema.tagged || schema.data,
+                    "{}",
+                    r.address
+                );
                 for dependency in graph.dependencies(&r.address) {
                     let to = graph.get(dependency).map(|d| d.kind);
                     assert!(

@@ -20,14 +20,20 @@ pub const PANIC_HOOK: &str = "BEANPOLE_TEST_PANIC_STEP";
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyEvent {
     /// A step that changes something started ("creating", "deleting"…).
-    Started { label: String, doing: &'static str },
+    Started {
+        label: String,
+        doing: &'static str,
+    },
     /// It finished ("created"…).
     Done {
         label: String,
         done: &'static str,
         elapsed: Duration,
     },
-    Failed { label: String, message: String },
+    Failed {
+        label: String,
+        message: String,
+    },
 }
 
 /// How a walk ended.
@@ -118,13 +124,11 @@ pub fn execute(
                     return;
                 };
                 match outcome {
-                    Outcome::Succeeded(elapsed) if work.is_change() => {
-                        on_event(ApplyEvent::Done {
-                            label: label.to_string(),
-                            done: work.done(),
-                            elapsed: *elapsed,
-                        })
-                    }
+                    Outcome::Succeeded(elapsed) if work.is_change() => on_event(ApplyEvent::Done {
+                        label: label.to_string(),
+                        done: work.done(),
+                        elapsed: *elapsed,
+                    }),
                     Outcome::Failed(error) => on_event(ApplyEvent::Failed {
                         label: label.to_string(),
                         message: error.to_string(),

@@ -50,10 +50,7 @@ pub struct Session {
 impl Session {
     /// Connects to each application's region (once per region) through the standard chain,
     /// with `endpoint_url` taking precedence.
-    pub fn open(
-        compilation: &Compilation,
-        endpoint_url: Option<&str>,
-    ) -> Result<Session, OpError> {
+    pub fn open(compilation: &Compilation, endpoint_url: Option<&str>) -> Result<Session, OpError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -38,11 +38,9 @@ pub fn plan(
     }
     let states = session
         .runtime
-        .block_on(futures::future::try_join_all(
-            regions
-                .values()
-                .map(|(aws, applications)| read_live_state(aws, &graph, applications)),
-        ))
+        .block_on(futures::future::try_join_all(regions.values().map(
+            |(aws, applications)| read_live_state(aws, &graph, applications),
+        )))
         .map_err(OpError::Read)?;
     let mut live = LiveState::default();
     for s in states {

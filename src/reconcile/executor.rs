@@ -337,7 +337,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_step_is_a_failure_of_that_step() {
-        let steps = vec![step("ok", vec![]), step("boom", vec![]), step("after", vec![1])];
+        let steps = vec![
+            step("ok", vec![]),
+            step("boom", vec![]),
+            step("after", vec![1]),
+        ];
         let outcomes = walk(
             steps,
             1,
@@ -415,7 +419,11 @@ mod tests {
     #[tokio::test]
     async fn higher_priorities_start_first() {
         let order = Arc::new(Mutex::new(Vec::new()));
-        let mut steps = vec![step("low", vec![]), step("high", vec![]), step("mid", vec![])];
+        let mut steps = vec![
+            step("low", vec![]),
+            step("high", vec![]),
+            step("mid", vec![]),
+        ];
         steps[1].priority = 9;
         steps[2].priority = 5;
         let o = order.clone();

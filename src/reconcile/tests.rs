@@ -232,12 +232,30 @@ fn destroy_deletes_each_resource_before_what_it_refers_to() {
         (cname, format!("{e}.load_balancer")),
         (format!("{e}.http_listener"), format!("{e}.load_balancer")),
         (format!("{e}.http_listener"), format!("{e}.target_group")),
-        (format!("{e}.load_balancer"), format!("{e}.load_balancer_security_group")),
-        (format!("{e}.instance_security_group"), format!("{e}.load_balancer_security_group")),
-        (format!("{e}.auto_scaling_group"), format!("{e}.launch_template")),
-        (format!("{e}.auto_scaling_group"), format!("{e}.target_group")),
-        (format!("{e}.launch_template"), format!("{e}.instance_profile")),
-        (format!("{e}.instance_profile"), format!("{e}.instance_role")),
+        (
+            format!("{e}.load_balancer"),
+            format!("{e}.load_balancer_security_group"),
+        ),
+        (
+            format!("{e}.instance_security_group"),
+            format!("{e}.load_balancer_security_group"),
+        ),
+        (
+            format!("{e}.auto_scaling_group"),
+            format!("{e}.launch_template"),
+        ),
+        (
+            format!("{e}.auto_scaling_group"),
+            format!("{e}.target_group"),
+        ),
+        (
+            format!("{e}.launch_template"),
+            format!("{e}.instance_profile"),
+        ),
+        (
+            format!("{e}.instance_profile"),
+            format!("{e}.instance_role"),
+        ),
     ] {
         assert!(
             waits_for(index(&then), index(&first)),

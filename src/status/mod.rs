@@ -286,7 +286,10 @@ mod tests {
         let arn = "arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/pets-tg/abc".to_string();
         let healthy = vec![(
             arn.clone(),
-            vec![target("i-1", "healthy", None), target("i-2", "healthy", None)],
+            vec![
+                target("i-1", "healthy", None),
+                target("i-2", "healthy", None),
+            ],
         )];
         assert!(serving_problems(2, &healthy).is_empty());
         let initial = vec![(

@@ -101,10 +101,7 @@ fn every_graph_snapshot_has_an_example() {
         "no graph snapshot in {}",
         snapshots.display()
     );
-    let orphans: Vec<&String> = stems
-        .iter()
-        .filter(|stem| !names.contains(*stem))
-        .collect();
+    let orphans: Vec<&String> = stems.iter().filter(|stem| !names.contains(*stem)).collect();
     assert!(
         orphans.is_empty(),
         "snapshots without an example: {orphans:?}"

@@ -1070,7 +1070,9 @@ fn moto_a_step_that_panics_fails_the_apply_naming_the_step() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("error: environment.pets-env-blue.target_group: internal error (the step panicked"),
+        stderr.contains(
+            "error: environment.pets-env-blue.target_group: internal error (the step panicked"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("apply failed"), "{stderr}");
@@ -1127,17 +1129,23 @@ fn moto_a_marker_swapped_at_the_end_of_time_or_garbage_never_crashes_destroy() {
     set_swapped_at(&moto, &zone, "pets.example.com", "18446744073709551615");
     set_swapped_at(&moto, &zone, "pets-staging.example.com", "garbage");
     // The largest value: a clear refusal, not an overflow.
-    let out = run(moto
-        .beanpole(dir.path())
-        .args(["destroy", "--env", "pets-env-blue", "--auto-approve"]));
+    let out = run(moto.beanpole(dir.path()).args([
+        "destroy",
+        "--env",
+        "pets-env-blue",
+        "--auto-approve",
+    ]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refusing to destroy"), "{stderr}");
     assert!(stderr.contains("looks corrupted"), "{stderr}");
     // Garbage is no swap time at all: a clean pass.
-    let out = run(moto
-        .beanpole(dir.path())
-        .args(["destroy", "--env", "pets-env-green", "--auto-approve"]));
+    let out = run(moto.beanpole(dir.path()).args([
+        "destroy",
+        "--env",
+        "pets-env-green",
+        "--auto-approve",
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(record(&moto, &zone, "pets-staging.example.com", "CNAME").is_none());
     // --force gets past the corrupted one.

@@ -294,7 +294,13 @@ fn a_property_value_with_a_newline_is_refused_where_it_is_used_from_every_input(
     // --var with a real newline in the argument.
     let (code, _, stderr) = run_in(
         &[("main.hcl", BANNER_SPEC)],
-        &["validate", "-C", ".", "--var", &format!("banner={INJECTION}")],
+        &[
+            "validate",
+            "-C",
+            ".",
+            "--var",
+            &format!("banner={INJECTION}"),
+        ],
     );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("--> main.hcl:13:14"), "{stderr}");
@@ -316,7 +322,15 @@ fn a_property_value_with_shell_syntax_reaches_the_user_data_only_encoded() {
     let value = "it's \"quoted\" $(reboot) `reboot` ; reboot";
     let (code, stdout, stderr) = run_in(
         &[("main.hcl", BANNER_SPEC)],
-        &["graph", "-C", ".", "--format", "json", "--var", &format!("banner={value}")],
+        &[
+            "graph",
+            "-C",
+            ".",
+            "--format",
+            "json",
+            "--var",
+            &format!("banner={value}"),
+        ],
     );
     assert_eq!(code, Some(0), "{stderr}");
     let graph: Value = serde_json::from_str(&stdout).unwrap();

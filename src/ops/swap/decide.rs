@@ -48,7 +48,9 @@ pub enum Refusal {
         b: String,
         application_b: String,
     },
-    #[error("refusing to swap: application `{0}` has no `domain`, so its environments have no CNAMEs")]
+    #[error(
+        "refusing to swap: application `{0}` has no `domain`, so its environments have no CNAMEs"
+    )]
     NoDomain(String),
     #[error("refusing to swap: no public Route53 hosted zone named `{0}`")]
     NoZone(String),
@@ -338,11 +340,7 @@ impl SwapPlan {
             // UPSERT rather than CREATE: moto takes the re-creation of a weighted record it
             // once held (an earlier gradual swap) for a duplicate; on AWS both are the same.
             None => vec![
-                Edit::Delete(Record::simple(
-                    &self.production,
-                    "CNAME",
-                    &self.giving.dns,
-                )),
+                Edit::Delete(Record::simple(&self.production, "CNAME", &self.giving.dns)),
                 Edit::Upsert(to_giving),
                 Edit::Upsert(to_receiving),
             ],
@@ -398,11 +396,7 @@ impl SwapPlan {
         vec![
             Edit::Delete(to_giving),
             Edit::Delete(to_receiving),
-            Edit::Upsert(Record::simple(
-                &self.production,
-                "CNAME",
-                &self.giving.dns,
-            )),
+            Edit::Upsert(Record::simple(&self.production, "CNAME", &self.giving.dns)),
         ]
     }
 }
@@ -568,7 +562,10 @@ mod tests {
             production_name("pets-staging.example.com", "pets.example.com"),
             "pets.example.com"
         );
-        assert_eq!(production_name("b.example.com", "a.example.com"), "a.example.com");
+        assert_eq!(
+            production_name("b.example.com", "a.example.com"),
+            "a.example.com"
+        );
         // Asked in either order, green receives the production name that blue serves.
         for (a, b) in [("blue", "green"), ("green", "blue")] {
             let mut r = request(&[], false);
@@ -712,8 +709,12 @@ mod tests {
         let second = plan.weighted_edits(Some((90, 10)), 50);
         assert!(second.iter().all(|e| matches!(e, Edit::Upsert(_))));
         let last = plan.final_edits(Some((50, 50)), 7);
-        assert!(matches!(&last[0], Edit::Delete(r) if r.weighted == Some(("beanpole-blue".into(), 50))));
-        assert!(matches!(&last[1], Edit::Delete(r) if r.weighted == Some(("beanpole-green".into(), 50))));
+        assert!(
+            matches!(&last[0], Edit::Delete(r) if r.weighted == Some(("beanpole-blue".into(), 50)))
+        );
+        assert!(
+            matches!(&last[1], Edit::Delete(r) if r.weighted == Some(("beanpole-green".into(), 50)))
+        );
         assert_eq!(last.len(), 6);
     }
 
@@ -738,7 +739,10 @@ mod tests {
             colour: Colour::Grey,
             causes: vec!["not found".into()],
         };
-        assert!(matches!(after_check("green", 20, &grey), Verdict::RollBack(_)));
+        assert!(matches!(
+            after_check("green", 20, &grey),
+            Verdict::RollBack(_)
+        ));
         let yellow = Health {
             colour: Colour::Yellow,
             causes: vec![],
@@ -776,7 +780,13 @@ mod tests {
                 },
             ],
         );
-        let plan = decide(&request(&[10, 50, 100], false), APP, &both(Colour::Green), &z).unwrap();
+        let plan = decide(
+            &request(&[10, 50, 100], false),
+            APP,
+            &both(Colour::Green),
+            &z,
+        )
+        .unwrap();
         assert_eq!(plan.resumed_from, Some((90, 10)));
         assert_eq!(plan.steps, vec![50, 100]);
         // A plain swap run over it finishes it in one batch that removes the weights.

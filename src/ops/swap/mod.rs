@@ -116,13 +116,9 @@ pub fn perform(
     mut on_event: impl FnMut(SwapEvent),
 ) -> Result<SwapOutcome, SwapError> {
     let aws = session.client(&prepared.plan.application)?.clone();
-    session.runtime.block_on(run(
-        &aws,
-        prepared,
-        request,
-        interrupt,
-        &mut on_event,
-    ))
+    session
+        .runtime
+        .block_on(run(&aws, prepared, request, interrupt, &mut on_event))
 }
 
 async fn run(
@@ -143,8 +139,17 @@ async fn run(
     for (i, step) in plan.steps.iter().enumerate() {
         let take = i64::from(*step);
         if interrupt.is_raised() {
-            return roll_back(aws, zone, &comment, plan, now, "interrupted".into(), true, on_event)
-                .await;
+            return roll_back(
+                aws,
+                zone,
+                &comment,
+                plan,
+                now,
+                "interrupted".into(),
+                true,
+                on_event,
+            )
+            .await;
         }
         let at = now_unix();
         let edits = if take == 100 {
@@ -156,8 +161,17 @@ async fn run(
             (Ok(()), _) => {}
             // A batch is atomic: it failed whole, so the weights are still `now`; undo them.
             (Err(error), Some(_)) => {
-                return roll_back(aws, zone, &comment, plan, now, error.to_string(), false, on_event)
-                    .await
+                return roll_back(
+                    aws,
+                    zone,
+                    &comment,
+                    plan,
+                    now,
+                    error.to_string(),
+                    false,
+                    on_event,
+                )
+                .await
             }
             (Err(error), None) => return Err(error),
         }
@@ -176,8 +190,17 @@ async fn run(
             _ = interrupt.raised() => true,
         };
         if interrupted {
-            return roll_back(aws, zone, &comment, plan, now, "interrupted".into(), true, on_event)
-                .await;
+            return roll_back(
+                aws,
+                zone,
+                &comment,
+                plan,
+                now,
+                "interrupted".into(),
+                true,
+                on_event,
+            )
+            .await;
         }
         let health = match observe(aws, std::slice::from_ref(&prepared.receiving_lookup)).await {
             Ok((observations, _)) => observations.first().map(assess).unwrap_or(Health {
@@ -192,15 +215,21 @@ async fn run(
         on_event(SwapEvent::Checked {
             health: health.clone(),
         });
-        if let Verdict::RollBack(reason) = after_check(&plan.receiving.environment, take, &health)
-        {
+        if let Verdict::RollBack(reason) = after_check(&plan.receiving.environment, take, &health) {
             return roll_back(aws, zone, &comment, plan, now, reason, false, on_event).await;
         }
     }
     // `decide` always ends the steps at 100; an empty list means a resumed swap that was
     // already past its last weighted step, so only the final exchange remains.
     let at = now_unix();
-    edit(aws, zone, &comment, &plan.final_edits(now, at), now.is_none()).await?;
+    edit(
+        aws,
+        zone,
+        &comment,
+        &plan.final_edits(now, at),
+        now.is_none(),
+    )
+    .await?;
     Ok(SwapOutcome::Swapped { at })
 }
 
