@@ -90,6 +90,7 @@ pub fn execute(
         steps,
         parallelism,
         interrupt,
+        &super::MachineClock,
         |work: StepWork| {
             let aws = clients.get(work.application()).cloned();
             let outputs = outputs.clone();

@@ -153,6 +153,15 @@ pub fn check_scope(compilation: &Compilation, environments: &[String]) -> Result
     Ok(())
 }
 
+/// The machine's monotonic clock, for the walker.
+pub struct MachineClock;
+
+impl crate::reconcile::executor::Clock for MachineClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
 /// Seconds since the Unix epoch, by this machine's clock.
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()

@@ -15,8 +15,8 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
 
 /// One unit of work and the indices of the steps it waits for.
 #[derive(Debug, Clone)]
@@ -36,6 +36,12 @@ pub enum Outcome<E> {
     Failed(E),
     /// Not started: something it needs failed, or the walk stopped (failure or interrupt).
     Skipped,
+}
+
+/// Where the walker reads the time (to report how long each step took): passed in, so the
+/// walker itself does no I/O.
+pub trait Clock {
+    fn now(&self) -> Instant;
 }
 
 /// A step's task panicked: a bug, reported as that step's failure.
@@ -115,14 +121,14 @@ pub async fn walk<T, E, F, Fut>(
     steps: Vec<Step<T>>,
     parallelism: usize,
     interrupt: &Interrupt,
+    clock: &dyn Clock,
     run: F,
     mut on_event: impl FnMut(Event<'_, E>),
 ) -> Vec<Outcome<E>>
 where
-    T: Send + 'static,
-    E: Send + From<Panicked> + 'static,
+    E: From<Panicked>,
     F: Fn(T) -> Fut,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    Fut: Future<Output = Result<(), E>>,
 {
     let slots = Arc::new(Semaphore::new(parallelism.max(1)));
     let count = steps.len();
@@ -146,12 +152,16 @@ where
         .filter(|&i| waiting_on[i] == 0)
         .map(|i| (priorities[i], Reverse(i)))
         .collect();
-    let mut running = JoinSet::new();
+    // The running steps are futures polled by this one: the walker starts no task of its own,
+    // so it needs no particular runtime.
+    let mut running = FuturesUnordered::new();
+    let mut started_at: Vec<Option<Instant>> = vec![None; count];
     let mut failed = false;
 
     let mut start = |index: usize,
                      permit: OwnedSemaphorePermit,
-                     running: &mut JoinSet<_>,
+                     running: &mut FuturesUnordered<_>,
+                     started_at: &mut Vec<Option<Instant>>,
                      on_event: &mut dyn FnMut(Event<'_, E>)| {
         let Some(item) = work[index].take() else {
             return;
@@ -165,10 +175,10 @@ where
             semaphore: slots.clone(),
             permit: Mutex::new(Some(permit)),
         };
-        running.spawn(SLOT.scope(slot, async move {
-            let started = Instant::now();
+        started_at[index] = Some(clock.now());
+        running.push(SLOT.scope(slot, async move {
             let result = AssertUnwindSafe(future).catch_unwind().await;
-            (index, result, started.elapsed())
+            (index, result)
         }));
     };
 
@@ -179,41 +189,35 @@ where
                 break;
             };
             if let Some((_, Reverse(index))) = ready.pop() {
-                start(index, permit, &mut running, &mut on_event);
+                start(index, permit, &mut running, &mut started_at, &mut on_event);
             }
         }
         if running.is_empty() {
             break;
         }
         let may_start = !stopped && !ready.is_empty();
-        let joined = tokio::select! {
-            joined = running.join_next() => joined,
+        let finished = tokio::select! {
+            finished = running.next() => finished,
             permit = slots.clone().acquire_owned(), if may_start => {
                 // A slot came free (a step went idle): start the next ready step with it.
                 if let (Ok(permit), false) = (permit, interrupt.is_raised()) {
                     if let Some((_, Reverse(index))) = ready.pop() {
-                        start(index, permit, &mut running, &mut on_event);
+                        start(index, permit, &mut running, &mut started_at, &mut on_event);
                     }
                 }
                 continue;
             }
         };
-        let Some(joined) = joined else {
+        let Some((index, result)) = finished else {
             break;
         };
-        let (index, outcome) = match joined {
-            Ok((index, Ok(Ok(())), elapsed)) => (index, Outcome::Succeeded(elapsed)),
-            Ok((index, Ok(Err(e)), _)) => (index, Outcome::Failed(e)),
-            Ok((index, Err(payload), _)) => (
-                index,
-                Outcome::Failed(E::from(Panicked(panic_message(payload.as_ref())))),
-            ),
-            // The task was cancelled or panicked outside the step's own future: nothing else
-            // spawns tasks here, so this is unreachable; stop starting work all the same.
-            Err(_) => {
-                failed = true;
-                continue;
-            }
+        let elapsed = started_at[index]
+            .map(|at| clock.now().saturating_duration_since(at))
+            .unwrap_or_default();
+        let outcome = match result {
+            Ok(Ok(())) => Outcome::Succeeded(elapsed),
+            Ok(Err(e)) => Outcome::Failed(e),
+            Err(payload) => Outcome::Failed(E::from(Panicked(panic_message(payload.as_ref())))),
         };
         if matches!(outcome, Outcome::Failed(_)) {
             failed = true;
@@ -244,6 +248,15 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
+    /// The tests' clock: the machine's.
+    struct SystemClock;
+
+    impl Clock for SystemClock {
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+    }
+
     fn step(label: &str, depends_on: Vec<usize>) -> Step<String> {
         Step {
             label: label.to_string(),
@@ -262,6 +275,7 @@ mod tests {
             steps,
             4,
             &Interrupt::new(),
+            &SystemClock,
             move |label: String| {
                 let l = l.clone();
                 async move {
@@ -286,6 +300,7 @@ mod tests {
             steps,
             3,
             &Interrupt::new(),
+            &SystemClock,
             move |_| {
                 let (n, p) = (n.clone(), p.clone());
                 async move {
@@ -316,6 +331,7 @@ mod tests {
             steps,
             2,
             &Interrupt::new(),
+            &SystemClock,
             |label: String| async move {
                 match label.as_str() {
                     "fail" => Err("boom".to_string()),
@@ -346,6 +362,7 @@ mod tests {
             steps,
             1,
             &Interrupt::new(),
+            &SystemClock,
             |label: String| async move {
                 if label == "boom" {
                     panic!("a bug in a step");
@@ -372,6 +389,7 @@ mod tests {
             steps,
             4,
             &interrupt,
+            &SystemClock,
             move |label: String| {
                 let i = i.clone();
                 async move {
@@ -399,6 +417,7 @@ mod tests {
             steps,
             1,
             &Interrupt::new(),
+            &SystemClock,
             move |label: String| {
                 let o = o.clone();
                 async move {
@@ -431,6 +450,7 @@ mod tests {
             steps,
             1,
             &Interrupt::new(),
+            &SystemClock,
             move |label: String| {
                 let o = o.clone();
                 async move {
