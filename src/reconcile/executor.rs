@@ -8,6 +8,7 @@
 //! nothing of AWS.
 
 use crate::interrupt::Interrupt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,7 +16,6 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// One unit of work and the indices of the steps it waits for.

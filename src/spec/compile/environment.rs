@@ -1,0 +1,241 @@
+//! The `environment` block: its attributes with Elastic Beanstalk's defaults and its nested
+//! blocks (each read by its own file), properties checked to be one line each.
+
+use super::*;
+
+impl<'f> Compiler<'f> {
+    pub(super) fn eval_environment(
+        &mut self,
+        decl: &Decl,
+        unit: &Unit,
+        symbols: &Symbols,
+    ) -> Binding {
+        let Some(block) = decl.block else {
+            return Binding::Failed;
+        };
+        let mut diagnostics = Vec::new();
+        let reader = BlockReader::new(
+            decl.file,
+            &block.body,
+            format!("environment `{}`", decl.name),
+            decl.header.clone(),
+            &[
+                "name",
+                "application",
+                "tier",
+                "cname",
+                "platform",
+                "proxy",
+                "properties",
+                "tags",
+                "description",
+            ],
+            &[
+                "instance",
+                "capacity",
+                "load_balancer",
+                "network",
+                "permissions",
+            ],
+            &mut diagnostics,
+        );
+        let instance_block = reader.single_block("instance", &mut diagnostics);
+        let capacity_block = reader.single_block("capacity", &mut diagnostics);
+        let lb_block = reader.single_block("load_balancer", &mut diagnostics);
+        let network_block = reader.single_block("network", &mut diagnostics);
+        let permissions_block = reader.single_block("permissions", &mut diagnostics);
+        self.diagnostics.append(&mut diagnostics);
+
+        let mut ev = self.evaluator(symbols, decl.file, unit);
+        let explicit_name = reader.string(&mut ev, "name");
+        let name_failed = reader.has("name") && explicit_name.is_none();
+        let (name, name_span) =
+            explicit_name.unwrap_or_else(|| (decl.name.clone(), decl.header.clone()));
+        let name_ok = !name_failed
+            && reader.check(
+                &mut ev,
+                "environment name",
+                &name,
+                &name_span,
+                checks::environment_name(&name),
+            );
+        let application = read_application_ref(&reader, &mut ev);
+        let tier_ok = match reader.string(&mut ev, "tier") {
+            None => true,
+            Some((tier, span)) => match tier.as_str() {
+                "web" | "WebServer" => true,
+                "worker" | "Worker" => {
+                    reader.mark_failed();
+                    ev.diagnostics.push(
+                        Diagnostic::new(SpecError::UnsupportedTier { name: tier }, span).with_hint(
+                            "only the web tier is supported for now; use tier = \"web\"",
+                        ),
+                    );
+                    false
+                }
+                other => {
+                    reader.mark_failed();
+                    let hint = suggest(other, &["web", "worker"]);
+                    ev.diagnostics.push(
+                        Diagnostic::new(
+                            SpecError::UnknownTier {
+                                name: other.to_string(),
+                            },
+                            span,
+                        )
+                        .with_hint(hint),
+                    );
+                    false
+                }
+            },
+        };
+        let cname = reader.string(&mut ev, "cname");
+        if let Some((c, span)) = &cname {
+            reader.check(&mut ev, "CNAME", c, span, checks::cname_label(c));
+        }
+        let platform = match reader.required_string(
+            &mut ev,
+            "platform",
+            "add `platform = \"python-3.12\"` (python-3.9 … python-3.13)",
+        ) {
+            None => None,
+            Some((p, span)) => match Platform::parse(&p) {
+                Some(platform) => Some(platform),
+                None => {
+                    reader.mark_failed();
+                    let hint = did_you_mean(&p, PLATFORMS.iter().copied()).unwrap_or_else(|| {
+                        format!("supported platforms: {}", PLATFORMS.join(", "))
+                    });
+                    ev.diagnostics.push(
+                        Diagnostic::new(SpecError::UnknownPlatform { name: p }, span)
+                            .with_hint(hint),
+                    );
+                    None
+                }
+            },
+        };
+        let proxy = match reader.string(&mut ev, "proxy") {
+            None => Some(Proxy::Nginx),
+            Some((p, span)) => match Proxy::parse(&p) {
+                Some(proxy) => Some(proxy),
+                None => {
+                    reader.mark_failed();
+                    let hint = suggest(&p, PROXIES);
+                    ev.diagnostics.push(
+                        Diagnostic::new(SpecError::UnknownProxy { name: p }, span).with_hint(hint),
+                    );
+                    None
+                }
+            },
+        };
+        let properties = reader.string_map(&mut ev, "properties");
+        if let Some((props, _)) = &properties {
+            for (key, value) in props {
+                let at = reader.map_key_span("properties", key);
+                reader.check(
+                    &mut ev,
+                    "property name",
+                    &key.escape_debug().to_string(),
+                    &at,
+                    checks::property_name(key),
+                );
+                let at = reader.map_value_span("properties", key);
+                reader.check(
+                    &mut ev,
+                    &format!("value of property `{}`", key.escape_debug()),
+                    &value.escape_debug().to_string(),
+                    &at,
+                    checks::property_value(value),
+                );
+            }
+        }
+        let tags = read_tags(&reader, &mut ev);
+        reader.string(&mut ev, "description");
+
+        let file = decl.file;
+        let instance = read_instance(file, instance_block, &mut ev);
+        let capacity = read_capacity(file, capacity_block, &mut ev);
+        let load_balancer = read_load_balancer(file, lb_block, &mut ev);
+        let network = read_network(file, network_block, &mut ev);
+        let permissions = read_permissions(file, permissions_block, &mut ev);
+        let warnings = std::mem::take(&mut ev.warnings);
+        drop(ev);
+        self.warnings.extend(warnings);
+
+        let (
+            Some((application, application_span)),
+            Some(platform),
+            Some(proxy),
+            Some(instance),
+            Some(capacity),
+            Some(load_balancer),
+            Some(network),
+            Some(permissions),
+        ) = (
+            application,
+            platform,
+            proxy,
+            instance,
+            capacity,
+            load_balancer,
+            network,
+            permissions,
+        )
+        else {
+            return Binding::Failed;
+        };
+        if reader.failed() || !name_ok || !tier_ok {
+            return Binding::Failed;
+        }
+        let (cname, cname_span) = match cname {
+            Some((c, span)) => (c, span),
+            None => (name.to_lowercase(), name_span.clone()),
+        };
+        self.environment_sites.push(EnvironmentSite {
+            name: name.clone(),
+            application: application.clone(),
+            cname: cname.clone(),
+            header: name_span,
+            cname_span,
+            application_span,
+        });
+        let mut object = BTreeMap::new();
+        object.insert("name".to_string(), Value::String(name.clone()));
+        object.insert(
+            "application".to_string(),
+            Value::String(application.clone()),
+        );
+        object.insert("cname".to_string(), Value::String(cname.clone()));
+        object.insert("platform".to_string(), Value::String(platform.to_string()));
+        let address = format!("{}environment.{}", unit.prefix, decl.name);
+        for attribute in [
+            "url",
+            "load_balancer_dns_name",
+            "load_balancer_arn",
+            "auto_scaling_group_name",
+        ] {
+            object.insert(
+                attribute.to_string(),
+                Value::Unknown(format!("{address}.{attribute}")),
+            );
+        }
+        self.spec.environments.push(Environment {
+            name,
+            label: decl.name.clone(),
+            module_prefix: unit.prefix.clone(),
+            application,
+            tier: Tier::Web,
+            cname,
+            platform,
+            proxy,
+            instance,
+            capacity,
+            load_balancer,
+            network,
+            permissions,
+            properties: properties.map(|(p, _)| p).unwrap_or_default(),
+            tags,
+        });
+        Binding::Value(Value::Object(object))
+    }
+}
