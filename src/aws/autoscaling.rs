@@ -103,10 +103,10 @@ pub async fn read(
                 attributes.insert("load_balancer_arn".to_string(), json!(lb));
                 attributes.insert("target_group_arn".to_string(), json!(tg));
             }
-            let part = if policy_name.contains("-requests-") {
-                "request_scaling_policy"
-            } else {
-                "cpu_scaling_policy"
+            // Which of the environment's policies it is, by what it tracks (not by its name).
+            let part = match metric.and_then(|m| m.predefined_metric_type()) {
+                Some(MetricType::AlbRequestCountPerTarget) => "request_scaling_policy",
+                _ => "cpu_scaling_policy",
             };
             found.push(LiveResource {
                 kind: ResourceKind::ScalingPolicy,
