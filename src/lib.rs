@@ -5,6 +5,7 @@
 //! dependencies). See ARCHITECTURE.md for the map and the invariants.
 
 pub mod aws;
+pub mod bundle;
 pub mod cli;
 pub mod dns;
 pub mod graph;

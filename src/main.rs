@@ -1,6 +1,7 @@
 //! The `beanpole` command: argument parsing and exit statuses only; the work is in the library.
 
 use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
+use beanpole::cli::bundle::BundleArgs;
 use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
 use clap::{Parser, Subcommand};
@@ -86,6 +87,16 @@ enum Command {
         #[command(flatten)]
         args: StatusArgs,
     },
+    /// Build the application's source bundle (what a deploy uploads) and say what is in it and why
+    #[command(
+        after_help = "Examples:\n  beanpole bundle -C examples/pets-app            # the spec's application source (./app)\n  beanpole bundle --source ./app --out app.zip\n  beanpole bundle --source ./mysite --wsgi-path mysite.wsgi:application"
+    )]
+    Bundle {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        args: BundleArgs,
+    },
     /// Exchange two environments' CNAMEs in one Route53 change, like `eb swap`
     #[command(
         after_help = "Examples:\n  beanpole swap pets-env-blue pets-env-green          # asks first on a terminal\n  beanpole swap pets-env-blue pets-env-green --yes    # swapping again is the rollback\n  beanpole swap pets-env-blue pets-env-green --gradual 10,50,100 --interval 60s --yes"
@@ -125,6 +136,7 @@ fn main() {
         Command::Destroy { spec, aws, args } => cli::reconcile::destroy(spec, aws, args),
         Command::Status { spec, aws, args } => cli::blue_green::status(spec, aws, args),
         Command::Swap { spec, aws, args } => cli::blue_green::swap(spec, aws, args),
+        Command::Bundle { spec, args } => cli::bundle::bundle(spec, args),
     };
     std::process::exit(code);
 }

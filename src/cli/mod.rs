@@ -2,6 +2,7 @@
 //! code. Only this layer prints or decides exit statuses.
 
 pub mod blue_green;
+pub mod bundle;
 pub mod reconcile;
 pub mod report;
 

@@ -39,6 +39,9 @@ pub struct Application {
     pub region: Option<String>,
     /// Route53 hosted zone holding the environments' CNAMEs.
     pub domain: Option<String>,
+    /// The folder of the application's source (what `bundle` packages): `app` in the folder of
+    /// the spec file that declares the application.
+    pub source: std::path::PathBuf,
     pub tags: BTreeMap<String, String>,
 }
 

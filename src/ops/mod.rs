@@ -6,6 +6,7 @@
 //! operation sequences them with the AWS shell's actions. Nothing here prints.
 
 pub mod apply;
+pub mod bundle;
 pub mod destroy;
 pub mod plan;
 pub mod status;

@@ -50,6 +50,13 @@ impl<'f> Compiler<'f> {
         if reader.failed() || !name_ok {
             return Binding::Failed;
         }
+        // `app` beside the file that declares the application (a shipped module has no
+        // folder: then relative to where Beanpole runs). The `source` attribute that moves it
+        // comes with application versions.
+        let source = match &unit.base_dir {
+            Some(base) => base.join(DEFAULT_SOURCE),
+            None => PathBuf::from(DEFAULT_SOURCE),
+        };
         let domain = domain.map(|(d, _)| d.trim_end_matches('.').to_lowercase());
         let region = region.map(|(r, _)| r);
         let mut object = BTreeMap::new();
@@ -77,6 +84,7 @@ impl<'f> Compiler<'f> {
             module_prefix: unit.prefix.clone(),
             region,
             domain,
+            source,
             tags,
         });
         Binding::Value(Value::Object(object))

@@ -73,6 +73,8 @@ pub const TOP_LEVEL_BLOCKS: &[&str] = &[
 ];
 const MAX_MODULE_DEPTH: usize = 8;
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.small";
+/// An application's source folder when it does not say: `app` beside the spec.
+pub const DEFAULT_SOURCE: &str = "app";
 pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 /// Compiles every `*.hcl` file of `dir`.

@@ -1,0 +1,502 @@
+//! Source bundles, as Elastic Beanstalk takes them: a zip of the application's source folder
+//! with no top folder, `.ebextensions/` and `.platform/` included, `.ebignore` (else
+//! `.gitignore`) honoured, `.git/`, `.elasticbeanstalk/` and `.beanpole/` never included.
+//! Deterministic: the same tree gives the same bytes and sha256. Refused before anything is
+//! uploaded, naming the file, when EB would fail on it: over 512 MiB, a symlink leaving the
+//! tree, no WSGI entry point, a bad `Procfile` line, a hook that is not executable, a
+//! `requirements.txt` pip cannot read. Pure: the folder is read by `ops::bundle`, which asks
+//! [`decide`] about each path as it walks.
+
+pub mod ignore;
+pub mod zip;
+
+use ignore::IgnoreRules;
+use sha2::{Digest, Sha256};
+use zip::{Entry, EntryData};
+
+/// Elastic Beanstalk's limit on a source bundle.
+pub const MAX_BUNDLE_BYTES: usize = 512 * 1024 * 1024;
+
+/// Folders never bundled: version control, the EB CLI's and Beanpole's own state.
+pub const NEVER_BUNDLED: &[&str] = &[".git", ".elasticbeanstalk", ".beanpole"];
+
+/// The WSGI entry point when the environment does not say: `application.py`'s `application`.
+pub const DEFAULT_WSGI_PATH: &str = "application:application";
+
+/// Whether a path of the source folder goes into the bundle, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Include(String),
+    Exclude(String),
+}
+
+/// The rules that choose what goes in, from the folder's own ignore file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub rules: IgnoreRules,
+    /// `.ebignore` or `.gitignore`, if the folder has one.
+    pub rules_file: Option<String>,
+}
+
+impl Selection {
+    /// `.ebignore` wins over `.gitignore`, as in the EB CLI.
+    pub fn from_files(ebignore: Option<&str>, gitignore: Option<&str>) -> Selection {
+        match (ebignore, gitignore) {
+            (Some(text), _) => Selection {
+                rules: IgnoreRules::parse(".ebignore", text),
+                rules_file: Some(".ebignore".into()),
+            },
+            (None, Some(text)) => Selection {
+                rules: IgnoreRules::parse(".gitignore", text),
+                rules_file: Some(".gitignore".into()),
+            },
+            (None, None) => Selection::default(),
+        }
+    }
+}
+
+/// Whether `path` (relative, `/`-separated) goes into the bundle. A folder excluded here is not
+/// walked into.
+pub fn decide(selection: &Selection, path: &str, is_folder: bool) -> Decision {
+    let top = path.split('/').next().unwrap_or(path);
+    if NEVER_BUNDLED.contains(&top) {
+        return Decision::Exclude(format!("`{top}/` is never bundled"));
+    }
+    match selection.rules.decide(path, is_folder) {
+        Some(rule) if rule.pattern.starts_with('!') => Decision::Include(format!(
+            "re-included by {} (`{}`)",
+            rule.origin, rule.pattern
+        )),
+        Some(rule) => Decision::Exclude(format!("{} (`{}`)", rule.origin, rule.pattern)),
+        None => Decision::Include(String::new()),
+    }
+}
+
+/// A bundle refused, naming the file and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleProblem {
+    #[error("the bundle is {size} bytes, over Elastic Beanstalk's limit of {limit} bytes: exclude what the application does not need (.ebignore), or fetch large data at start-up")]
+    TooLarge { size: usize, limit: usize },
+    #[error("{path} is a symbolic link to `{target}`, outside the source folder: an instance would not have that file; copy it into the folder or remove the link")]
+    SymlinkLeavesTree { path: String, target: String },
+    #[error("no WSGI entry point: there is no Procfile and no {module_file} for the WSGI path `{wsgi_path}`; add {module_file} defining `{callable}`, set `wsgi {{ path = \"MODULE:CALLABLE\" }}`, or add a Procfile with a `web:` line")]
+    NoEntryPoint {
+        wsgi_path: String,
+        module_file: String,
+        callable: String,
+    },
+    #[error("Procfile:{line}: `{text}` is not `name: command` (e.g. `web: gunicorn --bind 127.0.0.1:8000 application:application`)")]
+    ProcfileLine { line: usize, text: String },
+    #[error("{path} is a platform hook but is not executable, so Elastic Beanstalk's deployment would fail on it: run `chmod +x {path}`")]
+    HookNotExecutable { path: String },
+    #[error("{path} cannot be read by pip: {reason}; save it as UTF-8 (UTF-16 with a byte-order mark also works)")]
+    UnreadableRequirements { path: String, reason: String },
+    #[error("{path}: a file name that is not UTF-8; rename it")]
+    NonUtf8Name { path: String },
+    #[error("cannot write the zip: {0}")]
+    Zip(String),
+}
+
+/// A built bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    pub bytes: Vec<u8>,
+    /// Hex sha256 of `bytes`.
+    pub sha256: String,
+    /// The entries in it, in archive order.
+    pub paths: Vec<String>,
+}
+
+impl Bundle {
+    /// Elastic Beanstalk's default version label for it: `app-YYMMDD_HHMMSS-<sha7>`.
+    pub fn default_label(&self, unix_now: u64) -> String {
+        let (y, mo, d, h, mi, s) = civil(unix_now);
+        format!(
+            "app-{:02}{mo:02}{d:02}_{h:02}{mi:02}{s:02}-{}",
+            y % 100,
+            &self.sha256[..7]
+        )
+    }
+}
+
+/// (year, month, day, hour, minute, second) of a Unix time, UTC.
+pub fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
+    let days = unix / 86_400;
+    let second_of_day = unix % 86_400;
+    // Howard Hinnant's days-to-civil algorithm, on non-negative day counts.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        second_of_day / 3600,
+        (second_of_day % 3600) / 60,
+        second_of_day % 60,
+    )
+}
+
+/// Where a symlink at `path` pointing at `target` lands, relative to the folder's top; `None`
+/// when it leaves the folder (an absolute target, or `..` past the top).
+pub fn resolve_link(path: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The file a WSGI path's module is in: `application:application` → `application.py` (or
+/// `application/__init__.py`), `mysite.wsgi:application` → `mysite/wsgi.py`.
+fn module_files(wsgi_path: &str) -> (Vec<String>, String, String) {
+    let (module, callable) = wsgi_path
+        .split_once(':')
+        .unwrap_or((wsgi_path, "application"));
+    let module = module.trim_end_matches(".py");
+    let base = module.replace('.', "/");
+    (
+        vec![format!("{base}.py"), format!("{base}/__init__.py")],
+        format!("{base}.py"),
+        callable.to_string(),
+    )
+}
+
+/// Checks a `Procfile`: one `name: command` per line (blank lines and `#` comments allowed).
+pub fn check_procfile(text: &str) -> Vec<BundleProblem> {
+    let mut problems = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let ok = match line.split_once(':') {
+            Some((name, command)) => {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    && !command.trim().is_empty()
+            }
+            None => false,
+        };
+        if !ok {
+            problems.push(BundleProblem::ProcfileLine {
+                line: i + 1,
+                text: line.to_string(),
+            });
+        }
+    }
+    problems
+}
+
+/// The text of a requirements file as pip would read it: UTF-8 (with or without a byte-order
+/// mark) or UTF-16 with a byte-order mark.
+pub fn decode_requirements(bytes: &[u8]) -> Result<String, String> {
+    let utf16 = |bytes: &[u8], little: bool| {
+        if !bytes.len().is_multiple_of(2) {
+            return Err("UTF-16 with an odd number of bytes".to_string());
+        }
+        let units: Vec<u16> = bytes
+            .chunks(2)
+            .map(|c| {
+                if little {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|_| "invalid UTF-16".to_string())
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => std::str::from_utf8(rest)
+            .map(str::to_string)
+            .map_err(|e| format!("invalid UTF-8 after its byte-order mark ({e})")),
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
+        _ => std::str::from_utf8(bytes)
+            .map(str::to_string)
+            .map_err(|e| format!("not UTF-8 ({e}) and no UTF-16 byte-order mark")),
+    }
+}
+
+/// Builds the bundle from the selected entries (any order), or says every reason it is
+/// refused. `wsgi_path` is the environment's (or [`DEFAULT_WSGI_PATH`]).
+pub fn build(entries: Vec<Entry>, wsgi_path: &str) -> Result<Bundle, Vec<BundleProblem>> {
+    build_within(entries, wsgi_path, MAX_BUNDLE_BYTES)
+}
+
+/// [`build`] with another size limit (for tests).
+pub fn build_within(
+    mut entries: Vec<Entry>,
+    wsgi_path: &str,
+    limit: usize,
+) -> Result<Bundle, Vec<BundleProblem>> {
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut problems = Vec::new();
+    let file = |path: &str| {
+        entries.iter().find_map(|e| match &e.data {
+            EntryData::File { bytes, .. } if e.path == path => Some(bytes.as_slice()),
+            _ => None,
+        })
+    };
+    for entry in &entries {
+        match &entry.data {
+            EntryData::Symlink { target } if resolve_link(&entry.path, target).is_none() => {
+                problems.push(BundleProblem::SymlinkLeavesTree {
+                    path: entry.path.clone(),
+                    target: target.clone(),
+                });
+            }
+            EntryData::File { mode, .. }
+                if (entry.path.starts_with(".platform/hooks/")
+                    || entry.path.starts_with(".platform/confighooks/"))
+                    && mode & 0o111 == 0 =>
+            {
+                problems.push(BundleProblem::HookNotExecutable {
+                    path: entry.path.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    match file("Procfile") {
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => problems.extend(check_procfile(text)),
+            Err(_) => problems.push(BundleProblem::ProcfileLine {
+                line: 1,
+                text: "(not UTF-8 text)".into(),
+            }),
+        },
+        None => {
+            let (candidates, module_file, callable) = module_files(wsgi_path);
+            if !candidates.iter().any(|c| file(c).is_some()) {
+                problems.push(BundleProblem::NoEntryPoint {
+                    wsgi_path: wsgi_path.to_string(),
+                    module_file,
+                    callable,
+                });
+            }
+        }
+    }
+    if let Some(bytes) = file("requirements.txt") {
+        if let Err(reason) = decode_requirements(bytes) {
+            problems.push(BundleProblem::UnreadableRequirements {
+                path: "requirements.txt".into(),
+                reason,
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let bytes = zip::write(&entries).map_err(|e| vec![BundleProblem::Zip(e.to_string())])?;
+    if bytes.len() > limit {
+        return Err(vec![BundleProblem::TooLarge {
+            size: bytes.len(),
+            limit,
+        }]);
+    }
+    let sha256 = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Bundle {
+        sha256,
+        paths: entries.into_iter().map(|e| e.path).collect(),
+        bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, mode: u32, text: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            data: EntryData::File {
+                mode,
+                bytes: text.as_bytes().to_vec(),
+            },
+        }
+    }
+
+    fn app() -> Vec<Entry> {
+        vec![
+            file("application.py", 0o644, "application = object()\n"),
+            file("requirements.txt", 0o644, "flask\n"),
+            file(".platform/hooks/predeploy/01.sh", 0o755, "#!/bin/sh\n"),
+        ]
+    }
+
+    #[test]
+    fn the_same_entries_in_any_order_give_the_same_bytes() {
+        let a = build(app(), DEFAULT_WSGI_PATH).unwrap();
+        let mut reversed = app();
+        reversed.reverse();
+        let b = build(reversed, DEFAULT_WSGI_PATH).unwrap();
+        assert_eq!(a.bytes, b.bytes);
+        assert_eq!(a.sha256, b.sha256);
+        assert_eq!(
+            a.paths,
+            vec![
+                ".platform/hooks/predeploy/01.sh",
+                "application.py",
+                "requirements.txt"
+            ]
+        );
+        let label = a.default_label(1_796_043_600);
+        assert_eq!(label, format!("app-261130_130000-{}", &a.sha256[..7]));
+    }
+
+    #[test]
+    fn each_refusal_names_the_file() {
+        let mut entries = app();
+        entries.push(file(".platform/hooks/prebuild/02.sh", 0o644, "#!/bin/sh\n"));
+        entries.push(Entry {
+            path: "data/link".into(),
+            data: EntryData::Symlink {
+                target: "../../etc/passwd".into(),
+            },
+        });
+        entries.push(file(
+            "Procfile",
+            0o644,
+            "web: gunicorn app:app\nworker python w.py\n",
+        ));
+        let problems = build(entries, DEFAULT_WSGI_PATH).unwrap_err();
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("chmod +x .platform/hooks/prebuild/02.sh")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("data/link is a symbolic link")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("Procfile:2: `worker python w.py`")),
+            "{text:?}"
+        );
+        let invalid_utf16 = build(
+            vec![
+                file("application.py", 0o644, "x"),
+                Entry {
+                    path: "requirements.txt".into(),
+                    data: EntryData::File {
+                        mode: 0o644,
+                        bytes: vec![0xFF, 0xFE, 0x00],
+                    },
+                },
+            ],
+            DEFAULT_WSGI_PATH,
+        )
+        .unwrap_err();
+        assert!(invalid_utf16[0]
+            .to_string()
+            .starts_with("requirements.txt cannot be read by pip"));
+        let no_entry = build(vec![file("main.py", 0o644, "")], DEFAULT_WSGI_PATH).unwrap_err();
+        assert!(
+            no_entry[0].to_string().contains("no application.py"),
+            "{no_entry:?}"
+        );
+        // A dotted WSGI path names a module in a package.
+        assert!(build(
+            vec![file("mysite/wsgi.py", 0o644, "")],
+            "mysite.wsgi:application"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn a_bundle_over_the_limit_is_refused() {
+        let problems = build_within(app(), DEFAULT_WSGI_PATH, 100).unwrap_err();
+        assert!(matches!(
+            problems[0],
+            BundleProblem::TooLarge { limit: 100, .. }
+        ));
+        assert!(problems[0]
+            .to_string()
+            .contains("over Elastic Beanstalk's limit"));
+    }
+
+    #[test]
+    fn requirements_in_utf8_or_utf16_with_a_byte_order_mark_are_read() {
+        assert_eq!(decode_requirements(b"flask\n").unwrap(), "flask\n");
+        assert_eq!(
+            decode_requirements(b"\xEF\xBB\xBFflask\n").unwrap(),
+            "flask\n"
+        );
+        let utf16le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("flask\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        assert_eq!(decode_requirements(&utf16le).unwrap(), "flask\n");
+        let utf16be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("flask\n".encode_utf16().flat_map(|u| u.to_be_bytes()))
+            .collect();
+        assert_eq!(decode_requirements(&utf16be).unwrap(), "flask\n");
+        assert!(decode_requirements(b"fl\xFFask").is_err());
+    }
+
+    #[test]
+    fn links_inside_the_folder_stay_and_those_leaving_it_are_found() {
+        assert_eq!(resolve_link("a/b", "c"), Some("a/c".into()));
+        assert_eq!(resolve_link("a/b", "../c"), Some("c".into()));
+        assert_eq!(resolve_link("a/b", "../../c"), None);
+        assert_eq!(resolve_link("a", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn never_bundled_folders_and_ignore_rules_decide_with_a_reason() {
+        let selection = Selection::from_files(None, Some("*.pyc\n!keep.pyc\n"));
+        assert!(matches!(
+            decide(&selection, ".git", true),
+            Decision::Exclude(_)
+        ));
+        assert!(matches!(
+            decide(&selection, ".beanpole", true),
+            Decision::Exclude(_)
+        ));
+        assert_eq!(
+            decide(&selection, "a/x.pyc", false),
+            Decision::Exclude(".gitignore:1 (`*.pyc`)".into())
+        );
+        assert!(
+            matches!(decide(&selection, "keep.pyc", false), Decision::Include(r) if r.contains("re-included"))
+        );
+        assert_eq!(
+            decide(&selection, ".ebextensions", true),
+            Decision::Include(String::new())
+        );
+        // .ebignore wins over .gitignore.
+        let eb = Selection::from_files(Some("secret.txt\n"), Some("*.pyc\n"));
+        assert!(matches!(decide(&eb, "a.pyc", false), Decision::Include(_)));
+        assert!(matches!(
+            decide(&eb, "secret.txt", false),
+            Decision::Exclude(_)
+        ));
+    }
+}

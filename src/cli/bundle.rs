@@ -1,0 +1,106 @@
+//! `bundle` at the command line: which folder, what went in and why, the sha256 and the
+//! default version label, or every reason the bundle is refused.
+
+use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_OK};
+use crate::bundle::DEFAULT_WSGI_PATH;
+use crate::ops::bundle::{bundle as build_bundle, BundleError, BundleRequest};
+use crate::ops::now_unix;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct BundleArgs {
+    /// The application's source folder (default: `app` beside the spec of the one application)
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// Write the zip to FILE
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The WSGI entry point to require when there is no Procfile
+    #[arg(long = "wsgi-path", value_name = "MODULE:CALLABLE", default_value = DEFAULT_WSGI_PATH)]
+    pub wsgi_path: String,
+}
+
+pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
+    let source = match &args.source {
+        Some(dir) => dir.clone(),
+        None => {
+            let (compilation, _) = match load_spec(spec) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match compilation.spec.applications.as_slice() {
+                [application] => application.source.clone(),
+                [] => return error("the spec declares no application: pass `--source DIR`"),
+                many => {
+                    return error(format!(
+                        "the spec declares {} applications ({}): pass `--source DIR`",
+                        many.len(),
+                        many.iter()
+                            .map(|a| a.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            }
+        }
+    };
+    let request = BundleRequest {
+        source: source.clone(),
+        wsgi_path: args.wsgi_path.clone(),
+        out: args.out.clone(),
+    };
+    match build_bundle(&request) {
+        Ok(report) => {
+            println!(
+                "Bundle of {}{}:",
+                source.display(),
+                report
+                    .rules_file
+                    .as_deref()
+                    .map(|f| format!(" (ignore rules: {f})"))
+                    .unwrap_or_default()
+            );
+            for (path, why) in &report.included {
+                if why.is_empty() {
+                    println!("  + {path}");
+                } else {
+                    println!("  + {path}  ({why})");
+                }
+            }
+            for (path, why) in &report.excluded {
+                println!("  - {path}  ({why})");
+            }
+            let files = report.bundle.paths.len();
+            println!(
+                "{files} file{}, {} bytes zipped, sha256 {}",
+                if files == 1 { "" } else { "s" },
+                report.bundle.bytes.len(),
+                report.bundle.sha256
+            );
+            println!(
+                "Default version label: {}",
+                report.bundle.default_label(now_unix())
+            );
+            if let Some(out) = &args.out {
+                println!("Wrote the bundle to {}.", out.display());
+            }
+            EXIT_OK
+        }
+        Err(BundleError::Refused {
+            source_dir,
+            problems,
+        }) => {
+            for problem in &problems {
+                error(problem);
+            }
+            error(format!(
+                "the bundle of {source_dir} is refused ({} problem{} above); nothing was written",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ));
+            EXIT_ERROR
+        }
+        Err(e) => error(e),
+    }
+}

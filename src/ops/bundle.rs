@@ -1,0 +1,217 @@
+//! `bundle`: read an application's source folder (asking `bundle::decide` about each path as
+//! it walks, so ignored folders are never read), build the deterministic source bundle, and
+//! optionally write it. Every refusal names the file.
+
+use crate::bundle::zip::{Entry, EntryData};
+use crate::bundle::{build, decide, Bundle, BundleProblem, Decision, Selection};
+use std::path::{Path, PathBuf};
+
+/// What to bundle.
+#[derive(Debug, Clone)]
+pub struct BundleRequest {
+    /// The application's source folder.
+    pub source: PathBuf,
+    /// The WSGI entry point to look for when there is no Procfile.
+    pub wsgi_path: String,
+    /// Where to write the zip, if anywhere.
+    pub out: Option<PathBuf>,
+}
+
+/// A bundle built, and what went in and what did not, with why.
+#[derive(Debug, Clone)]
+pub struct BundleReport {
+    pub bundle: Bundle,
+    /// Files in the bundle, with the rule that re-included them (empty when no rule did).
+    pub included: Vec<(String, String)>,
+    /// Paths left out (a folder stands for everything in it), with why.
+    pub excluded: Vec<(String, String)>,
+    /// `.ebignore` or `.gitignore`, if one was read.
+    pub rules_file: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{0} is not a folder: give the application's source folder (`--source DIR`, or `source` in the spec's application block)")]
+    NotAFolder(String),
+    #[error("cannot read {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("the bundle of {source_dir} is refused: {} problem{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" })]
+    Refused {
+        source_dir: String,
+        problems: Vec<BundleProblem>,
+    },
+    #[error("cannot write the bundle to {path}: {error}")]
+    Write { path: String, error: std::io::Error },
+}
+
+/// Builds the bundle of `request.source` and writes it to `request.out` if given.
+pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
+    let root = &request.source;
+    if !root.is_dir() {
+        return Err(BundleError::NotAFolder(root.display().to_string()));
+    }
+    let read_text = |name: &str| -> Result<Option<String>, BundleError> {
+        let path = root.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(BundleError::Read {
+                path: path.display().to_string(),
+                error,
+            }),
+        }
+    };
+    let selection = Selection::from_files(
+        read_text(".ebignore")?.as_deref(),
+        read_text(".gitignore")?.as_deref(),
+    );
+    let mut walk = Walk {
+        root,
+        selection: &selection,
+        entries: Vec::new(),
+        included: Vec::new(),
+        excluded: Vec::new(),
+        problems: Vec::new(),
+    };
+    walk.folder(root, "")?;
+    let Walk {
+        entries,
+        included,
+        excluded,
+        mut problems,
+        ..
+    } = walk;
+    let built = build(entries, &request.wsgi_path);
+    let bundle = match built {
+        Ok(bundle) if problems.is_empty() => bundle,
+        Ok(_) => {
+            return Err(BundleError::Refused {
+                source_dir: root.display().to_string(),
+                problems,
+            })
+        }
+        Err(more) => {
+            problems.extend(more);
+            return Err(BundleError::Refused {
+                source_dir: root.display().to_string(),
+                problems,
+            });
+        }
+    };
+    if let Some(out) = &request.out {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| BundleError::Write {
+                path: out.display().to_string(),
+                error,
+            })?;
+        }
+        std::fs::write(out, &bundle.bytes).map_err(|error| BundleError::Write {
+            path: out.display().to_string(),
+            error,
+        })?;
+    }
+    Ok(BundleReport {
+        bundle,
+        included,
+        excluded,
+        rules_file: selection.rules_file.clone(),
+    })
+}
+
+/// The state of one walk of the source folder.
+struct Walk<'a> {
+    root: &'a Path,
+    selection: &'a Selection,
+    entries: Vec<Entry>,
+    included: Vec<(String, String)>,
+    excluded: Vec<(String, String)>,
+    problems: Vec<BundleProblem>,
+}
+
+impl Walk<'_> {
+    fn read_error(path: &Path, error: std::io::Error) -> BundleError {
+        BundleError::Read {
+            path: path.display().to_string(),
+            error,
+        }
+    }
+
+    /// Walks `dir` (whose path in the bundle is `prefix`), in name order.
+    fn folder(&mut self, dir: &Path, prefix: &str) -> Result<(), BundleError> {
+        let mut children: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
+            .map_err(|e| Self::read_error(dir, e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| Self::read_error(dir, e))?;
+        children.sort_by_key(|c| c.file_name());
+        for child in children {
+            let full = child.path();
+            let Some(name) = child.file_name().to_str().map(str::to_string) else {
+                self.problems.push(BundleProblem::NonUtf8Name {
+                    path: full
+                        .strip_prefix(self.root)
+                        .unwrap_or(&full)
+                        .to_string_lossy()
+                        .into_owned(),
+                });
+                continue;
+            };
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let meta = std::fs::symlink_metadata(&full).map_err(|e| Self::read_error(&full, e))?;
+            let is_folder = meta.is_dir();
+            match decide(self.selection, &path, is_folder) {
+                Decision::Exclude(why) => {
+                    let shown = if is_folder { format!("{path}/") } else { path };
+                    self.excluded.push((shown, why));
+                    continue;
+                }
+                Decision::Include(why) if is_folder => {
+                    if !why.is_empty() {
+                        self.included.push((format!("{path}/"), why));
+                    }
+                    self.folder(&full, &path)?;
+                }
+                Decision::Include(why) => {
+                    let data = if meta.file_type().is_symlink() {
+                        let target =
+                            std::fs::read_link(&full).map_err(|e| Self::read_error(&full, e))?;
+                        EntryData::Symlink {
+                            target: target.to_string_lossy().into_owned(),
+                        }
+                    } else if meta.is_file() {
+                        EntryData::File {
+                            mode: mode_of(&meta),
+                            bytes: std::fs::read(&full).map_err(|e| Self::read_error(&full, e))?,
+                        }
+                    } else {
+                        // Sockets, pipes, devices: nothing an application ships.
+                        self.excluded
+                            .push((path, "not a regular file, folder or link".into()));
+                        continue;
+                    };
+                    self.included.push((path.clone(), why));
+                    self.entries.push(Entry { path, data });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    if meta.permissions().readonly() {
+        0o444
+    } else {
+        0o644
+    }
+}
