@@ -153,7 +153,7 @@ pub async fn observe(
             .domain
             .as_ref()
             .and_then(|d| zones.get(d))
-            .map(|zone| served_names(zone, &l.application, &l.environment))
+            .map(|zone| zone.records.served_names(&l.application, &l.environment))
             .unwrap_or_default();
         observations.push(Observation {
             environment: l.environment.clone(),
@@ -175,9 +175,4 @@ pub async fn observe(
         });
     }
     Ok((observations, zones))
-}
-
-/// The names whose ownership TXT record says `environment` of `application` serves them.
-pub fn served_names(zone: &Zone, application: &str, environment: &str) -> Vec<String> {
-    zone.records.served_names(application, environment)
 }

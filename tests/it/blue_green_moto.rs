@@ -472,35 +472,8 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
     let s = status(&moto, &dir);
     let (blue, green) = (dns(&s, "pets-env-blue"), dns(&s, "pets-env-green"));
     let (out, seen) = watch_weights(&moto, &zone, "pets.example.com", || {
-        let child = moto
-            .beanpole(dir.path())
-            .args([
-                "swap",
-                "pets-env-blue",
-                "pets-env-green",
-                "--gradual",
-                "20,100",
-                "--interval",
-                "3s",
-                "--yes",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
         // Once the first weights are live, green loses its targets.
-        let started = std::time::Instant::now();
-        loop {
-            let weighted = moto.records(&zone).iter().any(|r| r.weight.is_some());
-            if weighted {
-                break;
-            }
-            assert!(
-                started.elapsed().as_secs() < 30,
-                "no weighted records appeared"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        let child = gradual_swap_at_first_step(&moto, &dir, &zone, "20,100", "3s");
         deregister_all(&moto, "pets-env-green");
         child.wait_with_output().unwrap()
     });
@@ -528,9 +501,15 @@ fn moto_a_gradual_swap_whose_receiver_turns_red_rolls_back() {
     assert!(marker(&moto, &zone, "pets.example.com").contains("environment=pets-env-blue"));
 }
 
-/// Starts a gradual swap of blue → green (steps 10, 100, long interval) and returns it once its
-/// first weights are live in Route53.
-fn gradual_swap_at_first_step(moto: &Moto, dir: &TempDir, zone: &str) -> std::process::Child {
+/// Starts a gradual swap of blue → green through `steps` and returns it once its first weights
+/// are live in Route53.
+fn gradual_swap_at_first_step(
+    moto: &Moto,
+    dir: &TempDir,
+    zone: &str,
+    steps: &str,
+    interval: &str,
+) -> std::process::Child {
     let child = moto
         .beanpole(dir.path())
         .args([
@@ -538,9 +517,9 @@ fn gradual_swap_at_first_step(moto: &Moto, dir: &TempDir, zone: &str) -> std::pr
             "pets-env-blue",
             "pets-env-green",
             "--gradual",
-            "10,100",
+            steps,
             "--interval",
-            "60s",
+            interval,
             "--yes",
         ])
         .stdout(std::process::Stdio::piped())
@@ -585,7 +564,7 @@ fn moto_a_gradual_swap_interrupted_after_its_first_step_rolls_back() {
     let (dir, zone) = applied(&moto, "swap-sigint");
     let s = status(&moto, &dir);
     let (blue, green) = (dns(&s, "pets-env-blue"), dns(&s, "pets-env-green"));
-    let child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    let child = gradual_swap_at_first_step(&moto, &dir, &zone, "10,100", "60s");
     signal(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
@@ -616,7 +595,7 @@ fn moto_a_gradual_swap_killed_half_way_is_seen_by_plan_undone_by_apply_and_resum
     let (blue, green) = (dns(&s, "pets-env-blue"), dns(&s, "pets-env-green"));
 
     // Killed with no chance to roll back: the production name is left as weighted records.
-    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone, "10,100", "60s");
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
     assert!(moto.records(&zone).iter().any(|r| r.weight.is_some()));
@@ -640,7 +619,7 @@ fn moto_a_gradual_swap_killed_half_way_is_seen_by_plan_undone_by_apply_and_resum
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // Killed again; this time the same swap is run again and finishes it.
-    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone, "10,100", "60s");
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
     let out = run(moto.beanpole(dir.path()).args([
@@ -667,7 +646,7 @@ fn moto_a_gradual_swap_killed_half_way_is_seen_by_plan_undone_by_apply_and_resum
     assert_eq!(cname(&moto, &zone, "pets-staging.example.com"), blue);
 
     // Killed a third time, then destroyed: every record goes, weighted ones included.
-    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone);
+    let mut child = gradual_swap_at_first_step(&moto, &dir, &zone, "10,100", "60s");
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
     let out = run(moto
