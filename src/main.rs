@@ -2,6 +2,7 @@
 
 use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
 use beanpole::cli::bundle::BundleArgs;
+use beanpole::cli::local::LocalRunArgs;
 use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
 use clap::{Parser, Subcommand};
@@ -97,6 +98,11 @@ enum Command {
         #[command(flatten)]
         args: BundleArgs,
     },
+    /// Elastic Beanstalk's Python platform on this machine: real nginx (or Apache) → gunicorn
+    Local {
+        #[command(subcommand)]
+        command: LocalCommand,
+    },
     /// Exchange two environments' CNAMEs in one Route53 change, like `eb swap`
     #[command(
         after_help = "Examples:\n  beanpole swap pets-env-blue pets-env-green          # asks first on a terminal\n  beanpole swap pets-env-blue pets-env-green --yes    # swapping again is the rollback\n  beanpole swap pets-env-blue pets-env-green --gradual 10,50,100 --interval 60s --yes"
@@ -108,6 +114,20 @@ enum Command {
         aws: AwsArgs,
         #[command(flatten)]
         args: SwapArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
+    /// Deploy the source folder on this machine and serve it on 127.0.0.1 until Ctrl-C
+    #[command(
+        after_help = "Examples:\n  beanpole local run -C examples/pets-app            # the spec's only environment\n  beanpole local run pets-env-green -C examples/pets-app --port 9000\n  beanpole local run --source ~/src/my-eb-app         # a bare Elastic Beanstalk folder, no spec"
+    )]
+    Run {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        args: LocalRunArgs,
     },
 }
 
@@ -137,6 +157,9 @@ fn main() {
         Command::Status { spec, aws, args } => cli::blue_green::status(spec, aws, args),
         Command::Swap { spec, aws, args } => cli::blue_green::swap(spec, aws, args),
         Command::Bundle { spec, args } => cli::bundle::bundle(spec, args),
+        Command::Local {
+            command: LocalCommand::Run { spec, args },
+        } => cli::local::local_run(spec, args),
     };
     std::process::exit(code);
 }

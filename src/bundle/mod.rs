@@ -7,6 +7,7 @@
 //! `requirements.txt` pip cannot read. Pure: the folder is read by `ops::bundle`, which asks
 //! [`decide`] about each path as it walks.
 
+pub mod ebextensions;
 pub mod ignore;
 pub mod zip;
 
@@ -93,6 +94,8 @@ pub enum BundleProblem {
     UnreadableRequirements { path: String, reason: String },
     #[error("{path}: a file name that is not UTF-8; rename it")]
     NonUtf8Name { path: String },
+    #[error("{0}; fix the file (Elastic Beanstalk would ignore all of it)")]
+    EbExtensions(ebextensions::ConfigError),
     #[error("cannot write the zip: {0}")]
     Zip(String),
 }
@@ -105,6 +108,11 @@ pub struct Bundle {
     pub sha256: String,
     /// The entries in it, in archive order.
     pub paths: Vec<String>,
+    /// What its `.ebextensions` ask for.
+    pub ebextensions: ebextensions::EbExtensions,
+    /// The WSGI path it was checked against: the spec's, else its `.ebextensions`', else EB's
+    /// default.
+    pub wsgi_path: String,
 }
 
 impl Bundle {
@@ -238,15 +246,18 @@ pub fn decode_requirements(bytes: &[u8]) -> Result<String, String> {
 }
 
 /// Builds the bundle from the selected entries (any order), or says every reason it is
-/// refused. `wsgi_path` is the environment's (or [`DEFAULT_WSGI_PATH`]).
-pub fn build(entries: Vec<Entry>, wsgi_path: &str) -> Result<Bundle, Vec<BundleProblem>> {
-    build_within(entries, wsgi_path, MAX_BUNDLE_BYTES)
+/// refused. `spec_wsgi_path` is what the environment's spec says, if anything.
+pub fn build(
+    entries: Vec<Entry>,
+    spec_wsgi_path: Option<&str>,
+) -> Result<Bundle, Vec<BundleProblem>> {
+    build_within(entries, spec_wsgi_path, MAX_BUNDLE_BYTES)
 }
 
 /// [`build`] with another size limit (for tests).
 pub fn build_within(
     mut entries: Vec<Entry>,
-    wsgi_path: &str,
+    spec_wsgi_path: Option<&str>,
     limit: usize,
 ) -> Result<Bundle, Vec<BundleProblem>> {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -257,6 +268,34 @@ pub fn build_within(
             _ => None,
         })
     };
+    let config_files: Vec<(&str, &[u8])> = entries
+        .iter()
+        .filter_map(|e| match &e.data {
+            EntryData::File { bytes, .. } => Some((e.path.as_str(), bytes.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let ebextensions = match ebextensions::read(&config_files) {
+        Ok(ext) => ext,
+        Err(errors) => {
+            problems.extend(errors.into_iter().map(BundleProblem::EbExtensions));
+            ebextensions::EbExtensions::default()
+        }
+    };
+    let wsgi_path = spec_wsgi_path
+        .map(str::to_string)
+        .or_else(|| {
+            ebextensions
+                .option_settings
+                .iter()
+                .rev()
+                .find(|o| {
+                    o.namespace == "aws:elasticbeanstalk:container:python" && o.option == "WSGIPath"
+                })
+                .map(|o| o.value.clone())
+        })
+        .unwrap_or_else(|| DEFAULT_WSGI_PATH.to_string());
+    let wsgi_path = wsgi_path.as_str();
     for entry in &entries {
         match &entry.data {
             EntryData::Symlink { target } if resolve_link(&entry.path, target).is_none() => {
@@ -322,6 +361,8 @@ pub fn build_within(
         sha256,
         paths: entries.into_iter().map(|e| e.path).collect(),
         bytes,
+        ebextensions,
+        wsgi_path: wsgi_path.to_string(),
     })
 }
 
@@ -349,10 +390,10 @@ mod tests {
 
     #[test]
     fn the_same_entries_in_any_order_give_the_same_bytes() {
-        let a = build(app(), DEFAULT_WSGI_PATH).unwrap();
+        let a = build(app(), None).unwrap();
         let mut reversed = app();
         reversed.reverse();
-        let b = build(reversed, DEFAULT_WSGI_PATH).unwrap();
+        let b = build(reversed, None).unwrap();
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.sha256, b.sha256);
         assert_eq!(
@@ -382,7 +423,7 @@ mod tests {
             0o644,
             "web: gunicorn app:app\nworker python w.py\n",
         ));
-        let problems = build(entries, DEFAULT_WSGI_PATH).unwrap_err();
+        let problems = build(entries, None).unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert!(
             text.iter()
@@ -410,13 +451,13 @@ mod tests {
                     },
                 },
             ],
-            DEFAULT_WSGI_PATH,
+            None,
         )
         .unwrap_err();
         assert!(invalid_utf16[0]
             .to_string()
             .starts_with("requirements.txt cannot be read by pip"));
-        let no_entry = build(vec![file("main.py", 0o644, "")], DEFAULT_WSGI_PATH).unwrap_err();
+        let no_entry = build(vec![file("main.py", 0o644, "")], None).unwrap_err();
         assert!(
             no_entry[0].to_string().contains("no application.py"),
             "{no_entry:?}"
@@ -424,14 +465,14 @@ mod tests {
         // A dotted WSGI path names a module in a package.
         assert!(build(
             vec![file("mysite/wsgi.py", 0o644, "")],
-            "mysite.wsgi:application"
+            Some("mysite.wsgi:application")
         )
         .is_ok());
     }
 
     #[test]
     fn a_bundle_over_the_limit_is_refused() {
-        let problems = build_within(app(), DEFAULT_WSGI_PATH, 100).unwrap_err();
+        let problems = build_within(app(), None, 100).unwrap_err();
         assert!(matches!(
             problems[0],
             BundleProblem::TooLarge { limit: 100, .. }

@@ -2,7 +2,6 @@
 //! default version label, or every reason the bundle is refused.
 
 use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_OK};
-use crate::bundle::DEFAULT_WSGI_PATH;
 use crate::ops::bundle::{bundle as build_bundle, BundleError, BundleRequest};
 use crate::ops::now_unix;
 use clap::Args;
@@ -16,9 +15,10 @@ pub struct BundleArgs {
     /// Write the zip to FILE
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// The WSGI entry point to require when there is no Procfile
-    #[arg(long = "wsgi-path", value_name = "MODULE:CALLABLE", default_value = DEFAULT_WSGI_PATH)]
-    pub wsgi_path: String,
+    /// The WSGI entry point to require when there is no Procfile (default: the spec's
+    /// `wsgi.path`, else the bundle's `.ebextensions` WSGIPath, else application:application)
+    #[arg(long = "wsgi-path", value_name = "MODULE:CALLABLE")]
+    pub wsgi_path: Option<String>,
 }
 
 pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {

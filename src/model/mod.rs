@@ -79,7 +79,111 @@ pub struct Environment {
     pub permissions: Permissions,
     /// Environment properties: environment variables of the application process.
     pub properties: BTreeMap<String, String>,
+    /// Whether `proxy` is written in the spec (then it beats `.ebextensions`' `ProxyServer`).
+    pub proxy_in_spec: bool,
+    pub wsgi: Wsgi,
+    /// URL path → folder of the bundle, served by the proxy; EB's `/static` → `static` is added
+    /// by the platform unless `/static` is mapped here.
+    pub static_files: BTreeMap<String, String>,
+    pub deployment: Deployment,
     pub tags: BTreeMap<String, String>,
+}
+
+/// The `wsgi` block (EB's `aws:elasticbeanstalk:container:python` namespace). Each field is
+/// what the spec says; `None` leaves it to `.ebextensions`, then to EB's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Wsgi {
+    pub path: Option<String>,
+    pub processes: Option<u32>,
+    pub threads: Option<u32>,
+}
+
+/// The `deployment` block (EB's `aws:elasticbeanstalk:command` namespace), as the spec says it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Deployment {
+    pub policy: Option<DeploymentPolicy>,
+    pub batch_size: Option<BatchSize>,
+    /// Seconds a batch may take to deploy and become healthy.
+    pub timeout: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentPolicy {
+    AllAtOnce,
+    Rolling,
+}
+
+impl DeploymentPolicy {
+    pub const NAMES: &'static [&'static str] = &["all-at-once", "rolling"];
+
+    pub fn parse(name: &str) -> Option<DeploymentPolicy> {
+        match name {
+            "all-at-once" => Some(DeploymentPolicy::AllAtOnce),
+            "rolling" => Some(DeploymentPolicy::Rolling),
+            _ => None,
+        }
+    }
+
+    /// EB's `DeploymentPolicy` option value (`AllAtOnce`, `Rolling`).
+    pub fn parse_option(value: &str) -> Option<DeploymentPolicy> {
+        match value {
+            "AllAtOnce" => Some(DeploymentPolicy::AllAtOnce),
+            "Rolling" => Some(DeploymentPolicy::Rolling),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeploymentPolicy::AllAtOnce => "all-at-once",
+            DeploymentPolicy::Rolling => "rolling",
+        }
+    }
+}
+
+/// How many instances a batch takes: a count or a percentage of the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchSize {
+    Fixed(u32),
+    Percent(u32),
+}
+
+impl BatchSize {
+    /// `"30%"`, `"2"`: a percentage from 1 to 100 or a count of at least 1.
+    pub fn parse(text: &str) -> Result<BatchSize, String> {
+        let text = text.trim();
+        let usage = "write a count like 2 or a percentage like \"30%\"";
+        match text.strip_suffix('%') {
+            Some(p) => match p.trim().parse::<u32>() {
+                Ok(n) if (1..=100).contains(&n) => Ok(BatchSize::Percent(n)),
+                _ => Err(format!("a percentage is from 1% to 100%; {usage}")),
+            },
+            None => match text.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(BatchSize::Fixed(n)),
+                _ => Err(usage.to_string()),
+            },
+        }
+    }
+
+    /// The instances in one batch of a group of `instances` (at least one).
+    pub fn of(self, instances: u32) -> u32 {
+        let n = match self {
+            BatchSize::Fixed(n) => n,
+            BatchSize::Percent(p) => (instances * p).div_ceil(100),
+        };
+        n.clamp(1, instances.max(1))
+    }
+}
+
+impl std::fmt::Display for BatchSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchSize::Fixed(n) => write!(f, "{n}"),
+            BatchSize::Percent(p) => write!(f, "{p}%"),
+        }
+    }
 }
 
 impl Environment {

@@ -4,15 +4,10 @@
 use serde::Serialize;
 use std::fmt;
 
-/// The Python platform branches Beanpole supports, as Elastic Beanstalk names them on Amazon
-/// Linux 2023.
-pub const PLATFORMS: &[&str] = &[
-    "python-3.9",
-    "python-3.10",
-    "python-3.11",
-    "python-3.12",
-    "python-3.13",
-];
+/// The Python platform branches of Elastic Beanstalk on Amazon Linux 2023, which are the
+/// Pythons that distribution packages: its system Python 3.9 (`python3`) and `python3.11`,
+/// `python3.12`, `python3.13`. There is no 3.10 on Amazon Linux 2023.
+pub const PLATFORMS: &[&str] = &["python-3.9", "python-3.11", "python-3.12", "python-3.13"];
 
 pub const PROXIES: &[&str] = &["nginx", "apache"];
 
@@ -33,8 +28,17 @@ impl Platform {
         })
     }
 
-    /// The Amazon Linux 2023 package providing this Python.
+    /// The Amazon Linux 2023 package providing this Python (3.9 is the system `python3`).
     pub fn python_package(&self) -> String {
+        if self.python_version == "3.9" {
+            "python3".to_string()
+        } else {
+            format!("python{}", self.python_version)
+        }
+    }
+
+    /// The interpreter's command on Amazon Linux 2023.
+    pub fn python_command(&self) -> String {
         format!("python{}", self.python_version)
     }
 
@@ -63,7 +67,7 @@ impl From<Platform> for String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proxy {
     Nginx,
@@ -129,6 +133,11 @@ mod tests {
             Platform::parse("python-3.12").map(|p| p.python_package()),
             Some("python3.12".into())
         );
+        assert_eq!(
+            Platform::parse("python-3.9").map(|p| p.python_package()),
+            Some("python3".into())
+        );
         assert!(Platform::parse("python-2.7").is_none());
+        assert!(Platform::parse("python-3.10").is_none());
     }
 }

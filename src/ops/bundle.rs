@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 pub struct BundleRequest {
     /// The application's source folder.
     pub source: PathBuf,
-    /// The WSGI entry point to look for when there is no Procfile.
-    pub wsgi_path: String,
+    /// The WSGI entry point to look for when there is no Procfile, if the spec or a flag says
+    /// (else the bundle's `.ebextensions`, else EB's default).
+    pub wsgi_path: Option<String>,
     /// Where to write the zip, if anywhere.
     pub out: Option<PathBuf>,
 }
@@ -81,7 +82,7 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
         mut problems,
         ..
     } = walk;
-    let built = build(entries, &request.wsgi_path);
+    let built = build(entries, request.wsgi_path.as_deref());
     let bundle = match built {
         Ok(bundle) if problems.is_empty() => bundle,
         Ok(_) => {

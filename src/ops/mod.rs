@@ -8,6 +8,8 @@
 pub mod apply;
 pub mod bundle;
 pub mod destroy;
+pub mod engine;
+pub mod local;
 pub mod plan;
 pub mod status;
 pub mod swap;

@@ -396,6 +396,66 @@ pub fn ssl_policy(name: &str) -> Check {
     }
 }
 
+/// A gunicorn WSGI path, `module[:callable]`: dotted Python identifiers, as EB's `WSGIPath`.
+/// It becomes part of the web process's command line, so nothing else is allowed.
+pub fn wsgi_path(path: &str) -> Check {
+    let identifier = |s: &str| {
+        let mut chars = s.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let (module, callable) = match path.split_once(':') {
+        Some((m, c)) => (m, Some(c)),
+        None => (path, None),
+    };
+    let module_ok = module.split('.').all(identifier);
+    let callable_ok = callable.is_none_or(|c| identifier(c.strip_suffix("()").unwrap_or(c)));
+    if module_ok && callable_ok {
+        Ok(())
+    } else {
+        Err("write `module:callable` with Python names, as in `application:application` or `mysite.wsgi:application`".into())
+    }
+}
+
+/// A URL path the proxy serves static files under: `/static`, `/assets/img`.
+pub fn url_path(path: &str) -> Check {
+    let chars_ok = path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._~-".contains(c));
+    if !path.starts_with('/') || !chars_ok || path.split('/').any(|p| p == "..") {
+        return Err(
+            "a URL path starts with `/` and holds letters, digits and `/._~-`, as in \"/static\""
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A folder inside the source bundle, relative to its root: `static`, `web/assets`.
+pub fn bundle_folder(folder: &str) -> Check {
+    let chars_ok = !folder.is_empty()
+        && folder
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
+    if folder.starts_with('/') || !chars_ok || folder.split('/').any(|p| p == "..") {
+        return Err(
+            "a folder of the bundle, relative to its root, as in \"static\" (letters, digits, `/._-`; no `..`)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The application's source folder: a path on this machine, relative to the spec file.
+pub fn source_folder(folder: &str) -> Check {
+    if folder.trim().is_empty() || folder.chars().any(char::is_control) {
+        return Err("give the folder holding application.py, as in \"./app\"".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

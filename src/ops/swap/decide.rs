@@ -22,7 +22,8 @@ pub struct SwapRequest {
 }
 
 /// The longest pause between gradual steps: a longer one is a typo, not a plan.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+pub const MAX_INTERVAL: Duration = crate::duration::MAX_DURATION;
+pub use crate::duration::parse_duration;
 
 /// What the spec says about one environment of the pair.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,32 +138,6 @@ pub fn check_request(
         return Err(Refusal::NoDomain(a.application.clone()));
     };
     Ok((a.application.clone(), domain))
-}
-
-/// A duration flag: `60s`, `2m`, `500ms`, or plain seconds. Refuses overflow and zero-width
-/// garbage with a reason.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&text[..i], &text[i..]),
-        None => (text, "s"),
-    };
-    let usage = "write a duration like 60s, 2m or 500ms";
-    let n: u64 = number.parse().map_err(|_| usage.to_string())?;
-    let duration = match unit {
-        "s" => Some(Duration::from_secs(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        "ms" => Some(Duration::from_millis(n)),
-        _ => return Err(usage.to_string()),
-    };
-    match duration {
-        Some(d) if d <= MAX_INTERVAL => Ok(d),
-        _ => Err(format!(
-            "at most {} h; {usage}",
-            MAX_INTERVAL.as_secs() / 3600
-        )),
-    }
 }
 
 /// Of the two names exchanged, the production one: the shorter (`pets` rather than

@@ -19,7 +19,7 @@ impl<'f> Compiler<'f> {
             &block.body,
             format!("application `{}`", decl.name),
             decl.header.clone(),
-            &["name", "region", "domain", "tags", "description"],
+            &["name", "region", "domain", "source", "tags", "description"],
             &[],
             &mut diagnostics,
         );
@@ -45,17 +45,29 @@ impl<'f> Compiler<'f> {
         if let Some((d, span)) = &domain {
             reader.check(&mut ev, "domain", d, span, checks::domain(d));
         }
+        let source = reader.string(&mut ev, "source");
+        if let Some((folder, span)) = &source {
+            reader.check(
+                &mut ev,
+                "source folder",
+                folder,
+                span,
+                checks::source_folder(folder),
+            );
+        }
         let tags = read_tags(&reader, &mut ev);
         reader.string(&mut ev, "description");
         if reader.failed() || !name_ok {
             return Binding::Failed;
         }
-        // `app` beside the file that declares the application (a shipped module has no
-        // folder: then relative to where Beanpole runs). The `source` attribute that moves it
-        // comes with application versions.
+        // Relative to the folder of the file that declares the application (a shipped module
+        // has no folder: then relative to where Beanpole runs); `app` when not given.
+        let folder = source
+            .map(|(s, _)| PathBuf::from(s))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SOURCE));
         let source = match &unit.base_dir {
-            Some(base) => base.join(DEFAULT_SOURCE),
-            None => PathBuf::from(DEFAULT_SOURCE),
+            Some(base) if folder.is_relative() => base.join(folder),
+            _ => folder,
         };
         let domain = domain.map(|(d, _)| d.trim_end_matches('.').to_lowercase());
         let region = region.map(|(r, _)| r);

@@ -27,10 +27,13 @@ impl<'f> Compiler<'f> {
                 "platform",
                 "proxy",
                 "properties",
+                "static_files",
                 "tags",
                 "description",
             ],
             &[
+                "wsgi",
+                "deployment",
                 "instance",
                 "capacity",
                 "load_balancer",
@@ -44,6 +47,8 @@ impl<'f> Compiler<'f> {
         let lb_block = reader.single_block("load_balancer", &mut diagnostics);
         let network_block = reader.single_block("network", &mut diagnostics);
         let permissions_block = reader.single_block("permissions", &mut diagnostics);
+        let wsgi_block = reader.single_block("wsgi", &mut diagnostics);
+        let deployment_block = reader.single_block("deployment", &mut diagnostics);
         self.diagnostics.append(&mut diagnostics);
 
         let mut ev = self.evaluator(symbols, decl.file, unit);
@@ -96,16 +101,23 @@ impl<'f> Compiler<'f> {
         let platform = match reader.required_string(
             &mut ev,
             "platform",
-            "add `platform = \"python-3.12\"` (python-3.9 … python-3.13)",
+            "add `platform = \"python-3.12\"` (python-3.9, python-3.11, python-3.12 or python-3.13)",
         ) {
             None => None,
             Some((p, span)) => match Platform::parse(&p) {
                 Some(platform) => Some(platform),
                 None => {
                     reader.mark_failed();
-                    let hint = did_you_mean(&p, PLATFORMS.iter().copied()).unwrap_or_else(|| {
-                        format!("supported platforms: {}", PLATFORMS.join(", "))
-                    });
+                    let hint = if p == "python-3.10" {
+                        format!(
+                            "Amazon Linux 2023 packages no Python 3.10, so Elastic Beanstalk has no such branch: use python-3.11 (the branches: {})",
+                            PLATFORMS.join(", ")
+                        )
+                    } else {
+                        did_you_mean(&p, PLATFORMS.iter().copied()).unwrap_or_else(|| {
+                            format!("supported platforms: {}", PLATFORMS.join(", "))
+                        })
+                    };
                     ev.diagnostics.push(
                         Diagnostic::new(SpecError::UnknownPlatform { name: p }, span)
                             .with_hint(hint),
@@ -114,6 +126,7 @@ impl<'f> Compiler<'f> {
                 }
             },
         };
+        let proxy_in_spec = reader.has("proxy");
         let proxy = match reader.string(&mut ev, "proxy") {
             None => Some(Proxy::Nginx),
             Some((p, span)) => match Proxy::parse(&p) {
@@ -149,6 +162,7 @@ impl<'f> Compiler<'f> {
                 );
             }
         }
+        let static_files = read_static_files(&reader, &mut ev);
         let tags = read_tags(&reader, &mut ev);
         reader.string(&mut ev, "description");
 
@@ -158,6 +172,8 @@ impl<'f> Compiler<'f> {
         let load_balancer = read_load_balancer(file, lb_block, &mut ev);
         let network = read_network(file, network_block, &mut ev);
         let permissions = read_permissions(file, permissions_block, &mut ev);
+        let wsgi = read_wsgi(file, wsgi_block, &mut ev);
+        let deployment = read_deployment(file, deployment_block, &mut ev);
         let warnings = std::mem::take(&mut ev.warnings);
         drop(ev);
         self.warnings.extend(warnings);
@@ -171,6 +187,8 @@ impl<'f> Compiler<'f> {
             Some(load_balancer),
             Some(network),
             Some(permissions),
+            Some(wsgi),
+            Some(deployment),
         ) = (
             application,
             platform,
@@ -180,6 +198,8 @@ impl<'f> Compiler<'f> {
             load_balancer,
             network,
             permissions,
+            wsgi,
+            deployment,
         )
         else {
             return Binding::Failed;
@@ -234,6 +254,10 @@ impl<'f> Compiler<'f> {
             network,
             permissions,
             properties: properties.map(|(p, _)| p).unwrap_or_default(),
+            proxy_in_spec,
+            wsgi,
+            static_files,
+            deployment,
             tags,
         });
         Binding::Value(Value::Object(object))

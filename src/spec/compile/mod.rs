@@ -17,6 +17,7 @@ mod load_balancer;
 mod modules;
 mod network;
 mod permissions;
+mod runtime;
 mod syntax;
 
 use application::{read_application_ref, read_tags, sub_reader};
@@ -25,6 +26,7 @@ use instance::read_instance;
 use load_balancer::read_load_balancer;
 use network::read_network;
 use permissions::read_permissions;
+use runtime::{read_deployment, read_static_files, read_wsgi};
 
 use super::checks;
 use super::decode::{header_span, BlockReader};

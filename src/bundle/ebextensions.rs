@@ -1,0 +1,487 @@
+//! `.ebextensions/*.config`: Elastic Beanstalk's configuration files, read from a bundle into
+//! what the platform engine runs (`packages`, `files`, `commands`, `container_commands`) and the
+//! `option_settings` that fill what the spec leaves open. Files are read in alphabetical order,
+//! as EB does. A file that is not YAML (or JSON) refuses the bundle, naming the file; a key
+//! Beanpole does not carry out is reported by file and key, never dropped in silence.
+
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+
+/// What all the configuration files of a bundle ask for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EbExtensions {
+    pub option_settings: Vec<OptionSetting>,
+    pub packages: Vec<Package>,
+    pub files: Vec<FileSpec>,
+    pub commands: Vec<Command>,
+    pub container_commands: Vec<Command>,
+    /// Keys read but not carried out, with what to do instead.
+    pub unsupported: Vec<Unsupported>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionSetting {
+    /// `.ebextensions/NAME.config`
+    pub file: String,
+    pub namespace: String,
+    pub option: String,
+    pub value: String,
+}
+
+/// A system package, installed with the instance's package manager (dnf on Amazon Linux 2023).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub file: String,
+    pub name: String,
+    /// Empty: any version.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSpec {
+    pub file: String,
+    /// Absolute path on the instance.
+    pub path: String,
+    pub content: String,
+    /// `plain` or `base64`.
+    pub encoding: String,
+    /// Octal, as written (`"000755"`); empty: `000644`.
+    pub mode: String,
+    pub owner: String,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub file: String,
+    pub name: String,
+    /// A string runs with `/bin/sh -c`; a list runs as the program and its arguments.
+    pub command: CommandLine,
+    pub cwd: Option<String>,
+    pub env: BTreeMap<String, String>,
+    /// Runs first; the command runs only if it exits 0.
+    pub test: Option<String>,
+    pub ignore_errors: bool,
+    /// `container_commands` only: run on one instance per deployment.
+    pub leader_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unsupported {
+    pub file: String,
+    pub key: String,
+    pub reason: String,
+}
+
+/// A configuration file Beanpole cannot read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Top-level keys EB knows that Beanpole does not carry out, with what to do instead.
+const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
+    (
+        "groups",
+        "create the group in a `commands` entry (groupadd)",
+    ),
+    ("users", "create the user in a `commands` entry (useradd)"),
+    ("sources", "download and unpack it in a `commands` entry"),
+    (
+        "services",
+        "enable the service in a `commands` entry (systemctl)",
+    ),
+    (
+        "Resources",
+        "declare AWS resources in the Beanpole spec, not in the bundle",
+    ),
+    ("Outputs", "declare outputs in the Beanpole spec"),
+];
+
+/// Reads every `.ebextensions/*.config` among `files` (path, bytes), alphabetically.
+pub fn read(files: &[(&str, &[u8])]) -> Result<EbExtensions, Vec<ConfigError>> {
+    let mut configs: Vec<&(&str, &[u8])> = files
+        .iter()
+        .filter(|(path, _)| {
+            path.strip_prefix(".ebextensions/")
+                .is_some_and(|name| !name.contains('/') && name.ends_with(".config"))
+        })
+        .collect();
+    configs.sort_by(|a, b| a.0.cmp(b.0));
+    let mut out = EbExtensions::default();
+    let mut errors = Vec::new();
+    for (path, bytes) in configs {
+        if let Err(message) = read_one(path, bytes, &mut out) {
+            errors.push(ConfigError {
+                file: path.to_string(),
+                message,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn read_one(file: &str, bytes: &[u8], out: &mut EbExtensions) -> Result<(), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    let document: Value = serde_yaml::from_str(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
+            .unwrap_or_default();
+        format!("{at}not valid YAML or JSON: {e}")
+    })?;
+    let Value::Mapping(top) = document else {
+        return Err("expected a mapping of keys such as option_settings, files, commands".into());
+    };
+    let unsupported = |out: &mut EbExtensions, key: String, reason: &str| {
+        out.unsupported.push(Unsupported {
+            file: file.to_string(),
+            key,
+            reason: reason.to_string(),
+        })
+    };
+    for (key, value) in &top {
+        let key = scalar(key).unwrap_or_default();
+        match key.as_str() {
+            "option_settings" => read_options(file, value, out)?,
+            "packages" => {
+                let managers = mapping(value, "packages")?;
+                for (manager, list) in managers {
+                    let manager = scalar(manager).unwrap_or_default();
+                    if manager != "yum" {
+                        unsupported(
+                            out,
+                            format!("packages.{manager}"),
+                            "only yum packages are installed (dnf on Amazon Linux 2023); install Python packages through requirements.txt",
+                        );
+                        continue;
+                    }
+                    for (name, versions) in mapping(list, "packages.yum")? {
+                        let name = scalar(name).unwrap_or_default();
+                        let versions = match versions {
+                            Value::Sequence(v) => v.iter().filter_map(scalar).collect(),
+                            Value::Null => Vec::new(),
+                            other => vec![scalar(other).unwrap_or_default()],
+                        };
+                        check_package_name(&name)?;
+                        out.packages.push(Package {
+                            file: file.to_string(),
+                            name,
+                            version: versions.into_iter().next().unwrap_or_default(),
+                        });
+                    }
+                }
+            }
+            "files" => {
+                for (path, spec) in mapping(value, "files")? {
+                    let path = scalar(path).unwrap_or_default();
+                    if !path.starts_with('/') {
+                        return Err(format!("files: `{path}` is not an absolute path"));
+                    }
+                    let spec = mapping(spec, &format!("files.{path}"))?;
+                    let get = |k: &str| spec.get(k).and_then(scalar);
+                    if spec.get("source").is_some() {
+                        unsupported(
+                            out,
+                            format!("files.{path}.source"),
+                            "files are not downloaded; put the content in the bundle or use `content`",
+                        );
+                        continue;
+                    }
+                    let encoding = get("encoding").unwrap_or_else(|| "plain".into());
+                    if encoding != "plain" && encoding != "base64" {
+                        return Err(format!(
+                            "files.{path}.encoding: `{encoding}` (plain or base64)"
+                        ));
+                    }
+                    let mode = get("mode").unwrap_or_default();
+                    if !mode.is_empty() && (mode.len() > 6 || !mode.chars().all(|c| ('0'..='7').contains(&c))) {
+                        return Err(format!("files.{path}.mode: `{mode}` is not an octal mode like \"000755\""));
+                    }
+                    for k in spec.keys().filter_map(scalar) {
+                        if !["content", "encoding", "mode", "owner", "group", "source", "authentication"]
+                            .contains(&k.as_str())
+                        {
+                            unsupported(out, format!("files.{path}.{k}"), "not a key of a files entry");
+                        }
+                    }
+                    out.files.push(FileSpec {
+                        file: file.to_string(),
+                        path,
+                        content: get("content").unwrap_or_default(),
+                        encoding,
+                        mode,
+                        owner: get("owner").unwrap_or_default(),
+                        group: get("group").unwrap_or_default(),
+                    });
+                }
+            }
+            "commands" | "container_commands" => {
+                let container = key == "container_commands";
+                let mut commands = Vec::new();
+                for (name, spec) in mapping(value, &key)? {
+                    let name = scalar(name).unwrap_or_default();
+                    commands.push(read_command(file, &key, name, spec, container, out)?);
+                }
+                // EB runs them in alphabetical order of their names.
+                commands.sort_by(|a, b| a.name.cmp(&b.name));
+                if container {
+                    out.container_commands.extend(commands);
+                } else {
+                    out.commands.extend(commands);
+                }
+            }
+            other => match UNSUPPORTED_KEYS.iter().find(|(k, _)| *k == other) {
+                Some((_, reason)) => unsupported(out, other.to_string(), reason),
+                None => unsupported(
+                    out,
+                    other.to_string(),
+                    "not an .ebextensions key (option_settings, packages, files, commands, container_commands)",
+                ),
+            },
+        }
+    }
+    Ok(())
+}
+
+fn read_command(
+    file: &str,
+    section: &str,
+    name: String,
+    spec: &Value,
+    container: bool,
+    out: &mut EbExtensions,
+) -> Result<Command, String> {
+    let at = format!("{section}.{name}");
+    let spec = mapping(spec, &at)?;
+    let command = match spec.get("command") {
+        Some(Value::Sequence(items)) => {
+            CommandLine::Argv(items.iter().filter_map(scalar).collect())
+        }
+        Some(v) => CommandLine::Shell(
+            scalar(v).ok_or_else(|| format!("{at}.command: expected a string or a list"))?,
+        ),
+        None => return Err(format!("{at}: no `command`")),
+    };
+    let env = match spec.get("env") {
+        Some(v) => mapping(v, &format!("{at}.env"))?
+            .iter()
+            .map(|(k, v)| (scalar(k).unwrap_or_default(), scalar(v).unwrap_or_default()))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let flag = |k: &str| spec.get(k).and_then(scalar).is_some_and(|v| v == "true");
+    for k in spec.keys().filter_map(scalar) {
+        let known: &[&str] = if container {
+            &[
+                "command",
+                "cwd",
+                "env",
+                "test",
+                "ignoreErrors",
+                "leader_only",
+                "waitAfterCompletion",
+            ]
+        } else {
+            &[
+                "command",
+                "cwd",
+                "env",
+                "test",
+                "ignoreErrors",
+                "waitAfterCompletion",
+            ]
+        };
+        if !known.contains(&k.as_str()) {
+            out.unsupported.push(Unsupported {
+                file: file.to_string(),
+                key: format!("{at}.{k}"),
+                reason: format!("not a key of a {section} entry"),
+            });
+        } else if k == "waitAfterCompletion" {
+            out.unsupported.push(Unsupported {
+                file: file.to_string(),
+                key: format!("{at}.{k}"),
+                reason: "no reboot happens after a command; the next command runs at once".into(),
+            });
+        }
+    }
+    Ok(Command {
+        file: file.to_string(),
+        name,
+        command,
+        cwd: spec.get("cwd").and_then(scalar),
+        env,
+        test: spec.get("test").and_then(scalar),
+        ignore_errors: flag("ignoreErrors"),
+        leader_only: container && flag("leader_only"),
+    })
+}
+
+/// `option_settings` as a mapping of namespaces to options, or as a list of
+/// `{namespace, option_name, value}`.
+fn read_options(file: &str, value: &Value, out: &mut EbExtensions) -> Result<(), String> {
+    let mut push = |namespace: String, option: String, value: String| {
+        out.option_settings.push(OptionSetting {
+            file: file.to_string(),
+            namespace,
+            option,
+            value,
+        })
+    };
+    match value {
+        Value::Mapping(namespaces) => {
+            for (namespace, options) in namespaces {
+                let namespace = scalar(namespace).unwrap_or_default();
+                for (option, value) in mapping(options, &format!("option_settings.{namespace}"))? {
+                    push(
+                        namespace.clone(),
+                        scalar(option).unwrap_or_default(),
+                        scalar(value).unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for item in items {
+                let item = mapping(item, "option_settings")?;
+                let get = |k: &str| item.get(k).and_then(scalar);
+                let (Some(namespace), Some(option)) = (get("namespace"), get("option_name")) else {
+                    return Err(
+                        "option_settings: each list item needs `namespace` and `option_name`"
+                            .into(),
+                    );
+                };
+                push(namespace, option, get("value").unwrap_or_default());
+            }
+        }
+        Value::Null => {}
+        _ => return Err("option_settings: expected a mapping of namespaces or a list".into()),
+    }
+    Ok(())
+}
+
+fn mapping<'v>(value: &'v Value, at: &str) -> Result<&'v serde_yaml::Mapping, String> {
+    static EMPTY: std::sync::OnceLock<serde_yaml::Mapping> = std::sync::OnceLock::new();
+    match value {
+        Value::Mapping(m) => Ok(m),
+        Value::Null => Ok(EMPTY.get_or_init(serde_yaml::Mapping::new)),
+        _ => Err(format!("{at}: expected a mapping")),
+    }
+}
+
+/// A YAML scalar as text (`true` → "true", `5` → "5"), as EB reads option values.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn check_package_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("packages.yum: `{name}` is not a package name"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_supported_key_in_alphabetical_file_order() {
+        let a = br#"
+option_settings:
+  aws:elasticbeanstalk:application:environment:
+    FLASK_DEBUG: true
+  aws:elasticbeanstalk:container:python:
+    WSGIPath: mysite.wsgi:application
+packages:
+  yum:
+    git: []
+files:
+  /etc/motd:
+    mode: "000644"
+    content: |
+      hello
+commands:
+  02_second:
+    command: echo two
+  01_first:
+    command: ["echo", "one"]
+    cwd: /tmp
+container_commands:
+  01_migrate:
+    command: "python manage.py migrate"
+    leader_only: true
+groups:
+  g: {}
+"#;
+        let b = br#"{"option_settings": [{"namespace": "aws:elasticbeanstalk:command", "option_name": "Timeout", "value": 900}]}"#;
+        let ext = read(&[(".ebextensions/b.config", b), (".ebextensions/a.config", a)]).unwrap();
+        assert_eq!(ext.option_settings.len(), 3);
+        assert_eq!(ext.option_settings[0].value, "true");
+        assert_eq!(ext.option_settings[2].file, ".ebextensions/b.config");
+        assert_eq!(ext.option_settings[2].value, "900");
+        assert_eq!(ext.packages[0].name, "git");
+        assert_eq!(ext.files[0].content, "hello\n");
+        assert_eq!(
+            ext.commands
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["01_first", "02_second"]
+        );
+        assert_eq!(
+            ext.commands[0].command,
+            CommandLine::Argv(vec!["echo".into(), "one".into()])
+        );
+        assert!(ext.container_commands[0].leader_only);
+        assert_eq!(ext.unsupported[0].key, "groups");
+    }
+
+    #[test]
+    fn a_file_that_is_not_yaml_is_named_with_its_line() {
+        let bad = b"option_settings:\n  - namespace: a\n   bad: [\n";
+        let errors = read(&[(".ebextensions/01.config", bad)]).unwrap_err();
+        assert_eq!(errors[0].file, ".ebextensions/01.config");
+        assert!(errors[0].message.contains("line"), "{}", errors[0].message);
+    }
+
+    #[test]
+    fn files_not_named_config_and_nested_files_are_not_configuration() {
+        let ext = read(&[
+            (".ebextensions/readme.txt", b"not: [yaml"),
+            (".ebextensions/sub/x.config", b"not: [yaml"),
+        ])
+        .unwrap();
+        assert_eq!(ext, EbExtensions::default());
+    }
+}

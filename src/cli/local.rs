@@ -1,0 +1,219 @@
+//! `local run` at the command line: deploy the source folder on this machine, print each
+//! engine step, serve in the foreground until Ctrl-C, then stop every process it started.
+
+use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_OK};
+use crate::ops::local::{claim, release, run, LocalRequest};
+use crate::platform::report::Report;
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Args)]
+pub struct LocalRunArgs {
+    /// The environment whose settings to use (default: the spec's only environment)
+    #[arg(value_name = "ENV")]
+    pub env: Option<String>,
+    /// The application's source folder (default: the application's `source`); without a spec,
+    /// a bare Elastic Beanstalk application folder
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// The proxy's port on 127.0.0.1
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The WSGI server's port behind the proxy (default: the PORT property, else 8000)
+    #[arg(long = "app-port", value_name = "PORT")]
+    pub app_port: Option<u16>,
+}
+
+fn has_spec(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "hcl"))
+    })
+}
+
+pub fn local_run(spec: &SpecArgs, args: &LocalRunArgs) -> i32 {
+    let bare = args.env.is_none() && args.source.is_some() && !has_spec(&spec.dir);
+    let (environment, application, source) = if bare {
+        let source = args.source.clone().unwrap_or_default();
+        let name = std::fs::canonicalize(&source)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "app".into());
+        (None, name, source)
+    } else {
+        let (compilation, _) = match load_spec(spec) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let environments = &compilation.spec.environments;
+        let env = match &args.env {
+            Some(name) => match compilation.spec.environment(name) {
+                Some(e) => e.clone(),
+                None => {
+                    return error(format!(
+                        "no environment `{name}` in the spec (it has: {})",
+                        names(environments.iter().map(|e| e.name.as_str()))
+                    ))
+                }
+            },
+            None => match environments.as_slice() {
+                [] => return error("the spec declares no environment: add one, or pass `--source DIR` from a folder without a spec"),
+                [only] => only.clone(),
+                [first, others @ ..] => {
+                    println!(
+                        "Using {}, the spec's first environment (name another to use its settings: {}).",
+                        first.name,
+                        names(others.iter().map(|e| e.name.as_str()))
+                    );
+                    first.clone()
+                }
+            },
+        };
+        let source = match &args.source {
+            Some(s) => s.clone(),
+            None => compilation
+                .spec
+                .application(&env.application)
+                .map(|a| a.source.clone())
+                .unwrap_or_else(|| PathBuf::from("app")),
+        };
+        (Some(env.clone()), env.application.clone(), source)
+    };
+    if !source.is_dir() {
+        return error(format!(
+            "{} is not a folder: give the application's source folder with `--source DIR`",
+            source.display()
+        ));
+    }
+    if let Err(e) = claim(&source) {
+        return error(e);
+    }
+    let code = serve(&source, environment, application, args);
+    release(&source);
+    code
+}
+
+fn serve(
+    source: &Path,
+    environment: Option<crate::model::Environment>,
+    application: String,
+    args: &LocalRunArgs,
+) -> i32 {
+    let what = match &environment {
+        Some(e) => format!("{} of {}", e.name, e.application),
+        None => format!(
+            "{} (a folder without a spec: Elastic Beanstalk's defaults)",
+            source.display()
+        ),
+    };
+    println!(
+        "Deploying {what} on this machine, in {}",
+        crate::ops::local::state_dir(source).display()
+    );
+    let request = LocalRequest {
+        source: source.to_path_buf(),
+        environment,
+        application,
+        port: args.port,
+        app_port: args.app_port,
+        engine_env: Vec::new(),
+    };
+    let run = match run(&request) {
+        Ok(r) => r,
+        Err(e) => return error(e),
+    };
+    for u in &run.unsupported {
+        eprintln!(
+            "warning: {}: `{}` is not carried out: {}",
+            u.file, u.key, u.reason
+        );
+    }
+    print_steps(&run.report);
+    for w in &run.report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !run.report.succeeded() {
+        let _ = run.engine.stop(&run.root);
+        return error(failure_text(&run.report));
+    }
+    println!(
+        "Serving {} ({} → gunicorn on 127.0.0.1:{}), version {}. Logs: {}. Ctrl-C stops it.",
+        run.url,
+        run.settings.proxy,
+        run.settings.upstream_port,
+        run.report.version,
+        run.root.join("var/log").display()
+    );
+    wait_for_stop();
+    println!("Stopping the application and the proxy…");
+    match run.engine.stop(&run.root) {
+        Ok(()) => {
+            println!("Stopped.");
+            EXIT_OK
+        }
+        Err(e) => {
+            error(e);
+            EXIT_ERROR
+        }
+    }
+}
+
+/// The engine's steps with their durations, one per line.
+pub fn print_steps(report: &Report) {
+    for step in &report.steps {
+        let mark = if step.outcome == "ok" { "ok" } else { "FAILED" };
+        println!("  {:<32} {:>8.2} s  {mark}", step.name, step.seconds);
+    }
+}
+
+/// A failed deployment: the step, why, the output's last lines, and what serves now.
+pub fn failure_text(report: &Report) -> String {
+    let mut text = format!(
+        "the deployment of {} failed at {}: {}",
+        report.version,
+        report.failed_step.as_deref().unwrap_or("?"),
+        report.message
+    );
+    if !report.output_tail.is_empty() {
+        text.push_str("\n--- last lines of its output ---\n");
+        text.push_str(&report.output_tail);
+    }
+    if let Some(previous) = &report.rolled_back_to {
+        text.push_str(&format!("\nversion {previous} was put back and serves"));
+    }
+    text
+}
+
+fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let list: Vec<&str> = names.collect();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// Blocks until Ctrl-C (SIGINT) or SIGTERM.
+fn wait_for_stop() {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    });
+}

@@ -1,0 +1,187 @@
+//! `local run`: Elastic Beanstalk's Python platform on this machine. The source folder is
+//! bundled exactly as for a deploy, its settings resolved (spec, `.ebextensions`, defaults), and
+//! the platform engine deploys it under `.beanpole/local/` of the folder: real nginx (or
+//! Apache) on 127.0.0.1 in front of gunicorn, with the environment's properties, hooks and
+//! static files. Works without a spec on a bare EB application folder.
+
+use super::bundle::{bundle, BundleError, BundleRequest};
+use super::engine::{EngineDeploy, EngineError, LocalEngine};
+use crate::bundle::ebextensions::Unsupported;
+use crate::model::Environment;
+use crate::platform::document::{document, HealthCheck, Target, VersionRef};
+use crate::platform::report::Report;
+use crate::platform::settings::{resolve, RuntimeSettings, SettingProblem};
+use std::path::{Path, PathBuf};
+
+/// The Python branch of a bare EB folder: the newest Amazon Linux 2023 branch.
+pub const BARE_PYTHON: &str = "3.13";
+/// How long the engine waits for the application to answer through the proxy.
+pub const HEALTH_TIMEOUT_SECS: u32 = 60;
+
+#[derive(Debug, Clone)]
+pub struct LocalRequest {
+    pub source: PathBuf,
+    /// The environment whose settings apply; `None` for a bare Elastic Beanstalk folder.
+    pub environment: Option<Environment>,
+    pub application: String,
+    /// The proxy's port on 127.0.0.1.
+    pub port: u16,
+    /// The WSGI server's port, when not the `PORT` property or 8000.
+    pub app_port: Option<u16>,
+    /// Extra environment for the engine (e.g. pip's index settings).
+    pub engine_env: Vec<(String, String)>,
+}
+
+/// A deployment on this machine: its outcome and how to stop it.
+#[derive(Debug)]
+pub struct LocalRun {
+    pub engine: LocalEngine,
+    pub root: PathBuf,
+    pub report: Report,
+    pub settings: RuntimeSettings,
+    pub unsupported: Vec<Unsupported>,
+    pub url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("the bundle's .ebextensions set options Beanpole cannot use:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Settings(Vec<SettingProblem>),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("cannot write {path}: {error}")]
+    Write { path: String, error: std::io::Error },
+    #[error("`beanpole local run` is already running for {source_dir} (process {pid}): stop it with Ctrl-C first")]
+    Busy { source_dir: String, pid: u32 },
+}
+
+/// Where `local run` keeps its state for a source folder.
+pub fn state_dir(source: &Path) -> PathBuf {
+    source.join(".beanpole").join("local")
+}
+
+/// Marks this process as the one running the folder; refuses while another live one does.
+pub fn claim(source: &Path) -> Result<(), LocalError> {
+    let dir = state_dir(source);
+    let write = |path: &Path, text: String| {
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(path, text))
+            .map_err(|error| LocalError::Write {
+                path: path.display().to_string(),
+                error,
+            })
+    };
+    let pid_file = dir.join("local-run.pid");
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    {
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if alive && pid != std::process::id() {
+            return Err(LocalError::Busy {
+                source_dir: source.display().to_string(),
+                pid,
+            });
+        }
+    }
+    write(&pid_file, format!("{}\n", std::process::id()))
+}
+
+/// Gives the folder up (after stopping its processes).
+pub fn release(source: &Path) {
+    let _ = std::fs::remove_file(state_dir(source).join("local-run.pid"));
+}
+
+/// Bundles, resolves and deploys the source folder on this machine.
+pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
+    let state = state_dir(&request.source);
+    std::fs::create_dir_all(&state).map_err(|error| LocalError::Write {
+        path: state.display().to_string(),
+        error,
+    })?;
+    let env = request.environment.as_ref();
+    let zip = state.join("bundle.zip");
+    let built = bundle(&BundleRequest {
+        source: request.source.clone(),
+        wsgi_path: env.and_then(|e| e.wsgi.path.clone()),
+        out: Some(zip.clone()),
+    })?;
+    let (mut settings, unsupported) =
+        resolve(env, &built.bundle.ebextensions).map_err(LocalError::Settings)?;
+    if let Some(port) = request.app_port {
+        settings.upstream_port = port;
+    }
+    let root = state.join("root");
+    let deployment_id = previous_deployment(&root) + 1;
+    let (python, health_check) = match env {
+        Some(e) => (
+            e.platform.python_version.clone(),
+            HealthCheck {
+                path: e.load_balancer.health_check.path.clone(),
+                matcher: e.load_balancer.health_check.matcher.clone(),
+                timeout_secs: HEALTH_TIMEOUT_SECS,
+            },
+        ),
+        None => (
+            BARE_PYTHON.to_string(),
+            HealthCheck {
+                path: "/".into(),
+                matcher: "200".into(),
+                timeout_secs: HEALTH_TIMEOUT_SECS,
+            },
+        ),
+    };
+    let doc = document(
+        Target {
+            application: request.application.clone(),
+            environment: env.map(|e| e.name.clone()).unwrap_or_default(),
+            deployment_id,
+            python,
+            port: request.port,
+            listen_address: Some("127.0.0.1".into()),
+            health_check,
+        },
+        VersionRef {
+            label: built.bundle.default_label(super::now_unix()),
+            sha256: built.bundle.sha256.clone(),
+            source: zip.display().to_string(),
+        },
+        &settings,
+        &built.bundle.ebextensions,
+    );
+    let doc_path = state.join("deployment.json");
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    std::fs::write(&doc_path, text).map_err(|error| LocalError::Write {
+        path: doc_path.display().to_string(),
+        error,
+    })?;
+    let engine = LocalEngine::install(&state)?;
+    let report = engine.deploy(&EngineDeploy {
+        root: &root,
+        document: &doc_path,
+        leader: true,
+        instance_id: Some("local"),
+        env: &request.engine_env,
+    })?;
+    let mut unsupported = unsupported;
+    unsupported.extend(built.bundle.ebextensions.unsupported.iter().cloned());
+    Ok(LocalRun {
+        engine,
+        url: format!("http://127.0.0.1:{}", request.port),
+        root,
+        report,
+        settings,
+        unsupported,
+    })
+}
+
+/// The deployment id of what the root last ran (0 for none).
+fn previous_deployment(root: &Path) -> u64 {
+    std::fs::read_to_string(root.join("var/lib/beanpole/reports/latest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("deployment_id").and_then(|d| d.as_u64()))
+        .unwrap_or(0)
+}

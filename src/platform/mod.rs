@@ -1,0 +1,23 @@
+//! Elastic Beanstalk's Python platform, as Beanpole runs it: the settings an application runs
+//! with ([`settings`]), the deployment document handed to the platform engine ([`document`]),
+//! and the engine itself: `engine.py`, a Python 3.9 standard-library program shipped inside
+//! the Beanpole binary that does on an instance (or in a folder of this machine) what EB's
+//! platform engine does. Pure: nothing here runs the engine.
+
+pub mod document;
+pub mod report;
+pub mod settings;
+
+use sha2::{Digest, Sha256};
+
+/// The platform engine's source.
+pub const ENGINE: &str = include_str!("engine.py");
+
+/// The engine's content address: the first 16 hex digits of its sha256.
+pub fn engine_digest() -> String {
+    Sha256::digest(ENGINE.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

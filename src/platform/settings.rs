@@ -1,0 +1,313 @@
+//! How an application runs, resolved with Elastic Beanstalk's precedence: what the spec says
+//! directly, else the bundle's `.ebextensions` option_settings (later files win), else EB's
+//! defaults. Pure.
+
+use crate::bundle::ebextensions::{EbExtensions, Unsupported};
+use crate::model::{BatchSize, DeploymentPolicy, Environment, Proxy};
+use crate::spec::checks;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_WSGI_PATH: &str = crate::bundle::DEFAULT_WSGI_PATH;
+pub const DEFAULT_PROCESSES: u32 = 1;
+pub const DEFAULT_THREADS: u32 = 15;
+/// EB's `aws:elasticbeanstalk:command` `Timeout` default, in seconds.
+pub const DEFAULT_TIMEOUT: u32 = 600;
+/// The batch size of a rolling deployment when nothing says: the EB CLI's recommended 30%.
+pub const DEFAULT_BATCH: BatchSize = BatchSize::Percent(30);
+/// The WSGI server's port behind the proxy on EB's Python platform.
+pub const DEFAULT_UPSTREAM_PORT: u16 = 8000;
+
+/// Everything about running the application that a deployment needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeSettings {
+    pub proxy: Proxy,
+    pub wsgi_path: String,
+    pub processes: u32,
+    pub threads: u32,
+    /// URL path → folder of the bundle.
+    pub static_files: BTreeMap<String, String>,
+    pub properties: BTreeMap<String, String>,
+    pub policy: DeploymentPolicy,
+    pub batch_size: BatchSize,
+    pub timeout: u32,
+    /// The port the WSGI server listens on (the `PORT` property, else 8000).
+    pub upstream_port: u16,
+}
+
+impl RuntimeSettings {
+    /// EB's generated `web` process when there is no Procfile.
+    pub fn default_web_command(&self) -> String {
+        format!(
+            "gunicorn --bind 127.0.0.1:{} --workers={} --threads={} {}",
+            self.upstream_port, self.processes, self.threads, self.wsgi_path
+        )
+    }
+}
+
+/// An option setting with a value Beanpole cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {namespace} {option} = `{value}`: {reason}")]
+pub struct SettingProblem {
+    pub file: String,
+    pub namespace: String,
+    pub option: String,
+    pub value: String,
+    pub reason: String,
+}
+
+const PYTHON: &str = "aws:elasticbeanstalk:container:python";
+const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
+const PROXY: &str = "aws:elasticbeanstalk:environment:proxy";
+const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
+const COMMAND: &str = "aws:elasticbeanstalk:command";
+
+/// Resolves the settings of `env` (none: a bare EB app folder, as `local run --source`) over
+/// the bundle's `.ebextensions`. Option settings Beanpole does not carry out are returned as
+/// unsupported, each by file and key.
+pub fn resolve(
+    env: Option<&Environment>,
+    ext: &EbExtensions,
+) -> Result<(RuntimeSettings, Vec<Unsupported>), Vec<SettingProblem>> {
+    let mut problems = Vec::new();
+    let mut unsupported = Vec::new();
+    let mut proxy = None;
+    let mut wsgi_path = None;
+    let mut processes = None;
+    let mut threads = None;
+    let mut static_files = BTreeMap::new();
+    let mut properties = BTreeMap::new();
+    let mut policy = None;
+    let mut batch_value = None;
+    let mut batch_type = None;
+    let mut timeout = None;
+    for o in &ext.option_settings {
+        let problem = |reason: &str| SettingProblem {
+            file: o.file.clone(),
+            namespace: o.namespace.clone(),
+            option: o.option.clone(),
+            value: o.value.clone(),
+            reason: reason.to_string(),
+        };
+        let number = |min: u32, max: u32| {
+            o.value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| problem(&format!("a whole number from {min} to {max}")))
+        };
+        let result: Result<(), SettingProblem> = match (o.namespace.as_str(), o.option.as_str()) {
+            (PROPERTIES, name) => checks::property_name(name)
+                .and_then(|_| checks::property_value(&o.value))
+                .map(|_| {
+                    properties.insert(name.to_string(), o.value.clone());
+                })
+                .map_err(|r| problem(&r)),
+            (PYTHON, "WSGIPath") => checks::wsgi_path(&o.value)
+                .map(|_| wsgi_path = Some(o.value.clone()))
+                .map_err(|r| problem(&r)),
+            (PYTHON, "NumProcesses") => number(1, 64).map(|n| processes = Some(n)),
+            (PYTHON, "NumThreads") => number(1, 256).map(|n| threads = Some(n)),
+            (PROXY, "ProxyServer") => match o.value.as_str() {
+                "nginx" => {
+                    proxy = Some(Proxy::Nginx);
+                    Ok(())
+                }
+                "apache" => {
+                    proxy = Some(Proxy::Apache);
+                    Ok(())
+                }
+                _ => Err(problem("nginx or apache")),
+            },
+            (STATIC, path) => checks::url_path(path)
+                .and_then(|_| checks::bundle_folder(&o.value))
+                .map(|_| {
+                    static_files.insert(path.to_string(), o.value.clone());
+                })
+                .map_err(|r| problem(&r)),
+            (COMMAND, "DeploymentPolicy") => match DeploymentPolicy::parse_option(&o.value) {
+                Some(p) => {
+                    policy = Some(p);
+                    Ok(())
+                }
+                None => Err(problem(
+                    "AllAtOnce or Rolling (the other policies come with safe deploys)",
+                )),
+            },
+            (COMMAND, "BatchSize") => number(1, 10_000).map(|n| batch_value = Some(n)),
+            (COMMAND, "BatchSizeType") => match o.value.as_str() {
+                "Percentage" | "Fixed" => {
+                    batch_type = Some(o.value.clone());
+                    Ok(())
+                }
+                _ => Err(problem("Percentage or Fixed")),
+            },
+            (COMMAND, "Timeout") => number(1, 3600).map(|n| timeout = Some(n)),
+            (namespace, option) => {
+                unsupported.push(Unsupported {
+                    file: o.file.clone(),
+                    key: format!("option_settings.{namespace}.{option}"),
+                    reason: if namespace.starts_with("aws:elasticbeanstalk:")
+                        || namespace.starts_with("aws:autoscaling")
+                        || namespace.starts_with("aws:elbv2")
+                        || namespace.starts_with("aws:ec2")
+                    {
+                        "set it in the Beanpole spec instead".into()
+                    } else {
+                        "not an option Beanpole knows".into()
+                    },
+                });
+                Ok(())
+            }
+        };
+        if let Err(p) = result {
+            problems.push(p);
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let batch_from_ext = batch_value.map(|n| match batch_type.as_deref() {
+        Some("Fixed") => BatchSize::Fixed(n),
+        _ => BatchSize::Percent(n.min(100)),
+    });
+    // Python serves `static/` at `/static` unless a mapping takes `/static`.
+    static_files
+        .entry("/static".to_string())
+        .or_insert_with(|| "static".to_string());
+    let spec = env;
+    if let Some(env) = spec {
+        static_files.extend(env.static_files.clone());
+        properties.extend(env.properties.clone());
+    }
+    let upstream_port = properties
+        .get("PORT")
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(DEFAULT_UPSTREAM_PORT);
+    let settings = RuntimeSettings {
+        proxy: match spec {
+            Some(env) if env.proxy_in_spec => env.proxy,
+            _ => proxy.unwrap_or(Proxy::Nginx),
+        },
+        wsgi_path: spec
+            .and_then(|e| e.wsgi.path.clone())
+            .or(wsgi_path)
+            .unwrap_or_else(|| DEFAULT_WSGI_PATH.to_string()),
+        processes: spec
+            .and_then(|e| e.wsgi.processes)
+            .or(processes)
+            .unwrap_or(DEFAULT_PROCESSES),
+        threads: spec
+            .and_then(|e| e.wsgi.threads)
+            .or(threads)
+            .unwrap_or(DEFAULT_THREADS),
+        static_files,
+        properties,
+        policy: spec
+            .and_then(|e| e.deployment.policy)
+            .or(policy)
+            .unwrap_or(DeploymentPolicy::AllAtOnce),
+        batch_size: spec
+            .and_then(|e| e.deployment.batch_size)
+            .or(batch_from_ext)
+            .unwrap_or(DEFAULT_BATCH),
+        timeout: spec
+            .and_then(|e| e.deployment.timeout)
+            .or(timeout)
+            .unwrap_or(DEFAULT_TIMEOUT),
+        upstream_port,
+    };
+    Ok((settings, unsupported))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::ebextensions::read;
+
+    fn env(spec_body: &str) -> Environment {
+        let fs = crate::spec::MemoryFs::new().with_file(
+            "spec/main.hcl",
+            format!("application \"a\" {{\n  region = \"us-east-2\"\n}}\nenvironment \"a-prod\" {{\n  application = application.a\n  platform = \"python-3.12\"\n{spec_body}\n}}\n"),
+        );
+        let c = crate::spec::compile_dir(
+            &fs,
+            std::path::Path::new("spec"),
+            &crate::spec::VariableInputs::default(),
+        );
+        assert!(c.is_valid(), "{:?}", c.diagnostics);
+        c.spec.environments[0].clone()
+    }
+
+    const EXT: &[u8] = br#"
+option_settings:
+  aws:elasticbeanstalk:container:python:
+    WSGIPath: mysite.wsgi:application
+    NumProcesses: 3
+  aws:elasticbeanstalk:application:environment:
+    DJANGO_SETTINGS_MODULE: mysite.settings
+    MODE: ext
+  aws:elasticbeanstalk:environment:proxy:
+    ProxyServer: apache
+  aws:elasticbeanstalk:environment:proxy:staticfiles:
+    /assets: web/assets
+  aws:elasticbeanstalk:command:
+    DeploymentPolicy: Rolling
+    BatchSize: 2
+    BatchSizeType: Fixed
+  aws:autoscaling:asg:
+    MinSize: 2
+"#;
+
+    #[test]
+    fn the_spec_beats_ebextensions_which_beat_defaults() {
+        let ext = read(&[(".ebextensions/01.config", EXT)]).unwrap();
+        let (s, unsupported) = resolve(None, &ext).unwrap();
+        assert_eq!(s.wsgi_path, "mysite.wsgi:application");
+        assert_eq!((s.processes, s.threads), (3, 15));
+        assert_eq!(s.proxy, Proxy::Apache);
+        assert_eq!(s.policy, DeploymentPolicy::Rolling);
+        assert_eq!(s.batch_size, BatchSize::Fixed(2));
+        assert_eq!(s.static_files["/static"], "static");
+        assert_eq!(s.static_files["/assets"], "web/assets");
+        assert_eq!(
+            unsupported[0].key,
+            "option_settings.aws:autoscaling:asg.MinSize"
+        );
+
+        let e = env("  proxy = \"nginx\"\n  properties = { MODE = \"spec\" }\n  wsgi {\n    processes = 2\n  }\n  deployment {\n    policy = \"all-at-once\"\n    timeout = \"15m\"\n  }\n  static_files = { \"/static\" = \"public\" }");
+        let (s, _) = resolve(Some(&e), &ext).unwrap();
+        assert_eq!(s.wsgi_path, "mysite.wsgi:application");
+        assert_eq!(s.processes, 2);
+        assert_eq!(s.proxy, Proxy::Nginx);
+        assert_eq!(s.properties["MODE"], "spec");
+        assert_eq!(s.properties["DJANGO_SETTINGS_MODULE"], "mysite.settings");
+        assert_eq!(s.policy, DeploymentPolicy::AllAtOnce);
+        assert_eq!(s.timeout, 900);
+        assert_eq!(s.static_files["/static"], "public");
+        assert_eq!(
+            s.default_web_command(),
+            "gunicorn --bind 127.0.0.1:8000 --workers=2 --threads=15 mysite.wsgi:application"
+        );
+
+        // Without a spec proxy, the bundle's ProxyServer applies.
+        let (s, _) = resolve(Some(&env("")), &ext).unwrap();
+        assert_eq!(s.proxy, Proxy::Apache);
+    }
+
+    #[test]
+    fn a_bad_option_value_is_named_by_file_and_option() {
+        let ext = read(&[(
+            ".ebextensions/02.config",
+            b"option_settings:\n  aws:elasticbeanstalk:container:python:\n    NumThreads: lots\n    WSGIPath: \"app; rm -rf /\"\n",
+        )])
+        .unwrap();
+        let problems = resolve(None, &ext).unwrap_err();
+        assert_eq!(problems.len(), 2);
+        assert!(problems[0].to_string().starts_with(
+            ".ebextensions/02.config: aws:elasticbeanstalk:container:python NumThreads = `lots`"
+        ));
+    }
+}
