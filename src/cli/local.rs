@@ -1,7 +1,7 @@
 //! `local run` at the command line: deploy the source folder on this machine, print each
 //! engine step, serve in the foreground until Ctrl-C, then stop every process it started.
 
-use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_OK};
+use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
 use crate::ops::local::{claim, release, run, LocalRequest};
 use crate::platform::report::Report;
 use clap::Args;
@@ -107,6 +107,10 @@ fn serve(
             source.display()
         ),
     };
+    // Ctrl-C from now on is noted, never fatal: whatever the engine started gets stopped.
+    let Some(stop) = StopSignal::listen() else {
+        return error("cannot listen for Ctrl-C");
+    };
     println!(
         "Deploying {what} on this machine, in {}",
         crate::ops::local::state_dir(source).display()
@@ -117,6 +121,7 @@ fn serve(
         application,
         port: args.port,
         app_port: args.app_port,
+        health_timeout: crate::ops::local::HEALTH_TIMEOUT_SECS,
         engine_env: Vec::new(),
     };
     let run = match run(&request) {
@@ -137,6 +142,11 @@ fn serve(
         let _ = run.engine.stop(&run.root);
         return error(failure_text(&run.report));
     }
+    if stop.received() {
+        let _ = run.engine.stop(&run.root);
+        eprintln!("Interrupted: stopped the application and the proxy.");
+        return EXIT_INTERRUPTED;
+    }
     println!(
         "Serving {} ({} → gunicorn on 127.0.0.1:{}), version {}. Logs: {}. Ctrl-C stops it.",
         run.url,
@@ -145,7 +155,7 @@ fn serve(
         run.report.version,
         run.root.join("var/log").display()
     );
-    wait_for_stop();
+    stop.wait();
     println!("Stopping the application and the proxy…");
     match run.engine.stop(&run.root) {
         Ok(()) => {
@@ -194,26 +204,55 @@ fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-/// Blocks until Ctrl-C (SIGINT) or SIGTERM.
-fn wait_for_stop() {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    runtime.block_on(async {
+/// Ctrl-C (SIGINT) and SIGTERM, noted from the moment it listens.
+struct StopSignal {
+    runtime: tokio::runtime::Runtime,
+    received: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl StopSignal {
+    fn listen() -> Option<StopSignal> {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .ok()?;
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        let mut interrupt = runtime
+            .block_on(async { signal(SignalKind::interrupt()) })
+            .ok()?;
+        let mut terminate = runtime
+            .block_on(async { signal(SignalKind::terminate()) })
+            .ok()?;
+        let (flag, wake) = (received.clone(), notify.clone());
+        runtime.spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            wake.notify_one();
+        });
+        Some(StopSignal {
+            runtime,
+            received,
+            notify,
+        })
+    }
+
+    fn received(&self) -> bool {
+        self.received.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Blocks until the signal (returns at once if it already came).
+    fn wait(&self) {
+        if self.received() {
+            return;
         }
-    });
+        let notify = self.notify.clone();
+        self.runtime.block_on(notify.notified());
+    }
 }

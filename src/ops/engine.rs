@@ -69,6 +69,9 @@ impl LocalEngine {
             .arg("--init")
             .arg("engine")
             .stdin(Stdio::null());
+        // Its own process group: a Ctrl-C at the terminal reaches Beanpole, which lets the
+        // engine finish and then stops what it started, never the engine mid-step.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command
     }
 

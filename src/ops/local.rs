@@ -28,6 +28,8 @@ pub struct LocalRequest {
     pub port: u16,
     /// The WSGI server's port, when not the `PORT` property or 8000.
     pub app_port: Option<u16>,
+    /// How long the application may take to answer its health check after starting.
+    pub health_timeout: u32,
     /// Extra environment for the engine (e.g. pip's index settings).
     pub engine_env: Vec<(String, String)>,
 }
@@ -121,7 +123,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
             HealthCheck {
                 path: e.load_balancer.health_check.path.clone(),
                 matcher: e.load_balancer.health_check.matcher.clone(),
-                timeout_secs: HEALTH_TIMEOUT_SECS,
+                timeout_secs: request.health_timeout,
             },
         ),
         None => (
@@ -129,7 +131,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
             HealthCheck {
                 path: "/".into(),
                 matcher: "200".into(),
-                timeout_secs: HEALTH_TIMEOUT_SECS,
+                timeout_secs: request.health_timeout,
             },
         ),
     };

@@ -34,6 +34,8 @@ import urllib.request
 import zipfile
 
 SCHEMA = 1
+# Command strings run with bash, the /bin/sh of Amazon Linux (`source` works in them).
+BASH = "/bin/bash" if os.path.exists("/bin/bash") else None
 VENV_NAME = "staging-LQM1lest"
 TAIL_LINES = 50
 HOOK_STAGES = ("prebuild", "predeploy", "postdeploy")
@@ -150,6 +152,7 @@ class Engine:
                 cwd=cwd,
                 env=env,
                 shell=shell,
+                executable=BASH if shell else None,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -231,6 +234,8 @@ class Engine:
                 else:
                     shutil.rmtree(self.paths.staging, ignore_errors=True)
                     shutil.rmtree(self.proxy_dir(staging=True), ignore_errors=True)
+                    if hasattr(self, "venv_before"):
+                        self.point_venv(self.venv_before and os.path.join(self.paths.venvs, self.venv_before))
                 break
             report["steps"].append({"name": name, "seconds": round(time.time() - t0, 3), "outcome": "ok"})
             if name == "FlipApplication":
@@ -443,6 +448,7 @@ class Engine:
         complete = os.path.join(venv, ".beanpole-complete")
         if os.path.exists(complete):
             self.log("Dependencies unchanged (%s): reusing the virtualenv %s" % (name or "no dependency file", venv))
+            self.point_venv(venv)
             return
         shutil.rmtree(venv, ignore_errors=True)
         os.makedirs(self.paths.venvs, exist_ok=True)
@@ -474,6 +480,24 @@ class Engine:
             self.run(pip + ["gunicorn"], cwd=staging, env=env, what="installing gunicorn")
         with open(complete, "w") as f:
             f.write(key + "\n")
+        self.point_venv(venv)
+
+    def point_venv(self, venv):
+        """Points /var/app/venv/staging-LQM1lest at `venv` (None: removes it), as EB has the
+        new virtualenv there for container_commands and predeploy hooks. Running processes are
+        unaffected: their scripts name the virtualenv's own folder."""
+        link = self.paths.venv_link
+        if not hasattr(self, "venv_before"):
+            self.venv_before = os.readlink(link) if os.path.islink(link) else None
+        if venv is None:
+            if os.path.lexists(link):
+                os.remove(link)
+            return
+        link_tmp = link + ".tmp"
+        if os.path.lexists(link_tmp):
+            os.remove(link_tmp)
+        os.symlink(os.path.basename(venv), link_tmp)
+        os.replace(link_tmp, link)
 
     # ----- the proxy ---------------------------------------------------------------------------
 
@@ -578,6 +602,7 @@ http {
 
     server {
         listen %(listen)s default_server;
+        root %(current)s;
         access_log %(logs)s/nginx/access.log main;
 
         client_header_timeout 60;
@@ -598,7 +623,7 @@ http {
         include conf.d/elasticbeanstalk/*.conf;
     }
 }
-""" % {"user": user, "logs": p.logs, "run": p.run, "temp": temp, "listen": self.listen()}
+""" % {"user": user, "logs": p.logs, "run": p.run, "temp": temp, "listen": self.listen(), "current": current}
         with open(os.path.join(conf, "nginx.conf"), "w") as f:
             f.write(main)
         with open(os.path.join(conf, "conf.d", "elasticbeanstalk", "00_application.conf"), "w") as f:
@@ -629,14 +654,15 @@ http {
         modules_dir = next((d for d in ("/etc/httpd/modules", "/usr/lib64/httpd/modules", "/usr/lib/apache2/modules", "/usr/libexec/apache2") if os.path.isdir(d)), None)
         if modules_dir is None:
             raise Failure("Apache's modules folder was not found (looked in /etc/httpd/modules and /usr/lib/apache2/modules)")
+        _, built_in = self.run([httpd, "-l"], check=False)
         loaded = []
         for module in ("mpm_event", "unixd", "authz_core", "authz_host", "log_config", "mime", "dir", "alias", "headers", "proxy", "proxy_http", "setenvif"):
             path = os.path.join(modules_dir, "mod_%s.so" % module)
+            if "mod_%s.c" % module in built_in:
+                continue
             if os.path.exists(path):
                 loaded.append("LoadModule %s_module %s" % (module, path))
-            elif module in ("mpm_event", "unixd", "authz_core", "log_config", "alias", "proxy", "proxy_http"):
-                if module == "unixd":
-                    continue  # built in on some builds
+            elif module in ("mpm_event", "authz_core", "log_config", "alias", "proxy", "proxy_http"):
                 raise Failure("Apache module %s is missing (%s)" % (module, path))
         os.makedirs(os.path.join(conf, "conf"), exist_ok=True)
         user = ""
@@ -647,7 +673,7 @@ http {
                     break
         types = "TypesConfig /etc/mime.types\n" if os.path.exists("/etc/mime.types") else ""
         main = """# Elastic Beanstalk's Apache configuration for the Python platform, written by Beanpole.
-ServerRoot "%(conf)s"
+# The server root (for the relative includes) is given at start: this folder.
 %(modules)s
 %(user)sServerName localhost
 Listen %(listen)s
@@ -684,7 +710,7 @@ ProxyPreserveHost on
         user_conf = os.path.join(p.staging, ".platform", "httpd")
         if os.path.isdir(user_conf):
             shutil.copytree(user_conf, conf, dirs_exist_ok=True)
-        code, output = self.run([httpd, "-t", "-f", os.path.join(conf, "conf", "httpd.conf")], check=False)
+        code, output = self.run([httpd, "-t", "-d", conf, "-f", os.path.join(conf, "conf", "httpd.conf")], check=False)
         if code != 0:
             raise Failure("the Apache configuration is invalid (configtest)", tail(output))
 
@@ -736,11 +762,7 @@ ProxyPreserveHost on
         if os.path.isdir(p.current):
             os.rename(p.current, p.previous)
         os.rename(p.staging, p.current)
-        link_tmp = p.venv_link + ".tmp"
-        if os.path.lexists(link_tmp):
-            os.remove(link_tmp)
-        os.symlink(os.path.basename(self.new_venv), link_tmp)
-        os.replace(link_tmp, p.venv_link)
+        self.point_venv(self.new_venv)
         if os.path.exists(p.env_file):
             shutil.copyfile(p.env_file, p.env_file + ".previous")
         values, text = self.environment_lines(p.venv_link)
@@ -787,6 +809,9 @@ ProxyPreserveHost on
         last = "no answer"
         while True:
             dead = [name for name in self.process_names() if not self.process_alive(name)]
+            looping = [name for name in self.process_names() if self.restarts(name) >= 2]
+            if looping:
+                raise Failure("the %s process keeps exiting (restarted %d times): see its log" % (looping[0], self.restarts(looping[0])), self.log_tail("%s.stdout.log" % looping[0]))
             try:
                 request = urllib.request.Request(url, headers={"User-Agent": "beanpole-engine health check"})
                 with urllib.request.urlopen(request, timeout=5) as response:
@@ -841,6 +866,11 @@ ProxyPreserveHost on
             self.write_state(previous_state)
             self.start_processes(previous_state)
             self.start_proxy(previous_state["proxy"])
+            try:
+                self.health_check()
+            except Failure as e:
+                self.log("Version %s was put back but does not answer its health check: %s" % (previous_state["label"], e.message), "ERROR")
+                return None
             self.log("Rolled back to version %s" % previous_state["label"])
             return previous_state["label"]
         except (Failure, OSError) as e:
@@ -858,8 +888,18 @@ ProxyPreserveHost on
         procs = os.path.join(p.state, "processes")
         shutil.rmtree(procs, ignore_errors=True)
         os.makedirs(procs)
+        # The processes' home (gunicorn keeps its control socket there): webapp's on an
+        # instance, one per root elsewhere so that several roots never share it.
+        home = p.at("/home/webapp")
+        os.makedirs(home, exist_ok=True)
         for name, command in state["processes"]:
-            spec = {"command": command, "cwd": p.current, "env": state["environment"]}
+            try:
+                os.remove(os.path.join(p.pids, name + ".restarts"))
+            except OSError:
+                pass
+            env = dict(state["environment"])
+            env["HOME"] = home
+            spec = {"command": command, "cwd": p.current, "env": env}
             with open(os.path.join(procs, name + ".json"), "w", encoding="utf-8") as f:
                 json.dump(spec, f)
             os.chmod(os.path.join(procs, name + ".json"), 0o600)
@@ -924,6 +964,12 @@ WantedBy=multi-user.target
             if entry.endswith(".supervisor.pid"):
                 _stop_pid_file(os.path.join(p.pids, entry))
 
+    def restarts(self, name):
+        if self.init == "systemd":
+            code, out = self.run(["systemctl", "show", "-p", "NRestarts", "--value", name + ".service"], check=False)
+            return int(out.strip() or 0) if code == 0 and out.strip().isdigit() else 0
+        return _read_pid(os.path.join(self.paths.pids, name + ".restarts")) or 0
+
     def process_alive(self, name):
         if self.init == "systemd":
             code, _ = self.run(["systemctl", "is-active", "--quiet", name + ".service"], check=False)
@@ -936,7 +982,7 @@ WantedBy=multi-user.target
         if proxy == "nginx":
             base = [self.proxy_binary(["nginx"], "nginx"), "-c", os.path.join(live, "nginx.conf"), "-p", live + "/", "-e", self.paths.log("nginx/error.log")]
             return base + {"start": [], "reload": ["-s", "reload"], "stop": ["-s", "quit"]}[action]
-        base = [self.proxy_binary(["httpd", "apache2"], "httpd"), "-f", os.path.join(live, "conf", "httpd.conf")]
+        base = [self.proxy_binary(["httpd", "apache2"], "httpd"), "-d", live, "-f", os.path.join(live, "conf", "httpd.conf")]
         return base + ["-k", {"start": "start", "reload": "graceful", "stop": "graceful-stop"}[action]]
 
     def proxy_pid_file(self, proxy):
@@ -1098,6 +1144,10 @@ def supervise(root, name):
             break
         sys.stdout.write("[beanpole-engine] %s exited with status %s; restarting\n" % (name, code))
         sys.stdout.flush()
+        restarts_file = os.path.join(paths.pids, name + ".restarts")
+        with open(restarts_file + ".tmp", "w") as f:
+            f.write("%d\n" % ((_read_pid(restarts_file) or 0) + 1))
+        os.replace(restarts_file + ".tmp", restarts_file)
         delay = 0.1 if time.time() - started > 10 else min(delay * 2, 5)
         time.sleep(delay)
     child = state["child"]

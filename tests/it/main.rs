@@ -11,6 +11,7 @@ mod cycle;
 mod fuzz_front_end;
 mod graph_snapshots;
 mod names;
+mod platform;
 mod reconcile_moto;
 mod regressions;
 mod spec_diagnostics;
