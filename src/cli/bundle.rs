@@ -1,7 +1,7 @@
 //! `bundle` at the command line: which folder, what went in and why, the sha256 and the
 //! default version label, or every reason the bundle is refused.
 
-use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_OK};
+use super::{error, load_spec, plural, SpecArgs, EXIT_ERROR, EXIT_OK};
 use crate::ops::bundle::{bundle as build_bundle, BundleError, BundleRequest};
 use crate::ops::now_unix;
 use clap::Args;
@@ -82,6 +82,34 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
                 "Default version label: {}",
                 report.bundle.default_label(now_unix())
             );
+            let ext = &report.bundle.ebextensions;
+            let carried = ext.packages.len()
+                + ext.files.len()
+                + ext.commands.len()
+                + ext.container_commands.len()
+                + ext.option_settings.len();
+            if carried > 0 {
+                println!(
+                    ".ebextensions: {} option setting{}, {} package{}, {} file{}, {} command{}, {} container command{}; WSGI path {}",
+                    ext.option_settings.len(),
+                    plural(ext.option_settings.len()),
+                    ext.packages.len(),
+                    plural(ext.packages.len()),
+                    ext.files.len(),
+                    plural(ext.files.len()),
+                    ext.commands.len(),
+                    plural(ext.commands.len()),
+                    ext.container_commands.len(),
+                    plural(ext.container_commands.len()),
+                    report.bundle.wsgi_path
+                );
+            }
+            for u in &ext.unsupported {
+                eprintln!(
+                    "warning: {}: `{}` is not carried out: {}",
+                    u.file, u.key, u.reason
+                );
+            }
             if let Some(out) = &args.out {
                 println!("Wrote the bundle to {}.", out.display());
             }

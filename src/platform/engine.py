@@ -175,8 +175,34 @@ class Engine:
 
     # ----- the deployment ---------------------------------------------------------------------
 
+    def lock(self):
+        """One deployment at a time per root: a second one waits for the first."""
+        import fcntl
+
+        handle = open(os.path.join(self.paths.state, "engine.lock"), "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.log("Waiting for the deployment in progress on this instance to end")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        return handle
+
+    def recover(self):
+        """Finishes what a killed engine left half done: a flip stopped between moving the
+        running version aside and putting the new one in place puts the running one back."""
+        p = self.paths
+        if not os.path.isdir(p.current) and os.path.isdir(p.previous):
+            self.log("An interrupted flip left no current version: putting the previous one back", "WARN")
+            os.rename(p.previous, p.current)
+        for name in ("nginx", "httpd"):
+            live = os.path.join(p.etc, name)
+            if not os.path.isdir(live) and os.path.isdir(live + ".previous"):
+                os.rename(live + ".previous", live)
+
     def deploy(self, document_path, leader, report_path=None):
         started = time.time()
+        self.lock_handle = self.lock()
+        self.recover()
         with open(document_path, encoding="utf-8") as f:
             doc = json.load(f)
         if doc.get("schema") != SCHEMA:

@@ -229,6 +229,45 @@ fn each_refusal_names_the_file_and_writes_nothing() {
     std::fs::write(dir.path().join("requirements.txt"), utf16).unwrap();
     let out = bundle(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // An .ebextensions file that is not YAML: named with its line (EB would ignore all of it).
+    let dir = app("bundle-ebextensions");
+    write(
+        &dir,
+        ".ebextensions/01_app.config",
+        "option_settings:\n  aws:elasticbeanstalk:application:environment:\n    A: [unclosed\n",
+        0o644,
+    );
+    let stderr = refused(&dir, &[]);
+    assert!(
+        stderr.contains(".ebextensions/01_app.config: line") && stderr.contains("not valid YAML"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ebextensions_are_summarised_and_unsupported_keys_reported_by_file_and_key() {
+    let dir = app("bundle-ebextensions-ok");
+    std::fs::remove_file(dir.path().join("application.py")).unwrap();
+    write(&dir, "main.py", "app = None\n", 0o644);
+    write(
+        &dir,
+        ".ebextensions/01_app.config",
+        "option_settings:\n  aws:elasticbeanstalk:container:python:\n    WSGIPath: main:app\nusers:\n  bob: {}\ncontainer_commands:\n  01_migrate:\n    command: echo migrate\n    leader_only: true\n",
+        0o644,
+    );
+    let out = bundle(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(".ebextensions: 1 option setting, 0 packages, 0 files, 0 commands, 1 container command; WSGI path main:app"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: .ebextensions/01_app.config: `users` is not carried out"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -681,3 +681,46 @@ fn local_run_serves_a_bare_elastic_beanstalk_folder_without_a_spec() {
     );
     assert_eq!(served.port, port);
 }
+
+/// An engine killed in the middle of a flip (the running version moved aside, the new one not
+/// yet in place) is finished by the next deployment, which starts from the version that ran.
+#[test]
+fn a_flip_killed_half_way_is_recovered_by_the_next_deployment() {
+    require("nginx", "nginx");
+    let dir = TempDir::new("platform-recover");
+    let source = dir.path().join("app");
+    put(&source, "application.py", FLASK_APP, false);
+    put(&source, "requirements.txt", "Flask\n", false);
+    let env = || environment("  properties = { GREETING = \"world\", FROM_EBEXT = \"spec\" }");
+    let (port, app_port) = (free_port(), free_port());
+    let v1 = Served {
+        run: deploy(&source, Some(env()), port, app_port),
+        port,
+    };
+    assert!(v1.run.report.succeeded(), "{}", report_text(&v1.run.report));
+    // What a kill between the flip's two renames leaves: no current version, the running one
+    // aside, its processes stopped.
+    v1.run.engine.stop(&v1.run.root).unwrap();
+    let app = v1.run.root.join("var/app");
+    std::fs::rename(app.join("current"), app.join(".previous")).unwrap();
+    // The next deployment (version 2) puts version 1 back first, then flips from it.
+    put(
+        &source,
+        "application.py",
+        &FLASK_APP.replace("\"v1\"", "\"v2\""),
+        false,
+    );
+    let v2 = deploy(&source, Some(env()), port, app_port);
+    assert!(v2.report.succeeded(), "{}", report_text(&v2.report));
+    assert_eq!(
+        get(port, "/"),
+        (200, "hello world from spec (v2)".to_string())
+    );
+    let previous = read(app.join(".previous/application.py"));
+    assert!(previous.contains("\"v1\""), "{previous}");
+    let log = read(v1.run.root.join("var/log/eb-engine.log"));
+    assert!(
+        log.contains("An interrupted flip left no current version"),
+        "{log}"
+    );
+}
