@@ -48,6 +48,10 @@ def error_body(service, status, code, message):
         return body.encode(), "text/xml"
     if service == "ssm":
         return json.dumps({"__type": code, "message": message}).encode(), "application/x-amz-json-1.1"
+    if service == "s3":
+        body = (f"<Error><Code>{code}</Code><Message>{message}</Message>"
+                f"<RequestId>injected</RequestId></Error>")
+        return body.encode(), "application/xml"
     body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
             f"<Message>{message}</Message></Error><RequestId>injected</RequestId></ErrorResponse>")
     return body.encode(), "text/xml"
@@ -73,6 +77,8 @@ def main():
                     return 503, "RequestLimitExceeded", "Request limit exceeded."
                 if service == "ssm":
                     return 400, "ThrottlingException", "Rate exceeded"
+                if service == "s3":
+                    return 503, "SlowDown", "Please reduce your request rate."
                 return 400, "Throttling", "Rate exceeded"
         return None
 

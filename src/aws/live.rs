@@ -60,6 +60,7 @@ pub async fn read_live_state(
     let role_names = names(ResourceKind::IamRole);
     let profile_names = names(ResourceKind::InstanceProfile);
     let parameters = names(ResourceKind::PlatformImage);
+    let bucket_names = names(ResourceKind::VersionsBucket);
     let record_names: Vec<String> = resources
         .iter()
         .filter(|r| {
@@ -128,7 +129,12 @@ pub async fn read_live_state(
             Ok::<_, AwsError>((domain.clone(), addresses.clone(), zone, records))
         }
     }));
-    let (sgs, lts, elb, asg, iam_resources, network_results, images, zone_results) = futures::try_join!(
+    let bucket_reads = futures::future::try_join_all(
+        bucket_names
+            .iter()
+            .map(|name| super::s3::read_bucket(&aws.s3, name)),
+    );
+    let (sgs, lts, elb, asg, iam_resources, network_results, images, zone_results, buckets) = futures::try_join!(
         ec2::read_security_groups(&aws.ec2, &sg_names, applications),
         ec2::read_launch_templates(&aws.ec2, &lt_names, applications),
         elbv2::read(&aws.elbv2, &lb_names, &tg_names),
@@ -137,12 +143,14 @@ pub async fn read_live_state(
         async { Ok(network_reads.await) },
         ssm::read_parameters(&aws.ssm, &parameters),
         zone_reads,
+        bucket_reads,
     )?;
 
     let mut state = LiveState::default();
     for list in [sgs, lts, elb, asg, iam_resources] {
         state.resources.extend(list);
     }
+    state.resources.extend(buckets.into_iter().flatten());
     for (addresses, result) in network_results {
         for address in addresses {
             state.data.insert(address, result.clone());

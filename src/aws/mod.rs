@@ -12,6 +12,7 @@ pub mod kinds;
 pub mod live;
 pub mod observe;
 pub mod route53;
+pub mod s3;
 pub mod ssm;
 pub mod steps;
 pub mod sts;
@@ -67,6 +68,7 @@ pub struct Aws {
     pub route53: aws_sdk_route53::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
+    pub s3: aws_sdk_s3::Client,
     pub calls: Arc<CallCounter>,
     pub waits: Waits,
 }
@@ -145,6 +147,13 @@ impl Aws {
                     .interceptor(counter("sts"))
                     .build(),
             ),
+            // Path-style addressing for a custom endpoint (a local moto has no bucket DNS).
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&sdk)
+                    .force_path_style(connection.endpoint_url.is_some())
+                    .interceptor(counter("s3"))
+                    .build(),
+            ),
             region,
             calls,
             waits: Waits::default(),
@@ -164,6 +173,8 @@ pub enum ErrorClass {
     /// What a create would make exists already (a retried create whose first response was
     /// lost finds its own work here).
     AlreadyExists,
+    /// S3: the bucket exists and this account owns it already.
+    AlreadyOwned,
     /// A request the service refused and would refuse again.
     Rejected,
 }
@@ -233,6 +244,9 @@ pub fn classify(code: Option<&str>, message: &str) -> ErrorClass {
         "DependencyViolation" | "ResourceInUse" | "DeleteConflict" | "ScalingActivityInProgress"
     ) {
         return ErrorClass::InUse;
+    }
+    if code == "BucketAlreadyOwnedByYou" {
+        return ErrorClass::AlreadyOwned;
     }
     let lower = message.to_ascii_lowercase();
     if code.contains("AlreadyExists")

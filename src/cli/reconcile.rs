@@ -69,6 +69,7 @@ pub fn plan(spec: &SpecArgs, aws: &AwsArgs, args: &PlanArgs) -> i32 {
     let scope = PlanScope {
         environments: args.environments.clone(),
         destroy: false,
+        delete_versions: false,
     };
     let (session, planned) = match planned(spec, aws, &scope) {
         Ok(p) => p,
@@ -140,6 +141,7 @@ pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
     let scope = PlanScope {
         environments: args.environments.clone(),
         destroy: false,
+        delete_versions: false,
     };
     let (session, planned) = match planned(spec, aws, &scope) {
         Ok(p) => p,
@@ -206,12 +208,20 @@ pub struct DestroyArgs {
     /// Destroy even an environment that took part in a swap less than its records' TTL ago
     #[arg(long)]
     pub force: bool,
+    /// Also delete the account's versions bucket (the applications' versions with it), when it
+    /// holds versions of no other application; without it, destroy leaves the bucket
+    #[arg(long = "delete-versions")]
+    pub delete_versions: bool,
 }
 
 pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
+    if args.delete_versions && !args.environments.is_empty() {
+        return error("--delete-versions deletes the versions of whole applications: it cannot be combined with --env");
+    }
     let scope = PlanScope {
         environments: args.environments.clone(),
         destroy: true,
+        delete_versions: args.delete_versions,
     };
     let (session, planned) = match planned(spec, aws, &scope) {
         Ok(p) => p,

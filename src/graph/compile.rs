@@ -5,7 +5,7 @@
 use super::names::EnvironmentNames;
 use super::{
     parse_reference, reference, Address, Resource, ResourceGraph, ResourceKind, MANAGED_BY_VALUE,
-    TAG_ADDRESS, TAG_APPLICATION, TAG_ENVIRONMENT, TAG_MANAGED_BY,
+    SHARED_APPLICATION, TAG_ADDRESS, TAG_APPLICATION, TAG_ENVIRONMENT, TAG_MANAGED_BY,
 };
 use crate::model::bootstrap::user_data;
 use crate::model::platform::{architecture_of, Architecture};
@@ -22,6 +22,7 @@ pub const OWNERSHIP_PREFIX: &str = "_beanpole";
 pub fn compile_graph(spec: &Spec) -> ResourceGraph {
     let mut graph = ResourceGraph::new();
     for application in &spec.applications {
+        graph.add(versions_bucket(application));
         if let Some(domain) = &application.domain {
             graph.add(Resource {
                 address: Address(format!("{}.hosted_zone", application.address())),
@@ -52,6 +53,32 @@ pub fn compile_graph(spec: &Spec) -> ResourceGraph {
         graph.depend(&from, &to);
     }
     graph
+}
+
+/// The application's node for the account's versions bucket. Every application of a region
+/// has one, all naming the same shared bucket: its tags say Beanpole and nothing about an
+/// application, so that whichever applies first makes it and the others find it theirs.
+fn versions_bucket(application: &Application) -> Resource {
+    let tags = BTreeMap::from([
+        (TAG_MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string()),
+        (TAG_APPLICATION.to_string(), SHARED_APPLICATION.to_string()),
+        (TAG_ADDRESS.to_string(), "versions_bucket".to_string()),
+    ]);
+    Resource {
+        address: Address(format!("{}.versions_bucket", application.address())),
+        kind: ResourceKind::VersionsBucket,
+        aws_name: super::kinds::versions_bucket::NAME_PATTERN.to_string(),
+        application: application.name.clone(),
+        environment: None,
+        attributes: BTreeMap::from([
+            ("block_public_access".to_string(), json!(true)),
+            (
+                "encryption".to_string(),
+                json!(super::kinds::versions_bucket::ENCRYPTION),
+            ),
+        ]),
+        tags,
+    }
 }
 
 fn collect_references(value: &Value, found: &mut impl FnMut(Address)) {

@@ -21,6 +21,8 @@ pub const TAG_APPLICATION: &str = "beanpole:application";
 pub const TAG_ENVIRONMENT: &str = "beanpole:environment";
 pub const TAG_ADDRESS: &str = "beanpole:address";
 pub const MANAGED_BY_VALUE: &str = "beanpole";
+/// The application tag of a resource every application shares (the versions bucket).
+pub const SHARED_APPLICATION: &str = "*";
 
 /// A resource's stable name in the spec: `environment.pets-env-blue.load_balancer`,
 /// `module.shop.environment.shop-blue.target_group`, `application.pets-app.hosted_zone`.
@@ -56,6 +58,8 @@ pub enum ResourceKind {
     CnameRecord,
     /// The TXT record that says which environment owns a CNAME.
     OwnershipRecord,
+    /// The S3 bucket of application versions, one per account and region.
+    VersionsBucket,
 }
 
 impl ResourceKind {
@@ -75,6 +79,7 @@ impl ResourceKind {
         ResourceKind::ScalingPolicy,
         ResourceKind::CnameRecord,
         ResourceKind::OwnershipRecord,
+        ResourceKind::VersionsBucket,
     ];
 
     /// What Beanpole knows about this kind: the one match from kinds to their schemas.
@@ -94,6 +99,7 @@ impl ResourceKind {
             ResourceKind::ScalingPolicy => &kinds::scaling_policy::SCHEMA,
             ResourceKind::CnameRecord => &kinds::cname_record::SCHEMA,
             ResourceKind::OwnershipRecord => &kinds::ownership_record::SCHEMA,
+            ResourceKind::VersionsBucket => &kinds::versions_bucket::SCHEMA,
         }
     }
 
@@ -166,6 +172,19 @@ impl ResourceGraph {
         let node = self.graph.add_node(resource);
         self.index.insert(address, node);
         node
+    }
+
+    /// Names the resources whose names hold the account and region (the versions bucket),
+    /// once the shell knows them: `where_` gives an application's (account, region).
+    pub fn bind_account(&mut self, where_: impl Fn(&str) -> Option<(String, String)>) {
+        for resource in self.graph.node_weights_mut() {
+            if resource.kind != ResourceKind::VersionsBucket {
+                continue;
+            }
+            if let Some((account, region)) = where_(&resource.application) {
+                resource.aws_name = kinds::versions_bucket::name(&account, &region);
+            }
+        }
     }
 
     /// Adds an edge `from` → `to` (from depends on to). Unknown addresses are ignored.

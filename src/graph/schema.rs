@@ -121,6 +121,10 @@ pub struct KindSchema {
     /// The longest AWS name of the kind (`graph::names` fits names to it); 0 for data sources
     /// and names AWS gives no limit of Beanpole's concern.
     pub name_limit: usize,
+    /// One resource of the account serves every application (the versions bucket): its
+    /// ownership is Beanpole's tags alone, whichever application made it, and no plan deletes
+    /// it.
+    pub shared: bool,
 }
 
 impl KindSchema {

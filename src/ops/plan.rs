@@ -20,6 +20,28 @@ pub struct Planned {
     pub calls: CallStats,
 }
 
+/// Names the account's shared resources (the versions bucket) after each application's account
+/// and region: one STS call per region.
+pub fn bind_account(session: &Session, graph: &mut ResourceGraph) -> Result<(), OpError> {
+    let mut by_region: BTreeMap<String, String> = BTreeMap::new();
+    for aws in session.by_application.values() {
+        if by_region.contains_key(&aws.region) {
+            continue;
+        }
+        let account = session
+            .runtime
+            .block_on(crate::aws::sts::account_id(&aws.sts))
+            .map_err(OpError::Read)?;
+        by_region.insert(aws.region.clone(), account);
+    }
+    graph.bind_account(|application| {
+        let aws = session.by_application.get(application)?;
+        let account = by_region.get(&aws.region)?;
+        Some((account.clone(), aws.region.clone()))
+    });
+    Ok(())
+}
+
 /// Reads the live state of every application (each region once, all at once) and diffs the
 /// graph against it.
 pub fn plan(
@@ -28,6 +50,7 @@ pub fn plan(
     scope: &PlanScope,
 ) -> Result<Planned, OpError> {
     let meter = session.measure();
+    bind_account(session, &mut graph)?;
     let mut regions: BTreeMap<String, (Aws, Vec<String>)> = BTreeMap::new();
     for (application, aws) in &session.by_application {
         regions

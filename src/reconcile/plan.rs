@@ -83,6 +83,12 @@ pub enum PlanError {
     },
     #[error("{address}: {message}")]
     DataSource { address: Address, message: String },
+    #[error("{address}: the versions bucket `{aws_name}` also holds versions of {}: it stays (destroy without --delete-versions, or destroy those applications too)", .others.join(", "))]
+    SharedInUse {
+        address: Address,
+        aws_name: String,
+        others: Vec<String>,
+    },
 }
 
 fn owner_phrase(owner: &Option<String>) -> String {
@@ -99,6 +105,10 @@ pub struct PlanScope {
     pub environments: Vec<String>,
     /// Plan the deletion of everything Beanpole owns in scope.
     pub destroy: bool,
+    /// With `destroy` of whole applications: also delete the versions bucket, if it holds
+    /// versions of no other application.
+    #[serde(default)]
+    pub delete_versions: bool,
 }
 
 impl PlanScope {
@@ -246,6 +256,66 @@ fn comparable_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> 
         .collect()
 }
 
+/// `destroy --delete-versions`: the shared resources (the versions bucket) of the applications
+/// destroyed, when they hold nothing of another application (its `applications` output: the
+/// applications whose versions it keeps).
+fn delete_shared(
+    graph: &ResourceGraph,
+    live: &LiveState,
+    applications: &BTreeSet<&str>,
+    plan: &mut Plan,
+) {
+    let mut seen = BTreeSet::new();
+    for resource in graph.resources().filter(|r| r.kind.schema().shared) {
+        let Some(found) = live.resources.iter().find(|l| {
+            l.kind == resource.kind
+                && l.aws_name == resource.aws_name
+                && l.owned
+                && l.application.as_deref() == Some(crate::graph::SHARED_APPLICATION)
+        }) else {
+            continue;
+        };
+        if !seen.insert(found.aws_name.clone()) {
+            continue;
+        }
+        let others: Vec<String> = found
+            .outputs
+            .get("applications")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .filter(|a| !applications.contains(a))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !others.is_empty() {
+            plan.errors.push(PlanError::SharedInUse {
+                address: resource.address.clone(),
+                aws_name: found.aws_name.clone(),
+                others,
+            });
+            continue;
+        }
+        plan.changes.push(Change {
+            address: resource.address.clone(),
+            kind: resource.kind,
+            aws_name: found.aws_name.clone(),
+            application: resource.application.clone(),
+            environment: None,
+            action: Action::Delete,
+            drift: false,
+            replaces: None,
+            attributes: Vec::new(),
+        });
+        // Deleted through the connection of the application whose node names it.
+        let mut doomed = found.clone();
+        doomed.application = Some(resource.application.clone());
+        plan.deletions.insert(resource.address.clone(), doomed);
+    }
+}
+
 /// Diffs the graph against live state.
 pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan {
     let mut plan = Plan::default();
@@ -303,7 +373,12 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
         if let Some(i) = same_name {
             let found = &live.resources[i];
             used[i] = true;
-            if !found.owned || found.application.as_deref() != Some(&resource.application) {
+            let owner = if resource.kind.schema().shared {
+                crate::graph::SHARED_APPLICATION
+            } else {
+                resource.application.as_str()
+            };
+            if !found.owned || found.application.as_deref() != Some(owner) {
                 plan.errors.push(PlanError::ForeignResource {
                     address: address.clone(),
                     kind: resource.kind,
@@ -406,6 +481,9 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
             attributes: Vec::new(),
         });
         plan.deletions.insert(address, r.clone());
+    }
+    if scope.destroy && scope.delete_versions && scope.environments.is_empty() {
+        delete_shared(graph, live, &applications, &mut plan);
     }
     plan.changes.sort_by(|a, b| a.address.cmp(&b.address));
     plan

@@ -11,7 +11,10 @@ fn pets_graph() -> ResourceGraph {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pets-app");
     let compilation = compile_dir(&DiskFs, &dir, &VariableInputs::default());
     assert!(compilation.is_valid());
-    compile_graph(&compilation.spec)
+    let mut graph = compile_graph(&compilation.spec);
+    // moto's account, in the example's region.
+    graph.bind_account(|_| Some(("123456789012".into(), "us-east-2".into())));
+    graph
 }
 
 /// What the account holds after pets-app was applied, exactly as the AWS shell read it from
@@ -38,7 +41,7 @@ fn an_empty_account_gets_every_resource_and_an_applied_one_nothing() {
     empty.resources.clear();
     let plan = diff(&graph, &empty, &PlanScope::default());
     assert!(plan.errors.is_empty());
-    assert_eq!(plan.summary().add, 22);
+    assert_eq!(plan.summary().add, 23);
     let plan = diff(&graph, &applied(&graph), &PlanScope::default());
     assert!(plan.is_empty(), "{:#?}", plan.changes);
 }
@@ -109,6 +112,7 @@ fn a_resource_with_our_name_but_not_our_tags_stops_the_plan() {
         &PlanScope {
             environments: vec![],
             destroy: true,
+            delete_versions: false,
         },
     );
     assert!(destroy.changes.iter().all(
@@ -134,6 +138,7 @@ fn an_owned_resource_the_spec_no_longer_has_is_deleted_and_env_scope_is_respecte
         &PlanScope {
             environments: vec!["pets-env-blue".into()],
             destroy: false,
+            delete_versions: false,
         },
     );
     assert!(scoped.is_empty(), "{:#?}", scoped.changes);
@@ -197,6 +202,7 @@ fn destroy_deletes_each_resource_before_what_it_refers_to() {
     let scope = PlanScope {
         environments: Vec::new(),
         destroy: true,
+        delete_versions: false,
     };
     let plan = diff(&graph, &live, &scope);
     let steps = super::steps::build_steps(&graph, &plan);
@@ -266,4 +272,86 @@ fn destroy_deletes_each_resource_before_what_it_refers_to() {
     for (i, _) in steps.iter().enumerate() {
         assert!(!waits_for(i, i), "{} waits for itself", steps[i].label);
     }
+}
+
+#[test]
+fn applications_of_one_region_share_the_versions_bucket_and_no_plan_deletes_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop-blue-green");
+    let compilation = compile_dir(&DiskFs, &dir, &VariableInputs::default());
+    assert!(compilation.is_valid());
+    let mut graph = compile_graph(&compilation.spec);
+    graph.bind_account(|_| Some(("123456789012".into(), "us-east-2".into())));
+    let buckets: Vec<_> = graph
+        .resources()
+        .filter(|r| r.kind == ResourceKind::VersionsBucket)
+        .collect();
+    assert!(buckets.len() >= 2, "{buckets:?}");
+    assert!(buckets
+        .iter()
+        .all(|b| b.aws_name == "beanpole-versions-123456789012-us-east-2"));
+    // The bucket one of them made: every application's node finds it its own.
+    let pets = applied(&pets_graph());
+    let bucket = pets
+        .resources
+        .iter()
+        .find(|r| r.kind == ResourceKind::VersionsBucket)
+        .expect("the recording has the bucket")
+        .clone();
+    let live = LiveState {
+        resources: vec![bucket.clone()],
+        ..LiveState::default()
+    };
+    let plan = diff(&graph, &live, &PlanScope::default());
+    // (No data source was read here: only the bucket's own errors count.)
+    assert!(
+        plan.errors
+            .iter()
+            .all(|e| matches!(e, PlanError::DataSource { .. })),
+        "{:?}",
+        plan.errors
+    );
+    assert!(plan
+        .changes
+        .iter()
+        .all(|c| c.kind != ResourceKind::VersionsBucket));
+    // Destroy leaves it…
+    let destroy = PlanScope {
+        environments: vec![],
+        destroy: true,
+        delete_versions: false,
+    };
+    let plan = diff(&graph, &live, &destroy);
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    // …unless asked to, once: it holds versions of no other application.
+    let plan = diff(
+        &graph,
+        &live,
+        &PlanScope {
+            delete_versions: true,
+            ..destroy.clone()
+        },
+    );
+    assert_eq!(plan.changes.len(), 1, "{:?}", plan.changes);
+    assert_eq!(plan.changes[0].action, Action::Delete);
+    // A bucket holding another application's versions stays, and the plan says why.
+    let mut shared = bucket;
+    shared
+        .outputs
+        .insert("applications".into(), json!(["someone-else"]));
+    let live = LiveState {
+        resources: vec![shared],
+        ..LiveState::default()
+    };
+    let plan = diff(
+        &graph,
+        &live,
+        &PlanScope {
+            delete_versions: true,
+            ..destroy
+        },
+    );
+    assert!(plan.changes.is_empty());
+    assert!(plan.errors.iter().any(|e| e
+        .to_string()
+        .contains("also holds versions of someone-else")));
 }

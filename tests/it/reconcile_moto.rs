@@ -224,10 +224,61 @@ fn moto_apply_creates_the_wired_web_tier_and_a_second_plan_is_empty() {
     let dir = pets("apply");
     let out = apply(&moto, &dir);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Resources: 22 added"),
+        String::from_utf8_lossy(&out.stdout).contains("Resources: 23 added"),
         "{}",
         text(&out)
     );
+    // The account's versions bucket: Beanpole's tags (given in the create call), public
+    // access blocked, default encryption.
+    let aws = moto.clients();
+    runtime().block_on(async {
+        let bucket = "beanpole-versions-123456789012-us-east-2";
+        let tags = aws
+            .s3
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        let tags: Vec<(&str, &str)> = tags
+            .tag_set()
+            .iter()
+            .map(|t| (t.key(), t.value()))
+            .collect();
+        assert!(
+            tags.contains(&("beanpole:managed-by", "beanpole")),
+            "{tags:?}"
+        );
+        assert!(tags.contains(&("beanpole:application", "*")), "{tags:?}");
+        let block = aws
+            .s3
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        let block = block.public_access_block_configuration().unwrap();
+        assert_eq!(block.block_public_acls(), Some(true));
+        assert_eq!(block.restrict_public_buckets(), Some(true));
+        let encryption = aws
+            .s3
+            .get_bucket_encryption()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        let rule = &encryption
+            .server_side_encryption_configuration()
+            .unwrap()
+            .rules()[0];
+        assert_eq!(
+            rule.apply_server_side_encryption_by_default()
+                .unwrap()
+                .sse_algorithm()
+                .as_str(),
+            "AES256"
+        );
+    });
 
     for (env, cname) in [
         ("pets-env-blue", "pets"),
@@ -279,7 +330,8 @@ fn check_live_recording(moto: &Moto, dir: &TempDir) {
         &beanpole::spec::VariableInputs::default(),
     );
     assert!(compilation.is_valid());
-    let graph = beanpole::graph::compile_graph(&compilation.spec);
+    let mut graph = beanpole::graph::compile_graph(&compilation.spec);
+    graph.bind_account(|_| Some(("123456789012".into(), "us-east-2".into())));
     let aws = moto.clients();
     let live = runtime()
         .block_on(beanpole::aws::live::read_live_state(
@@ -728,6 +780,109 @@ fn moto_destroy_leaves_nothing_beanpole_made() {
         .args(["destroy", "--auto-approve"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Nothing to destroy"));
+
+    // The account's versions bucket outlives the application unless asked for.
+    let bucket = "beanpole-versions-123456789012-us-east-2";
+    let aws = moto.clients();
+    let exists =
+        || runtime().block_on(async { aws.s3.head_bucket().bucket(bucket).send().await.is_ok() });
+    assert!(exists(), "destroy deleted the versions bucket");
+    let out = run(moto.beanpole(dir.path()).args([
+        "destroy",
+        "--delete-versions",
+        "--env",
+        "pets-env-blue",
+        "--auto-approve",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(exists());
+    // A version of another application in it keeps it.
+    runtime().block_on(async {
+        aws.s3
+            .put_object()
+            .bucket(bucket)
+            .key("other-app/versions/v1.zip")
+            .body(b"PK".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+    let out =
+        run(moto
+            .beanpole(dir.path())
+            .args(["destroy", "--delete-versions", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("also holds versions of other-app"),
+        "{}",
+        text(&out)
+    );
+    assert!(exists());
+    runtime().block_on(async {
+        aws.s3
+            .delete_object()
+            .bucket(bucket)
+            .key("other-app/versions/v1.zip")
+            .send()
+            .await
+            .unwrap();
+        aws.s3
+            .put_object()
+            .bucket(bucket)
+            .key("pets-app/versions/v1.zip")
+            .body(b"PK".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+    let out =
+        run(moto
+            .beanpole(dir.path())
+            .args(["destroy", "--delete-versions", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("application.pets-app.versions_bucket"),
+        "{}",
+        text(&out)
+    );
+    assert!(!exists(), "the versions bucket is still there");
+}
+
+#[test]
+fn moto_a_foreign_bucket_with_the_versions_buckets_name_stops_the_plan_and_is_untouched() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = pets("foreign-bucket");
+    let bucket = "beanpole-versions-123456789012-us-east-2";
+    let aws = moto.clients();
+    runtime().block_on(async {
+        aws.s3
+            .create_bucket()
+            .bucket(bucket)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsEast2)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = run(moto.beanpole(dir.path()).arg("plan"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "versions_bucket `{bucket}` (application.pets-app.versions_bucket) already exists and was not created by Beanpole"
+        )),
+        "{}",
+        text(&out)
+    );
+    let tags =
+        runtime().block_on(async { aws.s3.get_bucket_tagging().bucket(bucket).send().await });
+    assert!(
+        tags.is_err() || tags.unwrap().tag_set().is_empty(),
+        "the foreign bucket was tagged"
+    );
 }
 
 #[test]

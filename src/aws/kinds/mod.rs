@@ -15,6 +15,7 @@ mod records;
 mod scaling_policy;
 mod security_group;
 mod target_group;
+mod versions_bucket;
 
 use super::{Aws, AwsError};
 use crate::graph::{Resource, ResourceKind};
@@ -78,6 +79,7 @@ pub fn ops(kind: ResourceKind) -> &'static dyn KindOps {
         ResourceKind::LaunchTemplate => &launch_template::LaunchTemplate,
         ResourceKind::TargetGroup => &target_group::TargetGroup,
         ResourceKind::LoadBalancer => &load_balancer::LoadBalancer,
+        ResourceKind::VersionsBucket => &versions_bucket::VersionsBucket,
         ResourceKind::Listener => &listener::Listener,
         ResourceKind::AutoScalingGroup => &auto_scaling_group::AutoScalingGroup,
         ResourceKind::ScalingPolicy => &scaling_policy::ScalingPolicy,

@@ -31,4 +31,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::AfterChange,
     expected_wait_seconds: 120,
     name_limit: GROUP_NAME_LIMIT,
+    shared: false,
 };

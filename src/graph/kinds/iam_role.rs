@@ -20,4 +20,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::Immediate,
     expected_wait_seconds: 0,
     name_limit: IAM_ROLE_LIMIT,
+    shared: false,
 };

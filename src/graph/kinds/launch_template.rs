@@ -32,4 +32,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::Immediate,
     expected_wait_seconds: 0,
     name_limit: LONG_NAME_LIMIT,
+    shared: false,
 };

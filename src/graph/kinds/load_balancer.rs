@@ -27,4 +27,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::AfterCreate,
     expected_wait_seconds: 180,
     name_limit: ELB_NAME_LIMIT,
+    shared: false,
 };

@@ -16,3 +16,4 @@ pub mod platform_image;
 pub mod scaling_policy;
 pub mod security_group;
 pub mod target_group;
+pub mod versions_bucket;

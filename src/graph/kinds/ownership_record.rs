@@ -22,4 +22,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::Immediate,
     expected_wait_seconds: 45,
     name_limit: 0,
+    shared: false,
 };

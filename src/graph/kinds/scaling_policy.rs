@@ -25,4 +25,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::Immediate,
     expected_wait_seconds: 0,
     name_limit: 255,
+    shared: false,
 };

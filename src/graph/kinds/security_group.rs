@@ -21,4 +21,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::Immediate,
     expected_wait_seconds: 0,
     name_limit: GROUP_NAME_LIMIT,
+    shared: false,
 };

@@ -23,4 +23,5 @@ pub const SCHEMA: KindSchema = KindSchema {
     readiness: Readiness::Immediate,
     expected_wait_seconds: 0,
     name_limit: ELB_NAME_LIMIT,
+    shared: false,
 };

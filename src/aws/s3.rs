@@ -1,0 +1,291 @@
+//! S3: the application versions bucket (one per account and region, shared by every
+//! application there): created with Beanpole's tags in the create call, public access blocked
+//! and default encryption on; read back for the plan.
+
+use super::{live::live_resource, AwsError, ErrorClass, Sdk};
+use crate::graph::ResourceKind;
+use crate::reconcile::{Attributes, LiveResource};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging,
+};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn tag_list(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::Unexpected(e.to_string()))
+        })
+        .collect()
+}
+
+/// Creates the bucket (tags in the same call), or finds it already ours, then makes sure
+/// public access is blocked, default encryption is on and the tags are Beanpole's.
+pub async fn create_bucket(
+    client: &aws_sdk_s3::Client,
+    region: &str,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<Attributes, AwsError> {
+    let mut configuration = CreateBucketConfiguration::builder().set_tags(Some(tag_list(tags)?));
+    if region != "us-east-1" {
+        configuration = configuration.location_constraint(BucketLocationConstraint::from(region));
+    }
+    let created = client
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(configuration.build())
+        .send()
+        .await
+        .op("CreateBucket");
+    match created {
+        Ok(_) => {}
+        // Another application's apply (or a retried call) made it first: it is the shared
+        // bucket, and the plan proved it ours or absent.
+        Err(e) if e.class() == ErrorClass::AlreadyOwned => {}
+        Err(e) => return Err(e),
+    }
+    configure_bucket(client, name, tags).await?;
+    Ok(outputs(name))
+}
+
+/// Public access blocked, default encryption, Beanpole's tags (each call idempotent).
+pub async fn configure_bucket(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    client
+        .put_bucket_tagging()
+        .bucket(name)
+        .tagging(
+            Tagging::builder()
+                .set_tag_set(Some(tag_list(tags)?))
+                .build()
+                .map_err(|e| AwsError::Unexpected(e.to_string()))?,
+        )
+        .send()
+        .await
+        .op("PutBucketTagging")?;
+    client
+        .put_public_access_block()
+        .bucket(name)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .op("PutPublicAccessBlock")?;
+    let rule = ServerSideEncryptionRule::builder()
+        .apply_server_side_encryption_by_default(
+            ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(ServerSideEncryption::Aes256)
+                .build()
+                .map_err(|e| AwsError::Unexpected(e.to_string()))?,
+        )
+        .build();
+    client
+        .put_bucket_encryption()
+        .bucket(name)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| AwsError::Unexpected(e.to_string()))?,
+        )
+        .send()
+        .await
+        .op("PutBucketEncryption")?;
+    Ok(())
+}
+
+/// Deletes every object of the bucket, then the bucket (`destroy --delete-versions`, which
+/// the plan allows only when every object belongs to an application destroyed); a bucket
+/// already gone counts as deleted.
+pub async fn delete_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<(), AwsError> {
+    loop {
+        let listed = match client
+            .list_objects_v2()
+            .bucket(name)
+            .send()
+            .await
+            .op("ListObjectsV2")
+        {
+            Ok(listed) => listed,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let keys: Vec<aws_sdk_s3::types::ObjectIdentifier> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .filter_map(|k| {
+                aws_sdk_s3::types::ObjectIdentifier::builder()
+                    .key(k)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if keys.is_empty() {
+            break;
+        }
+        client
+            .delete_objects()
+            .bucket(name)
+            .delete(
+                aws_sdk_s3::types::Delete::builder()
+                    .set_objects(Some(keys))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| AwsError::Unexpected(e.to_string()))?,
+            )
+            .send()
+            .await
+            .op("DeleteObjects")?;
+    }
+    super::already_gone(
+        client
+            .delete_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .op("DeleteBucket"),
+    )
+}
+
+/// The applications whose versions the bucket keeps: its top-level folders.
+async fn applications_in(client: &aws_sdk_s3::Client, name: &str) -> Result<Vec<String>, AwsError> {
+    let mut applications = Vec::new();
+    let mut token = None;
+    loop {
+        let listed = client
+            .list_objects_v2()
+            .bucket(name)
+            .delimiter("/")
+            .set_continuation_token(token)
+            .send()
+            .await
+            .op("ListObjectsV2")?;
+        applications.extend(
+            listed
+                .common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix())
+                .map(|p| p.trim_end_matches('/').to_string()),
+        );
+        token = listed.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(applications);
+        }
+    }
+}
+
+fn outputs(name: &str) -> Attributes {
+    BTreeMap::from([
+        ("name".to_string(), json!(name)),
+        ("arn".to_string(), json!(format!("arn:aws:s3:::{name}"))),
+    ])
+}
+
+/// Reads the bucket of that name: absent, ours, or someone else's (a bucket this account
+/// cannot read, or one without Beanpole's tags).
+pub async fn read_bucket(
+    client: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<Option<LiveResource>, AwsError> {
+    match client
+        .head_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .op("HeadBucket")
+    {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(None),
+        // 403 (another account's) or 301 (another region): it exists and is not ours.
+        Err(_) => {
+            return Ok(Some(live_resource(
+                ResourceKind::VersionsBucket,
+                name,
+                BTreeMap::new(),
+                Attributes::new(),
+                Attributes::new(),
+            )))
+        }
+    }
+    let tags: BTreeMap<String, String> = match client
+        .get_bucket_tagging()
+        .bucket(name)
+        .send()
+        .await
+        .op("GetBucketTagging")
+    {
+        Ok(out) => out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(e) if e.is_not_found() => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
+    let blocked = match client
+        .get_public_access_block()
+        .bucket(name)
+        .send()
+        .await
+        .op("GetPublicAccessBlock")
+    {
+        Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        }),
+        Err(e) if e.is_not_found() => false,
+        Err(e) => return Err(e),
+    };
+    let encryption = match client
+        .get_bucket_encryption()
+        .bucket(name)
+        .send()
+        .await
+        .op("GetBucketEncryption")
+    {
+        Ok(out) => out
+            .server_side_encryption_configuration()
+            .and_then(|c| c.rules().first())
+            .and_then(|r| r.apply_server_side_encryption_by_default())
+            .map(|d| d.sse_algorithm().as_str().to_string())
+            .map(Value::String)
+            .unwrap_or(Value::Null),
+        Err(e) if e.is_not_found() => Value::Null,
+        Err(e) => return Err(e),
+    };
+    let attributes = BTreeMap::from([
+        ("block_public_access".to_string(), json!(blocked)),
+        ("encryption".to_string(), encryption),
+    ]);
+    let mut outputs = outputs(name);
+    outputs.insert(
+        "applications".to_string(),
+        json!(applications_in(client, name).await?),
+    );
+    Ok(Some(live_resource(
+        ResourceKind::VersionsBucket,
+        name,
+        tags,
+        attributes,
+        outputs,
+    )))
+}

@@ -1,0 +1,40 @@
+//! The application versions bucket: one per account and region, shared by every application
+//! there (`beanpole-versions-ACCOUNT-REGION`, bound when the account is known). Public access
+//! blocked, default encryption on. Shared: proven Beanpole's by its tags alone, and never
+//! deleted by a plan.
+
+use crate::graph::schema::{Attribute, KindSchema, Output, Readiness, Shape};
+use crate::graph::ResourceKind;
+
+/// S3's limit on a bucket name.
+pub const NAME_LIMIT: usize = 63;
+
+/// Default encryption with S3-managed keys.
+pub const ENCRYPTION: &str = "AES256";
+
+/// The bucket's name before the account and region are known.
+pub const NAME_PATTERN: &str = "beanpole-versions-{account}-{region}";
+
+pub const SCHEMA: KindSchema = KindSchema {
+    kind: ResourceKind::VersionsBucket,
+    name: "versions_bucket",
+    data: false,
+    attributes: &[
+        Attribute::new("block_public_access", Shape::Bool),
+        Attribute::new("encryption", Shape::String),
+    ],
+    outputs: &[Output::new("name"), Output::new("arn")],
+    refers_to: &[],
+    tagged: true,
+    readiness: Readiness::Immediate,
+    expected_wait_seconds: 0,
+    name_limit: NAME_LIMIT,
+    shared: true,
+};
+
+/// The bucket's name for an account and region.
+pub fn name(account: &str, region: &str) -> String {
+    NAME_PATTERN
+        .replace("{account}", account)
+        .replace("{region}", region)
+}
