@@ -4,6 +4,7 @@ use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
 use beanpole::cli::bundle::BundleArgs;
 use beanpole::cli::local::LocalRunArgs;
 use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
+use beanpole::cli::versions::{ListArgs, VersionsCommand};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
 use clap::{Parser, Subcommand};
 
@@ -98,6 +99,21 @@ enum Command {
         #[command(flatten)]
         args: BundleArgs,
     },
+    /// The application's versions in the account's versions bucket: list, create, delete
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  beanpole versions -C examples/pets-app          # label, created, size, sha256, running on, message\n  beanpole versions --json\n  beanpole versions create --label v7 --message \"new search page\"\n  beanpole versions delete v3                     # refused while an environment runs it"
+    )]
+    Versions {
+        #[command(subcommand)]
+        command: Option<VersionsCommand>,
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: ListArgs,
+    },
     /// Elastic Beanstalk's Python platform on this machine: real nginx (or Apache) → gunicorn
     Local {
         #[command(subcommand)]
@@ -157,6 +173,16 @@ fn main() {
         Command::Status { spec, aws, args } => cli::blue_green::status(spec, aws, args),
         Command::Swap { spec, aws, args } => cli::blue_green::swap(spec, aws, args),
         Command::Bundle { spec, args } => cli::bundle::bundle(spec, args),
+        Command::Versions {
+            command: Some(command),
+            ..
+        } => cli::versions::command(command),
+        Command::Versions {
+            command: None,
+            spec,
+            aws,
+            args,
+        } => cli::versions::list(spec, aws, args),
         Command::Local {
             command: LocalCommand::Run { spec, args },
         } => cli::local::local_run(spec, args),

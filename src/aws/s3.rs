@@ -289,3 +289,122 @@ pub async fn read_bucket(
         outputs,
     )))
 }
+
+/// What a conditional write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Created,
+    /// An object of that key exists: nothing was written.
+    AlreadyThere,
+}
+
+/// Writes an object only if none has its key (`If-None-Match: *`), so a key can never be
+/// overwritten with other content.
+pub async fn put_new(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<Written, AwsError> {
+    let put = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .if_none_match("*")
+        .content_type(content_type)
+        .body(bytes.into())
+        .send()
+        .await;
+    match put {
+        Ok(_) => Ok(Written::Created),
+        // 412 Precondition Failed: the key exists.
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+            Ok(Written::AlreadyThere)
+        }
+        Err(e) => Err(super::sdk_error("PutObject", e)),
+    }
+}
+
+/// An object's bytes, or `None` when there is no such key.
+pub async fn get(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Vec<u8>>, AwsError> {
+    match client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .op("GetObject")
+    {
+        Ok(out) => out
+            .body
+            .collect()
+            .await
+            .map(|b| Some(b.into_bytes().to_vec()))
+            .map_err(|e| AwsError::Unexpected(format!("GetObject {key}: {e}"))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every key under `prefix`.
+pub async fn list(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<String>, AwsError> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let listed = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .op("ListObjectsV2")?;
+        keys.extend(
+            listed
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        token = listed.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(keys);
+        }
+    }
+}
+
+/// Deletes an object; one already gone counts as deleted.
+pub async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(), AwsError> {
+    super::already_gone(
+        client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .op("DeleteObject"),
+    )
+}
+
+/// Whether the bucket exists and can be read.
+pub async fn bucket_exists(client: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, AwsError> {
+    match client
+        .head_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .op("HeadBucket")
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}

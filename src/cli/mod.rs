@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod local;
 pub mod reconcile;
 pub mod report;
+pub mod versions;
 
 use crate::graph::{compile_graph, render, ResourceGraph};
 use crate::interrupt::Interrupt;

@@ -13,6 +13,7 @@ pub mod local;
 pub mod plan;
 pub mod status;
 pub mod swap;
+pub mod versions;
 
 use crate::aws::calls::CallCounter;
 use crate::aws::{sts, Aws, AwsError, Connection};

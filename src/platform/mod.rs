@@ -7,6 +7,7 @@
 pub mod document;
 pub mod report;
 pub mod settings;
+pub mod store;
 
 use sha2::{Digest, Sha256};
 

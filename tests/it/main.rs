@@ -15,3 +15,4 @@ mod platform;
 mod reconcile_moto;
 mod regressions;
 mod spec_diagnostics;
+mod versions_moto;

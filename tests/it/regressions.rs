@@ -40,9 +40,11 @@ fn assert_no_name_collision(spec: &str) {
         let kind = node["kind"].as_str().unwrap().to_string();
         if matches!(
             kind.as_str(),
-            "network" | "platform_image" | "hosted_zone" | "listener"
+            "network" | "platform_image" | "hosted_zone" | "listener" | "versions_bucket"
         ) {
-            continue; // data sources, shared on purpose; a listener has no name of its own
+            // Data sources and the account's versions bucket are shared on purpose; a
+            // listener has no name of its own.
+            continue;
         }
         let address = node["address"].as_str().unwrap().to_string();
         let name = node["aws_name"].as_str().unwrap();

@@ -1,0 +1,281 @@
+//! `versions` at the command line: list an application's versions (label, created, size,
+//! sha256, message, environments running it), create one from the source folder, delete one
+//! no environment runs.
+
+use super::{error, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
+use crate::model::Spec;
+use crate::ops::bundle::{bundle as build_bundle, BundleRequest};
+use crate::ops::versions::{VersionInfo, VersionStore};
+use crate::ops::{now_unix, utc};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// The application (default: the spec's only application)
+    #[arg(long = "app", value_name = "NAME")]
+    pub application: Option<String>,
+    /// Print JSON: {"application", "bucket", "versions": [{label, created, size, sha256, message, environments}]}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum VersionsCommand {
+    /// Bundle the source folder and store it as a version (no deployment), like `eb appversion --create`
+    Create {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: CreateArgs,
+    },
+    /// Delete a version (its bundle too); refused while an environment runs it
+    Delete {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// The version's label
+        label: String,
+        /// The application (default: the spec's only application)
+        #[arg(long = "app", value_name = "NAME")]
+        application: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// The application (default: the spec's only application)
+    #[arg(long = "app", value_name = "NAME")]
+    pub application: Option<String>,
+    /// The version's label (default: app-YYMMDD_HHMMSS-SHA7)
+    #[arg(long)]
+    pub label: Option<String>,
+    /// A description of the version (one line, at most 200 characters)
+    #[arg(long, default_value = "")]
+    pub message: String,
+    /// The source folder (default: the application's `source`)
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+}
+
+/// The application a command names, or the spec's only one.
+fn application_of(spec: &Spec, named: Option<&str>) -> Result<String, i32> {
+    match named {
+        Some(name) => match spec.application(name) {
+            Some(a) => Ok(a.name.clone()),
+            None => Err(error(format!(
+                "no application `{name}` in the spec (it has: {})",
+                spec.applications
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        },
+        None => match spec.applications.as_slice() {
+            [only] => Ok(only.name.clone()),
+            [] => Err(error("the spec declares no application")),
+            many => Err(error(format!(
+                "the spec declares {} applications: name one with `--app` ({})",
+                many.len(),
+                many.iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        },
+    }
+}
+
+pub fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
+    let (compilation, _) = match load_spec(spec_args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let application = match application_of(&compilation.spec, args.application.as_deref()) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let session = match open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let store = match VersionStore::open(&session, &application) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let versions = match store.list() {
+        Ok(v) => v,
+        Err(e) => return error(e),
+    };
+    if args.json {
+        let out = json!({
+            "application": application,
+            "bucket": store.bucket,
+            "versions": versions.iter().map(|v| json!({
+                "label": v.manifest.label,
+                "created": utc(v.manifest.created),
+                "size": v.manifest.size,
+                "sha256": v.manifest.sha256,
+                "message": v.manifest.message,
+                "environments": v.environments,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return EXIT_OK;
+    }
+    if versions.is_empty() {
+        println!("{application} has no versions yet (in {}).", store.bucket);
+        return EXIT_OK;
+    }
+    print_table(&application, &versions);
+    EXIT_OK
+}
+
+fn print_table(application: &str, versions: &[VersionInfo]) {
+    println!("Versions of {application}, newest first:");
+    let width = versions
+        .iter()
+        .map(|v| v.manifest.label.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "  {:<width$}  {:<20}  {:>10}  {:<12}  {:<20}  MESSAGE",
+        "LABEL", "CREATED", "SIZE", "SHA256", "RUNNING ON"
+    );
+    for v in versions {
+        let running = if v.environments.is_empty() {
+            "-".to_string()
+        } else {
+            v.environments.join(",")
+        };
+        println!(
+            "  {:<width$}  {:<20}  {:>10}  {:<12}  {:<20}  {}",
+            v.manifest.label,
+            utc(v.manifest.created),
+            v.manifest.size,
+            &v.manifest.sha256[..v.manifest.sha256.len().min(12)],
+            running,
+            v.manifest.message
+        );
+    }
+}
+
+pub fn command(command: &VersionsCommand) -> i32 {
+    match command {
+        VersionsCommand::Create { spec, aws, args } => create(spec, aws, args),
+        VersionsCommand::Delete {
+            spec,
+            aws,
+            label,
+            application,
+        } => delete(spec, aws, label, application.as_deref()),
+    }
+}
+
+fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
+    let (compilation, _) = match load_spec(spec_args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let application = match application_of(&compilation.spec, args.application.as_deref()) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let source = args.source.clone().unwrap_or_else(|| {
+        compilation
+            .spec
+            .application(&application)
+            .map(|a| a.source.clone())
+            .unwrap_or_default()
+    });
+    let built = match build_bundle(&BundleRequest {
+        source: source.clone(),
+        wsgi_path: None,
+        out: None,
+    }) {
+        Ok(b) => b,
+        Err(crate::ops::bundle::BundleError::Refused {
+            source_dir,
+            problems,
+        }) => {
+            for problem in &problems {
+                error(problem);
+            }
+            return error(format!(
+                "the bundle of {source_dir} is refused ({} problem{} above); nothing was uploaded",
+                problems.len(),
+                super::plural(problems.len())
+            ));
+        }
+        Err(e) => return error(e),
+    };
+    let session = match open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let store = match VersionStore::open(&session, &application) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    match store.create(
+        &built.bundle,
+        args.label.clone(),
+        args.message.clone(),
+        now_unix(),
+    ) {
+        Ok(created) if created.reused => {
+            println!(
+                "Version {} of {application} has the same sha256 ({}): nothing uploaded.",
+                created.manifest.label, created.manifest.sha256
+            );
+            EXIT_OK
+        }
+        Ok(created) => {
+            println!(
+                "Created version {} of {application}: {} bytes, sha256 {}, in s3://{}/{}.",
+                created.manifest.label,
+                created.manifest.size,
+                created.manifest.sha256,
+                store.bucket,
+                crate::platform::store::bundle_key(&application, &created.manifest.label)
+            );
+            EXIT_OK
+        }
+        Err(e) => error(e),
+    }
+}
+
+fn delete(spec_args: &SpecArgs, aws: &AwsArgs, label: &str, named: Option<&str>) -> i32 {
+    let (compilation, _) = match load_spec(spec_args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let application = match application_of(&compilation.spec, named) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let session = match open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let store = match VersionStore::open(&session, &application) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    match store.delete(label) {
+        Ok(manifest) => {
+            println!(
+                "Deleted version {} of {application} (sha256 {}).",
+                manifest.label, manifest.sha256
+            );
+            EXIT_OK
+        }
+        Err(e) => error(e),
+    }
+}
