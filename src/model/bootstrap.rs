@@ -79,8 +79,13 @@ pub fn user_data(env: &Environment) -> String {
         }
         Proxy::Apache => {
             script.push_str("cat > /etc/httpd/conf.d/beanpole.conf <<'BEANPOLE_PROXY'\n");
+            // Amazon Linux's httpd.conf already says `Listen 80`: a second one for the same
+            // port stops httpd from starting.
+            if port != 80 {
+                script.push_str(&format!("Listen {port}\n"));
+            }
             script.push_str(&format!(
-                "Listen {port}\n<VirtualHost *:{port}>\n  ProxyPass / http://{WSGI_BIND}/\n  ProxyPassReverse / http://{WSGI_BIND}/\n</VirtualHost>\n"
+                "<VirtualHost *:{port}>\n  ProxyPass / http://{WSGI_BIND}/\n  ProxyPassReverse / http://{WSGI_BIND}/\n</VirtualHost>\n"
             ));
             script.push_str("BEANPOLE_PROXY\n");
             script.push_str("systemctl enable --now httpd\n");
@@ -96,6 +101,24 @@ pub fn user_data(env: &Environment) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apache_listens_once_on_the_instance_port() {
+        let fs = crate::spec::MemoryFs::new().with_file(
+            "spec/main.hcl",
+            "application \"a\" {\n  region = \"us-east-2\"\n}\nenvironment \"a-prod\" {\n  application = application.a\n  platform = \"python-3.12\"\n  proxy = \"apache\"\n}\n",
+        );
+        let compilation = crate::spec::compile_dir(
+            &fs,
+            std::path::Path::new("spec"),
+            &crate::spec::VariableInputs::default(),
+        );
+        assert!(compilation.is_valid(), "{:?}", compilation.diagnostics);
+        let mut env = compilation.spec.environments[0].clone();
+        assert!(!user_data(&env).contains("Listen 80"), "{}", user_data(&env));
+        env.instance.port = 8080;
+        assert!(user_data(&env).contains("Listen 8080\n"));
+    }
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {
