@@ -6,7 +6,9 @@ use super::{error, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
 use crate::model::Spec;
 use crate::ops::bundle::{bundle as build_bundle, BundleRequest};
 use crate::ops::versions::{VersionInfo, VersionStore};
+use crate::ops::Session;
 use crate::ops::{now_unix, utc};
+use crate::spec::Compilation;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::path::PathBuf;
@@ -91,17 +93,21 @@ fn application_of(spec: &Spec, named: Option<&str>) -> Result<String, i32> {
     }
 }
 
+/// The spec, the application named (or the only one) and an AWS session for it.
+fn open(
+    spec_args: &SpecArgs,
+    aws: &AwsArgs,
+    named: Option<&str>,
+) -> Result<(Compilation, String, Session), i32> {
+    let (compilation, _) = load_spec(spec_args)?;
+    let application = application_of(&compilation.spec, named)?;
+    let session = open_session(&compilation, aws)?;
+    Ok((compilation, application, session))
+}
+
 pub fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
-    let (compilation, _) = match load_spec(spec_args) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let application = match application_of(&compilation.spec, args.application.as_deref()) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let session = match open_session(&compilation, aws) {
-        Ok(s) => s,
+    let (_, application, session) = match open(spec_args, aws, args.application.as_deref()) {
+        Ok(opened) => opened,
         Err(code) => return code,
     };
     let store = match VersionStore::open(&session, &application) {
@@ -179,14 +185,11 @@ pub fn command(command: &VersionsCommand) -> i32 {
 }
 
 fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
-    let (compilation, _) = match load_spec(spec_args) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let application = match application_of(&compilation.spec, args.application.as_deref()) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
+    let (compilation, application, session) =
+        match open(spec_args, aws, args.application.as_deref()) {
+            Ok(opened) => opened,
+            Err(code) => return code,
+        };
     let source = args.source.clone().unwrap_or_else(|| {
         compilation
             .spec
@@ -214,10 +217,6 @@ fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
             ));
         }
         Err(e) => return error(e),
-    };
-    let session = match open_session(&compilation, aws) {
-        Ok(s) => s,
-        Err(code) => return code,
     };
     let store = match VersionStore::open(&session, &application) {
         Ok(s) => s,
@@ -252,16 +251,8 @@ fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
 }
 
 fn delete(spec_args: &SpecArgs, aws: &AwsArgs, label: &str, named: Option<&str>) -> i32 {
-    let (compilation, _) = match load_spec(spec_args) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let application = match application_of(&compilation.spec, named) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let session = match open_session(&compilation, aws) {
-        Ok(s) => s,
+    let (_, application, session) = match open(spec_args, aws, named) {
+        Ok(opened) => opened,
         Err(code) => return code,
     };
     let store = match VersionStore::open(&session, &application) {

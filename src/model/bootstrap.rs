@@ -104,18 +104,12 @@ mod tests {
 
     #[test]
     fn apache_listens_once_on_the_instance_port() {
-        let fs = crate::spec::MemoryFs::new().with_file(
-            "spec/main.hcl",
-            "application \"a\" {\n  region = \"us-east-2\"\n}\nenvironment \"a-prod\" {\n  application = application.a\n  platform = \"python-3.12\"\n  proxy = \"apache\"\n}\n",
+        let mut env = crate::spec::test_support::one_environment("  proxy = \"apache\"");
+        assert!(
+            !user_data(&env).contains("Listen 80"),
+            "{}",
+            user_data(&env)
         );
-        let compilation = crate::spec::compile_dir(
-            &fs,
-            std::path::Path::new("spec"),
-            &crate::spec::VariableInputs::default(),
-        );
-        assert!(compilation.is_valid(), "{:?}", compilation.diagnostics);
-        let mut env = compilation.spec.environments[0].clone();
-        assert!(!user_data(&env).contains("Listen 80"), "{}", user_data(&env));
         env.instance.port = 8080;
         assert!(user_data(&env).contains("Listen 8080\n"));
     }
@@ -137,17 +131,7 @@ mod tests {
 
     #[test]
     fn environment_file_escapes_quotes_and_backslashes() {
-        let fs = crate::spec::MemoryFs::new().with_file(
-            "spec/main.hcl",
-            "application \"a\" {\n  region = \"us-east-2\"\n}\nenvironment \"a-prod\" {\n  application = application.a\n  platform = \"python-3.12\"\n}\n",
-        );
-        let compilation = crate::spec::compile_dir(
-            &fs,
-            std::path::Path::new("spec"),
-            &crate::spec::VariableInputs::default(),
-        );
-        assert!(compilation.is_valid(), "{:?}", compilation.diagnostics);
-        let mut env = compilation.spec.environments[0].clone();
+        let mut env = crate::spec::test_support::one_environment("");
         env.properties.insert(
             "A".into(),
             r#"it's "quoted" \ $(id) `id` BEANPOLE_PROPERTIES"#.into(),

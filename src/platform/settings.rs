@@ -228,17 +228,7 @@ mod tests {
     use crate::bundle::ebextensions::read;
 
     fn env(spec_body: &str) -> Environment {
-        let fs = crate::spec::MemoryFs::new().with_file(
-            "spec/main.hcl",
-            format!("application \"a\" {{\n  region = \"us-east-2\"\n}}\nenvironment \"a-prod\" {{\n  application = application.a\n  platform = \"python-3.12\"\n{spec_body}\n}}\n"),
-        );
-        let c = crate::spec::compile_dir(
-            &fs,
-            std::path::Path::new("spec"),
-            &crate::spec::VariableInputs::default(),
-        );
-        assert!(c.is_valid(), "{:?}", c.diagnostics);
-        c.spec.environments[0].clone()
+        crate::spec::test_support::one_environment(spec_body)
     }
 
     const EXT: &[u8] = br#"

@@ -20,3 +20,25 @@ pub use variables::VariableInputs;
 
 #[cfg(test)]
 mod tests;
+
+/// For the unit tests of what consumes the model.
+#[cfg(test)]
+pub mod test_support {
+    /// The one environment of a spec: application `a` (us-east-2) and environment `a-prod`
+    /// on python-3.12, with `body` added inside the environment block.
+    pub fn one_environment(body: &str) -> crate::model::Environment {
+        let fs = super::MemoryFs::new().with_file(
+            "spec/main.hcl",
+            format!(
+                "application \"a\" {{\n  region = \"us-east-2\"\n}}\nenvironment \"a-prod\" {{\n  application = application.a\n  platform = \"python-3.12\"\n{body}\n}}\n"
+            ),
+        );
+        let compilation = super::compile_dir(
+            &fs,
+            std::path::Path::new("spec"),
+            &super::VariableInputs::default(),
+        );
+        assert!(compilation.is_valid(), "{:?}", compilation.diagnostics);
+        compilation.spec.environments[0].clone()
+    }
+}

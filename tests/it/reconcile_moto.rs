@@ -796,17 +796,20 @@ fn moto_destroy_leaves_nothing_beanpole_made() {
     ]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(exists());
+    let put = |key: &str| {
+        runtime().block_on(async {
+            aws.s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(b"PK".to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        })
+    };
     // A version of another application in it keeps it.
-    runtime().block_on(async {
-        aws.s3
-            .put_object()
-            .bucket(bucket)
-            .key("other-app/versions/v1.zip")
-            .body(b"PK".to_vec().into())
-            .send()
-            .await
-            .unwrap();
-    });
+    put("other-app/versions/v1.zip");
     let out =
         run(moto
             .beanpole(dir.path())
@@ -826,15 +829,8 @@ fn moto_destroy_leaves_nothing_beanpole_made() {
             .send()
             .await
             .unwrap();
-        aws.s3
-            .put_object()
-            .bucket(bucket)
-            .key("pets-app/versions/v1.zip")
-            .body(b"PK".to_vec().into())
-            .send()
-            .await
-            .unwrap();
     });
+    put("pets-app/versions/v1.zip");
     let out =
         run(moto
             .beanpole(dir.path())
