@@ -151,7 +151,7 @@ fn print_table(application: &str, versions: &[VersionInfo]) {
         .unwrap_or(5)
         .max(5);
     println!(
-        "  {:<width$}  {:<20}  {:>10}  {:<12}  {:<20}  MESSAGE",
+        "  {:<width$}  {:<23}  {:>10}  {:<12}  {:<20}  MESSAGE",
         "LABEL", "CREATED", "SIZE", "SHA256", "RUNNING ON"
     );
     for v in versions {
@@ -161,7 +161,7 @@ fn print_table(application: &str, versions: &[VersionInfo]) {
             v.environments.join(",")
         };
         println!(
-            "  {:<width$}  {:<20}  {:>10}  {:<12}  {:<20}  {}",
+            "  {:<width$}  {:<23}  {:>10}  {:<12}  {:<20}  {}",
             v.manifest.label,
             utc(v.manifest.created),
             v.manifest.size,
