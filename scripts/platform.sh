@@ -31,6 +31,12 @@ ensure_platform() {
     service nginx stop >/dev/null 2>&1 || true
     service apache2 stop >/dev/null 2>&1 || true
   fi
+  # The AWS CLI the engine calls on an instance (AL2023 has v2); on this machine the local
+  # fleet and its tests give it v1, pointed at moto.
+  if [ -x .venv/bin/pip ] && [ ! -x .venv/bin/aws ]; then
+    echo "==> installing the AWS CLI into .venv (what the engine calls on an instance)"
+    .venv/bin/pip install --quiet --disable-pip-version-check 'awscli>=1.29,<2'
+  fi
   if [ ! -f target/wheelhouse/.complete ]; then
     echo "==> downloading the example applications' Python packages into target/wheelhouse"
     mkdir -p target/wheelhouse

@@ -55,6 +55,21 @@ pub async fn create_bucket(
     Ok(outputs(name))
 }
 
+/// The platform engine this Beanpole ships, in the bucket under its content address (written
+/// once; a copy already there is the same bytes).
+pub async fn put_engine(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), AwsError> {
+    let key = crate::platform::boot::engine_key(&crate::platform::engine_digest());
+    put_new(
+        client,
+        bucket,
+        &key,
+        crate::platform::ENGINE.as_bytes().to_vec(),
+        "text/x-python",
+    )
+    .await?;
+    Ok(())
+}
+
 /// Public access blocked, default encryption, Beanpole's tags (each call idempotent).
 pub async fn configure_bucket(
     client: &aws_sdk_s3::Client,
@@ -164,7 +179,8 @@ pub async fn delete_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<()
     )
 }
 
-/// The applications whose versions the bucket keeps: its top-level folders.
+/// The applications whose versions the bucket keeps: its top-level folders (Beanpole's own
+/// `_beanpole/` aside).
 async fn applications_in(client: &aws_sdk_s3::Client, name: &str) -> Result<Vec<String>, AwsError> {
     let mut applications = Vec::new();
     let mut token = None;
@@ -182,7 +198,8 @@ async fn applications_in(client: &aws_sdk_s3::Client, name: &str) -> Result<Vec<
                 .common_prefixes()
                 .iter()
                 .filter_map(|p| p.prefix())
-                .map(|p| p.trim_end_matches('/').to_string()),
+                .map(|p| p.trim_end_matches('/').to_string())
+                .filter(|p| !p.starts_with('_')),
         );
         token = listed.next_continuation_token().map(str::to_string);
         if token.is_none() {
@@ -272,9 +289,23 @@ pub async fn read_bucket(
         Err(e) if e.is_not_found() => Value::Null,
         Err(e) => return Err(e),
     };
+    let engine_key = crate::platform::boot::engine_key(&crate::platform::engine_digest());
+    let engine = match client
+        .head_object()
+        .bucket(name)
+        .key(&engine_key)
+        .send()
+        .await
+        .op("HeadObject")
+    {
+        Ok(_) => json!(crate::platform::engine_digest()),
+        Err(e) if e.is_not_found() => Value::Null,
+        Err(e) => return Err(e),
+    };
     let attributes = BTreeMap::from([
         ("block_public_access".to_string(), json!(blocked)),
         ("encryption".to_string(), encryption),
+        ("engine".to_string(), engine),
     ]);
     let mut outputs = outputs(name);
     outputs.insert(

@@ -7,9 +7,9 @@ use super::{
     parse_reference, reference, Address, Resource, ResourceGraph, ResourceKind, MANAGED_BY_VALUE,
     SHARED_APPLICATION, TAG_ADDRESS, TAG_APPLICATION, TAG_ENVIRONMENT, TAG_MANAGED_BY,
 };
-use crate::model::bootstrap::user_data;
 use crate::model::platform::{architecture_of, Architecture};
 use crate::model::{Application, Environment, Platform, Spec};
+use crate::platform::boot::user_data;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -55,6 +55,43 @@ pub fn compile_graph(spec: &Spec) -> ResourceGraph {
     graph
 }
 
+/// AWS's partition of the application's region (`aws` when the region is not in the spec).
+fn partition(application: &Application) -> &'static str {
+    match application.region.as_deref() {
+        Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+        Some(r) if r.starts_with("cn-") => "aws-cn",
+        _ => "aws",
+    }
+}
+
+/// What the platform needs on an instance, and no more: read its application's versions and
+/// the engine, write its environment's reports and logs. (Run Command itself comes with
+/// `AmazonSSMManagedInstanceCore`.) The bucket's name is bound with the account.
+fn platform_statements(application: &Application, env: &Environment) -> Vec<Value> {
+    let bucket = format!(
+        "arn:{}:s3:::{}",
+        partition(application),
+        crate::platform::boot::BUCKET_PLACEHOLDER
+    );
+    vec![
+        json!({
+            "Sid": "BeanpoleReadVersionsAndEngine",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [
+                format!("{bucket}/{}/*", application.name),
+                format!("{bucket}/_beanpole/engine/*"),
+            ],
+        }),
+        json!({
+            "Sid": "BeanpoleWriteReportsAndLogs",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [format!("{bucket}/{}/environments/{}/*", application.name, env.name)],
+        }),
+    ]
+}
+
 /// The application's node for the account's versions bucket. Every application of a region
 /// has one, all naming the same shared bucket: its tags say Beanpole and nothing about an
 /// application, so that whichever applies first makes it and the others find it theirs.
@@ -75,6 +112,10 @@ fn versions_bucket(application: &Application) -> Resource {
             (
                 "encryption".to_string(),
                 json!(super::kinds::versions_bucket::ENCRYPTION),
+            ),
+            (
+                "engine".to_string(),
+                json!(crate::platform::engine_digest()),
             ),
         ]),
         tags,
@@ -219,24 +260,35 @@ fn add_environment(
         }),
     ));
 
-    let inline_policy = if env.permissions.statements.is_empty() {
-        Value::Null
-    } else {
-        json!({
-            "Version": "2012-10-17",
-            "Statement": env.permissions.statements.iter().map(|s| {
-                let mut statement = json!({
-                    "Effect": s.effect,
-                    "Action": s.actions,
-                    "Resource": s.resources,
-                });
-                if let (Some(sid), Some(map)) = (&s.sid, statement.as_object_mut()) {
-                    map.insert("Sid".to_string(), json!(sid));
-                }
-                statement
-            }).collect::<Vec<_>>(),
+    let mut statements: Vec<Value> = env
+        .permissions
+        .statements
+        .iter()
+        .map(|s| {
+            let mut statement = json!({
+                "Effect": s.effect,
+                "Action": s.actions,
+                "Resource": s.resources,
+            });
+            if let (Some(sid), Some(map)) = (&s.sid, statement.as_object_mut()) {
+                map.insert("Sid".to_string(), json!(sid));
+            }
+            statement
         })
-    };
+        .collect();
+    statements.extend(platform_statements(b.application, env));
+    let inline_policy = json!({
+        "Version": "2012-10-17",
+        "Statement": statements,
+    });
+    let mut managed_policy_arns = env.permissions.managed_policies.clone();
+    let ssm_core = format!(
+        "arn:{}:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        partition(b.application)
+    );
+    if !managed_policy_arns.contains(&ssm_core) {
+        managed_policy_arns.push(ssm_core);
+    }
     graph.add(b.resource(
         "instance_role",
         ResourceKind::IamRole,
@@ -251,7 +303,7 @@ fn add_environment(
                 }],
             },
             "inline_policy": inline_policy,
-            "managed_policy_arns": env.permissions.managed_policies,
+            "managed_policy_arns": managed_policy_arns,
         }),
     ));
     graph.add(b.resource(
@@ -289,7 +341,7 @@ fn add_environment(
             "iam_instance_profile_arn": reference(&profile, "arn"),
             "security_group_ids": [reference(&instance_sg, "id")],
             "http_tokens": "required",
-            "user_data": user_data(env),
+            "user_data": user_data(&b.application.name, env),
         }),
     ));
 

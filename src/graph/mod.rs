@@ -119,6 +119,20 @@ impl fmt::Display for ResourceKind {
     }
 }
 
+/// Replaces `from` by `to` in every string inside `value`.
+fn replace_in_strings(value: &mut serde_json::Value, from: &str, to: &str) {
+    match value {
+        serde_json::Value::String(s) if s.contains(from) => *s = s.replace(from, to),
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| replace_in_strings(v, from, to)),
+        serde_json::Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| replace_in_strings(v, from, to)),
+        _ => {}
+    }
+}
+
 /// The key of a reference object in attributes: `{"$ref": "ADDRESS.ATTRIBUTE"}`.
 pub const REFERENCE_KEY: &str = "$ref";
 
@@ -174,15 +188,20 @@ impl ResourceGraph {
         node
     }
 
-    /// Names the resources whose names hold the account and region (the versions bucket),
-    /// once the shell knows them: `where_` gives an application's (account, region).
+    /// Names what holds the account and region (the versions bucket, and the user data and
+    /// instance permissions that name it), once the shell knows them: `where_` gives an
+    /// application's (account, region).
     pub fn bind_account(&mut self, where_: impl Fn(&str) -> Option<(String, String)>) {
         for resource in self.graph.node_weights_mut() {
-            if resource.kind != ResourceKind::VersionsBucket {
+            let Some((account, region)) = where_(&resource.application) else {
                 continue;
+            };
+            let bucket = kinds::versions_bucket::name(&account, &region);
+            if resource.kind == ResourceKind::VersionsBucket {
+                resource.aws_name = bucket.clone();
             }
-            if let Some((account, region)) = where_(&resource.application) {
-                resource.aws_name = kinds::versions_bucket::name(&account, &region);
+            for value in resource.attributes.values_mut() {
+                replace_in_strings(value, crate::platform::boot::BUCKET_PLACEHOLDER, &bucket);
             }
         }
     }

@@ -1,7 +1,6 @@
 //! The typed model of a spec after evaluation: applications and their environments, with every
 //! default filled in and every value checked. Plain data: no HCL, no spans, no AWS.
 
-pub mod bootstrap;
 pub mod platform;
 
 pub use platform::{Platform, Proxy};

@@ -2,6 +2,9 @@
 """Beanpole's platform engine: what Elastic Beanstalk's platform engine does on an instance of
 its Python platform, as one Python 3.9 standard-library program.
 
+  boot       at an instance's first boot (its user data): deploy what the environment runs
+             (its current deployment document in the versions bucket), else the sample
+             application
   deploy     fetch a version, stage it, run .ebextensions and .platform hooks, build the
              virtualenv, configure the proxy, flip staging to current, start the Procfile
              processes, check health; put the previous version back when a step after the flip
@@ -199,6 +202,27 @@ class Engine:
             if not os.path.isdir(live) and os.path.isdir(live + ".previous"):
                 os.rename(live + ".previous", live)
 
+    def boot(self, bucket, application, environment, sample_document, report_path=None):
+        """What the environment runs now, from its pointer in the versions bucket, else the
+        sample application (an environment that has no version yet still passes its health
+        check, as on Elastic Beanstalk)."""
+        os.makedirs(self.paths.deployment, exist_ok=True)
+        pointer_key = "%s/environments/%s/current.json" % (application, environment)
+        local_pointer = os.path.join(self.paths.deployment, "current.json")
+        code, output = self.run(["aws", "s3", "cp", "--only-show-errors", "s3://%s/%s" % (bucket, pointer_key), local_pointer], check=False)
+        document = sample_document
+        if code == 0:
+            with open(local_pointer, encoding="utf-8") as f:
+                pointer = json.load(f)
+            document = os.path.join(self.paths.deployment, "boot-document.json")
+            self.run(["aws", "s3", "cp", "--only-show-errors", "s3://%s/%s" % (bucket, pointer["document"]), document], what="fetching the deployment document")
+            self.log("Booting into version %s (deployment %s)" % (pointer["label"], pointer["deployment_id"]))
+        elif "404" in output or "Not Found" in output or "NoSuchKey" in output:
+            self.log("No version deployed to %s yet: serving the sample application" % environment)
+        else:
+            raise SystemExit("cannot read s3://%s/%s: %s" % (bucket, pointer_key, tail(output, 5)))
+        return self.deploy(document, False, report_path)
+
     def deploy(self, document_path, leader, report_path=None):
         started = time.time()
         self.lock_handle = self.lock()
@@ -207,6 +231,15 @@ class Engine:
             doc = json.load(f)
         if doc.get("schema") != SCHEMA:
             raise SystemExit("this engine reads deployment documents of schema %d" % SCHEMA)
+        if self.rooted:
+            # Beanpole's local fleet plays many instances on one machine: each its own ports.
+            old_upstream = doc["upstream_port"]
+            if os.environ.get("BEANPOLE_PORT"):
+                doc["port"] = int(os.environ["BEANPOLE_PORT"])
+                doc["listen_address"] = "127.0.0.1"
+            if os.environ.get("BEANPOLE_APP_PORT"):
+                doc["upstream_port"] = int(os.environ["BEANPOLE_APP_PORT"])
+                doc["default_web_command"] = doc["default_web_command"].replace("127.0.0.1:%d " % old_upstream, "127.0.0.1:%d " % doc["upstream_port"])
         self.doc = doc
         self.leader = leader
         report = {
@@ -1201,7 +1234,13 @@ def main(argv=None):
     deploy.add_argument("--document", required=True)
     deploy.add_argument("--leader", action="store_true")
     deploy.add_argument("--report")
-    for p in [deploy] + [sub.add_parser(n) for n in ("stop", "logs", "supervise")]:
+    boot = sub.add_parser("boot")
+    boot.add_argument("--bucket", required=True)
+    boot.add_argument("--application", required=True)
+    boot.add_argument("--environment", required=True)
+    boot.add_argument("--sample-document", required=True)
+    boot.add_argument("--report")
+    for p in [deploy, boot] + [sub.add_parser(n) for n in ("stop", "logs", "supervise")]:
         p.add_argument("--root", default="/")
         p.add_argument("--init", choices=["auto", "systemd", "engine"], default="auto")
         p.add_argument("--instance-id")
@@ -1215,8 +1254,11 @@ def main(argv=None):
         supervise(args.root, args.name)
         return 0
     engine = Engine(args.root, args.init, args.instance_id)
-    if args.command == "deploy":
-        report = engine.deploy(args.document, args.leader, args.report)
+    if args.command in ("deploy", "boot"):
+        if args.command == "deploy":
+            report = engine.deploy(args.document, args.leader, args.report)
+        else:
+            report = engine.boot(args.bucket, args.application, args.environment, args.sample_document, args.report)
         print(json.dumps(report, sort_keys=True))
         return 0 if report["status"] == "SUCCESS" else 1
     if args.command == "stop":

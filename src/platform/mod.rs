@@ -4,6 +4,7 @@
 //! the Beanpole binary that does on an instance (or in a folder of this machine) what EB's
 //! platform engine does. Pure: nothing here runs the engine.
 
+pub mod boot;
 pub mod document;
 pub mod report;
 pub mod settings;

@@ -168,15 +168,53 @@ pub fn resolve(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let batch_from_ext = batch_value.map(|n| match batch_type.as_deref() {
-        Some("Fixed") => BatchSize::Fixed(n),
-        _ => BatchSize::Percent(n.min(100)),
-    });
+    let from_ext = FromEbExtensions {
+        proxy,
+        wsgi_path,
+        processes,
+        threads,
+        static_files,
+        properties,
+        policy,
+        batch_size: batch_value.map(|n| match batch_type.as_deref() {
+            Some("Fixed") => BatchSize::Fixed(n),
+            _ => BatchSize::Percent(n.min(100)),
+        }),
+        timeout,
+    };
+    let settings = assemble(env, from_ext);
+    Ok((settings, unsupported))
+}
+
+/// What a bundle's `.ebextensions` option settings say, each `None` (or empty) where they say
+/// nothing.
+#[derive(Debug, Clone, Default)]
+struct FromEbExtensions {
+    proxy: Option<Proxy>,
+    wsgi_path: Option<String>,
+    processes: Option<u32>,
+    threads: Option<u32>,
+    static_files: BTreeMap<String, String>,
+    properties: BTreeMap<String, String>,
+    policy: Option<DeploymentPolicy>,
+    batch_size: Option<BatchSize>,
+    timeout: Option<u32>,
+}
+
+/// The settings of an environment with no bundle yet (the sample application): the spec over
+/// Elastic Beanstalk's defaults.
+pub fn from_spec(env: &Environment) -> RuntimeSettings {
+    assemble(Some(env), FromEbExtensions::default())
+}
+
+/// The spec over `.ebextensions` over the defaults.
+fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSettings {
+    let mut static_files = ext.static_files;
+    let mut properties = ext.properties;
     // Python serves `static/` at `/static` unless a mapping takes `/static`.
     static_files
         .entry("/static".to_string())
         .or_insert_with(|| "static".to_string());
-    let spec = env;
     if let Some(env) = spec {
         static_files.extend(env.static_files.clone());
         properties.extend(env.properties.clone());
@@ -186,40 +224,39 @@ pub fn resolve(
         .and_then(|p| p.parse::<u16>().ok())
         .filter(|p| *p > 0)
         .unwrap_or(DEFAULT_UPSTREAM_PORT);
-    let settings = RuntimeSettings {
+    RuntimeSettings {
         proxy: match spec {
             Some(env) if env.proxy_in_spec => env.proxy,
-            _ => proxy.unwrap_or(Proxy::Nginx),
+            _ => ext.proxy.unwrap_or(Proxy::Nginx),
         },
         wsgi_path: spec
             .and_then(|e| e.wsgi.path.clone())
-            .or(wsgi_path)
+            .or(ext.wsgi_path)
             .unwrap_or_else(|| DEFAULT_WSGI_PATH.to_string()),
         processes: spec
             .and_then(|e| e.wsgi.processes)
-            .or(processes)
+            .or(ext.processes)
             .unwrap_or(DEFAULT_PROCESSES),
         threads: spec
             .and_then(|e| e.wsgi.threads)
-            .or(threads)
+            .or(ext.threads)
             .unwrap_or(DEFAULT_THREADS),
         static_files,
         properties,
         policy: spec
             .and_then(|e| e.deployment.policy)
-            .or(policy)
+            .or(ext.policy)
             .unwrap_or(DeploymentPolicy::AllAtOnce),
         batch_size: spec
             .and_then(|e| e.deployment.batch_size)
-            .or(batch_from_ext)
+            .or(ext.batch_size)
             .unwrap_or(DEFAULT_BATCH),
         timeout: spec
             .and_then(|e| e.deployment.timeout)
-            .or(timeout)
+            .or(ext.timeout)
             .unwrap_or(DEFAULT_TIMEOUT),
         upstream_port,
-    };
-    Ok((settings, unsupported))
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,9 @@ pub struct EnvironmentPointer {
     pub environment: String,
     pub label: String,
     pub deployment_id: u64,
+    /// The key of its deployment document (what an instance that boots deploys).
+    #[serde(default)]
+    pub document: String,
 }
 
 pub fn environment_pointer_prefix(application: &str) -> String {

@@ -6,6 +6,7 @@
 mod common;
 
 mod blue_green_moto;
+mod boot_moto;
 mod bundle;
 mod cycle;
 mod fuzz_front_end;

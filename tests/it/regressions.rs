@@ -344,11 +344,12 @@ fn a_property_value_with_shell_syntax_reaches_the_user_data_only_encoded() {
         .expect("a launch template");
     let user_data = template["attributes"]["user_data"].as_str().unwrap();
     assert!(!user_data.contains("reboot"), "{user_data}");
-    // The properties file is one base64 line, decoded on the instance.
+    // The properties reach the instance in the sample application's deployment document,
+    // one base64 line decoded on the instance.
     let line = user_data
         .lines()
-        .find(|l| l.contains("base64 -d > /etc/beanpole/environment"))
-        .expect("the properties line");
+        .find(|l| l.contains("base64 -d >\"$root/opt/beanpole/sample-document.json\""))
+        .expect("the document line");
     let encoded = line.split('\'').nth(1).unwrap();
     assert!(encoded
         .chars()

@@ -19,9 +19,11 @@ impl KindOps for VersionsBucket {
         _desired: &'a Attributes,
         tags: &'a Tags,
     ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(
-            async move { s3::create_bucket(&aws.s3, &aws.region, &resource.aws_name, tags).await },
-        )
+        Box::pin(async move {
+            let outputs = s3::create_bucket(&aws.s3, &aws.region, &resource.aws_name, tags).await?;
+            s3::put_engine(&aws.s3, &resource.aws_name).await?;
+            Ok(outputs)
+        })
     }
 
     fn update<'a>(
@@ -34,6 +36,7 @@ impl KindOps for VersionsBucket {
     ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
         Box::pin(async move {
             s3::configure_bucket(&aws.s3, &resource.aws_name, tags).await?;
+            s3::put_engine(&aws.s3, &resource.aws_name).await?;
             Ok(Attributes::new())
         })
     }

@@ -22,6 +22,9 @@ pub const SCHEMA: KindSchema = KindSchema {
     attributes: &[
         Attribute::new("block_public_access", Shape::Bool),
         Attribute::new("encryption", Shape::String),
+        // The content address of the platform engine this Beanpole ships, which the bucket
+        // holds for the instances to fetch at boot.
+        Attribute::new("engine", Shape::String),
     ],
     outputs: &[Output::new("name"), Output::new("arn")],
     refers_to: &[],
