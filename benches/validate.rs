@@ -79,7 +79,7 @@ application "fleet" {
 environment "svc-{i:03}" {{
   application = application.fleet
   cname       = "svc-{i:03}"
-  platform    = "python-3.{minor}"
+  platform    = "{platform}"
   proxy       = "{proxy}"
   description = "Service ${{upper("svc-{i:03}")}} of ${{application.fleet.name}}"
   properties = merge(local.common, {{
@@ -127,7 +127,8 @@ environment "svc-{i:03}" {{
   }}
 }}
 "#,
-            minor = 9 + i % 5,
+            platform = beanpole::model::platform::PLATFORMS
+                [i % beanpole::model::platform::PLATFORMS.len()],
             proxy = ["nginx", "apache"][i % 2],
             tier = ["gold", "silver", "bronze"][i % 3],
             extra = i % 4,
