@@ -280,7 +280,14 @@ class Engine:
             t0 = time.time()
             self.log("Executing instruction: %s" % name)
             try:
-                action()
+                try:
+                    action()
+                except Failure:
+                    raise
+                except Exception as e:  # a bug or an unexpected system error: still a report
+                    import traceback
+
+                    raise Failure("%s: %s" % (type(e).__name__, e), tail(traceback.format_exc()))
             except Failure as e:
                 report["steps"].append({"name": name, "seconds": round(time.time() - t0, 3), "outcome": "failed"})
                 report["status"] = "FAILURE"

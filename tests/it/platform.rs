@@ -724,3 +724,41 @@ fn a_flip_killed_half_way_is_recovered_by_the_next_deployment() {
         "{log}"
     );
 }
+
+/// Whatever goes wrong inside the engine is a failed step in its report, never a report
+/// missing: here a document without its `files` (as a document from another Beanpole
+/// version might be).
+#[test]
+fn an_unexpected_error_in_the_engine_is_a_failed_step_in_its_report() {
+    let dir = TempDir::new("engine-unexpected");
+    let engine = LocalEngine::install(&dir.path().join("engine")).unwrap();
+    let doc = serde_json::json!({
+        "schema": 1, "application": "a", "environment": "e", "deployment_id": 1,
+        "version": {"label": "v1", "sha256": "", "source": "sample:"},
+        "python": "3.12", "proxy": "nginx", "port": free_port(), "listen_address": "127.0.0.1",
+        "upstream_port": free_port(), "default_web_command": "gunicorn application:application",
+        "static_files": {}, "properties": {},
+        "health_check": {"path": "/", "matcher": "200", "timeout_secs": 5},
+        "packages": [], "commands": [], "container_commands": []
+    });
+    let path = dir.path().join("doc.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let root = dir.path().join("root");
+    let report = engine
+        .deploy(&EngineDeploy {
+            root: &root,
+            document: &path,
+            leader: true,
+            instance_id: None,
+            env: &[],
+        })
+        .unwrap();
+    assert!(!report.succeeded());
+    assert_eq!(report.failed_step.as_deref(), Some("PreBuildEbExtension"));
+    assert_eq!(report.message, "KeyError: 'files'");
+    assert!(
+        report.output_tail.contains("Traceback"),
+        "{}",
+        report.output_tail
+    );
+}
