@@ -25,11 +25,19 @@ fn applied(_graph: &ResourceGraph) -> LiveState {
     let mut state: LiveState =
         serde_json::from_str(include_str!("../../tests/snapshots/live/pets-app.json"))
             .expect("tests/snapshots/live/pets-app.json is a recorded live state");
-    // The bucket holds the engine of the Beanpole that applied: this one's.
+    // The bucket holds, and the user data fetches, the engine of the Beanpole that applied:
+    // this one's (the recording keeps the digest of the engine it was made with).
+    let digest = crate::platform::engine_digest();
     for r in &mut state.resources {
         if r.kind == ResourceKind::VersionsBucket {
-            r.attributes
-                .insert("engine".into(), json!(crate::platform::engine_digest()));
+            r.attributes.insert("engine".into(), json!(digest));
+        }
+        if let Some(serde_json::Value::String(user_data)) = r.attributes.get_mut("user_data") {
+            let marker = "_beanpole/engine/";
+            if let Some(at) = user_data.find(marker) {
+                let start = at + marker.len();
+                user_data.replace_range(start..start + digest.len(), &digest);
+            }
         }
     }
     state

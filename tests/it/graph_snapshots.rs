@@ -56,7 +56,10 @@ fn graph_json_matches_snapshots() {
     let mut failures = Vec::new();
     for example in examples() {
         let name = name_of(&example);
-        let actual = graph(&name, "json");
+        // The engine's content address changes with every edit of the engine: the snapshots
+        // keep a stand-in for it.
+        let actual =
+            graph(&name, "json").replace(&beanpole::platform::engine_digest(), "ENGINE-DIGEST");
         let path = snapshots.join(format!("{name}.json"));
         if bless {
             std::fs::write(&path, &actual)
