@@ -5,7 +5,7 @@
 //! application answers through real nginx → gunicorn.
 
 use crate::common;
-use crate::platform::{get, pip_env};
+use crate::platform::{copy_tree, get, pip_env};
 
 use common::moto::{runtime, Moto};
 use common::{run, text, TempDir};
@@ -79,8 +79,54 @@ fn instances_and_user_data(moto: &Moto, group_prefix: &str) -> (Vec<String>, Str
     })
 }
 
+/// Runs an instance's user data on this machine, rooted in `root`, with its own ports and the
+/// AWS CLI pointed at moto; returns its proxy port, the process output and its boot log.
+fn boot_instance(
+    moto: &Moto,
+    root: &std::path::Path,
+    instance: &str,
+    user_data: &str,
+) -> (u16, std::process::Output, String) {
+    let venv_bin = common::manifest_dir().join(".venv/bin");
+    let path = format!(
+        "{}:{}",
+        venv_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    std::fs::create_dir_all(root.join("opt/beanpole")).unwrap();
+    std::fs::write(root.join("opt/beanpole/instance-id"), instance).unwrap();
+    let (port, app_port) = (free_port(), free_port());
+    let boot = Command::new("bash")
+        .arg("-c")
+        .arg(user_data)
+        .env("BEANPOLE_ROOT", root)
+        .env("BEANPOLE_PORT", port.to_string())
+        .env("BEANPOLE_APP_PORT", app_port.to_string())
+        .env("AWS_ENDPOINT_URL", moto.direct_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-2")
+        .env("PATH", &path)
+        .envs(pip_env())
+        .output()
+        .expect("bash runs the user data");
+    let log = std::fs::read_to_string(root.join("var/log/beanpole-boot.log")).unwrap_or_default();
+    (port, boot, log)
+}
+
+fn stop_instance(root: &std::path::Path) {
+    let _ = Command::new("python3")
+        .arg(root.join("opt/beanpole/engine.py"))
+        .args(["stop", "--init", "engine", "--root"])
+        .arg(root)
+        .status();
+}
+
+const BUCKET: &str = "beanpole-versions-123456789012-us-east-2";
+
 #[test]
-fn moto_every_instance_boots_into_the_sample_application_from_the_versions_bucket() {
+fn moto_every_instance_boots_into_the_sample_application_and_a_scale_out_into_the_current_version()
+{
     let moto = Moto::start();
     moto.create_zone("example.com");
     let dir = TempDir::new("boot");
@@ -108,33 +154,10 @@ fn moto_every_instance_boots_into_the_sample_application_from_the_versions_bucke
         venv_bin.join("aws").exists(),
         "the AWS CLI is not in .venv: scripts/test installs it (the instances' `aws`)"
     );
-    let path = format!(
-        "{}:{}",
-        venv_bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let mut served = Vec::new();
     for instance in &instances {
         let root = dir.path().join(instance);
-        std::fs::create_dir_all(root.join("opt/beanpole")).unwrap();
-        std::fs::write(root.join("opt/beanpole/instance-id"), instance).unwrap();
-        let (port, app_port) = (free_port(), free_port());
-        let boot = Command::new("bash")
-            .arg("-c")
-            .arg(&user_data)
-            .env("BEANPOLE_ROOT", &root)
-            .env("BEANPOLE_PORT", port.to_string())
-            .env("BEANPOLE_APP_PORT", app_port.to_string())
-            .env("AWS_ENDPOINT_URL", moto.direct_endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", "us-east-2")
-            .env("PATH", &path)
-            .envs(pip_env())
-            .output()
-            .expect("bash runs the user data");
-        let log =
-            std::fs::read_to_string(root.join("var/log/beanpole-boot.log")).unwrap_or_default();
+        let (port, boot, log) = boot_instance(&moto, &root, instance, &user_data);
         served.push((root.clone(), port));
         assert!(
             boot.status.success(),
@@ -169,13 +192,71 @@ fn moto_every_instance_boots_into_the_sample_application_from_the_versions_bucke
         assert_eq!(report["status"], "SUCCESS", "{report:#}");
         assert_eq!(report["version"], "sample-application");
     }
+    // A scale-out instance boots straight into the version the environment runs: store v1,
+    // record its deployment document and the environment's pointer, as a deploy does.
+    copy_tree(
+        &common::manifest_dir().join("examples/pets-app/app"),
+        &dir.path().join("app"),
+    );
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["versions", "create", "--label", "v1"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (first_root, _) = &served[0];
+    let mut document: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(first_root.join("opt/beanpole/sample-document.json")).unwrap(),
+    )
+    .unwrap();
+    let listed = run(moto.beanpole(dir.path()).args(["versions", "--json"]));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    document["deployment_id"] = 1.into();
+    document["version"] = serde_json::json!({
+        "label": "v1",
+        "sha256": listed["versions"][0]["sha256"],
+        "source": format!("s3://{BUCKET}/pets-app/versions/v1.zip"),
+    });
+    let document_key = "pets-app/environments/pets-env-blue/deployments/1.json";
+    let aws = moto.clients();
+    runtime().block_on(async {
+        for (key, body) in [
+            (document_key.to_string(), document.to_string()),
+            (
+                "pets-app/environments/pets-env-blue/current.json".to_string(),
+                serde_json::json!({
+                    "environment": "pets-env-blue",
+                    "label": "v1",
+                    "deployment_id": 1,
+                    "document": document_key,
+                })
+                .to_string(),
+            ),
+        ] {
+            aws.s3
+                .put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(body.into_bytes().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let root = dir.path().join("i-scaled-out");
+    let (port, boot, log) = boot_instance(&moto, &root, "i-scaled-out", &user_data);
+    served.push((root, port));
+    assert!(boot.status.success(), "{log}\n{}", text(&boot));
+    let (status, body) = get(port, "/");
+    assert_eq!(status, 200, "{body}\n{log}");
+    assert!(body.contains("\"name\":\"Rex\""), "{body}");
+    assert!(log.is_empty() || !log.contains("Traceback"), "{log}");
+    let versions = run(moto.beanpole(dir.path()).args(["versions", "--json"]));
+    let versions: serde_json::Value = serde_json::from_slice(&versions.stdout).unwrap();
+    assert_eq!(
+        versions["versions"][0]["environments"],
+        serde_json::json!(["pets-env-blue"])
+    );
     for (root, _) in &served {
-        let engine = root.join("opt/beanpole/engine.py");
-        let _ = Command::new("python3")
-            .arg(&engine)
-            .args(["stop", "--init", "engine", "--root"])
-            .arg(root)
-            .status();
+        stop_instance(root);
     }
     for (_, port) in &served {
         assert_eq!(get(*port, "/").0, 0, "an instance still serves after stop");
