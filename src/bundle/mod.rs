@@ -100,6 +100,14 @@ pub enum BundleProblem {
     Zip(String),
 }
 
+/// Lowercase hex sha256 of `bytes`: how bundles, versions and the engine are addressed.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A built bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
@@ -353,10 +361,7 @@ pub fn build_within(
             limit,
         }]);
     }
-    let sha256 = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = sha256_hex(&bytes);
     Ok(Bundle {
         sha256,
         paths: entries.into_iter().map(|e| e.path).collect(),

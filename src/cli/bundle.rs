@@ -29,19 +29,9 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match compilation.spec.applications.as_slice() {
-                [application] => application.source.clone(),
-                [] => return error("the spec declares no application: pass `--source DIR`"),
-                many => {
-                    return error(format!(
-                        "the spec declares {} applications ({}): pass `--source DIR`",
-                        many.len(),
-                        many.iter()
-                            .map(|a| a.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
+            match compilation.spec.the_application(None) {
+                Ok(application) => application.source.clone(),
+                Err(why) => return error(format!("{why}: pass `--source DIR`")),
             }
         }
     };

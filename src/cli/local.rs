@@ -2,7 +2,7 @@
 //! engine step, serve in the foreground until Ctrl-C, then stop every process it started.
 
 use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
-use crate::ops::local::{claim, release, run, LocalRequest};
+use crate::ops::local::{choose_environment, claim, release, run, LocalRequest};
 use crate::platform::report::Report;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -46,29 +46,18 @@ pub fn local_run(spec: &SpecArgs, args: &LocalRunArgs) -> i32 {
             Ok(c) => c,
             Err(code) => return code,
         };
-        let environments = &compilation.spec.environments;
-        let env = match &args.env {
-            Some(name) => match compilation.spec.environment(name) {
-                Some(e) => e.clone(),
-                None => {
-                    return error(format!(
-                        "no environment `{name}` in the spec (it has: {})",
-                        names(environments.iter().map(|e| e.name.as_str()))
-                    ))
-                }
-            },
-            None => match environments.as_slice() {
-                [] => return error("the spec declares no environment: add one, or pass `--source DIR` from a folder without a spec"),
-                [only] => only.clone(),
-                [first, others @ ..] => {
+        let env = match choose_environment(&compilation.spec, args.env.as_deref()) {
+            Ok((env, others)) => {
+                if !others.is_empty() {
                     println!(
                         "Using {}, the spec's first environment (name another to use its settings: {}).",
-                        first.name,
-                        names(others.iter().map(|e| e.name.as_str()))
+                        env.name,
+                        others.join(", ")
                     );
-                    first.clone()
                 }
-            },
+                env
+            }
+            Err(why) => return error(why),
         };
         let source = match &args.source {
             Some(s) => s.clone(),
@@ -193,15 +182,6 @@ pub fn failure_text(report: &Report) -> String {
         text.push_str(&format!("\nversion {previous} was put back and serves"));
     }
     text
-}
-
-fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let list: Vec<&str> = names.collect();
-    if list.is_empty() {
-        "none".into()
-    } else {
-        list.join(", ")
-    }
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM, noted from the moment it listens.

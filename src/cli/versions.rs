@@ -66,31 +66,12 @@ pub struct CreateArgs {
 
 /// The application a command names, or the spec's only one.
 fn application_of(spec: &Spec, named: Option<&str>) -> Result<String, i32> {
-    match named {
-        Some(name) => match spec.application(name) {
-            Some(a) => Ok(a.name.clone()),
-            None => Err(error(format!(
-                "no application `{name}` in the spec (it has: {})",
-                spec.applications
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        },
-        None => match spec.applications.as_slice() {
-            [only] => Ok(only.name.clone()),
-            [] => Err(error("the spec declares no application")),
-            many => Err(error(format!(
-                "the spec declares {} applications: name one with `--app` ({})",
-                many.len(),
-                many.iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        },
-    }
+    spec.the_application(named)
+        .map(|a| a.name.clone())
+        .map_err(|why| match named {
+            Some(_) => error(why),
+            None => error(format!("{why}: name one with `--app`")),
+        })
 }
 
 /// The spec, the application named (or the only one) and an AWS session for it.

@@ -20,6 +20,29 @@ impl Spec {
         self.applications.iter().find(|a| a.name == name)
     }
 
+    /// The application named, else the spec's only one; the error says which there are.
+    pub fn the_application(&self, named: Option<&str>) -> Result<&Application, String> {
+        let names = || {
+            self.applications
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (named, self.applications.as_slice()) {
+            (Some(name), _) => self.application(name).ok_or_else(|| {
+                format!("no application `{name}` in the spec (it has: {})", names())
+            }),
+            (None, [only]) => Ok(only),
+            (None, []) => Err("the spec declares no application".to_string()),
+            (None, many) => Err(format!(
+                "the spec declares {} applications ({})",
+                many.len(),
+                names()
+            )),
+        }
+    }
+
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }

@@ -59,6 +59,35 @@ pub enum LocalError {
     Busy { source_dir: String, pid: u32 },
 }
 
+/// The environment whose settings `local run` uses: the one named, else the spec's first
+/// (with the others, for the user to hear of them).
+pub fn choose_environment(
+    spec: &crate::model::Spec,
+    named: Option<&str>,
+) -> Result<(Environment, Vec<String>), String> {
+    let names = |envs: &[Environment]| -> String {
+        match envs {
+            [] => "none".into(),
+            _ => envs
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    };
+    match (named, spec.environments.as_slice()) {
+        (Some(name), all) => spec
+            .environment(name)
+            .map(|e| (e.clone(), Vec::new()))
+            .ok_or_else(|| format!("no environment `{name}` in the spec (it has: {})", names(all))),
+        (None, []) => Err("the spec declares no environment: add one, or pass `--source DIR` from a folder without a spec".into()),
+        (None, [first, others @ ..]) => Ok((
+            first.clone(),
+            others.iter().map(|e| e.name.clone()).collect(),
+        )),
+    }
+}
+
 /// Where `local run` keeps its state for a source folder.
 pub fn state_dir(source: &Path) -> PathBuf {
     source.join(".beanpole").join("local")

@@ -109,32 +109,38 @@ impl<'s> VersionStore<'s> {
             })
     }
 
-    /// Every version, newest first, with the environments running each.
-    pub fn list(&self) -> Result<Vec<VersionInfo>, VersionError> {
+    /// Every version's manifest, newest first.
+    fn manifests(&self) -> Result<Vec<VersionManifest>, VersionError> {
         let keys = self.session.runtime.block_on(s3::list(
             &self.aws.s3,
             &self.bucket,
             &versions_prefix(&self.application),
         ))?;
-        let running = self.running()?;
-        let mut versions = Vec::new();
+        let mut manifests = Vec::new();
         for key in keys.iter().filter(|k| k.ends_with(".json")) {
             if let Some(manifest) = self.get_json::<VersionManifest>(key)? {
-                let environments = running
+                manifests.push(manifest);
+            }
+        }
+        manifests.sort_by(|a, b| (b.created, &b.label).cmp(&(a.created, &a.label)));
+        Ok(manifests)
+    }
+
+    /// Every version, newest first, with the environments running each.
+    pub fn list(&self) -> Result<Vec<VersionInfo>, VersionError> {
+        let running = self.running()?;
+        Ok(self
+            .manifests()?
+            .into_iter()
+            .map(|manifest| VersionInfo {
+                environments: running
                     .iter()
                     .filter(|p| p.label == manifest.label)
                     .map(|p| p.environment.clone())
-                    .collect();
-                versions.push(VersionInfo {
-                    manifest,
-                    environments,
-                });
-            }
-        }
-        versions.sort_by(|a, b| {
-            (b.manifest.created, &b.manifest.label).cmp(&(a.manifest.created, &a.manifest.label))
-        });
-        Ok(versions)
+                    .collect(),
+                manifest,
+            })
+            .collect())
     }
 
     /// What each environment of the application runs, as its deployments record it.
@@ -167,21 +173,21 @@ impl<'s> VersionStore<'s> {
         if let Some(label) = &label {
             check_label(label).map_err(VersionError::Invalid)?;
         }
-        let existing = self.list()?;
-        if let Some(same) = existing.iter().find(|v| v.manifest.sha256 == bundle.sha256) {
-            if label.as_deref().is_none_or(|l| l == same.manifest.label) {
+        let existing = self.manifests()?;
+        if let Some(same) = existing.iter().find(|m| m.sha256 == bundle.sha256) {
+            if label.as_deref().is_none_or(|l| l == same.label) {
                 return Ok(Created {
-                    manifest: same.manifest.clone(),
+                    manifest: same.clone(),
                     reused: true,
                 });
             }
         }
         let label = label.unwrap_or_else(|| bundle.default_label(now));
-        if let Some(taken) = existing.iter().find(|v| v.manifest.label == label) {
+        if let Some(taken) = existing.iter().find(|m| m.label == label) {
             return Err(VersionError::LabelTaken {
                 application: self.application.clone(),
                 label,
-                existing: taken.manifest.sha256.clone(),
+                existing: taken.sha256.clone(),
             });
         }
         let manifest = VersionManifest {
@@ -212,11 +218,7 @@ impl<'s> VersionStore<'s> {
                     &bundle_key(&self.application, &label),
                 ))?
                 .unwrap_or_default();
-            let sha: String =
-                sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+            let sha = crate::bundle::sha256_hex(&bytes);
             if sha != bundle.sha256 {
                 return Err(VersionError::LabelTaken {
                     application: self.application.clone(),

@@ -170,8 +170,6 @@ class Engine:
             f.write(output)
             if output and not output.endswith("\n"):
                 f.write("\n")
-        if log_name == "eb-engine.log":
-            pass
         if check and code != 0:
             raise Failure("%s failed with exit status %d" % (what or shown, code), tail(output))
         return code, output
@@ -405,7 +403,7 @@ class Engine:
         except (zipfile.BadZipFile, OSError) as e:
             raise Failure("cannot unzip the bundle: %s" % e)
 
-    def properties_env(self, cwd_is_app=True):
+    def properties_env(self):
         env = dict(os.environ)
         env.update(self.doc["properties"])
         env["PORT"] = str(self.doc["upstream_port"])
@@ -1014,8 +1012,9 @@ WantedBy=multi-user.target
             f.write(unit)
         with open(os.path.join(self.paths.systemd, "eb-app.target"), "w") as f:
             f.write("[Unit]\nDescription=Elastic Beanstalk application processes\n\n[Install]\nWantedBy=multi-user.target\n")
-        with open("/etc/rsyslog.d/web.conf" if os.path.isdir("/etc/rsyslog.d") else os.devnull, "w") as f:
-            f.write('if $programname == "%s" then /var/log/%s.stdout.log\n& stop\n' % (name, name))
+        if os.path.isdir("/etc/rsyslog.d"):
+            with open("/etc/rsyslog.d/%s.conf" % name, "w") as f:
+                f.write('if $programname == "%s" then /var/log/%s.stdout.log\n& stop\n' % (name, name))
         self.run(["systemctl", "daemon-reload"])
         self.run(["systemctl", "enable", name + ".service"])
         self.run(["systemctl", "restart", name + ".service"], what="starting %s.service" % name)

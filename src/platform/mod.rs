@@ -10,16 +10,12 @@ pub mod report;
 pub mod settings;
 pub mod store;
 
-use sha2::{Digest, Sha256};
-
 /// The platform engine's source.
 pub const ENGINE: &str = include_str!("engine.py");
 
 /// The engine's content address: the first 16 hex digits of its sha256.
 pub fn engine_digest() -> String {
-    Sha256::digest(ENGINE.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut digest = crate::bundle::sha256_hex(ENGINE.as_bytes());
+    digest.truncate(16);
+    digest
 }

@@ -8,16 +8,8 @@ use crate::common;
 use crate::platform::{copy_tree, get, pip_env};
 
 use common::moto::{runtime, Moto};
-use common::{run, text, TempDir};
-use std::net::TcpListener;
+use common::{free_port, run, text, TempDir};
 use std::process::Command;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
-}
 
 /// The environment's instances and the user data they boot with, as moto reports them.
 fn instances_and_user_data(moto: &Moto, group_prefix: &str) -> (Vec<String>, String) {

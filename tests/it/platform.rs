@@ -3,23 +3,16 @@
 //! (`scripts/test` installs them); Python packages come from `target/wheelhouse` when
 //! `scripts/test` filled it, else from the package index.
 
-use crate::common::{beanpole, manifest_dir, TempDir};
+use crate::common::{beanpole, free_port, manifest_dir, TempDir};
 use beanpole::model::Environment;
 use beanpole::ops::engine::{EngineDeploy, LocalEngine};
 use beanpole::ops::local::{run, state_dir, LocalRequest, LocalRun};
 use beanpole::platform::report::Report;
 use beanpole::spec::{compile_dir, DiskFs, MemoryFs, VariableInputs};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
-}
 
 /// pip's settings: the wheelhouse `scripts/test` downloads, when there is one.
 pub fn pip_env() -> Vec<(String, String)> {

@@ -35,9 +35,31 @@ pub const SCHEMA: KindSchema = KindSchema {
     shared: true,
 };
 
-/// The bucket's name for an account and region.
+/// The bucket's name for an account and region. Only lowercase letters, digits and hyphens
+/// are kept (all an account id and a region hold, and all S3 allows), so the name is safe in
+/// the user data's script whatever the region's source (a spec, AWS_REGION, a profile).
 pub fn name(account: &str, region: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect()
+    };
     NAME_PATTERN
-        .replace("{account}", account)
-        .replace("{region}", region)
+        .replace("{account}", &clean(account))
+        .replace("{region}", &clean(region))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_name_holds_nothing_a_shell_would_read() {
+        assert_eq!(
+            super::name("123456789012", "us-east-2"),
+            "beanpole-versions-123456789012-us-east-2"
+        );
+        assert_eq!(
+            super::name("123456789012", "us-east-2; reboot `x` $(y)"),
+            "beanpole-versions-123456789012-us-east-2rebootxy"
+        );
+    }
 }

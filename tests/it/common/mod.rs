@@ -6,6 +6,14 @@ pub mod moto;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A port the kernel says is free on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
 /// The folder of this crate.
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,8 +2,9 @@
 //! resources), and optionally the delaying proxy in front of it. Fails loudly when moto is not
 //! installed: run `scripts/test`, which installs it into `.venv`.
 
+use super::free_port;
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
@@ -34,13 +35,6 @@ pub fn isolate_from_real_aws() {
 
 fn venv() -> PathBuf {
     super::manifest_dir().join(".venv/bin")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
 }
 
 fn wait_listening(child: &mut Child, port: u16, what: &str) {
