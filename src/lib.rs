@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod bundle;
 pub mod cli;
+pub mod deploy;
 pub mod dns;
 pub mod duration;
 pub mod graph;

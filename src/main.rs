@@ -2,7 +2,8 @@
 
 use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
 use beanpole::cli::bundle::BundleArgs;
-use beanpole::cli::local::LocalRunArgs;
+use beanpole::cli::deploy::{DeployArgs, LogsArgs};
+use beanpole::cli::local::{LocalFleetArgs, LocalRunArgs};
 use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
 use beanpole::cli::versions::{ListArgs, VersionsCommand};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
@@ -114,6 +115,30 @@ enum Command {
         #[command(flatten)]
         args: ListArgs,
     },
+    /// Deploy an application version to an environment's instances, batch by batch
+    #[command(
+        after_help = "Examples:\n  beanpole deploy pets-env-green                 # bundle ./app (application.source), upload, roll out\n  beanpole deploy pets-env-green --label v7 --message \"new search page\"\n  beanpole deploy pets-env-blue --version v7     # a stored version: no upload\n  beanpole deploy pets-env-green --json | jq .outcome\n\nExit status: 0 deployed everywhere, 1 a batch failed (each failed instance is named with its step and log tail) or an error, 130 interrupted."
+    )]
+    Deploy {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: DeployArgs,
+    },
+    /// The last lines of each instance's logs (web process, engine, hooks, proxy), through Run Command
+    #[command(
+        after_help = "Examples:\n  beanpole logs pets-env-blue\n  beanpole logs pets-env-blue --instance i-0abc123 --lines 20\n  beanpole logs pets-env-blue --all              # whole files of every instance in one zip"
+    )]
+    Logs {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: LogsArgs,
+    },
     /// Elastic Beanstalk's Python platform on this machine: real nginx (or Apache) → gunicorn
     Local {
         #[command(subcommand)]
@@ -145,6 +170,19 @@ enum LocalCommand {
         #[command(flatten)]
         args: LocalRunArgs,
     },
+    /// Play the instances a local AWS emulator (moto) reports: each runs its real user data and
+    /// every Run Command sent to it, in a folder of its own, with real nginx → gunicorn on 127.0.0.1
+    #[command(
+        after_help = "Examples:\n  beanpole local fleet -C examples/pets-app --endpoint-url http://127.0.0.1:5000\n  jq '.instances[] | {instance, environment, port}' examples/pets-app/.beanpole/fleet/fleet.json"
+    )]
+    Fleet {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: LocalFleetArgs,
+    },
 }
 
 fn main() {
@@ -173,6 +211,8 @@ fn main() {
         Command::Status { spec, aws, args } => cli::blue_green::status(spec, aws, args),
         Command::Swap { spec, aws, args } => cli::blue_green::swap(spec, aws, args),
         Command::Bundle { spec, args } => cli::bundle::bundle(spec, args),
+        Command::Deploy { spec, aws, args } => cli::deploy::deploy(spec, aws, args),
+        Command::Logs { spec, aws, args } => cli::deploy::logs(spec, aws, args),
         Command::Versions {
             command: Some(command),
             ..
@@ -186,6 +226,9 @@ fn main() {
         Command::Local {
             command: LocalCommand::Run { spec, args },
         } => cli::local::local_run(spec, args),
+        Command::Local {
+            command: LocalCommand::Fleet { spec, aws, args },
+        } => cli::local::local_fleet(spec, aws, args),
     };
     std::process::exit(code);
 }

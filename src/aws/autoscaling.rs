@@ -488,3 +488,127 @@ pub async fn delete_policy(client: &Client, group: &str, name: &str) -> Result<(
             .op("DeletePolicy"),
     )
 }
+
+/// An environment's group as a deployment sees it: its in-service instances, and whether its
+/// tags say Beanpole made it for that application and environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetView {
+    pub name: String,
+    pub owned: bool,
+    pub in_service: Vec<String>,
+    /// Instances launching, terminating or on standby.
+    pub other: Vec<(String, String)>,
+    pub desired: i32,
+}
+
+/// The group named `name`, if it exists.
+pub async fn fleet_view(
+    client: &Client,
+    name: &str,
+    application: &str,
+    environment: &str,
+) -> Result<Option<FleetView>, AwsError> {
+    let out = client
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .op("DescribeAutoScalingGroups")?;
+    let Some(group) = out.auto_scaling_groups().first() else {
+        return Ok(None);
+    };
+    let tag = |key: &str| {
+        group
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value())
+            .map(str::to_string)
+    };
+    let owned = tag(TAG_APPLICATION).as_deref() == Some(application)
+        && tag(crate::graph::TAG_ENVIRONMENT).as_deref() == Some(environment);
+    let mut in_service = Vec::new();
+    let mut other = Vec::new();
+    for instance in group.instances() {
+        let id = instance.instance_id().unwrap_or_default().to_string();
+        let state = instance
+            .lifecycle_state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        if state == "InService" {
+            in_service.push(id);
+        } else {
+            other.push((id, state));
+        }
+    }
+    Ok(Some(FleetView {
+        name: name.to_string(),
+        owned,
+        in_service,
+        other,
+        desired: group.desired_capacity().unwrap_or(0),
+    }))
+}
+
+/// A group of an application as the local fleet sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedGroup {
+    pub name: String,
+    pub environment: String,
+    pub in_service: Vec<String>,
+    pub launch_template: Option<String>,
+    /// `$Latest`, `$Default` or a number.
+    pub launch_template_version: Option<String>,
+}
+
+/// Every group tagged with `application`.
+pub async fn application_groups(
+    client: &Client,
+    application: &str,
+) -> Result<Vec<TaggedGroup>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = client
+        .describe_auto_scaling_groups()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{TAG_APPLICATION}"))
+                .values(application)
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for group in page.op("DescribeAutoScalingGroups")?.auto_scaling_groups() {
+            let environment = group
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(crate::graph::TAG_ENVIRONMENT))
+                .and_then(|t| t.value())
+                .unwrap_or_default()
+                .to_string();
+            let in_service = group
+                .instances()
+                .iter()
+                .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect();
+            found.push(TaggedGroup {
+                name: group
+                    .auto_scaling_group_name()
+                    .unwrap_or_default()
+                    .to_string(),
+                environment,
+                in_service,
+                launch_template: group
+                    .launch_template()
+                    .and_then(|t| t.launch_template_id())
+                    .map(str::to_string),
+                launch_template_version: group
+                    .launch_template()
+                    .and_then(|t| t.version())
+                    .map(str::to_string),
+            });
+        }
+    }
+    Ok(found)
+}

@@ -577,3 +577,24 @@ pub async fn delete_launch_template(
             .op("DeleteLaunchTemplate"),
     )
 }
+
+/// The user data (base64, as EC2 keeps it) of a launch template's version.
+pub async fn launch_template_user_data(
+    client: &aws_sdk_ec2::Client,
+    template_id: &str,
+    version: &str,
+) -> Result<Option<String>, AwsError> {
+    let out = client
+        .describe_launch_template_versions()
+        .launch_template_id(template_id)
+        .versions(version)
+        .send()
+        .await
+        .op("DescribeLaunchTemplateVersions")?;
+    Ok(out
+        .launch_template_versions()
+        .first()
+        .and_then(|v| v.launch_template_data())
+        .and_then(|d| d.user_data())
+        .map(str::to_string))
+}

@@ -729,3 +729,60 @@ pub async fn target_health(
         })
         .collect())
 }
+
+/// The ARN of the target group named `name`, if there is one.
+pub async fn target_group_arn(client: &Client, name: &str) -> Result<Option<String>, AwsError> {
+    match client
+        .describe_target_groups()
+        .names(name)
+        .send()
+        .await
+        .op("DescribeTargetGroups")
+    {
+        Ok(out) => Ok(out
+            .target_groups()
+            .first()
+            .and_then(|g| g.target_group_arn())
+            .map(str::to_string)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn instance_targets(
+    instances: &[String],
+) -> Vec<aws_sdk_elasticloadbalancingv2::types::TargetDescription> {
+    instances
+        .iter()
+        .map(|id| {
+            aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                .id(id)
+                .build()
+        })
+        .collect()
+}
+
+/// Takes instances out of the target group (the load balancer stops sending them new
+/// requests; those in flight drain for the group's deregistration delay).
+pub async fn deregister(client: &Client, arn: &str, instances: &[String]) -> Result<(), AwsError> {
+    client
+        .deregister_targets()
+        .target_group_arn(arn)
+        .set_targets(Some(instance_targets(instances)))
+        .send()
+        .await
+        .op("DeregisterTargets")
+        .map(|_| ())
+}
+
+/// Puts instances (back) into the target group.
+pub async fn register(client: &Client, arn: &str, instances: &[String]) -> Result<(), AwsError> {
+    client
+        .register_targets()
+        .target_group_arn(arn)
+        .set_targets(Some(instance_targets(instances)))
+        .send()
+        .await
+        .op("RegisterTargets")
+        .map(|_| ())
+}

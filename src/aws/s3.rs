@@ -439,3 +439,24 @@ pub async fn bucket_exists(client: &aws_sdk_s3::Client, bucket: &str) -> Result<
         Err(e) => Err(e),
     }
 }
+
+/// Writes an object, replacing any of that key (for what is meant to change: an environment's
+/// pointer to what it runs).
+pub async fn put(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Result<(), AwsError> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .body(bytes.into())
+        .send()
+        .await
+        .op("PutObject")
+        .map(|_| ())
+}

@@ -27,3 +27,81 @@ pub async fn read_parameters(
     }
     Ok(values)
 }
+
+/// Run Command's document for shell scripts, on every Amazon Linux AMI.
+pub const SHELL_DOCUMENT: &str = "AWS-RunShellScript";
+
+/// Sends a shell script to instances through Run Command; returns the command id.
+pub async fn send_shell_script(
+    client: &aws_sdk_ssm::Client,
+    instances: &[String],
+    lines: &[String],
+    comment: &str,
+    timeout_secs: u32,
+) -> Result<String, AwsError> {
+    let out = client
+        .send_command()
+        .document_name(SHELL_DOCUMENT)
+        .set_instance_ids(Some(instances.to_vec()))
+        .parameters("commands", lines.to_vec())
+        .parameters("executionTimeout", vec![timeout_secs.to_string()])
+        .comment(comment.chars().take(100).collect::<String>())
+        .timeout_seconds(60)
+        .send()
+        .await
+        .op("SendCommand")?;
+    out.command()
+        .and_then(|c| c.command_id())
+        .map(str::to_string)
+        .ok_or_else(|| AwsError::Unexpected("SendCommand returned no command id".into()))
+}
+
+/// A shell script sent to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentScript {
+    pub command_id: String,
+    pub lines: Vec<String>,
+}
+
+/// The shell scripts sent to an instance, oldest first (the local fleet runs them).
+pub async fn scripts_for_instance(
+    client: &aws_sdk_ssm::Client,
+    instance: &str,
+) -> Result<Vec<SentScript>, AwsError> {
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .list_commands()
+            .instance_id(instance)
+            .set_next_token(token)
+            .send()
+            .await
+            .op("ListCommands")?;
+        for command in out.commands() {
+            if command.document_name() != Some(SHELL_DOCUMENT) {
+                continue;
+            }
+            let lines = command
+                .parameters()
+                .and_then(|p| p.get("commands"))
+                .cloned()
+                .unwrap_or_default();
+            if let Some(id) = command.command_id() {
+                found.push((
+                    command.requested_date_time().map(|t| t.as_nanos()),
+                    SentScript {
+                        command_id: id.to_string(),
+                        lines,
+                    },
+                ));
+            }
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    found.sort_by_key(|(t, _)| *t);
+    Ok(found.into_iter().map(|(_, s)| s).collect())
+}

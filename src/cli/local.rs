@@ -236,3 +236,78 @@ impl StopSignal {
         self.runtime.block_on(notify.notified());
     }
 }
+
+#[derive(Debug, Clone, Args)]
+pub struct LocalFleetArgs {
+    /// Where each instance's root folder and fleet.json go (default: .beanpole/fleet in the spec's folder)
+    #[arg(long = "fleet-dir", value_name = "DIR")]
+    pub fleet_dir: Option<PathBuf>,
+}
+
+/// `local fleet`: plays the instances a local AWS emulator reports, until Ctrl-C.
+pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs) -> i32 {
+    use crate::ops::fleet::{check_local, run as run_fleet, FleetEvent};
+    let endpoint = match check_local(aws.endpoint_url.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return error(e),
+    };
+    let (compilation, _) = match load_spec(spec) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let session = match super::open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(signal) = StopSignal::listen() else {
+        return error("cannot listen for Ctrl-C");
+    };
+    let dir = args
+        .fleet_dir
+        .clone()
+        .unwrap_or_else(|| spec.dir.join(".beanpole").join("fleet"));
+    let applications: Vec<String> = compilation
+        .spec
+        .applications
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    println!(
+        "Local fleet for {} against {endpoint}: playing every instance in service (Ctrl-C stops them all); ports in {}",
+        applications.join(", "),
+        dir.join("fleet.json").display()
+    );
+    let mut show = |event: FleetEvent| match event {
+        FleetEvent::Booting {
+            instance,
+            environment,
+            port,
+        } => println!("{instance} ({environment}): booting, proxy on 127.0.0.1:{port}"),
+        FleetEvent::Booted {
+            instance, ok: true, ..
+        } => println!("{instance}: serving"),
+        FleetEvent::Booted {
+            instance,
+            ok: false,
+            log_tail,
+        } => println!("{instance}: the boot FAILED:\n{log_tail}"),
+        FleetEvent::Ran {
+            instance,
+            command_id,
+            status,
+        } => println!(
+            "{instance}: ran command {command_id} (exit {})",
+            status.map_or("-".to_string(), |s| s.to_string())
+        ),
+        FleetEvent::Left { instance } => println!("{instance}: left its group: stopped"),
+        FleetEvent::Problem(p) => eprintln!("warning: {p}"),
+    };
+    let stop = || signal.received();
+    match run_fleet(&session, &applications, &endpoint, &dir, &stop, &mut show) {
+        Ok(()) => {
+            println!("Local fleet stopped: every process it started is gone.");
+            EXIT_OK
+        }
+        Err(e) => error(e),
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod blue_green;
 pub mod bundle;
+pub mod deploy;
 pub mod local;
 pub mod reconcile;
 pub mod report;

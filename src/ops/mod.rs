@@ -7,9 +7,12 @@
 
 pub mod apply;
 pub mod bundle;
+pub mod deploy;
 pub mod destroy;
 pub mod engine;
+pub mod fleet;
 pub mod local;
+pub mod logs;
 pub mod plan;
 pub mod status;
 pub mod swap;

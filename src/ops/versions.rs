@@ -126,6 +126,26 @@ impl<'s> VersionStore<'s> {
         Ok(manifests)
     }
 
+    /// The manifest of version `label`.
+    pub fn manifest(&self, label: &str) -> Result<VersionManifest, VersionError> {
+        check_label(label).map_err(VersionError::Invalid)?;
+        if let Some(manifest) =
+            self.get_json::<VersionManifest>(&manifest_key(&self.application, label))?
+        {
+            return Ok(manifest);
+        }
+        let known: Vec<String> = self.manifests()?.into_iter().map(|m| m.label).collect();
+        Err(VersionError::NoSuchVersion {
+            application: self.application.clone(),
+            label: label.to_string(),
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
+        })
+    }
+
     /// Every version, newest first, with the environments running each.
     pub fn list(&self) -> Result<Vec<VersionInfo>, VersionError> {
         let running = self.running()?;

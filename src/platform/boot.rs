@@ -23,6 +23,9 @@ pub fn engine_key(digest: &str) -> String {
     format!("_beanpole/engine/{digest}.py")
 }
 
+/// The sample application's label (what an environment serves before its first version).
+pub const SAMPLE_LABEL: &str = "sample-application";
+
 /// How long the sample application may take to answer after it starts.
 pub const SAMPLE_HEALTH_TIMEOUT: u32 = 300;
 
@@ -45,7 +48,7 @@ pub fn sample_document(application: &str, env: &Environment) -> Document {
             },
         },
         VersionRef {
-            label: "sample-application".into(),
+            label: SAMPLE_LABEL.into(),
             sha256: String::new(),
             source: "sample:".into(),
         },
@@ -104,6 +107,30 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes standard base64 (padded or not, whitespace ignored); `None` if it is not base64.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(((buffer >> bits) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +148,7 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
         ] {
             assert_eq!(base64(plain.as_bytes()), encoded);
+            assert_eq!(base64_decode(encoded).unwrap(), plain.as_bytes());
         }
     }
 

@@ -129,10 +129,46 @@ class Engine:
         if init == "auto":
             init = "systemd" if (not self.rooted and has_systemd) else "engine"
         self.init = init
-        self.instance_id = instance_id or socket.gethostname()
+        self.instance_id = instance_id or self.own_instance_id()
+        self.progress_upload = None
         self.warnings = []
         for d in (self.paths.logs, self.paths.state, self.paths.pids, self.paths.run):
             os.makedirs(d, exist_ok=True)
+
+    def own_instance_id(self):
+        """The EC2 instance id: Run Command says it (AWS_SSM_INSTANCE_ID), the boot recorded it
+        in /opt/beanpole/instance-id, or the instance metadata service tells it; the host name
+        where none of these exists."""
+        if os.environ.get("AWS_SSM_INSTANCE_ID"):
+            return os.environ["AWS_SSM_INSTANCE_ID"]
+        recorded = self.paths.at("/opt/beanpole/instance-id")
+        try:
+            with open(recorded, encoding="utf-8") as f:
+                value = f.read().strip()
+            if value:
+                return value
+        except OSError:
+            pass
+        if not self.rooted:
+            try:
+                token_request = urllib.request.Request(
+                    "http://169.254.169.254/latest/api/token",
+                    method="PUT",
+                    headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
+                )
+                token = urllib.request.urlopen(token_request, timeout=2).read().decode()
+                id_request = urllib.request.Request(
+                    "http://169.254.169.254/latest/meta-data/instance-id",
+                    headers={"X-aws-ec2-metadata-token": token},
+                )
+                value = urllib.request.urlopen(id_request, timeout=2).read().decode().strip()
+                os.makedirs(os.path.dirname(recorded), exist_ok=True)
+                with open(recorded, "w", encoding="utf-8") as f:
+                    f.write(value + "\n")
+                return value
+            except (OSError, ValueError):
+                pass
+        return socket.gethostname()
 
     # ----- logging and running --------------------------------------------------------------
 
@@ -221,12 +257,71 @@ class Engine:
             raise SystemExit("cannot read s3://%s/%s: %s" % (bucket, pointer_key, tail(output, 5)))
         return self.deploy(document, False, report_path)
 
-    def deploy(self, document_path, leader, report_path=None):
+    def fetch_document(self, document_path):
+        """A deployment document from the versions bucket (Run Command names it by its key)."""
+        if not document_path.startswith("s3://"):
+            return document_path
+        os.makedirs(self.paths.deployment, exist_ok=True)
+        local = os.path.join(self.paths.deployment, "deployment-document.json")
+        self.run(["aws", "s3", "cp", "--only-show-errors", document_path, local], what="fetching the deployment document %s" % document_path)
+        return local
+
+    def report_path(self, report_path, report_prefix, suffix=".json"):
+        if report_prefix:
+            return report_prefix.rstrip("/") + "/" + self.instance_id + suffix
+        return report_path
+
+    def progress(self, report_prefix, doc, step, started):
+        """Says which step runs now, beside the report, without waiting for the upload (the
+        deploying command shows it); one upload at a time, the last one wins."""
+        if not report_prefix:
+            return
+        if self.progress_upload is not None and self.progress_upload.poll() is None:
+            return
+        local = os.path.join(self.paths.state, "progress.json")
+        with open(local, "w", encoding="utf-8") as f:
+            json.dump({"instance": self.instance_id, "deployment_id": doc["deployment_id"], "step": step, "elapsed": round(time.time() - started, 1)}, f)
+        try:
+            self.progress_upload = subprocess.Popen(
+                ["aws", "s3", "cp", "--only-show-errors", local, self.report_path(None, report_prefix, ".progress.json")],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            self.progress_upload = None
+
+    def deploy(self, document_path, leader, report_path=None, report_prefix=None):
         started = time.time()
         self.lock_handle = self.lock()
         self.recover()
-        with open(document_path, encoding="utf-8") as f:
-            doc = json.load(f)
+        report_path = self.report_path(report_path, report_prefix)
+        try:
+            document_path = self.fetch_document(document_path)
+            with open(document_path, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (Failure, OSError, ValueError) as e:
+            report = {
+                "schema": SCHEMA,
+                "instance": self.instance_id,
+                "status": "FAILURE",
+                "failed_step": "FetchDocument",
+                "message": getattr(e, "message", str(e)),
+                "output_tail": getattr(e, "output", ""),
+                "steps": [],
+                "application": "",
+                "environment": "",
+                "deployment_id": 0,
+                "version": "",
+                "rolled_back_to": None,
+                "leader": leader,
+                "warnings": self.warnings,
+                "started": now_iso(),
+                "finished": now_iso(),
+                "engine_seconds": round(time.time() - started, 3),
+            }
+            self.write_report(report, report_path)
+            return report
         if doc.get("schema") != SCHEMA:
             raise SystemExit("this engine reads deployment documents of schema %d" % SCHEMA)
         if self.rooted:
@@ -277,6 +372,7 @@ class Engine:
         for name, action in steps:
             t0 = time.time()
             self.log("Executing instruction: %s" % name)
+            self.progress(report_prefix, doc, name, started)
             try:
                 try:
                     action()
@@ -315,6 +411,12 @@ class Engine:
         reports = os.path.join(self.paths.state, "reports")
         os.makedirs(reports, exist_ok=True)
         text = json.dumps(report, indent=2, sort_keys=True)
+        if self.progress_upload is not None:
+            # The report is the last word: no progress upload may land after it.
+            try:
+                self.progress_upload.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.progress_upload.kill()
         for path in (os.path.join(reports, "deployment-%s.json" % report["deployment_id"]), os.path.join(reports, "latest.json")):
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text + "\n")
@@ -1079,8 +1181,17 @@ WantedBy=multi-user.target
             for proxy in ("nginx", "apache"):
                 _stop_pid_file(self.proxy_pid_file(proxy))
 
+    def upload_logs(self, lines, upload_prefix):
+        """The logs' last lines (whole files with --lines 0) as one JSON object in the bucket,
+        where `beanpole logs` reads them."""
+        body = {"instance": self.instance_id, "lines": lines, "collected": now_iso(), "logs": self.logs(lines)}
+        local = os.path.join(self.paths.state, "logs-upload.json")
+        with open(local, "w", encoding="utf-8") as f:
+            json.dump(body, f)
+        self.run(["aws", "s3", "cp", "--only-show-errors", local, self.report_path(None, upload_prefix)], what="uploading the logs")
+
     def logs(self, lines):
-        names = ["eb-engine.log", "eb-hooks.log"]
+        names = ["beanpole-boot.log", "eb-engine.log", "eb-hooks.log"]
         state = self.read_state() or {}
         names += ["%s.stdout.log" % name for name, _ in state.get("processes", [["web", ""]])]
         names += ["nginx/access.log", "nginx/error.log", "httpd/access_log", "httpd/error_log"]
@@ -1240,6 +1351,7 @@ def main(argv=None):
     deploy.add_argument("--document", required=True)
     deploy.add_argument("--leader", action="store_true")
     deploy.add_argument("--report")
+    deploy.add_argument("--report-prefix", help="s3://BUCKET/PREFIX/: the report is INSTANCE.json under it, progress INSTANCE.progress.json")
     boot = sub.add_parser("boot")
     boot.add_argument("--bucket", required=True)
     boot.add_argument("--application", required=True)
@@ -1251,7 +1363,8 @@ def main(argv=None):
         p.add_argument("--init", choices=["auto", "systemd", "engine"], default="auto")
         p.add_argument("--instance-id")
         if p.prog.endswith("logs"):
-            p.add_argument("--lines", type=int, default=100)
+            p.add_argument("--lines", type=int, default=100, help="0: whole files")
+            p.add_argument("--upload", help="s3://BUCKET/PREFIX/: upload INSTANCE.json there instead of printing")
         if p.prog.endswith("supervise"):
             p.add_argument("--name", required=True)
     args = parser.parse_args(argv)
@@ -1262,7 +1375,7 @@ def main(argv=None):
     engine = Engine(args.root, args.init, args.instance_id)
     if args.command in ("deploy", "boot"):
         if args.command == "deploy":
-            report = engine.deploy(args.document, args.leader, args.report)
+            report = engine.deploy(args.document, args.leader, args.report, args.report_prefix)
         else:
             report = engine.boot(args.bucket, args.application, args.environment, args.sample_document, args.report)
         print(json.dumps(report, sort_keys=True))
@@ -1271,6 +1384,13 @@ def main(argv=None):
         engine.stop()
         return 0
     if args.command == "logs":
+        if args.upload:
+            try:
+                engine.upload_logs(args.lines, args.upload)
+            except Failure as e:
+                print("%s\n%s" % (e.message, e.output), file=sys.stderr)
+                return 1
+            return 0
         print(json.dumps(engine.logs(args.lines), indent=2))
         return 0
     return 2

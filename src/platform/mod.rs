@@ -5,6 +5,7 @@
 //! platform engine does. Pure: nothing here runs the engine.
 
 pub mod boot;
+pub mod command;
 pub mod document;
 pub mod report;
 pub mod settings;
@@ -18,4 +19,10 @@ pub fn engine_digest() -> String {
     let mut digest = crate::bundle::sha256_hex(ENGINE.as_bytes());
     digest.truncate(16);
     digest
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }

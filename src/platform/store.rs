@@ -7,6 +7,15 @@
 //!                                       what its .ebextensions ask for
 //! APPLICATION/environments/ENV/current.json
 //!                                       what the environment runs (written by its deployments)
+//! APPLICATION/environments/ENV/deployments/ID.json
+//!                                       deployment ID's document (what each instance deploys)
+//! APPLICATION/environments/ENV/deployments/ID/INSTANCE.json
+//!                                       the engine's report from each instance (and
+//!                                       INSTANCE.progress.json: the step it is at)
+//! APPLICATION/environments/ENV/boot/INSTANCE.json
+//!                                       the report of an instance's first boot
+//! APPLICATION/environments/ENV/logs/REQUEST/INSTANCE.json
+//!                                       the logs an instance uploaded for `beanpole logs`
 //! ```
 
 use crate::bundle::ebextensions::EbExtensions;
@@ -45,6 +54,30 @@ pub fn environment_pointer_prefix(application: &str) -> String {
 pub fn environment_pointer_key(application: &str, environment: &str) -> String {
     format!(
         "{}{environment}/current.json",
+        environment_pointer_prefix(application)
+    )
+}
+
+/// Deployment `id`'s document.
+pub fn deployment_document_key(application: &str, environment: &str, id: u64) -> String {
+    format!(
+        "{}{environment}/deployments/{id}.json",
+        environment_pointer_prefix(application)
+    )
+}
+
+/// Where the instances of deployment `id` write their reports (`INSTANCE.json`).
+pub fn deployment_reports_prefix(application: &str, environment: &str, id: u64) -> String {
+    format!(
+        "{}{environment}/deployments/{id}/",
+        environment_pointer_prefix(application)
+    )
+}
+
+/// Where the instances answer one `logs` request (`INSTANCE.json`).
+pub fn logs_prefix(application: &str, environment: &str, request: &str) -> String {
+    format!(
+        "{}{environment}/logs/{request}/",
         environment_pointer_prefix(application)
     )
 }

@@ -9,6 +9,7 @@ mod blue_green_moto;
 mod boot_moto;
 mod bundle;
 mod cycle;
+mod deploy_moto;
 mod fuzz_front_end;
 mod graph_snapshots;
 mod names;

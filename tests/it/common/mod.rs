@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: running the binary with a clean environment,
 //! snapshot blessing, and a small line diff for readable failures.
 
+pub mod fleet;
 pub mod moto;
 
 use std::path::{Path, PathBuf};

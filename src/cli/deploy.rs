@@ -1,0 +1,300 @@
+//! `deploy` and `logs` at the command line: arguments, the live progress display, the outcome
+//! (text or `--json`) and exit statuses. The work is in `ops::deploy` and `ops::logs`.
+
+use super::{error, interrupt_on_ctrl_c, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
+use crate::ops::deploy::{deploy as run_deploy, DeployError, DeployEvent, DeployRequest};
+use crate::ops::logs::{logs as collect_logs, LogsRequest};
+use crate::ops::now_unix;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// The environment to deploy to
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+    /// Deploy this stored version (no bundle, no upload)
+    #[arg(long, value_name = "LABEL", conflicts_with_all = ["label", "source"])]
+    pub version: Option<String>,
+    /// Label of the new version (default: app-YYMMDD_HHMMSS-SHA7)
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Description of the new version (one line, at most 200 characters)
+    #[arg(long, default_value = "")]
+    pub message: String,
+    /// The source folder (default: the application's `source`)
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<PathBuf>,
+    /// Print the outcome as JSON (schema in the README); progress still goes to stderr
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// The environment whose instances' logs to show
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+    /// Only this instance
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// Last lines of each log
+    #[arg(long, default_value_t = 100)]
+    pub lines: u32,
+    /// Whole log files, written to one zip (see --out) instead of printed
+    #[arg(long)]
+    pub all: bool,
+    /// Where --all writes the zip (default: logs-ENV-UNIXTIME.zip here)
+    #[arg(long, value_name = "FILE", requires = "all")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
+    let (compilation, graph) = match load_spec(spec_args) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let session = match open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let interrupt = interrupt_on_ctrl_c(&session);
+    let request = DeployRequest {
+        environment: args.environment.clone(),
+        version: args.version.clone(),
+        source: args.source.clone(),
+        label: args.label.clone(),
+        message: args.message.clone(),
+    };
+    let started = Instant::now();
+    let mut show = |event: DeployEvent| eprintln!("{}", progress_line(&event, started));
+    let outcome = match run_deploy(
+        &compilation,
+        &graph,
+        &session,
+        &request,
+        &interrupt,
+        &mut show,
+    ) {
+        Ok(outcome) => outcome,
+        Err(DeployError::Bundle(e)) => {
+            if let crate::ops::bundle::BundleError::Refused { problems, .. } = &e {
+                for p in problems {
+                    eprintln!("  {p}");
+                }
+            }
+            return error(format!("{e}; nothing was uploaded or deployed"));
+        }
+        Err(e) => return error(e),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).unwrap_or_default()
+        );
+    } else if outcome.succeeded() {
+        println!(
+            "Deployed {} to {} (deployment {}): {} instance{} in {:.1} s.",
+            outcome.version,
+            outcome.environment,
+            outcome.deployment_id,
+            outcome
+                .batches
+                .iter()
+                .map(|b| b.instances.len())
+                .sum::<usize>(),
+            super::plural(outcome.batches.iter().map(|b| b.instances.len()).sum()),
+            outcome.elapsed_seconds
+        );
+    }
+    if outcome.succeeded() {
+        return EXIT_OK;
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "Interrupted: the batches that completed run {}; {} still run{} the previous version.",
+            outcome.version,
+            if outcome.not_deployed.is_empty() {
+                "no other instance".to_string()
+            } else {
+                outcome.not_deployed.join(", ")
+            },
+            if outcome.not_deployed.len() == 1 {
+                "s"
+            } else {
+                ""
+            },
+        );
+        return super::EXIT_INTERRUPTED;
+    }
+    for failed in outcome.failed_instances() {
+        eprintln!(
+            "\n{}: {} at {}: {}",
+            failed.instance,
+            failed.outcome,
+            failed.failed_step.as_deref().unwrap_or("-"),
+            failed.message
+        );
+        if !failed.log_tail.is_empty() {
+            for line in failed.log_tail.lines() {
+                eprintln!("  | {line}");
+            }
+        }
+        match &failed.serving {
+            Some(v) => eprintln!("  {} still serves {v}.", failed.instance),
+            None => eprintln!(
+                "  {} may serve nothing: see `beanpole logs {} --instance {}`.",
+                failed.instance, outcome.environment, failed.instance
+            ),
+        }
+    }
+    error(format!(
+        "the deployment of {} to {} failed; {}{}",
+        outcome.version,
+        outcome.environment,
+        if outcome.not_deployed.is_empty() {
+            "no other batch was left".to_string()
+        } else {
+            format!(
+                "not started on {} (still on the previous version)",
+                outcome.not_deployed.join(", ")
+            )
+        },
+        ". Fix the version and deploy again, or `beanpole deploy ENV --version LABEL` to go back to a good one"
+    ))
+}
+
+fn progress_line(event: &DeployEvent, started: Instant) -> String {
+    let at = format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
+    match event {
+        DeployEvent::Version {
+            label,
+            sha256,
+            reused,
+        } => format!(
+            "{at} version {label} ({}){}",
+            &sha256[..sha256.len().min(12)],
+            if *reused {
+                ": stored already, nothing to upload"
+            } else {
+                ": uploaded"
+            }
+        ),
+        DeployEvent::Planned {
+            deployment_id,
+            plan,
+        } => format!(
+            "{at} deployment {deployment_id}: {}; leader {}",
+            plan.summary(),
+            plan.leader
+        ),
+        DeployEvent::BatchStarted {
+            number,
+            of,
+            instances,
+        } => format!("{at} batch {number}/{of}: {}", instances.join(", ")),
+        DeployEvent::Deregistered { instances } => {
+            format!("{at}   out of the target group: {}", instances.join(", "))
+        }
+        DeployEvent::Step {
+            instance,
+            step,
+            elapsed,
+        } => format!(
+            "{at}   {instance}: {step} ({:.0}s into the batch)",
+            elapsed.as_secs_f64()
+        ),
+        DeployEvent::InstanceDone(o) => match o.outcome.as_str() {
+            "succeeded" => format!(
+                "{at}   {}: deployed ({:.1} s on the instance)",
+                o.instance,
+                o.engine_seconds.unwrap_or_default()
+            ),
+            _ => format!(
+                "{at}   {}: {} at {}",
+                o.instance,
+                o.outcome.to_uppercase(),
+                o.failed_step.as_deref().unwrap_or("-")
+            ),
+        },
+        DeployEvent::Registered { instances } => format!(
+            "{at}   healthy in the target group: {}",
+            instances.join(", ")
+        ),
+    }
+}
+
+pub fn logs(spec_args: &SpecArgs, aws: &AwsArgs, args: &LogsArgs) -> i32 {
+    let (compilation, graph) = match load_spec(spec_args) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let session = match open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let request = LogsRequest {
+        environment: args.environment.clone(),
+        instance: args.instance.clone(),
+        lines: if args.all { 0 } else { args.lines },
+    };
+    let answers = match collect_logs(&compilation, &graph, &session, &request) {
+        Ok(a) => a,
+        Err(e) => return error(e),
+    };
+    let missing = answers.iter().filter(|a| a.missing.is_some()).count();
+    if args.all {
+        let mut entries = Vec::new();
+        for answer in &answers {
+            for (path, text) in &answer.logs {
+                entries.push(crate::bundle::zip::Entry {
+                    path: format!("{}/{}", answer.instance, path.trim_start_matches('/')),
+                    data: crate::bundle::zip::EntryData::File {
+                        mode: 0o644,
+                        bytes: text.as_bytes().to_vec(),
+                    },
+                });
+            }
+        }
+        let out = args.out.clone().unwrap_or_else(|| {
+            PathBuf::from(format!("logs-{}-{}.zip", args.environment, now_unix()))
+        });
+        let written =
+            crate::bundle::zip::write(&entries).and_then(|bytes| std::fs::write(&out, bytes));
+        if let Err(e) = written {
+            return error(format!("cannot write {}: {e}", out.display()));
+        }
+        println!(
+            "Wrote the logs of {} instance{} ({} files) to {}",
+            answers.len() - missing,
+            super::plural(answers.len() - missing),
+            entries.len(),
+            out.display()
+        );
+    } else {
+        for answer in &answers {
+            println!(
+                "==================== {} ====================",
+                answer.instance
+            );
+            for (path, text) in &answer.logs {
+                println!("---------- {path} ----------");
+                println!("{text}");
+            }
+        }
+    }
+    for answer in &answers {
+        if let Some(why) = &answer.missing {
+            eprintln!("{}: {why}", answer.instance);
+        }
+    }
+    if missing > 0 {
+        return error(format!(
+            "{missing} of {} instance{} sent no logs",
+            answers.len(),
+            super::plural(answers.len())
+        ));
+    }
+    EXIT_OK
+}

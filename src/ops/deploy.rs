@@ -1,0 +1,712 @@
+//! `deploy`: put an application version on an environment's instances. The version is the
+//! source folder bundled and stored (reusing the stored version with the same sha256), or an
+//! existing label; the environment's settings are resolved against the version's
+//! `.ebextensions`; the deployment's document is written to the versions bucket; the pure
+//! planner (`crate::deploy::plan`) decides the batches; per batch the instances leave the
+//! target group (rolling: waiting until the load balancer no longer lists them), get the
+//! version through Run Command (the engine's report in the bucket is the outcome, never Run
+//! Command's status), rejoin, and must be healthy before the next batch starts. A failed batch
+//! stops the deploy; completed batches keep the new version (EB's semantics). Only a deploy
+//! that reached every instance moves the environment's pointer (what a new instance boots).
+
+use super::bundle::{bundle, BundleError, BundleRequest};
+use super::versions::{VersionError, VersionStore};
+use super::{now_unix, OpError, Session};
+use crate::aws::{autoscaling, elbv2, s3, ssm, Aws, AwsError};
+use crate::deploy::{plan, DeployPlan};
+use crate::graph::ResourceGraph;
+use crate::interrupt::Interrupt;
+use crate::model::Environment;
+use crate::platform::command::deploy_script;
+use crate::platform::document::{document, HealthCheck, Target, VersionRef};
+use crate::platform::report::Report;
+use crate::platform::settings::{resolve, SettingProblem};
+use crate::platform::store::{
+    bundle_key, deployment_document_key, deployment_reports_prefix, environment_pointer_key,
+    EnvironmentPointer, VersionManifest,
+};
+use crate::spec::Compilation;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How often the deploy looks at reports and target health.
+const POLL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub environment: String,
+    /// Deploy this existing version (no bundle, no upload).
+    pub version: Option<String>,
+    /// The source folder (default: the application's `source`).
+    pub source: Option<PathBuf>,
+    pub label: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Op(#[from] OpError),
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("the version's .ebextensions set options Beanpole cannot use:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Settings(Vec<SettingProblem>),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a deploy reports as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeployEvent {
+    /// The version to deploy: stored now, or the stored one with the same content.
+    Version {
+        label: String,
+        sha256: String,
+        reused: bool,
+    },
+    Planned {
+        deployment_id: u64,
+        plan: DeployPlan,
+    },
+    BatchStarted {
+        number: usize,
+        of: usize,
+        instances: Vec<String>,
+    },
+    /// The batch left the target group (the load balancer lists none of them any more).
+    Deregistered {
+        instances: Vec<String>,
+    },
+    /// An instance's engine is at this step.
+    Step {
+        instance: String,
+        step: String,
+        elapsed: Duration,
+    },
+    InstanceDone(InstanceOutcome),
+    /// The batch's instances are back in the target group and healthy.
+    Registered {
+        instances: Vec<String>,
+    },
+}
+
+/// How the deployment went on one instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceOutcome {
+    pub instance: String,
+    /// `succeeded`, `failed` or `timed-out` (no report within the deployment's timeout).
+    pub outcome: String,
+    pub failed_step: Option<String>,
+    pub message: String,
+    pub log_tail: String,
+    /// The version the instance serves now: the new one, the previous one (a failure before
+    /// the flip, or one after it that was rolled back), or none known.
+    pub serving: Option<String>,
+    pub engine_seconds: Option<f64>,
+    pub steps: Vec<crate::platform::report::Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchOutcome {
+    pub number: usize,
+    pub instances: Vec<InstanceOutcome>,
+}
+
+/// The outcome of a deploy (`deploy --json` prints it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployOutcome {
+    pub application: String,
+    pub environment: String,
+    pub version: String,
+    pub deployment_id: u64,
+    pub policy: String,
+    pub batch_size: String,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
+    pub batches: Vec<BatchOutcome>,
+    /// Instances no batch reached (a failed batch stopped the deploy first).
+    pub not_deployed: Vec<String>,
+    pub elapsed_seconds: f64,
+    /// Interrupted (Ctrl-C) between batches.
+    pub interrupted: bool,
+}
+
+impl DeployOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.outcome == "succeeded"
+    }
+
+    pub fn failed_instances(&self) -> impl Iterator<Item = &InstanceOutcome> {
+        self.batches
+            .iter()
+            .flat_map(|b| b.instances.iter())
+            .filter(|i| i.outcome != "succeeded")
+    }
+}
+
+/// Deploys a version to an environment.
+pub fn deploy(
+    compilation: &Compilation,
+    graph: &ResourceGraph,
+    session: &Session,
+    request: &DeployRequest,
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(DeployEvent),
+) -> Result<DeployOutcome, DeployError> {
+    let started = Instant::now();
+    let env = environment(compilation, &request.environment)?;
+    let application = env.application.clone();
+    let store = VersionStore::open(session, &application)?;
+    let aws = session.client(&application)?;
+
+    // The group and target group, proven Beanpole's before anything is written.
+    let lookup = super::status::lookups(compilation, graph, std::slice::from_ref(&env.name))?
+        .pop()
+        .ok_or_else(|| DeployError::Refused(format!("no environment {}", env.name)))?;
+    let fleet = session
+        .runtime
+        .block_on(autoscaling::fleet_view(
+            &aws.autoscaling,
+            &lookup.auto_scaling_group,
+            &application,
+            &env.name,
+        ))?
+        .ok_or_else(|| {
+            DeployError::Refused(format!(
+                "environment {} has no Auto Scaling group {} yet: run `beanpole apply` first",
+                env.name, lookup.auto_scaling_group
+            ))
+        })?;
+    if !fleet.owned {
+        return Err(DeployError::Refused(format!(
+            "the Auto Scaling group {} does not carry Beanpole's tags for {}/{}: Beanpole deploys only to groups it created",
+            fleet.name, application, env.name
+        )));
+    }
+    if let Some(odd) = fleet
+        .in_service
+        .iter()
+        .find(|i| !crate::platform::command::is_instance_id(i))
+    {
+        return Err(DeployError::Refused(format!(
+            "the group {} lists `{odd}`, which is not an EC2 instance id",
+            fleet.name
+        )));
+    }
+    let target_group = session
+        .runtime
+        .block_on(elbv2::target_group_arn(&aws.elbv2, &lookup.target_group))?
+        .ok_or_else(|| {
+            DeployError::Refused(format!(
+                "environment {} has no target group {}: run `beanpole apply` first",
+                env.name, lookup.target_group
+            ))
+        })?;
+
+    let source_folder = compilation
+        .spec
+        .application(&application)
+        .map(|a| a.source.clone())
+        .unwrap_or_default();
+    let manifest = version(&store, env, &source_folder, request, on_event)?;
+    // What the environment ran before: what a failed instance still serves.
+    let previous = store
+        .running()?
+        .into_iter()
+        .find(|p| p.environment == env.name)
+        .map(|p| p.label)
+        .unwrap_or_else(|| crate::platform::boot::SAMPLE_LABEL.to_string());
+    let (settings, _unsupported) =
+        resolve(Some(env), &manifest.ebextensions).map_err(DeployError::Settings)?;
+    let plan = plan(&fleet.in_service, settings.policy, settings.batch_size)
+        .map_err(|p| DeployError::Refused(format!("environment {}: {p}", env.name)))?;
+
+    // The engine this Beanpole ships (an upgrade since the last apply has a new one).
+    session
+        .runtime
+        .block_on(s3::put_engine(&aws.s3, &store.bucket))?;
+    let mut deployment_id = next_deployment_id(session, aws, &store.bucket, &application, env)?;
+    loop {
+        let doc = document(
+            Target {
+                application: application.clone(),
+                environment: env.name.clone(),
+                deployment_id,
+                python: env.platform.python_version.clone(),
+                port: env.instance.port,
+                listen_address: None,
+                health_check: HealthCheck {
+                    path: env.load_balancer.health_check.path.clone(),
+                    matcher: env.load_balancer.health_check.matcher.clone(),
+                    timeout_secs: settings.timeout,
+                },
+            },
+            VersionRef {
+                label: manifest.label.clone(),
+                sha256: manifest.sha256.clone(),
+                source: format!(
+                    "s3://{}/{}",
+                    store.bucket,
+                    bundle_key(&application, &manifest.label)
+                ),
+            },
+            &settings,
+            &manifest.ebextensions,
+        );
+        let bytes = serde_json::to_vec_pretty(&doc)
+            .map_err(|e| DeployError::Refused(format!("cannot write the document: {e}")))?;
+        let key = deployment_document_key(&application, &env.name, deployment_id);
+        match session.runtime.block_on(s3::put_new(
+            &aws.s3,
+            &store.bucket,
+            &key,
+            bytes,
+            "application/json",
+        ))? {
+            s3::Written::Created => break,
+            // Another deploy took this id a moment ago: take the next.
+            s3::Written::AlreadyThere => deployment_id += 1,
+        }
+    }
+    on_event(DeployEvent::Planned {
+        deployment_id,
+        plan: plan.clone(),
+    });
+
+    let timeout = Duration::from_secs(u64::from(settings.timeout));
+    let mut batches = Vec::new();
+    let mut failed = false;
+    let mut interrupted = false;
+    let mut reached = BTreeSet::new();
+    for batch in &plan.batches {
+        if interrupt.is_raised() {
+            interrupted = true;
+            break;
+        }
+        on_event(DeployEvent::BatchStarted {
+            number: batch.number,
+            of: plan.batches.len(),
+            instances: batch.instances.clone(),
+        });
+        reached.extend(batch.instances.iter().cloned());
+        if plan.leaves_target_group {
+            session.runtime.block_on(elbv2::deregister(
+                &aws.elbv2,
+                &target_group,
+                &batch.instances,
+            ))?;
+            wait_targets(
+                session,
+                aws,
+                &target_group,
+                &batch.instances,
+                timeout,
+                |t| t.is_none() || t.is_some_and(|s| s == "unused"),
+            )
+            .map_err(|still| {
+                DeployError::Refused(format!(
+                    "instances {} were still draining from the target group after {} s",
+                    still.join(", "),
+                    timeout.as_secs()
+                ))
+            })?;
+            on_event(DeployEvent::Deregistered {
+                instances: batch.instances.clone(),
+            });
+        }
+        let outcomes = run_batch(
+            session,
+            aws,
+            &store.bucket,
+            &application,
+            env,
+            deployment_id,
+            &plan.leader,
+            &previous,
+            &batch.instances,
+            timeout,
+            on_event,
+        )?;
+        // Every instance that serves something goes back behind the load balancer: a failed
+        // one still serves the previous version.
+        let serving: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.serving.is_some())
+            .map(|o| o.instance.clone())
+            .collect();
+        if plan.leaves_target_group && !serving.is_empty() {
+            session
+                .runtime
+                .block_on(elbv2::register(&aws.elbv2, &target_group, &serving))?;
+        }
+        if !serving.is_empty() {
+            wait_targets(session, aws, &target_group, &serving, timeout, |t| {
+                t == Some("healthy")
+            })
+            .map_err(|still| {
+                DeployError::Refused(format!(
+                    "instances {} did not become healthy in the target group within {} s",
+                    still.join(", "),
+                    timeout.as_secs()
+                ))
+            })?;
+            on_event(DeployEvent::Registered { instances: serving });
+        }
+        let batch_failed = outcomes.iter().any(|o| o.outcome != "succeeded");
+        batches.push(BatchOutcome {
+            number: batch.number,
+            instances: outcomes,
+        });
+        if batch_failed {
+            failed = true;
+            break;
+        }
+    }
+    let not_deployed: Vec<String> = plan
+        .batches
+        .iter()
+        .flat_map(|b| b.instances.iter())
+        .filter(|i| !reached.contains(*i))
+        .cloned()
+        .collect();
+    let succeeded = !failed && !interrupted;
+    if succeeded {
+        let pointer = EnvironmentPointer {
+            environment: env.name.clone(),
+            label: manifest.label.clone(),
+            deployment_id,
+            document: deployment_document_key(&application, &env.name, deployment_id),
+        };
+        let bytes = serde_json::to_vec_pretty(&pointer)
+            .map_err(|e| DeployError::Refused(format!("cannot write the pointer: {e}")))?;
+        session.runtime.block_on(s3::put(
+            &aws.s3,
+            &store.bucket,
+            &environment_pointer_key(&application, &env.name),
+            bytes,
+            "application/json",
+        ))?;
+    }
+    Ok(DeployOutcome {
+        application,
+        environment: env.name.clone(),
+        version: manifest.label,
+        deployment_id,
+        policy: plan.policy.name().to_string(),
+        batch_size: plan.batch_size.to_string(),
+        outcome: if succeeded { "succeeded" } else { "failed" }.to_string(),
+        batches,
+        not_deployed,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        interrupted,
+    })
+}
+
+/// The environment named, or an error that lists the spec's.
+pub(crate) fn environment<'c>(
+    compilation: &'c Compilation,
+    name: &str,
+) -> Result<&'c Environment, OpError> {
+    compilation.spec.environment(name).ok_or_else(|| {
+        let known: Vec<&str> = compilation
+            .spec
+            .environments
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        OpError::Refused(format!(
+            "the spec has no environment `{name}` (it has: {})",
+            known.join(", ")
+        ))
+    })
+}
+
+/// The version to deploy: an existing label, or the source folder stored as one.
+fn version(
+    store: &VersionStore<'_>,
+    env: &Environment,
+    source_folder: &std::path::Path,
+    request: &DeployRequest,
+    on_event: &mut dyn FnMut(DeployEvent),
+) -> Result<VersionManifest, DeployError> {
+    if let Some(label) = &request.version {
+        if request.source.is_some() || request.label.is_some() {
+            return Err(DeployError::Refused(
+                "`--version` deploys a stored version: it takes no `--source` or `--label`".into(),
+            ));
+        }
+        let manifest = store.manifest(label)?;
+        on_event(DeployEvent::Version {
+            label: manifest.label.clone(),
+            sha256: manifest.sha256.clone(),
+            reused: true,
+        });
+        return Ok(manifest);
+    }
+    let source = match &request.source {
+        Some(s) => s.clone(),
+        None => source_folder.to_path_buf(),
+    };
+    let built = bundle(&BundleRequest {
+        source,
+        wsgi_path: env.wsgi.path.clone(),
+        out: None,
+    })?;
+    let created = store.create(
+        &built.bundle,
+        request.label.clone(),
+        request.message.clone(),
+        now_unix(),
+    )?;
+    on_event(DeployEvent::Version {
+        label: created.manifest.label.clone(),
+        sha256: created.manifest.sha256.clone(),
+        reused: created.reused,
+    });
+    Ok(created.manifest)
+}
+
+/// One more than the highest deployment id the environment has had.
+fn next_deployment_id(
+    session: &Session,
+    aws: &Aws,
+    bucket: &str,
+    application: &str,
+    env: &Environment,
+) -> Result<u64, AwsError> {
+    let prefix = deployment_document_key(application, &env.name, 0);
+    let prefix = prefix.trim_end_matches("0.json");
+    let keys = session
+        .runtime
+        .block_on(s3::list(&aws.s3, bucket, prefix))?;
+    Ok(keys
+        .iter()
+        .filter_map(|k| {
+            k.strip_prefix(prefix)?
+                .strip_suffix(".json")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0)
+        + 1)
+}
+
+/// Waits until `done` holds for each instance's state in the target group (`None`: not
+/// listed); on timeout, the instances for which it does not.
+fn wait_targets(
+    session: &Session,
+    aws: &Aws,
+    target_group: &str,
+    instances: &[String],
+    timeout: Duration,
+    done: impl Fn(Option<&str>) -> bool,
+) -> Result<(), Vec<String>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let states: BTreeMap<String, String> = session
+            .runtime
+            .block_on(elbv2::target_health(&aws.elbv2, target_group))
+            .map(|targets| targets.into_iter().map(|t| (t.id, t.state)).collect())
+            .unwrap_or_default();
+        let pending: Vec<String> = instances
+            .iter()
+            .filter(|i| !done(states.get(*i).map(String::as_str)))
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(pending);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Sends the deployment to a batch and waits for each instance's report.
+#[allow(clippy::too_many_arguments)]
+fn run_batch(
+    session: &Session,
+    aws: &Aws,
+    bucket: &str,
+    application: &str,
+    env: &Environment,
+    deployment_id: u64,
+    leader: &str,
+    previous: &str,
+    instances: &[String],
+    timeout: Duration,
+    on_event: &mut dyn FnMut(DeployEvent),
+) -> Result<Vec<InstanceOutcome>, DeployError> {
+    let comment = format!(
+        "beanpole deploy {application}/{} #{deployment_id}",
+        env.name
+    );
+    let followers: Vec<String> = instances
+        .iter()
+        .filter(|i| i.as_str() != leader)
+        .cloned()
+        .collect();
+    let timeout_secs = u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX);
+    if instances.iter().any(|i| i == leader) {
+        let script = deploy_script(
+            &[leader.to_string()],
+            bucket,
+            application,
+            &env.name,
+            deployment_id,
+            true,
+        );
+        session.runtime.block_on(ssm::send_shell_script(
+            &aws.ssm,
+            &[leader.to_string()],
+            &script,
+            &comment,
+            timeout_secs,
+        ))?;
+    }
+    if !followers.is_empty() {
+        let script = deploy_script(
+            &followers,
+            bucket,
+            application,
+            &env.name,
+            deployment_id,
+            false,
+        );
+        session.runtime.block_on(ssm::send_shell_script(
+            &aws.ssm,
+            &followers,
+            &script,
+            &comment,
+            timeout_secs,
+        ))?;
+    }
+    let prefix = deployment_reports_prefix(application, &env.name, deployment_id);
+    let started = Instant::now();
+    let mut outcomes: BTreeMap<String, InstanceOutcome> = BTreeMap::new();
+    let mut steps: BTreeMap<String, String> = BTreeMap::new();
+    while outcomes.len() < instances.len() {
+        for instance in instances {
+            if outcomes.contains_key(instance) {
+                continue;
+            }
+            let report = session.runtime.block_on(s3::get(
+                &aws.s3,
+                bucket,
+                &format!("{prefix}{instance}.json"),
+            ))?;
+            if let Some(bytes) = report {
+                let outcome = match serde_json::from_slice::<Report>(&bytes) {
+                    Ok(report) => from_report(instance, &report, previous),
+                    Err(e) => unreadable(instance, &e.to_string()),
+                };
+                on_event(DeployEvent::InstanceDone(outcome.clone()));
+                outcomes.insert(instance.clone(), outcome);
+                continue;
+            }
+            let progress = session.runtime.block_on(s3::get(
+                &aws.s3,
+                bucket,
+                &format!("{prefix}{instance}.progress.json"),
+            ))?;
+            if let Some(step) = progress
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|v| v.get("step").and_then(|s| s.as_str()).map(str::to_string))
+            {
+                if steps.get(instance) != Some(&step) {
+                    steps.insert(instance.clone(), step.clone());
+                    on_event(DeployEvent::Step {
+                        instance: instance.clone(),
+                        step,
+                        elapsed: started.elapsed(),
+                    });
+                }
+            }
+        }
+        if outcomes.len() == instances.len() {
+            break;
+        }
+        if started.elapsed() >= timeout {
+            for instance in instances {
+                if !outcomes.contains_key(instance) {
+                    let outcome = InstanceOutcome {
+                        instance: instance.clone(),
+                        outcome: "timed-out".into(),
+                        failed_step: steps.get(instance).cloned(),
+                        message: format!(
+                            "no report within the deployment's timeout ({} s){}",
+                            timeout.as_secs(),
+                            match steps.get(instance) {
+                                Some(step) => format!("; it was at {step}"),
+                                None => "; it never started: is the SSM agent running, and does the instance role allow Run Command?".into(),
+                            }
+                        ),
+                        log_tail: String::new(),
+                        serving: None,
+                        engine_seconds: None,
+                        steps: Vec::new(),
+                    };
+                    on_event(DeployEvent::InstanceDone(outcome.clone()));
+                    outcomes.insert(instance.clone(), outcome);
+                }
+            }
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(instances
+        .iter()
+        .filter_map(|i| outcomes.remove(i))
+        .collect())
+}
+
+fn from_report(instance: &str, report: &Report, previous: &str) -> InstanceOutcome {
+    let serving = if report.succeeded() {
+        Some(report.version.clone())
+    } else if let Some(back) = &report.rolled_back_to {
+        Some(back.clone())
+    } else {
+        let flipped = report
+            .steps
+            .iter()
+            .any(|s| s.name == "FlipApplication" && s.outcome == "ok");
+        // Before the flip nothing changed: the previous version still serves.
+        (!flipped).then(|| previous.to_string())
+    };
+    InstanceOutcome {
+        instance: instance.to_string(),
+        outcome: if report.succeeded() {
+            "succeeded"
+        } else {
+            "failed"
+        }
+        .into(),
+        failed_step: report.failed_step.clone(),
+        message: report.message.clone(),
+        log_tail: report.output_tail.clone(),
+        serving,
+        engine_seconds: Some(report.engine_seconds),
+        steps: report.steps.clone(),
+    }
+}
+
+fn unreadable(instance: &str, why: &str) -> InstanceOutcome {
+    InstanceOutcome {
+        instance: instance.to_string(),
+        outcome: "failed".into(),
+        failed_step: None,
+        message: format!("its report is not what the engine writes: {why}"),
+        log_tail: String::new(),
+        serving: None,
+        engine_seconds: None,
+        steps: Vec::new(),
+    }
+}
