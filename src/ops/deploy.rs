@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How often the deploy looks at reports and target health.
-const POLL: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 pub struct DeployRequest {

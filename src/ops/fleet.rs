@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// How often the fleet looks for new instances and new commands.
-const POLL: Duration = Duration::from_millis(700);
+const POLL: Duration = Duration::from_millis(400);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {

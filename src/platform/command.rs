@@ -40,8 +40,10 @@ fn prelude(bucket: &str, instances: &[String]) -> Vec<String> {
             ids.join(" ")
         ),
         "mkdir -p \"$root/opt/beanpole\"".into(),
+        // The engine is content-addressed: fetched only when the instance's copy differs.
         format!(
-            "aws s3 cp --only-show-errors \"s3://{bucket}/{key}\" \"$root/opt/beanpole/engine.py\""
+            "if [ \"$(sha256sum \"$root/opt/beanpole/engine.py\" 2>/dev/null | cut -c1-16)\" != \"{digest}\" ]; then aws s3 cp --only-show-errors \"s3://{bucket}/{key}\" \"$root/opt/beanpole/engine.py\"; fi",
+            digest = super::engine_digest(),
         ),
     ]
 }
