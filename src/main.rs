@@ -3,7 +3,7 @@
 use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
 use beanpole::cli::bundle::BundleArgs;
 use beanpole::cli::deploy::{DeployArgs, LogsArgs};
-use beanpole::cli::local::{LocalFleetArgs, LocalRunArgs};
+use beanpole::cli::local::{FleetInstanceArgs, LocalFleetArgs, LocalRunArgs};
 use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
 use beanpole::cli::versions::{ListArgs, VersionsCommand};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
@@ -183,6 +183,12 @@ enum LocalCommand {
         #[command(flatten)]
         args: LocalFleetArgs,
     },
+    /// (internal) The process that plays one instance of `local fleet`
+    #[command(name = "fleet-instance", hide = true)]
+    FleetInstance {
+        #[command(flatten)]
+        args: FleetInstanceArgs,
+    },
 }
 
 fn main() {
@@ -229,6 +235,9 @@ fn main() {
         Command::Local {
             command: LocalCommand::Fleet { spec, aws, args },
         } => cli::local::local_fleet(spec, aws, args),
+        Command::Local {
+            command: LocalCommand::FleetInstance { args },
+        } => cli::local::local_fleet_instance(args),
     };
     std::process::exit(code);
 }

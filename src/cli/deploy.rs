@@ -218,6 +218,10 @@ fn progress_line(event: &DeployEvent, started: Instant) -> String {
                 o.failed_step.as_deref().unwrap_or("-")
             ),
         },
+        DeployEvent::Restored { instances } => format!(
+            "{at} back into the target group (an earlier deploy left them out): {}",
+            instances.join(", ")
+        ),
         DeployEvent::Registered { instances } => format!(
             "{at}   healthy in the target group: {}",
             instances.join(", ")

@@ -244,40 +244,36 @@ pub struct LocalFleetArgs {
     pub fleet_dir: Option<PathBuf>,
 }
 
-/// `local fleet`: plays the instances a local AWS emulator reports, until Ctrl-C.
-pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs) -> i32 {
-    use crate::ops::fleet::{check_local, run as run_fleet, FleetEvent};
-    let endpoint = match check_local(aws.endpoint_url.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return error(e),
-    };
-    let (compilation, _) = match load_spec(spec) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let session = match super::open_session(&compilation, aws) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let Some(signal) = StopSignal::listen() else {
-        return error("cannot listen for Ctrl-C");
-    };
-    let dir = args
-        .fleet_dir
-        .clone()
-        .unwrap_or_else(|| spec.dir.join(".beanpole").join("fleet"));
-    let applications: Vec<String> = compilation
-        .spec
-        .applications
-        .iter()
-        .map(|a| a.name.clone())
-        .collect();
-    println!(
-        "Local fleet for {} against {endpoint}: playing every instance in service (Ctrl-C stops them all); ports in {}",
-        applications.join(", "),
-        dir.join("fleet.json").display()
-    );
-    let mut show = |event: FleetEvent| match event {
+/// The process that plays one instance of the local fleet (started by `local fleet`).
+#[derive(Debug, Clone, Args)]
+pub struct FleetInstanceArgs {
+    #[arg(long)]
+    pub instance: String,
+    #[arg(long)]
+    pub application: String,
+    #[arg(long)]
+    pub environment: String,
+    #[arg(long)]
+    pub group: String,
+    #[arg(long)]
+    pub region: String,
+    #[arg(long = "launch-template")]
+    pub launch_template: String,
+    #[arg(long = "launch-template-version")]
+    pub launch_template_version: String,
+    #[arg(long)]
+    pub root: PathBuf,
+    #[arg(long)]
+    pub port: u16,
+    #[arg(long = "app-port")]
+    pub app_port: u16,
+    #[arg(long = "endpoint-url")]
+    pub endpoint: String,
+}
+
+fn show_fleet_event(event: crate::ops::fleet::FleetEvent) {
+    use crate::ops::fleet::FleetEvent;
+    match event {
         FleetEvent::Booting {
             instance,
             environment,
@@ -301,13 +297,121 @@ pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs)
         ),
         FleetEvent::Left { instance } => println!("{instance}: left its group: stopped"),
         FleetEvent::Problem(p) => eprintln!("warning: {p}"),
+    }
+}
+
+/// `local fleet`: plays the instances a local AWS emulator reports, until Ctrl-C: a process
+/// per instance (this binary's hidden `local fleet-instance`).
+pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs) -> i32 {
+    use crate::ops::fleet::{check_local, run as run_fleet, InstanceSpec};
+    let endpoint = match check_local(aws.endpoint_url.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return error(e),
+    };
+    let (compilation, _) = match load_spec(spec) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let session = match super::open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(signal) = StopSignal::listen() else {
+        return error("cannot listen for Ctrl-C");
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            return error(format!(
+                "cannot find this program to start the instances: {e}"
+            ))
+        }
+    };
+    let dir = args
+        .fleet_dir
+        .clone()
+        .unwrap_or_else(|| spec.dir.join(".beanpole").join("fleet"));
+    let applications: Vec<String> = compilation
+        .spec
+        .applications
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    println!(
+        "Local fleet for {} against {endpoint}: playing every instance in service (Ctrl-C stops them all); ports in {}",
+        applications.join(", "),
+        dir.join("fleet.json").display()
+    );
+    let launch = |instance: &InstanceSpec| {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(&exe)
+            .args(["local", "fleet-instance", "--instance"])
+            .arg(&instance.instance)
+            .arg("--application")
+            .arg(&instance.application)
+            .arg("--environment")
+            .arg(&instance.environment)
+            .arg("--group")
+            .arg(&instance.group)
+            .arg("--region")
+            .arg(&instance.region)
+            .arg("--launch-template")
+            .arg(&instance.launch_template)
+            .arg("--launch-template-version")
+            .arg(&instance.launch_template_version)
+            .arg("--root")
+            .arg(&instance.root)
+            .arg("--port")
+            .arg(instance.port.to_string())
+            .arg("--app-port")
+            .arg(instance.app_port.to_string())
+            .arg("--endpoint-url")
+            .arg(&instance.endpoint)
+            .stdin(std::process::Stdio::null())
+            // Its own process group: the fleet stops it (a terminal's Ctrl-C reaches the fleet).
+            .process_group(0)
+            .spawn()
     };
     let stop = || signal.received();
-    match run_fleet(&session, &applications, &endpoint, &dir, &stop, &mut show) {
+    match run_fleet(
+        &session,
+        &applications,
+        &endpoint,
+        &dir,
+        &stop,
+        &launch,
+        &mut show_fleet_event,
+    ) {
         Ok(()) => {
             println!("Local fleet stopped: every process it started is gone.");
             EXIT_OK
         }
         Err(e) => error(e),
+    }
+}
+
+/// `local fleet-instance`: one instance of the local fleet, until SIGTERM or Ctrl-C.
+pub fn local_fleet_instance(args: &FleetInstanceArgs) -> i32 {
+    use crate::ops::fleet::{play_instance, InstanceSpec};
+    let Some(signal) = StopSignal::listen() else {
+        return error("cannot listen for SIGTERM");
+    };
+    let spec = InstanceSpec {
+        instance: args.instance.clone(),
+        application: args.application.clone(),
+        environment: args.environment.clone(),
+        group: args.group.clone(),
+        region: args.region.clone(),
+        launch_template: args.launch_template.clone(),
+        launch_template_version: args.launch_template_version.clone(),
+        root: args.root.clone(),
+        port: args.port,
+        app_port: args.app_port,
+        endpoint: args.endpoint.clone(),
+    };
+    let stop = || signal.received();
+    match play_instance(&spec, &stop, &mut show_fleet_event) {
+        Ok(()) => EXIT_OK,
+        Err(e) => error(format!("{}: {e}", args.instance)),
     }
 }

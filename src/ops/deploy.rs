@@ -94,6 +94,11 @@ pub enum DeployEvent {
     Registered {
         instances: Vec<String>,
     },
+    /// In-service instances that were out of the target group (left there by a deploy that
+    /// was killed) were put back before anything else.
+    Restored {
+        instances: Vec<String>,
+    },
 }
 
 /// How the deployment went on one instance.
@@ -214,6 +219,26 @@ pub fn deploy(
         .application(&application)
         .map(|a| a.source.clone())
         .unwrap_or_default();
+    // An instance a killed deploy left out of the target group goes back first (it serves
+    // what its engine last deployed or put back).
+    let listed: BTreeSet<String> = session
+        .runtime
+        .block_on(elbv2::target_health(&aws.elbv2, &target_group))?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let missing: Vec<String> = fleet
+        .in_service
+        .iter()
+        .filter(|i| !listed.contains(*i))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        session
+            .runtime
+            .block_on(elbv2::register(&aws.elbv2, &target_group, &missing))?;
+        on_event(DeployEvent::Restored { instances: missing });
+    }
     let manifest = version(&store, env, &source_folder, request, on_event)?;
     // What the environment ran before: what a failed instance still serves.
     let previous = store

@@ -1,5 +1,7 @@
 //! The local fleet: plays on this machine the instances a local AWS emulator (moto) reports in
-//! service, since an emulator runs none. Each instance gets a folder of its own (its root:
+//! service, since an emulator runs none. Each instance is a process of its own
+//! ([`play_instance`], started by the fleet through the launcher it is given) with a folder of
+//! its own (its root:
 //! `/var/app/current`, `/etc/nginx`, … live under it) and two ports of 127.0.0.1 (the proxy's,
 //! the WSGI server's); it runs its launch template's real user data (which fetches the engine
 //! from the versions bucket and boots), then every shell script Run Command was sent for its
@@ -16,8 +18,6 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// How often the fleet looks for new instances and new commands.
@@ -76,9 +76,25 @@ pub struct Member {
     pub commands_run: usize,
 }
 
-struct Worker {
-    leave: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
+/// What the process playing one instance needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    pub instance: String,
+    pub application: String,
+    pub environment: String,
+    pub group: String,
+    pub region: String,
+    pub launch_template: String,
+    pub launch_template_version: String,
+    pub root: PathBuf,
+    pub port: u16,
+    pub app_port: u16,
+    pub endpoint: String,
+}
+
+/// Where an instance's process says how it is (`state`, `commands_run`).
+fn state_file(root: &Path) -> PathBuf {
+    root.join("opt/beanpole/fleet-state.json")
 }
 
 /// Checks that `endpoint` is on this machine.
@@ -101,13 +117,15 @@ pub fn check_local(endpoint: Option<&str>) -> Result<String, FleetError> {
     }
 }
 
-/// Runs the fleet for `applications` until `stop` says so; then stops every process it started.
+/// Runs the fleet for `applications` until `stop` says so: a process per instance in service
+/// (`launch` starts it), stopped when its instance leaves its group; then stops them all.
 pub fn run(
     session: &Session,
     applications: &[String],
     endpoint: &str,
     dir: &Path,
     stop: &dyn Fn() -> bool,
+    launch: &dyn Fn(&InstanceSpec) -> std::io::Result<Child>,
     on_event: &mut dyn FnMut(FleetEvent),
 ) -> Result<(), FleetError> {
     let has_aws = std::env::var_os("PATH")
@@ -120,10 +138,8 @@ pub fn run(
         error,
     })?;
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let (events, received) = mpsc::channel::<(String, FleetEvent)>();
     let mut members: BTreeMap<String, Member> = BTreeMap::new();
-    let mut workers: BTreeMap<String, Worker> = BTreeMap::new();
-    let stopping = Arc::new(AtomicBool::new(false));
+    let mut players: BTreeMap<String, Child> = BTreeMap::new();
     write_state(&dir, &members)?;
     loop {
         if stop() {
@@ -131,7 +147,7 @@ pub fn run(
         }
         let mut seen = BTreeSet::new();
         for application in applications {
-            let aws = session.client(application)?.clone();
+            let aws = session.client(application)?;
             let groups = match session.runtime.block_on(autoscaling::application_groups(
                 &aws.autoscaling,
                 application,
@@ -151,77 +167,114 @@ pub fn run(
                     let Some(template) = group.launch_template.clone() else {
                         continue;
                     };
-                    let member = Member {
+                    let spec = InstanceSpec {
                         instance: instance.clone(),
                         application: application.clone(),
                         environment: group.environment.clone(),
                         group: group.name.clone(),
-                        port: free_port(),
-                        app_port: free_port(),
-                        root: dir.join(instance),
-                        state: "booting".into(),
-                        commands_run: 0,
-                    };
-                    on_event(FleetEvent::Booting {
-                        instance: instance.clone(),
-                        environment: member.environment.clone(),
-                        port: member.port,
-                    });
-                    let leave = Arc::new(AtomicBool::new(false));
-                    let job = Job {
-                        aws: aws.clone(),
-                        runtime: session.runtime.handle().clone(),
-                        member: member.clone(),
-                        template,
-                        version: group
+                        region: aws.region.clone(),
+                        launch_template: template,
+                        launch_template_version: group
                             .launch_template_version
                             .clone()
                             .unwrap_or_else(|| "$Default".into()),
+                        root: dir.join(instance),
+                        port: free_port(),
+                        app_port: free_port(),
                         endpoint: endpoint.to_string(),
-                        leave: leave.clone(),
-                        stopping: stopping.clone(),
-                        events: events.clone(),
                     };
-                    let thread = std::thread::spawn(move || job.play());
-                    workers.insert(instance.clone(), Worker { leave, thread });
-                    members.insert(instance.clone(), member);
+                    let _ = std::fs::remove_file(state_file(&spec.root));
+                    on_event(FleetEvent::Booting {
+                        instance: instance.clone(),
+                        environment: spec.environment.clone(),
+                        port: spec.port,
+                    });
+                    match launch(&spec) {
+                        Ok(child) => {
+                            players.insert(instance.clone(), child);
+                        }
+                        Err(e) => on_event(FleetEvent::Problem(format!(
+                            "{instance}: cannot start the process that plays it: {e}"
+                        ))),
+                    }
+                    members.insert(
+                        instance.clone(),
+                        Member {
+                            instance: instance.clone(),
+                            application: application.clone(),
+                            environment: spec.environment.clone(),
+                            group: spec.group.clone(),
+                            port: spec.port,
+                            app_port: spec.app_port,
+                            root: spec.root.clone(),
+                            state: "booting".into(),
+                            commands_run: 0,
+                        },
+                    );
                 }
             }
         }
         // Instances that left their group (terminated, scaled in) stop.
-        for (instance, worker) in &workers {
-            if !seen.contains(instance) && !worker.leave.swap(true, Ordering::SeqCst) {
-                on_event(FleetEvent::Left {
-                    instance: instance.clone(),
-                });
+        let gone: Vec<String> = players
+            .keys()
+            .filter(|i| !seen.contains(*i))
+            .cloned()
+            .collect();
+        for instance in gone {
+            if let Some(child) = players.remove(&instance) {
+                end_player(child);
             }
-        }
-        while let Ok((instance, event)) = received.try_recv() {
             if let Some(m) = members.get_mut(&instance) {
-                match &event {
-                    FleetEvent::Booted { ok, .. } => {
-                        m.state = if *ok { "serving" } else { "boot-failed" }.into()
-                    }
-                    FleetEvent::Ran { .. } => m.commands_run += 1,
-                    FleetEvent::Left { .. } => m.state = "stopped".into(),
-                    _ => {}
-                }
+                m.state = "stopped".into();
             }
-            on_event(event);
+            on_event(FleetEvent::Left { instance });
+        }
+        for m in members.values_mut().filter(|m| m.state != "stopped") {
+            if let Some((state, commands_run)) = read_player_state(&m.root) {
+                m.state = state;
+                m.commands_run = commands_run;
+            }
         }
         members.retain(|id, m| seen.contains(id) || m.state != "stopped");
         write_state(&dir, &members)?;
         std::thread::sleep(POLL);
     }
-    stopping.store(true, Ordering::SeqCst);
-    for (_, worker) in workers {
-        worker.leave.store(true, Ordering::SeqCst);
-        let _ = worker.thread.join();
+    for (_, child) in std::mem::take(&mut players) {
+        end_player(child);
     }
     for m in members.values_mut() {
         m.state = "stopped".into();
     }
     write_state(&dir, &members)
+}
+
+/// Asks an instance's process to stop its instance (SIGTERM) and waits for it.
+fn end_player(mut child: Child) {
+    // SAFETY: signalling a child this process started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return,
+            Ok(None) if std::time::Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn read_player_state(root: &Path) -> Option<(String, usize)> {
+    let text = std::fs::read_to_string(state_file(root)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some((
+        value.get("state")?.as_str()?.to_string(),
+        value.get("commands_run")?.as_u64()? as usize,
+    ))
 }
 
 fn write_state(dir: &Path, members: &BTreeMap<String, Member>) -> Result<(), FleetError> {
@@ -247,169 +300,191 @@ fn free_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// What one instance's thread needs.
-struct Job {
-    aws: Aws,
-    runtime: tokio::runtime::Handle,
-    member: Member,
-    template: String,
-    version: String,
-    endpoint: String,
-    leave: Arc<AtomicBool>,
-    stopping: Arc<AtomicBool>,
-    events: mpsc::Sender<(String, FleetEvent)>,
-}
-
-impl Job {
-    fn send(&self, event: FleetEvent) {
-        let _ = self.events.send((self.member.instance.clone(), event));
-    }
-
-    fn play(self) {
-        let root = &self.member.root;
-        let instance = self.member.instance.clone();
-        let prepared = std::fs::create_dir_all(root.join("opt/beanpole")).and_then(|_| {
+/// Plays one instance until `stop` says so: its user data, then every Run Command script
+/// sent to it, in order, once; then stops what its engine started.
+pub fn play_instance(
+    spec: &InstanceSpec,
+    stop: &dyn Fn() -> bool,
+    on_event: &mut dyn FnMut(FleetEvent),
+) -> Result<(), FleetError> {
+    check_local(Some(&spec.endpoint))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| super::OpError::Runtime(e.to_string()))?;
+    let aws = runtime
+        .block_on(Aws::connect(
+            &crate::aws::Connection {
+                region: Some(spec.region.clone()),
+                endpoint_url: Some(spec.endpoint.clone()),
+            },
+            crate::aws::calls::CallCounter::new(),
+        ))
+        .map_err(|source| super::OpError::Connect {
+            application: spec.application.clone(),
+            source,
+        })?;
+    let root = &spec.root;
+    let instance = spec.instance.clone();
+    let mut commands_run = 0usize;
+    let write_state = |state: &str, commands_run: usize| {
+        let _ = std::fs::write(
+            state_file(root),
+            serde_json::json!({"state": state, "commands_run": commands_run}).to_string(),
+        );
+    };
+    std::fs::create_dir_all(root.join("opt/beanpole"))
+        .and_then(|_| {
             std::fs::write(
                 root.join("opt/beanpole/instance-id"),
                 format!("{instance}\n"),
             )
-        });
-        if let Err(e) = prepared {
-            self.send(FleetEvent::Problem(format!("{instance}: {e}")));
-            return;
-        }
-        let user_data = self
-            .runtime
-            .block_on(ec2::launch_template_user_data(
-                &self.aws.ec2,
-                &self.template,
-                &self.version,
-            ))
-            .ok()
-            .flatten()
-            .and_then(|encoded| base64_decode(&encoded))
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-        let Some(user_data) = user_data else {
-            self.send(FleetEvent::Booted {
-                instance,
-                ok: false,
-                log_tail: format!("no user data in launch template {}", self.template),
+        })
+        .map_err(|error| FleetError::Write {
+            path: root.display().to_string(),
+            error,
+        })?;
+    write_state("booting", 0);
+    let user_data = runtime
+        .block_on(ec2::launch_template_user_data(
+            &aws.ec2,
+            &spec.launch_template,
+            &spec.launch_template_version,
+        ))
+        .ok()
+        .flatten()
+        .and_then(|encoded| base64_decode(&encoded))
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let booted = match user_data {
+        Some(user_data) => {
+            let status = run_script(spec, &aws.region, &user_data, stop);
+            let log =
+                std::fs::read_to_string(root.join("var/log/beanpole-boot.log")).unwrap_or_default();
+            on_event(FleetEvent::Booted {
+                instance: instance.clone(),
+                ok: status == Some(0),
+                log_tail: crate::platform::tail(&log, 20),
             });
-            return;
-        };
-        let status = self.run_script(&user_data);
-        let log =
-            std::fs::read_to_string(root.join("var/log/beanpole-boot.log")).unwrap_or_default();
-        self.send(FleetEvent::Booted {
-            instance: instance.clone(),
-            ok: status == Some(0),
-            log_tail: crate::platform::tail(&log, 20),
-        });
-        // Then every Run Command script sent to this instance, as its SSM agent would.
-        let done_file = root.join("opt/beanpole/fleet-commands-run");
-        let mut done: BTreeSet<String> = std::fs::read_to_string(&done_file)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect();
-        while !self.leave.load(Ordering::SeqCst) {
-            let scripts = self
-                .runtime
-                .block_on(ssm::scripts_for_instance(&self.aws.ssm, &instance))
-                .unwrap_or_default();
-            for script in scripts {
-                if done.contains(&script.command_id) || self.leave.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let status = self.run_script(&script.lines.join("\n"));
-                done.insert(script.command_id.clone());
-                let _ = std::fs::write(
-                    &done_file,
-                    done.iter().cloned().collect::<Vec<_>>().join("\n"),
-                );
-                self.send(FleetEvent::Ran {
-                    instance: instance.clone(),
-                    command_id: script.command_id,
-                    status,
-                });
+            status == Some(0)
+        }
+        None => {
+            on_event(FleetEvent::Booted {
+                instance: instance.clone(),
+                ok: false,
+                log_tail: format!("no user data in launch template {}", spec.launch_template),
+            });
+            false
+        }
+    };
+    let state = if booted { "serving" } else { "boot-failed" };
+    write_state(state, commands_run);
+    // Then every Run Command script sent to this instance, as its SSM agent would.
+    let done_file = root.join("opt/beanpole/fleet-commands-run");
+    let mut done: BTreeSet<String> = std::fs::read_to_string(&done_file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    while !stop() {
+        let scripts = runtime
+            .block_on(ssm::scripts_for_instance(&aws.ssm, &instance))
+            .unwrap_or_default();
+        for script in scripts {
+            if done.contains(&script.command_id) || stop() {
+                continue;
             }
-            std::thread::sleep(POLL);
+            let status = run_script(spec, &aws.region, &script.lines.join("\n"), stop);
+            done.insert(script.command_id.clone());
+            let _ = std::fs::write(
+                &done_file,
+                done.iter().cloned().collect::<Vec<_>>().join("\n"),
+            );
+            commands_run += 1;
+            write_state(state, commands_run);
+            on_event(FleetEvent::Ran {
+                instance: instance.clone(),
+                command_id: script.command_id,
+                status,
+            });
         }
-        // The instance is gone (or the fleet stops): stop what its engine started.
-        let engine = root.join("opt/beanpole/engine.py");
-        if engine.exists() {
-            let _ = Command::new("python3")
-                .arg(&engine)
-                .args(["stop", "--init", "engine", "--root"])
-                .arg(root)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        if !self.stopping.load(Ordering::SeqCst) {
-            self.send(FleetEvent::Left { instance });
-        }
+        std::thread::sleep(POLL);
     }
-
-    /// Runs a script as the instance's root would, in its own process group, ended early if
-    /// the fleet stops; its exit status.
-    fn run_script(&self, script: &str) -> Option<i32> {
-        use std::os::unix::process::CommandExt;
-        let m = &self.member;
-        // Where the SSM agent would keep a command's output.
-        let log = std::fs::create_dir_all(m.root.join("var/log"))
-            .and_then(|_| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(m.root.join("var/log/run-command.log"))
-            })
-            .ok();
-        let (out, err) = match &log {
-            Some(f) => (
-                f.try_clone()
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-                f.try_clone()
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-            ),
-            None => (Stdio::null(), Stdio::null()),
-        };
-        let mut child: Child = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .current_dir(&m.root)
-            .env("BEANPOLE_ROOT", &m.root)
-            .env("BEANPOLE_PORT", m.port.to_string())
-            .env("BEANPOLE_APP_PORT", m.app_port.to_string())
-            .env("AWS_SSM_INSTANCE_ID", &m.instance)
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_DEFAULT_REGION", &self.aws.region)
-            .env("AWS_REGION", &self.aws.region)
+    // The instance is gone (or the fleet stops): stop what its engine started.
+    let engine = root.join("opt/beanpole/engine.py");
+    if engine.exists() {
+        let _ = Command::new("python3")
+            .arg(&engine)
+            .args(["stop", "--init", "engine", "--root"])
+            .arg(root)
             .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .ok()?;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => return status.code(),
-                Ok(None) => {}
-                Err(_) => return None,
-            }
-            if self.stopping.load(Ordering::SeqCst) {
-                let pid = child.id() as i32;
-                // SAFETY: signalling the process group this thread started.
-                unsafe {
-                    libc::kill(-pid, libc::SIGTERM);
-                }
-                let _ = child.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    write_state("stopped", commands_run);
+    Ok(())
+}
+
+/// Runs a script as the instance's root would, in its own process group (output appended to
+/// where the SSM agent would keep it), ended early if `stop` says so; its exit status.
+fn run_script(
+    spec: &InstanceSpec,
+    region: &str,
+    script: &str,
+    stop: &dyn Fn() -> bool,
+) -> Option<i32> {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::create_dir_all(spec.root.join("var/log"))
+        .and_then(|_| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(spec.root.join("var/log/run-command.log"))
+        })
+        .ok();
+    let (out, err) = match &log {
+        Some(f) => (
+            f.try_clone()
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+            f.try_clone()
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        ),
+        None => (Stdio::null(), Stdio::null()),
+    };
+    let mut child: Child = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&spec.root)
+        .env("BEANPOLE_ROOT", &spec.root)
+        .env("BEANPOLE_PORT", spec.port.to_string())
+        .env("BEANPOLE_APP_PORT", spec.app_port.to_string())
+        .env("AWS_SSM_INSTANCE_ID", &spec.instance)
+        .env("AWS_ENDPOINT_URL", &spec.endpoint)
+        .env("AWS_DEFAULT_REGION", region)
+        .env("AWS_REGION", region)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .ok()?;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.code(),
+            Ok(None) => {}
+            Err(_) => return None,
         }
+        if stop() {
+            let pid = child.id() as i32;
+            // SAFETY: signalling the process group this function started.
+            unsafe {
+                libc::kill(-pid, libc::SIGTERM);
+            }
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

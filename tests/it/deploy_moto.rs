@@ -107,6 +107,17 @@ impl Watcher {
     }
 }
 
+/// The processes of this machine playing `instance` (`beanpole local fleet-instance`).
+fn players(instance: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("local fleet-instance --instance ") && c.contains(instance))
+        .count()
+}
+
 fn answers(members: &[Member], expected: &str) {
     for m in members {
         let (status, body) = get(m.port, "/");
@@ -128,8 +139,11 @@ fn moto_deploy_rolls_v1_batch_by_batch_stops_a_broken_v2_recovers_scales_out_and
     let blue = fleet.wait_serving("pets-env-blue", 2, Duration::from_secs(240));
     assert_eq!(blue.len(), 2);
     fleet.wait_serving("pets-env-green", 1, Duration::from_secs(240));
-    // Before any version: the sample application.
+    // Before any version: the sample application. Each instance is a process of its own.
     answers(&blue, SAMPLE);
+    for m in &blue {
+        assert_eq!(players(&m.instance), 1, "{}", fleet.output());
+    }
 
     // v1, rolling one at a time: each instance leaves the target group while it deploys.
     let watcher = Watcher::start(&moto, blue_target_group(&moto));
@@ -229,20 +243,51 @@ fn moto_deploy_rolls_v1_batch_by_batch_stops_a_broken_v2_recovers_scales_out_and
         .unwrap();
     assert_eq!(v1["environments"], serde_json::json!(["pets-env-blue"]));
 
-    // Deploying v1 again recovers: a stored version, nothing uploaded.
+    // A deploy killed mid-batch leaves its instance out of the target group: take one out.
+    let target_group = blue_target_group(&moto);
+    let aws = moto.clients();
+    runtime().block_on(async {
+        aws.elbv2
+            .deregister_targets()
+            .target_group_arn(&target_group)
+            .targets(
+                aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                    .id(&blue[0].instance)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    // Deploying v1 again recovers: a stored version, nothing uploaded; the instance left out
+    // goes back into the target group first.
     let out = run(moto
         .beanpole(dir.path())
         .args(["deploy", "pets-env-blue", "--version", "v1"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing to upload"), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nothing to upload"),
-        "{}",
-        text(&out)
+        stderr.contains(&format!(
+            "back into the target group (an earlier deploy left them out): {}",
+            blue[0].instance
+        )),
+        "{stderr}"
     );
+    let listed = runtime().block_on(async {
+        aws.elbv2
+            .describe_target_health()
+            .target_group_arn(&target_group)
+            .send()
+            .await
+            .unwrap()
+            .target_health_descriptions()
+            .len()
+    });
+    assert_eq!(listed, 2);
     answers(&blue, PETS);
 
     // A scale-out instance boots straight into v1.
-    let aws = moto.clients();
     runtime().block_on(async {
         let groups = aws
             .autoscaling
@@ -306,9 +351,13 @@ fn moto_deploy_rolls_v1_batch_by_batch_stops_a_broken_v2_recovers_scales_out_and
         text(&out)
     );
 
-    // Ctrl-C stops every instance the fleet played.
-    let ports: Vec<u16> = fleet.members().iter().map(|m| m.port).collect();
+    // Ctrl-C stops every instance the fleet played, and the processes that played them.
+    let members = fleet.members();
+    let ports: Vec<u16> = members.iter().map(|m| m.port).collect();
     assert_eq!(fleet.stop(), Some(0), "{}", fleet.output());
+    for m in &members {
+        assert_eq!(players(&m.instance), 0, "{} is still played", m.instance);
+    }
     for port in ports {
         assert_eq!(
             get(port, "/").0,
