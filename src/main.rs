@@ -3,7 +3,9 @@
 use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
 use beanpole::cli::bundle::BundleArgs;
 use beanpole::cli::deploy::{DeployArgs, LogsArgs};
+use beanpole::cli::events::EventsArgs;
 use beanpole::cli::local::{FleetInstanceArgs, LocalFleetArgs, LocalRunArgs};
+use beanpole::cli::lock::UnlockArgs;
 use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
 use beanpole::cli::versions::{ListArgs, VersionsCommand};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
@@ -139,6 +141,30 @@ enum Command {
         #[command(flatten)]
         args: LogsArgs,
     },
+    /// What the commands that changed an environment did, newest first: who, where from, when, the outcome
+    #[command(
+        after_help = "Examples:\n  beanpole events pets-env-blue\n  beanpole events pets-env-blue --json | jq '.events[0].details.batches'"
+    )]
+    Events {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: EventsArgs,
+    },
+    /// Remove an application's lock whoever holds it (apply, destroy, swap and deploy take it)
+    #[command(
+        after_help = "Examples:\n  beanpole unlock pets-app --force     # the holder was killed and its lease has not run out yet"
+    )]
+    Unlock {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: UnlockArgs,
+    },
     /// Elastic Beanstalk's Python platform on this machine: real nginx (or Apache) → gunicorn
     Local {
         #[command(subcommand)]
@@ -219,6 +245,8 @@ fn main() {
         Command::Bundle { spec, args } => cli::bundle::bundle(spec, args),
         Command::Deploy { spec, aws, args } => cli::deploy::deploy(spec, aws, args),
         Command::Logs { spec, aws, args } => cli::deploy::logs(spec, aws, args),
+        Command::Unlock { spec, aws, args } => cli::lock::unlock(spec, aws, args),
+        Command::Events { spec, aws, args } => cli::events::events(spec, aws, args),
         Command::Versions {
             command: Some(command),
             ..

@@ -460,3 +460,109 @@ pub async fn put(
         .op("PutObject")
         .map(|_| ())
 }
+
+/// Creates an object only if none has its key; its ETag, or `None` when the key exists.
+pub async fn create_new(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<Option<String>, AwsError> {
+    let put = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .if_none_match("*")
+        .content_type("application/json")
+        .body(bytes.into())
+        .send()
+        .await;
+    match put {
+        Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(None),
+        Err(e) => Err(super::sdk_error("PutObject", e)),
+    }
+}
+
+/// An object's bytes and ETag, or `None` when there is no such key.
+pub async fn get_with_etag(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, String)>, AwsError> {
+    match client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .op("GetObject")
+    {
+        Ok(out) => {
+            let etag = out.e_tag().unwrap_or_default().to_string();
+            out.body
+                .collect()
+                .await
+                .map(|b| Some((b.into_bytes().to_vec(), etag)))
+                .map_err(|e| AwsError::Unexpected(format!("GetObject {key}: {e}")))
+        }
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces an object only if its ETag is still `etag`; the new ETag, or `None` when it
+/// changed or is gone (someone else wrote or deleted it).
+pub async fn replace_if_match(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+    etag: &str,
+) -> Result<Option<String>, AwsError> {
+    let put = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .if_match(etag)
+        .content_type("application/json")
+        .body(bytes.into())
+        .send()
+        .await;
+    match put {
+        Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+        Err(e)
+            if e.raw_response()
+                .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412)) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(super::sdk_error("PutObject", e)),
+    }
+}
+
+/// Deletes an object only if its ETag is still `etag`; whether it did.
+pub async fn delete_if_match(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+) -> Result<bool, AwsError> {
+    let deleted = client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .if_match(etag)
+        .send()
+        .await;
+    match deleted {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.raw_response()
+                .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412)) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(super::sdk_error("DeleteObject", e)),
+    }
+}

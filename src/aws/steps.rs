@@ -116,3 +116,23 @@ pub async fn run_step(aws: &Aws, work: &StepWork, outputs: &Outputs) -> Result<(
 pub async fn delete(aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
     ops(live.kind).delete(aws, live).await
 }
+
+/// Creates a resource that depends on nothing, exactly as an apply's step would (its tags and
+/// desired-state hash included), outside any plan: the versions bucket, which the application
+/// lock needs before the first apply can plan.
+pub async fn create_standalone(
+    aws: &Aws,
+    resource: &crate::graph::Resource,
+) -> Result<Attributes, AwsError> {
+    let desired = resolve_attributes(resource, &BTreeMap::new());
+    let mut tags = resource.tags.clone();
+    if !tags.is_empty() {
+        tags.insert(
+            TAG_DESIRED_HASH.to_string(),
+            desired_hash(resource.kind, &desired, &resource.tags),
+        );
+    }
+    ops(resource.kind)
+        .create(aws, resource, &desired, &tags)
+        .await
+}

@@ -2,8 +2,8 @@
 //! statuses. The work is in `ops::status` and `ops::swap`.
 
 use super::{
-    confirm, error, interrupt_on_ctrl_c, load_spec, open_session, AwsArgs, SpecArgs, EXIT_ERROR,
-    EXIT_INTERRUPTED, EXIT_OK,
+    confirm, error, interrupt_on_ctrl_c, load_spec, open_session, take_locks, AwsArgs, SpecArgs,
+    EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
 };
 use crate::graph::compile::RECORD_TTL;
 use crate::ops::status::{lookups, observe_all};
@@ -184,6 +184,9 @@ pub struct SwapArgs {
     /// Time between gradual steps: 60s, 2m, 500ms, or seconds (at most 24h)
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub interval: String,
+    /// When another command holds the application's lock, wait for it instead of refusing
+    #[arg(long)]
+    pub wait: bool,
 }
 
 pub fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
@@ -209,6 +212,27 @@ pub fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
     };
     let session = match open_session(&compilation, aws) {
         Ok(s) => s,
+        Err(code) => return code,
+    };
+    let interrupt = interrupt_on_ctrl_c(&session);
+    let applications: Vec<String> = compilation
+        .spec
+        .environment(&args.environment_a)
+        .map(|e| e.application.clone())
+        .into_iter()
+        .collect();
+    let leases = match take_locks(
+        &session,
+        &graph,
+        &applications,
+        crate::ops::lock::LockRequest {
+            command: "swap",
+            wait: args.wait,
+            create_bucket: false,
+        },
+        &interrupt,
+    ) {
+        Ok(l) => l,
         Err(code) => return code,
     };
     let prepared = match prepare(&session, &compilation, &graph, &request) {
@@ -242,7 +266,6 @@ pub fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
     if let Err(code) = confirm(args.yes, "swap", "--yes") {
         return code;
     }
-    let interrupt = interrupt_on_ctrl_c(&session);
     let result = perform(
         &session,
         &prepared,
@@ -278,7 +301,20 @@ pub fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
             }
         },
     );
-    match result {
+    let summary = match &result {
+        Ok(SwapOutcome::Swapped { .. }) => format!(
+            "{} → {}, {} → {}",
+            plan.production, receiving.environment, receiving.name, giving.environment
+        ),
+        Ok(SwapOutcome::RolledBack { reason, .. }) => {
+            format!(
+                "{reason}; rolled back: {} → {}",
+                plan.production, giving.environment
+            )
+        }
+        Err(e) => e.to_string(),
+    };
+    let code = match result {
         Ok(SwapOutcome::Swapped { at }) => {
             println!(
                 "\nSwapped: {} → {} ({}), {} → {} ({}).",
@@ -311,5 +347,14 @@ pub fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
             }
         }
         Err(e) => error(e),
-    }
+    };
+    let environments = [giving.environment.clone(), receiving.environment.clone()];
+    super::record_event(
+        &leases,
+        &|_| environments.to_vec(),
+        code,
+        &summary,
+        &serde_json::Value::Null,
+    );
+    code
 }

@@ -29,6 +29,9 @@ pub struct DeployArgs {
     /// Print the outcome as JSON (schema in the README); progress still goes to stderr
     #[arg(long)]
     pub json: bool,
+    /// When another command holds the application's lock, wait for it instead of refusing
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -60,6 +63,26 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
         Err(code) => return code,
     };
     let interrupt = interrupt_on_ctrl_c(&session);
+    let applications: Vec<String> = compilation
+        .spec
+        .environment(&args.environment)
+        .map(|e| e.application.clone())
+        .into_iter()
+        .collect();
+    let leases = match super::take_locks(
+        &session,
+        &graph,
+        &applications,
+        crate::ops::lock::LockRequest {
+            command: &format!("deploy {}", args.environment),
+            wait: args.wait,
+            create_bucket: false,
+        },
+        &interrupt,
+    ) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let request = DeployRequest {
         environment: args.environment.clone(),
         version: args.version.clone(),
@@ -69,6 +92,11 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
     };
     let started = Instant::now();
     let mut show = |event: DeployEvent| eprintln!("{}", progress_line(&event, started));
+    let environments = [args.environment.clone()];
+    let record = |code: i32, summary: &str, details: &serde_json::Value| {
+        super::record_event(&leases, &|_| environments.to_vec(), code, summary, details);
+        code
+    };
     let outcome = match run_deploy(
         &compilation,
         &graph,
@@ -84,10 +112,49 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
                     eprintln!("  {p}");
                 }
             }
-            return error(format!("{e}; nothing was uploaded or deployed"));
+            let code = error(format!("{e}; nothing was uploaded or deployed"));
+            return record(code, &e.to_string(), &serde_json::Value::Null);
         }
-        Err(e) => return error(e),
+        Err(e) => {
+            let code = error(&e);
+            return record(code, &e.to_string(), &serde_json::Value::Null);
+        }
     };
+    let details = serde_json::to_value(&outcome).unwrap_or_default();
+    let failed: Vec<String> = outcome
+        .failed_instances()
+        .map(|i| {
+            format!(
+                "{} {} at {}",
+                i.instance,
+                i.outcome,
+                i.failed_step.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    let summary = format!(
+        "{} (deployment {}, {}): {}",
+        outcome.version,
+        outcome.deployment_id,
+        outcome.policy,
+        if outcome.succeeded() {
+            "deployed to every instance".to_string()
+        } else if outcome.interrupted {
+            "interrupted".to_string()
+        } else {
+            format!(
+                "{}{}",
+                failed.join(", "),
+                match &outcome.rollback {
+                    Some(r) => format!(
+                        "; rollback to {} (deployment {}) {}",
+                        r.version, r.deployment_id, r.outcome
+                    ),
+                    None => String::new(),
+                }
+            )
+        }
+    );
     if args.json {
         println!(
             "{}",
@@ -109,7 +176,7 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
         );
     }
     if outcome.succeeded() {
-        return EXIT_OK;
+        return record(EXIT_OK, &summary, &details);
     }
     if outcome.interrupted {
         eprintln!(
@@ -126,7 +193,7 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
                 ""
             },
         );
-        return super::EXIT_INTERRUPTED;
+        return record(super::EXIT_INTERRUPTED, &summary, &details);
     }
     for failed in outcome.failed_instances() {
         eprintln!(
@@ -149,7 +216,29 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
             ),
         }
     }
-    error(format!(
+    if let Some(r) = &outcome.rollback {
+        let instances: Vec<&str> = r
+            .batches
+            .iter()
+            .flat_map(|b| b.instances.iter())
+            .map(|i| i.instance.as_str())
+            .collect();
+        if r.outcome == "succeeded" {
+            eprintln!(
+                "\nRolled back: {} serve{} {} again (deployment {}).",
+                instances.join(", "),
+                if instances.len() == 1 { "s" } else { "" },
+                r.version,
+                r.deployment_id
+            );
+        } else {
+            eprintln!(
+                "\nThe rollback to {} (deployment {}) failed too: see `beanpole logs {}`.",
+                r.version, r.deployment_id, outcome.environment
+            );
+        }
+    }
+    let code = error(format!(
         "the deployment of {} to {} failed; {}{}",
         outcome.version,
         outcome.environment,
@@ -162,7 +251,8 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
             )
         },
         ". Fix the version and deploy again, or `beanpole deploy ENV --version LABEL` to go back to a good one"
-    ))
+    ));
+    record(code, &summary, &details)
 }
 
 fn progress_line(event: &DeployEvent, started: Instant) -> String {
@@ -218,6 +308,14 @@ fn progress_line(event: &DeployEvent, started: Instant) -> String {
                 o.failed_step.as_deref().unwrap_or("-")
             ),
         },
+        DeployEvent::RollingBack {
+            to,
+            deployment_id,
+            instances,
+        } => format!(
+            "{at} rolling back (deployment {deployment_id}): {to} goes back on {}",
+            instances.join(", ")
+        ),
         DeployEvent::Restored { instances } => format!(
             "{at} back into the target group (an earlier deploy left them out): {}",
             instances.join(", ")

@@ -4,7 +4,9 @@
 pub mod blue_green;
 pub mod bundle;
 pub mod deploy;
+pub mod events;
 pub mod local;
+pub mod lock;
 pub mod reconcile;
 pub mod report;
 pub mod versions;
@@ -86,6 +88,89 @@ pub fn interrupt_on_ctrl_c(session: &Session) -> Interrupt {
         }
     });
     interrupt
+}
+
+/// Takes the locks of `applications` for `command` (see `ops::lock`), printing what happens
+/// while it does; refused (exit 1) while another command holds one, unless `wait`.
+pub fn take_locks(
+    session: &Session,
+    graph: &ResourceGraph,
+    applications: &[String],
+    request: crate::ops::lock::LockRequest<'_>,
+    interrupt: &Interrupt,
+) -> Result<Vec<crate::ops::lock::Lease>, i32> {
+    use crate::ops::lock::{acquire_all, LockError, LockEvent};
+    let mut show = |event: LockEvent| {
+        match event {
+        LockEvent::Waiting(holder) => eprintln!(
+            "Waiting for the lock of {}: held by {}…",
+            holder.application,
+            holder.describe()
+        ),
+        LockEvent::TookOver(holder) => eprintln!(
+            "warning: took over the lock of {}: its holder, {}, stopped renewing it (its lease ran out at {})",
+            holder.application,
+            holder.describe(),
+            crate::ops::utc(holder.expires())
+        ),
+        LockEvent::CreatedBucket(bucket) => eprintln!(
+            "Created the versions bucket {bucket} (the application's lock and versions live there)."
+        ),
+    }
+    };
+    acquire_all(session, graph, applications, request, interrupt, &mut show).map_err(|e| {
+        if matches!(e, LockError::Interrupted(_)) {
+            error(e);
+            EXIT_INTERRUPTED
+        } else {
+            error(e)
+        }
+    })
+}
+
+/// Records what a command holding locks did, in each application's events (a failure to
+/// record is a warning: the work itself is done).
+pub fn record_event(
+    leases: &[crate::ops::lock::Lease],
+    environments_of: &dyn Fn(&str) -> Vec<String>,
+    code: i32,
+    summary: &str,
+    details: &serde_json::Value,
+) {
+    let outcome = match code {
+        EXIT_OK => "succeeded",
+        EXIT_INTERRUPTED => "interrupted",
+        _ => "failed",
+    };
+    for lease in leases {
+        if let Err(e) = lease.record(
+            environments_of(&lease.application),
+            outcome,
+            summary.to_string(),
+            details.clone(),
+        ) {
+            eprintln!(
+                "warning: could not record this {} in the events of {}: {e}",
+                lease.command, lease.application
+            );
+        }
+    }
+}
+
+/// The environments of `application` among `scope` (all of its environments when empty).
+pub fn environments_in_scope(
+    compilation: &Compilation,
+    application: &str,
+    scope: &[String],
+) -> Vec<String> {
+    compilation
+        .spec
+        .environments
+        .iter()
+        .filter(|e| e.application == application)
+        .filter(|e| scope.is_empty() || scope.contains(&e.name))
+        .map(|e| e.name.clone())
+        .collect()
 }
 
 /// Opens the AWS session for a compiled spec, or prints why not.

@@ -2,11 +2,13 @@
 //! display and the closing report. The work is in `ops::{plan, apply, destroy}`.
 
 use super::{
-    confirm, error, interrupt_on_ctrl_c, load_spec, open_session, plural, AwsArgs, SpecArgs,
-    EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
+    confirm, error, interrupt_on_ctrl_c, load_spec, open_session, plural, take_locks, AwsArgs,
+    SpecArgs, EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
 };
+use crate::interrupt::Interrupt;
 use crate::ops::apply::{change_count, execute, ApplyEvent, ApplyOutcome};
 use crate::ops::destroy::{describe, recently_swapped};
+use crate::ops::lock::{Lease, LockRequest};
 use crate::ops::plan::{
     check_saved, plan as make_plan, read_saved, saved_plan, PlanInputs, Planned,
 };
@@ -27,6 +29,72 @@ fn planned(spec: &SpecArgs, aws: &AwsArgs, scope: &PlanScope) -> Result<(Session
         eprintln!("{}", render_calls(&planned.calls));
     }
     Ok((session, planned))
+}
+
+/// A command that changes the account: its plan, made while it holds the locks of the
+/// applications it works on (taken before the account is read), and its Ctrl-C interrupt.
+struct Locked {
+    // First, so that they are released (dropped) while the session's runtime still runs.
+    leases: Vec<Lease>,
+    /// Per application, its environments the command works on (for its events).
+    environments: std::collections::BTreeMap<String, Vec<String>>,
+    session: Session,
+    planned: Planned,
+    interrupt: Interrupt,
+}
+
+fn planned_locked(
+    spec: &SpecArgs,
+    aws: &AwsArgs,
+    scope: &PlanScope,
+    command: &str,
+    wait: bool,
+) -> Result<Locked, i32> {
+    let (compilation, graph) = load_spec(spec)?;
+    check_scope(&compilation, &scope.environments).map_err(error)?;
+    let session = open_session(&compilation, aws)?;
+    let interrupt = interrupt_on_ctrl_c(&session);
+    let applications: Vec<String> = if scope.environments.is_empty() {
+        compilation
+            .spec
+            .applications
+            .iter()
+            .map(|a| a.name.clone())
+            .collect()
+    } else {
+        scope
+            .environments
+            .iter()
+            .filter_map(|e| compilation.spec.environment(e))
+            .map(|e| e.application.clone())
+            .collect()
+    };
+    let request = LockRequest {
+        command,
+        wait,
+        create_bucket: true,
+    };
+    let leases = take_locks(&session, &graph, &applications, request, &interrupt)?;
+    let environments = applications
+        .iter()
+        .map(|a| {
+            (
+                a.clone(),
+                super::environments_in_scope(&compilation, a, &scope.environments),
+            )
+        })
+        .collect();
+    let planned = make_plan(&session, graph, scope).map_err(error)?;
+    if aws.verbose {
+        eprintln!("{}", render_calls(&planned.calls));
+    }
+    Ok(Locked {
+        environments,
+        session,
+        planned,
+        interrupt,
+        leases,
+    })
 }
 
 fn report_plan_errors(plan: &Plan) -> Result<(), i32> {
@@ -132,6 +200,9 @@ pub struct ApplyArgs {
     /// Apply only this environment (repeatable; ignored with a PLANFILE, which has its own)
     #[arg(long = "env", value_name = "NAME")]
     pub environments: Vec<String>,
+    /// When another command holds the application's lock, wait for it instead of refusing
+    #[arg(long)]
+    pub wait: bool,
 }
 
 pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
@@ -143,22 +214,30 @@ pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
         destroy: false,
         delete_versions: false,
     };
-    let (session, planned) = match planned(spec, aws, &scope) {
+    let locked = match planned_locked(spec, aws, &scope, "apply", args.wait) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let (session, planned) = (&locked.session, &locked.planned);
     if let Err(code) = report_plan_errors(&planned.plan) {
         return code;
     }
-    print_account(&session);
+    print_account(session);
     print!("{}", render_text(&planned.plan));
     if planned.plan.is_empty() {
-        return EXIT_OK;
+        return locked.record(EXIT_OK, "nothing to change");
     }
     if let Err(code) = confirm(args.auto_approve, "apply", "--auto-approve") {
         return code;
     }
-    walk(&session, &planned, args.parallelism, "Apply")
+    let (code, summary) = walk(
+        session,
+        planned,
+        args.parallelism,
+        "Apply",
+        &locked.interrupt,
+    );
+    locked.record(code, &summary)
 }
 
 fn apply_saved(path: &Path, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
@@ -171,14 +250,20 @@ fn apply_saved(path: &Path, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
         vars: saved.vars.clone(),
         var_files: saved.var_files.clone(),
     };
-    let (session, planned) = match planned(&spec, aws, &saved.scope) {
+    let locked = match planned_locked(&spec, aws, &saved.scope, "apply", args.wait) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let (session, planned) = (&locked.session, &locked.planned);
     if let Err(code) = report_plan_errors(&planned.plan) {
         return code;
     }
-    if let Err(e) = check_saved(path, &saved, &planned) {
+    let made_by_lock: Vec<String> = locked
+        .leases
+        .iter()
+        .filter_map(|l| l.created_bucket.clone())
+        .collect();
+    if let Err(e) = check_saved(path, &saved, planned, &made_by_lock) {
         if let crate::ops::plan::SavedPlanError::Stale { reasons, .. } = &e {
             for reason in reasons {
                 eprintln!("  {reason}");
@@ -188,10 +273,17 @@ fn apply_saved(path: &Path, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
     }
     print!("{}", render_text(&planned.plan));
     if planned.plan.is_empty() {
-        return EXIT_OK;
+        return locked.record(EXIT_OK, "nothing to change");
     }
     // A saved plan was reviewed when it was made: applying it is the approval.
-    walk(&session, &planned, args.parallelism, "Apply")
+    let (code, summary) = walk(
+        session,
+        planned,
+        args.parallelism,
+        "Apply",
+        &locked.interrupt,
+    );
+    locked.record(code, &summary)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -212,6 +304,9 @@ pub struct DestroyArgs {
     /// holds versions of no other application; without it, destroy leaves the bucket
     #[arg(long = "delete-versions")]
     pub delete_versions: bool,
+    /// When another command holds the application's lock, wait for it instead of refusing
+    #[arg(long)]
+    pub wait: bool,
 }
 
 pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
@@ -223,14 +318,15 @@ pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
         destroy: true,
         delete_versions: args.delete_versions,
     };
-    let (session, planned) = match planned(spec, aws, &scope) {
+    let locked = match planned_locked(spec, aws, &scope, "destroy", args.wait) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let (session, planned) = (&locked.session, &locked.planned);
     if let Err(code) = report_plan_errors(&planned.plan) {
         return code;
     }
-    print_account(&session);
+    print_account(session);
     if planned.plan.is_empty() {
         println!("Nothing to destroy: Beanpole owns no resource of this spec in the account.");
         return EXIT_OK;
@@ -248,12 +344,28 @@ pub fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 {
     if let Err(code) = confirm(args.auto_approve, "destroy", "--auto-approve") {
         return code;
     }
-    walk(&session, &planned, args.parallelism, "Destroy")
+    let (code, summary) = walk(
+        session,
+        planned,
+        args.parallelism,
+        "Destroy",
+        &locked.interrupt,
+    );
+    if args.delete_versions && code == EXIT_OK {
+        // The versions bucket, with the application's events, is gone.
+        return code;
+    }
+    locked.record(code, &summary)
 }
 
 /// Runs the steps with a progress display, then reports; exit 0, 1 (a failure) or 130 (Ctrl-C).
-fn walk(session: &Session, planned: &Planned, parallelism: usize, what: &str) -> i32 {
-    let interrupt = interrupt_on_ctrl_c(session);
+fn walk(
+    session: &Session,
+    planned: &Planned,
+    parallelism: usize,
+    what: &str,
+    interrupt: &Interrupt,
+) -> (i32, String) {
     let mut progress = Progress {
         live: std::io::stderr().is_terminal(),
         running: Vec::new(),
@@ -261,11 +373,51 @@ fn walk(session: &Session, planned: &Planned, parallelism: usize, what: &str) ->
         total: change_count(planned),
     };
     println!();
-    let outcome = execute(session, planned, parallelism, &interrupt, |event| {
+    let outcome = execute(session, planned, parallelism, interrupt, |event| {
         progress.show(&event)
     });
     progress.clear();
-    report(&outcome, what)
+    let code = report(&outcome, what);
+    let s = outcome.summary;
+    let summary = if outcome.succeeded() {
+        format!(
+            "{} added, {} changed, {} replaced, {} destroyed",
+            s.add, s.change, s.replace, s.destroy
+        )
+    } else {
+        format!(
+            "{} failed{}, {} done, {} not started",
+            outcome.failed.len(),
+            outcome
+                .failed
+                .first()
+                .map(|(label, message)| format!(" ({label}: {message})"))
+                .unwrap_or_default(),
+            outcome.done,
+            outcome.not_started.len()
+        )
+    };
+    (code, summary)
+}
+
+impl Locked {
+    /// Records the command's outcome in each locked application's events; the exit status.
+    fn record(&self, code: i32, summary: &str) -> i32 {
+        let environments_of = |application: &str| {
+            self.environments
+                .get(application)
+                .cloned()
+                .unwrap_or_default()
+        };
+        super::record_event(
+            &self.leases,
+            &environments_of,
+            code,
+            summary,
+            &serde_json::Value::Null,
+        );
+        code
+    }
 }
 
 fn report(outcome: &ApplyOutcome, what: &str) -> i32 {

@@ -127,6 +127,8 @@ pub struct Deployment {
     pub batch_size: Option<BatchSize>,
     /// Seconds a batch may take to deploy and become healthy.
     pub timeout: Option<u32>,
+    /// Put the last good version back on the instances that took a failed one (default).
+    pub rollback: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -94,6 +94,12 @@ pub enum DeployEvent {
     Registered {
         instances: Vec<String>,
     },
+    /// The deploy failed: the last good version goes back on these instances.
+    RollingBack {
+        to: String,
+        deployment_id: u64,
+        instances: Vec<String>,
+    },
     /// In-service instances that were out of the target group (left there by a deploy that
     /// was killed) were put back before anything else.
     Restored {
@@ -123,6 +129,17 @@ pub struct BatchOutcome {
     pub instances: Vec<InstanceOutcome>,
 }
 
+/// The automatic rollback of a failed deploy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RollbackOutcome {
+    /// The version put back.
+    pub version: String,
+    pub deployment_id: u64,
+    /// `succeeded` or `failed`.
+    pub outcome: String,
+    pub batches: Vec<BatchOutcome>,
+}
+
 /// The outcome of a deploy (`deploy --json` prints it).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeployOutcome {
@@ -137,6 +154,9 @@ pub struct DeployOutcome {
     pub batches: Vec<BatchOutcome>,
     /// Instances no batch reached (a failed batch stopped the deploy first).
     pub not_deployed: Vec<String>,
+    /// After a failure: the last good version deployed again on the instances that took the
+    /// failed one (`rollback = false` in the spec's `deployment` block turns it off).
+    pub rollback: Option<RollbackOutcome>,
     pub elapsed_seconds: f64,
     /// Interrupted (Ctrl-C) between batches.
     pub interrupted: bool,
@@ -305,92 +325,40 @@ pub fn deploy(
     });
 
     let timeout = Duration::from_secs(u64::from(settings.timeout));
-    let mut batches = Vec::new();
-    let mut failed = false;
-    let mut interrupted = false;
-    let mut reached = BTreeSet::new();
-    for batch in &plan.batches {
-        if interrupt.is_raised() {
-            interrupted = true;
-            break;
-        }
-        on_event(DeployEvent::BatchStarted {
-            number: batch.number,
-            of: plan.batches.len(),
-            instances: batch.instances.clone(),
-        });
-        reached.extend(batch.instances.iter().cloned());
-        if plan.leaves_target_group {
-            session.runtime.block_on(elbv2::deregister(
-                &aws.elbv2,
-                &target_group,
-                &batch.instances,
-            ))?;
-            wait_targets(
-                session,
-                aws,
-                &target_group,
-                &batch.instances,
-                timeout,
-                |t| t.is_none() || t.is_some_and(|s| s == "unused"),
-            )
-            .map_err(|still| {
-                DeployError::Refused(format!(
-                    "instances {} were still draining from the target group after {} s",
-                    still.join(", "),
-                    timeout.as_secs()
-                ))
-            })?;
-            on_event(DeployEvent::Deregistered {
-                instances: batch.instances.clone(),
-            });
-        }
-        let outcomes = run_batch(
-            session,
-            aws,
-            &store.bucket,
-            &application,
-            env,
-            deployment_id,
-            &plan.leader,
-            &previous,
-            &batch.instances,
-            timeout,
-            on_event,
-        )?;
-        // Every instance that serves something goes back behind the load balancer: a failed
-        // one still serves the previous version.
-        let serving: Vec<String> = outcomes
+    let rollout = Rollout {
+        session,
+        aws,
+        bucket: &store.bucket,
+        application: &application,
+        env,
+        target_group: &target_group,
+        timeout,
+    };
+    let forward = rollout.run(&plan, deployment_id, &previous, interrupt, on_event)?;
+    let (batches, failed, interrupted, reached) = (
+        forward.batches,
+        forward.failed,
+        forward.interrupted,
+        forward.reached,
+    );
+    // Automatic rollback: the instances that took the new version get the last version that
+    // deployed successfully on the environment (the sample application before any).
+    let mut rollback = None;
+    if failed && env.deployment.rollback.unwrap_or(true) {
+        let took_new: Vec<String> = batches
             .iter()
-            .filter(|o| o.serving.is_some())
+            .flat_map(|b| b.instances.iter())
+            .filter(|o| o.serving.as_deref() == Some(manifest.label.as_str()))
             .map(|o| o.instance.clone())
             .collect();
-        if plan.leaves_target_group && !serving.is_empty() {
-            session
-                .runtime
-                .block_on(elbv2::register(&aws.elbv2, &target_group, &serving))?;
-        }
-        if !serving.is_empty() {
-            wait_targets(session, aws, &target_group, &serving, timeout, |t| {
-                t == Some("healthy")
-            })
-            .map_err(|still| {
-                DeployError::Refused(format!(
-                    "instances {} did not become healthy in the target group within {} s",
-                    still.join(", "),
-                    timeout.as_secs()
-                ))
-            })?;
-            on_event(DeployEvent::Registered { instances: serving });
-        }
-        let batch_failed = outcomes.iter().any(|o| o.outcome != "succeeded");
-        batches.push(BatchOutcome {
-            number: batch.number,
-            instances: outcomes,
-        });
-        if batch_failed {
-            failed = true;
-            break;
+        if !took_new.is_empty() {
+            rollback = Some(rollout.roll_back(
+                &took_new,
+                &settings,
+                &manifest.label,
+                interrupt,
+                on_event,
+            )?);
         }
     }
     let not_deployed: Vec<String> = plan
@@ -428,9 +396,210 @@ pub fn deploy(
         outcome: if succeeded { "succeeded" } else { "failed" }.to_string(),
         batches,
         not_deployed,
+        rollback,
         elapsed_seconds: started.elapsed().as_secs_f64(),
         interrupted,
     })
+}
+
+/// What a deployment works with, for its batches and for its rollback.
+struct Rollout<'a> {
+    session: &'a Session,
+    aws: &'a Aws,
+    bucket: &'a str,
+    application: &'a str,
+    env: &'a Environment,
+    target_group: &'a str,
+    timeout: Duration,
+}
+
+/// How the batches of one deployment went.
+struct RolledOut {
+    batches: Vec<BatchOutcome>,
+    failed: bool,
+    interrupted: bool,
+    reached: BTreeSet<String>,
+}
+
+impl Rollout<'_> {
+    /// Carries out `plan`'s batches for deployment `id`; stops at the first failed batch.
+    fn run(
+        &self,
+        plan: &DeployPlan,
+        id: u64,
+        previous: &str,
+        interrupt: &Interrupt,
+        on_event: &mut dyn FnMut(DeployEvent),
+    ) -> Result<RolledOut, DeployError> {
+        let (session, aws, timeout) = (self.session, self.aws, self.timeout);
+        let mut out = RolledOut {
+            batches: Vec::new(),
+            failed: false,
+            interrupted: false,
+            reached: BTreeSet::new(),
+        };
+        for batch in &plan.batches {
+            if interrupt.is_raised() {
+                out.interrupted = true;
+                break;
+            }
+            on_event(DeployEvent::BatchStarted {
+                number: batch.number,
+                of: plan.batches.len(),
+                instances: batch.instances.clone(),
+            });
+            out.reached.extend(batch.instances.iter().cloned());
+            if plan.leaves_target_group {
+                session.runtime.block_on(elbv2::deregister(
+                    &aws.elbv2,
+                    self.target_group,
+                    &batch.instances,
+                ))?;
+                wait_targets(
+                    session,
+                    aws,
+                    self.target_group,
+                    &batch.instances,
+                    timeout,
+                    |t| t.is_none() || t.is_some_and(|s| s == "unused"),
+                )
+                .map_err(|still| {
+                    DeployError::Refused(format!(
+                        "instances {} were still draining from the target group after {} s",
+                        still.join(", "),
+                        timeout.as_secs()
+                    ))
+                })?;
+                on_event(DeployEvent::Deregistered {
+                    instances: batch.instances.clone(),
+                });
+            }
+            let outcomes = run_batch(
+                session,
+                aws,
+                self.bucket,
+                self.application,
+                self.env,
+                id,
+                &plan.leader,
+                previous,
+                &batch.instances,
+                timeout,
+                on_event,
+            )?;
+            // Every instance that serves something goes back behind the load balancer: a
+            // failed one still serves the previous version.
+            let serving: Vec<String> = outcomes
+                .iter()
+                .filter(|o| o.serving.is_some())
+                .map(|o| o.instance.clone())
+                .collect();
+            if plan.leaves_target_group && !serving.is_empty() {
+                session.runtime.block_on(elbv2::register(
+                    &aws.elbv2,
+                    self.target_group,
+                    &serving,
+                ))?;
+            }
+            if !serving.is_empty() {
+                wait_targets(session, aws, self.target_group, &serving, timeout, |t| {
+                    t == Some("healthy")
+                })
+                .map_err(|still| {
+                    DeployError::Refused(format!(
+                        "instances {} did not become healthy in the target group within {} s",
+                        still.join(", "),
+                        timeout.as_secs()
+                    ))
+                })?;
+                on_event(DeployEvent::Registered { instances: serving });
+            }
+            let batch_failed = outcomes.iter().any(|o| o.outcome != "succeeded");
+            out.batches.push(BatchOutcome {
+                number: batch.number,
+                instances: outcomes,
+            });
+            if batch_failed {
+                out.failed = true;
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deploys the environment's last good version again on `instances` (those that took the
+    /// failed one), as a deployment of its own, batch by batch as the environment's policy
+    /// says; the pointer is not moved (it still names that version).
+    fn roll_back(
+        &self,
+        instances: &[String],
+        settings: &crate::platform::settings::RuntimeSettings,
+        failed_label: &str,
+        interrupt: &Interrupt,
+        on_event: &mut dyn FnMut(DeployEvent),
+    ) -> Result<RollbackOutcome, DeployError> {
+        let (session, aws) = (self.session, self.aws);
+        let pointer_key = environment_pointer_key(self.application, &self.env.name);
+        let pointer: Option<EnvironmentPointer> = session
+            .runtime
+            .block_on(s3::get(&aws.s3, self.bucket, &pointer_key))?
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        // The last good deployment's document, or the sample application's.
+        let mut doc: serde_json::Value = match &pointer {
+            Some(p) => session
+                .runtime
+                .block_on(s3::get(&aws.s3, self.bucket, &p.document))?
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| {
+                    DeployError::Refused(format!(
+                        "cannot roll back: the document {} of {} is missing",
+                        p.document, p.label
+                    ))
+                })?,
+            None => serde_json::to_value(crate::platform::boot::sample_document(
+                self.application,
+                self.env,
+            ))
+            .unwrap_or_default(),
+        };
+        let label = doc["version"]["label"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut id = next_deployment_id(session, aws, self.bucket, self.application, self.env)?;
+        loop {
+            doc["deployment_id"] = id.into();
+            let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+            let key = deployment_document_key(self.application, &self.env.name, id);
+            match session.runtime.block_on(s3::put_new(
+                &aws.s3,
+                self.bucket,
+                &key,
+                bytes,
+                "application/json",
+            ))? {
+                s3::Written::Created => break,
+                s3::Written::AlreadyThere => id += 1,
+            }
+        }
+        let plan = plan(instances, settings.policy, settings.batch_size)
+            .map_err(|p| DeployError::Refused(p.to_string()))?;
+        on_event(DeployEvent::RollingBack {
+            to: label.clone(),
+            deployment_id: id,
+            instances: instances.to_vec(),
+        });
+        // An interrupt does not stop a rollback: it is what puts the environment right.
+        let never = Interrupt::new();
+        let _ = interrupt;
+        let done = self.run(&plan, id, failed_label, &never, on_event)?;
+        Ok(RollbackOutcome {
+            version: label,
+            deployment_id: id,
+            outcome: if done.failed { "failed" } else { "succeeded" }.into(),
+            batches: done.batches,
+        })
+    }
 }
 
 /// The environment named, or an error that lists the spec's.

@@ -4,7 +4,7 @@
 use super::{OpError, Session};
 use crate::aws::live::read_live_state;
 use crate::aws::Aws;
-use crate::graph::ResourceGraph;
+use crate::graph::{ResourceGraph, ResourceKind};
 use crate::reconcile::planfile::{stale_reasons, SavedPlan, PLAN_FILE_VERSION};
 use crate::reconcile::swaps::follow_swaps;
 use crate::reconcile::{diff, CallStats, LiveState, Plan, PlanScope};
@@ -140,17 +140,33 @@ pub fn read_saved(path: &Path) -> Result<SavedPlan, SavedPlanError> {
 }
 
 /// A saved plan applies only if neither the account nor the spec changed since it was made.
+/// `made_by_lock`: versions buckets that taking the application's lock created just now (the
+/// first apply of an account and region): the saved plan's creation of them is done.
 pub fn check_saved(
     path: &Path,
     saved: &SavedPlan,
     planned: &Planned,
+    made_by_lock: &[String],
 ) -> Result<(), SavedPlanError> {
     let file = path.display().to_string();
-    let reasons = stale_reasons(&saved.fingerprints, &planned.live.fingerprints());
+    let made = |kind: ResourceKind, name: &str| {
+        kind == ResourceKind::VersionsBucket && made_by_lock.iter().any(|b| b == name)
+    };
+    let mut now = planned.live.fingerprints();
+    for bucket in made_by_lock {
+        now.remove(&format!("{}/{bucket}", ResourceKind::VersionsBucket));
+    }
+    let reasons = stale_reasons(&saved.fingerprints, &now);
     if !reasons.is_empty() {
         return Err(SavedPlanError::Stale { file, reasons });
     }
-    if planned.plan.changes != saved.changes {
+    let saved_changes: Vec<_> = saved
+        .changes
+        .iter()
+        .filter(|c| !(c.action == crate::reconcile::Action::Create && made(c.kind, &c.aws_name)))
+        .cloned()
+        .collect();
+    if planned.plan.changes != saved_changes {
         return Err(SavedPlanError::SpecChanged {
             file,
             dir: saved.dir.display().to_string(),

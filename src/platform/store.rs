@@ -16,6 +16,7 @@
 //!                                       the report of an instance's first boot
 //! APPLICATION/environments/ENV/logs/REQUEST/INSTANCE.json
 //!                                       the logs an instance uploaded for `beanpole logs`
+//! APPLICATION/lock.json                 the application's lock, while a command holds it
 //! ```
 
 use crate::bundle::ebextensions::EbExtensions;
@@ -56,6 +57,11 @@ pub fn environment_pointer_key(application: &str, environment: &str) -> String {
         "{}{environment}/current.json",
         environment_pointer_prefix(application)
     )
+}
+
+/// The application's lock (`ops::lock`).
+pub fn lock_key(application: &str) -> String {
+    format!("{application}/lock.json")
 }
 
 /// Deployment `id`'s document.

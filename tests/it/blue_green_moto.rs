@@ -599,6 +599,14 @@ fn moto_a_gradual_swap_killed_half_way_is_seen_by_plan_undone_by_apply_and_resum
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
     assert!(moto.records(&zone).iter().any(|r| r.weight.is_some()));
+    // Its lock outlives it: refused until removed (or until its lease runs out).
+    let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("is locked: `swap`"), "{}", text(&out));
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["unlock", "pets-app", "--force"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // plan sees the environment's record in its weighted state and shows the way back.
     let out = run(moto
         .beanpole(dir.path())
@@ -622,6 +630,10 @@ fn moto_a_gradual_swap_killed_half_way_is_seen_by_plan_undone_by_apply_and_resum
     let mut child = gradual_swap_at_first_step(&moto, &dir, &zone, "10,100", "60s");
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["unlock", "pets-app", "--force"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = run(moto.beanpole(dir.path()).args([
         "swap",
         "pets-env-blue",
@@ -649,6 +661,10 @@ fn moto_a_gradual_swap_killed_half_way_is_seen_by_plan_undone_by_apply_and_resum
     let mut child = gradual_swap_at_first_step(&moto, &dir, &zone, "10,100", "60s");
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["unlock", "pets-app", "--force"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let out = run(moto
         .beanpole(dir.path())
         .args(["destroy", "--auto-approve", "--force"]));

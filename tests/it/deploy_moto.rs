@@ -233,6 +233,103 @@ fn moto_deploy_rolls_v1_batch_by_batch_stops_a_broken_v2_recovers_scales_out_and
     assert!(stderr.contains("still serves v1"), "{stderr}");
     assert!(stderr.contains("not started on"), "{stderr}");
     answers(&blue, PETS);
+    // The events say who did what: the failed deploy with its failing instance and step, the
+    // deploy of v1 before it, the apply first.
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["events", "pets-env-blue", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = events["events"].as_array().unwrap();
+    let commands: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["command"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        vec![
+            ("deploy pets-env-blue", "failed"),
+            ("deploy pets-env-blue", "succeeded"),
+            ("apply", "succeeded")
+        ],
+        "{events:#?}"
+    );
+    let failed = &events[0]["details"]["batches"][0]["instances"][0];
+    assert_eq!(failed["failed_step"], "HealthCheck", "{failed:#}");
+    assert!(events[0]["principal"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:"));
+    assert!(!events[0]["host"].as_str().unwrap().is_empty());
+    let out = run(moto.beanpole(dir.path()).args(["events", "pets-env-blue"]));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("deploy pets-env-blue   FAILED"),
+        "{listing}"
+    );
+    assert!(listing.contains("at HealthCheck"), "{listing}");
+    assert!(
+        !stderr.contains("rolling back"),
+        "nothing took v2, so nothing rolls back: {stderr}"
+    );
+
+    // A v3 that deploys on the first batch (the leader) and fails on the second: the first
+    // instance took v3, so it gets v1 back, automatically.
+    let v3 = dir.path().join("v3");
+    copy_tree(&dir.path().join("app"), &v3);
+    let hooks = v3.join(".platform/hooks/predeploy");
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::write(
+        hooks.join("01_leader_only.sh"),
+        "#!/bin/bash\nif [ \"$EB_IS_COMMAND_LEADER\" != true ]; then echo 'v3 refuses a follower' >&2; exit 1; fi\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            hooks.join("01_leader_only.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let app = std::fs::read_to_string(v3.join("application.py")).unwrap();
+    std::fs::write(
+        v3.join("application.py"),
+        app.replace("\"Rex\"", "\"Rexy\""),
+    )
+    .unwrap();
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["deploy", "pets-env-blue", "--label", "v3", "--json"])
+        .arg("--source")
+        .arg(&v3));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("v3 refuses a follower"), "{stderr}");
+    assert!(stderr.contains("rolling back (deployment"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Rolled back: {} serves v1 again",
+            blue[0].instance
+        )),
+        "{stderr}"
+    );
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["rollback"]["version"], "v1", "{outcome:#}");
+    assert_eq!(outcome["rollback"]["outcome"], "succeeded", "{outcome:#}");
+    // Every instance answers v1 (v3 says Rexy).
+    answers(&blue, PETS);
+    let out = run(moto.beanpole(dir.path()).args(["events", "pets-env-blue"]));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("rollback to v1 (deployment") && listing.contains("succeeded"),
+        "{listing}"
+    );
     let versions = run(moto.beanpole(dir.path()).args(["versions", "--json"]));
     let versions: serde_json::Value = serde_json::from_slice(&versions.stdout).unwrap();
     let v1 = versions["versions"]

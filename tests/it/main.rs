@@ -12,6 +12,7 @@ mod cycle;
 mod deploy_moto;
 mod fuzz_front_end;
 mod graph_snapshots;
+mod lock_moto;
 mod names;
 mod platform;
 mod reconcile_moto;

@@ -223,8 +223,16 @@ fn moto_apply_creates_the_wired_web_tier_and_a_second_plan_is_empty() {
     let zone = moto.create_zone("example.com");
     let dir = pets("apply");
     let out = apply(&moto, &dir);
+    // The versions bucket is made first, to hold the application's lock; then the rest.
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Resources: 23 added"),
+        String::from_utf8_lossy(&out.stderr).contains(
+            "Created the versions bucket beanpole-versions-123456789012-us-east-2 (the application's lock and versions live there)."
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Resources: 22 added"),
         "{}",
         text(&out)
     );
@@ -873,6 +881,15 @@ fn moto_a_foreign_bucket_with_the_versions_buckets_name_stops_the_plan_and_is_un
         "{}",
         text(&out)
     );
+    // apply will not keep its lock in it either.
+    let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("the bucket {bucket} exists but is not Beanpole's")),
+        "{}",
+        text(&out)
+    );
     let tags =
         runtime().block_on(async { aws.s3.get_bucket_tagging().bucket(bucket).send().await });
     assert!(
@@ -951,9 +968,11 @@ fn moto_an_apply_killed_part_way_is_resumed_by_the_next_one() {
     let moto = Moto::start().with_delay(150);
     let zone = moto.create_zone("example.com");
     let dir = pets("kill");
+    // A short lease, so that the next apply takes the dead one's lock over soon.
     let mut child = moto
         .beanpole(dir.path())
         .args(["apply", "--auto-approve", "--parallelism", "2"])
+        .env("BEANPOLE_LOCK_LEASE_SECS", "2")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -981,7 +1000,14 @@ fn moto_an_apply_killed_part_way_is_resumed_by_the_next_one() {
         "apply finished before it was killed: {partial:?}"
     );
 
-    apply(&moto, &dir);
+    // Its lock outlives it until the lease runs out; then the next apply takes it over.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let out = apply(&moto, &dir);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("took over the lock of pets-app"),
+        "{}",
+        text(&out)
+    );
     assert_no_changes(&moto, &dir);
     // No duplicates: one of each per environment.
     let everything = beanpole_leftovers(&moto, &zone);

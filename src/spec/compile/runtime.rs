@@ -43,7 +43,7 @@ pub(super) fn read_deployment(
         file,
         block,
         "deployment",
-        &["policy", "batch_size", "timeout"],
+        &["policy", "batch_size", "timeout", "rollback"],
         &[],
         ev,
     );
@@ -108,6 +108,9 @@ pub(super) fn read_deployment(
                 );
             }
         }
+    }
+    if let Some((rollback, _)) = r.bool(ev, "rollback") {
+        deployment.rollback = Some(rollback);
     }
     (!r.failed()).then_some(deployment)
 }

@@ -1,0 +1,51 @@
+//! `unlock APP --force`: removes an application's lock whoever holds it (for a holder that
+//! died, when waiting out its lease is not wanted).
+
+use super::{error, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
+use crate::ops::lock::force_unlock;
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct UnlockArgs {
+    /// The application whose lock to remove
+    #[arg(value_name = "APP")]
+    pub application: String,
+    /// Required: the command holding the lock may still be working
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn unlock(spec: &SpecArgs, aws: &AwsArgs, args: &UnlockArgs) -> i32 {
+    let (compilation, _) = match load_spec(spec) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(why) = compilation.spec.the_application(Some(&args.application)) {
+        return error(why);
+    }
+    if !args.force {
+        return error(format!(
+            "unlocking lets another command start while the holder may still be working: run `beanpole unlock {} --force` if you are sure it is gone (a holder that died is also taken over by the next command once its lease expires)",
+            args.application
+        ));
+    }
+    let session = match open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match force_unlock(&session, &args.application) {
+        Ok(Some(holder)) => {
+            println!(
+                "Removed the lock of {}: it was held by {}.",
+                args.application,
+                holder.describe()
+            );
+            EXIT_OK
+        }
+        Ok(None) => {
+            println!("{} was not locked.", args.application);
+            EXIT_OK
+        }
+        Err(e) => error(e),
+    }
+}
