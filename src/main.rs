@@ -2,7 +2,7 @@
 
 use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
 use beanpole::cli::bundle::BundleArgs;
-use beanpole::cli::deploy::{DeployArgs, LogsArgs};
+use beanpole::cli::deploy::{AbortArgs, DeployArgs, LogsArgs};
 use beanpole::cli::events::EventsArgs;
 use beanpole::cli::local::{FleetInstanceArgs, LocalFleetArgs, LocalRunArgs};
 use beanpole::cli::lock::UnlockArgs;
@@ -141,6 +141,18 @@ enum Command {
         #[command(flatten)]
         args: LogsArgs,
     },
+    /// Stop the deployment in progress on an environment and roll it back, from any machine
+    #[command(
+        after_help = "Examples:\n  beanpole abort pets-env-blue     # the deploy stops at its next batch and rolls back; abort waits and reports\n\nExit status: 0 aborted and rolled back (or nothing to abort), 1 the deploy finished first, the rollback failed, or an error."
+    )]
+    Abort {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        args: AbortArgs,
+    },
     /// What the commands that changed an environment did, newest first: who, where from, when, the outcome
     #[command(
         after_help = "Examples:\n  beanpole events pets-env-blue\n  beanpole events pets-env-blue --json | jq '.events[0].details.batches'"
@@ -246,6 +258,7 @@ fn main() {
         Command::Deploy { spec, aws, args } => cli::deploy::deploy(spec, aws, args),
         Command::Logs { spec, aws, args } => cli::deploy::logs(spec, aws, args),
         Command::Unlock { spec, aws, args } => cli::lock::unlock(spec, aws, args),
+        Command::Abort { spec, aws, args } => cli::deploy::abort(spec, aws, args),
         Command::Events { spec, aws, args } => cli::events::events(spec, aws, args),
         Command::Versions {
             command: Some(command),

@@ -238,6 +238,13 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
             );
         }
     }
+    if let Some(by) = &outcome.aborted {
+        let code = error(format!(
+            "the deployment of {} to {} was aborted by {by}",
+            outcome.version, outcome.environment
+        ));
+        return record(code, &format!("aborted by {by}; {summary}"), &details);
+    }
     let code = error(format!(
         "the deployment of {} to {} failed; {}{}",
         outcome.version,
@@ -308,6 +315,10 @@ fn progress_line(event: &DeployEvent, started: Instant) -> String {
                 o.failed_step.as_deref().unwrap_or("-")
             ),
         },
+        DeployEvent::Aborting(request) => format!(
+            "{at} abort requested by {} on {}: stopping here and rolling back",
+            request.principal, request.host
+        ),
         DeployEvent::RollingBack {
             to,
             deployment_id,
@@ -324,6 +335,137 @@ fn progress_line(event: &DeployEvent, started: Instant) -> String {
             "{at}   healthy in the target group: {}",
             instances.join(", ")
         ),
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AbortArgs {
+    /// The environment whose deployment to stop and roll back
+    #[arg(value_name = "ENV")]
+    pub environment: String,
+}
+
+/// `abort ENV`: asks the deploy holding the lock to stop and roll back, and waits for it; or,
+/// when no live command holds the lock, takes it and rolls back the unfinished deployment.
+pub fn abort(spec_args: &SpecArgs, aws: &AwsArgs, args: &AbortArgs) -> i32 {
+    use crate::ops::abort::{ask, roll_back_unfinished, wait_for, Asked, WaitEnd};
+    let (compilation, graph) = match load_spec(spec_args) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let session = match open_session(&compilation, aws) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let interrupt = interrupt_on_ctrl_c(&session);
+    let env = args.environment.clone();
+    match ask(&compilation, &session, &env) {
+        Ok(Asked::Holder(holder)) => {
+            println!(
+                "Asked the deploy of {env} ({}) to stop at its next batch and roll back; waiting for it…",
+                holder.describe()
+            );
+            match wait_for(
+                &compilation,
+                &session,
+                &env,
+                &holder,
+                std::time::Duration::from_secs(3600),
+            ) {
+                Ok(WaitEnd::Released(Some(event))) => {
+                    println!("The deploy ended: {} ({}).", event.summary, event.outcome);
+                    let aborted = !event.details["aborted"].is_null();
+                    let rollback = &event.details["rollback"];
+                    if aborted && rollback["outcome"] == "succeeded" {
+                        println!("Aborted and rolled back.");
+                        return EXIT_OK;
+                    }
+                    if event.outcome == "succeeded" {
+                        return error(format!(
+                            "the deploy finished before its next batch: it runs on every instance of {env}; deploy the previous version to go back"
+                        ));
+                    }
+                    if aborted && rollback.is_null() {
+                        // Aborted before any instance took the version: nothing to roll back.
+                        println!("Aborted before any instance took the new version.");
+                        return EXIT_OK;
+                    }
+                    return error(format!("the deploy of {env} ended without rolling back: see `beanpole events {env}`"));
+                }
+                Ok(WaitEnd::Released(None)) => {
+                    return error(format!(
+                        "the deploy of {env} ended without an event: see `beanpole events {env}` and `beanpole status {env}`"
+                    ))
+                }
+                Ok(WaitEnd::HolderDied) => {
+                    println!("The deploy stopped renewing its lock (it died): rolling back here.");
+                }
+                Err(e) => return error(e),
+            }
+        }
+        Ok(Asked::NoLiveHolder(dead)) => {
+            if let Some(dead) = dead {
+                println!(
+                    "The command holding the lock, {}, is gone (its lease ran out): rolling back here.",
+                    dead.describe()
+                );
+            }
+        }
+        Err(e) => return error(e),
+    }
+    let applications: Vec<String> = compilation
+        .spec
+        .environment(&env)
+        .map(|e| e.application.clone())
+        .into_iter()
+        .collect();
+    let leases = match super::take_locks(
+        &session,
+        &graph,
+        &applications,
+        crate::ops::lock::LockRequest {
+            command: &format!("abort {env}"),
+            wait: false,
+            create_bucket: false,
+        },
+        &interrupt,
+    ) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let started = Instant::now();
+    let mut show = |event: DeployEvent| eprintln!("{}", progress_line(&event, started));
+    let environments = [env.clone()];
+    match roll_back_unfinished(&compilation, &graph, &session, &env, &interrupt, &mut show) {
+        Ok(Some(rollback)) => {
+            let summary = format!(
+                "rollback to {} (deployment {}) {}",
+                rollback.version, rollback.deployment_id, rollback.outcome
+            );
+            let code = if rollback.outcome == "succeeded" {
+                println!("Rolled back: {env} runs {} again.", rollback.version);
+                EXIT_OK
+            } else {
+                error(format!(
+                    "the rollback of {env} to {} failed: see `beanpole logs {env}`",
+                    rollback.version
+                ))
+            };
+            let details = serde_json::to_value(&rollback).unwrap_or_default();
+            super::record_event(
+                &leases,
+                &|_| environments.to_vec(),
+                code,
+                &summary,
+                &details,
+            );
+            code
+        }
+        Ok(None) => {
+            println!("No deployment of {env} is in progress or unfinished: nothing to abort.");
+            EXIT_OK
+        }
+        Err(e) => error(e),
     }
 }
 

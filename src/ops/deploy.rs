@@ -22,8 +22,8 @@ use crate::platform::document::{document, HealthCheck, Target, VersionRef};
 use crate::platform::report::Report;
 use crate::platform::settings::{resolve, SettingProblem};
 use crate::platform::store::{
-    bundle_key, deployment_document_key, deployment_reports_prefix, environment_pointer_key,
-    EnvironmentPointer, VersionManifest,
+    abort_key, bundle_key, deployment_document_key, deployment_reports_prefix,
+    environment_pointer_key, AbortRequest, EnvironmentPointer, VersionManifest,
 };
 use crate::spec::Compilation;
 use serde::Serialize;
@@ -94,6 +94,8 @@ pub enum DeployEvent {
     Registered {
         instances: Vec<String>,
     },
+    /// `beanpole abort` asked this deploy to stop: it stops here and rolls back.
+    Aborting(AbortRequest),
     /// The deploy failed: the last good version goes back on these instances.
     RollingBack {
         to: String,
@@ -157,6 +159,8 @@ pub struct DeployOutcome {
     /// After a failure: the last good version deployed again on the instances that took the
     /// failed one (`rollback = false` in the spec's `deployment` block turns it off).
     pub rollback: Option<RollbackOutcome>,
+    /// Who aborted it (`beanpole abort`), if someone did: `PRINCIPAL on HOST`.
+    pub aborted: Option<String>,
     pub elapsed_seconds: f64,
     /// Interrupted (Ctrl-C) between batches.
     pub interrupted: bool,
@@ -191,48 +195,7 @@ pub fn deploy(
     let aws = session.client(&application)?;
 
     // The group and target group, proven Beanpole's before anything is written.
-    let lookup = super::status::lookups(compilation, graph, std::slice::from_ref(&env.name))?
-        .pop()
-        .ok_or_else(|| DeployError::Refused(format!("no environment {}", env.name)))?;
-    let fleet = session
-        .runtime
-        .block_on(autoscaling::fleet_view(
-            &aws.autoscaling,
-            &lookup.auto_scaling_group,
-            &application,
-            &env.name,
-        ))?
-        .ok_or_else(|| {
-            DeployError::Refused(format!(
-                "environment {} has no Auto Scaling group {} yet: run `beanpole apply` first",
-                env.name, lookup.auto_scaling_group
-            ))
-        })?;
-    if !fleet.owned {
-        return Err(DeployError::Refused(format!(
-            "the Auto Scaling group {} does not carry Beanpole's tags for {}/{}: Beanpole deploys only to groups it created",
-            fleet.name, application, env.name
-        )));
-    }
-    if let Some(odd) = fleet
-        .in_service
-        .iter()
-        .find(|i| !crate::platform::command::is_instance_id(i))
-    {
-        return Err(DeployError::Refused(format!(
-            "the group {} lists `{odd}`, which is not an EC2 instance id",
-            fleet.name
-        )));
-    }
-    let target_group = session
-        .runtime
-        .block_on(elbv2::target_group_arn(&aws.elbv2, &lookup.target_group))?
-        .ok_or_else(|| {
-            DeployError::Refused(format!(
-                "environment {} has no target group {}: run `beanpole apply` first",
-                env.name, lookup.target_group
-            ))
-        })?;
+    let (fleet, target_group) = locate(compilation, graph, session, env)?;
 
     let source_folder = compilation
         .spec
@@ -325,7 +288,21 @@ pub fn deploy(
     });
 
     let timeout = Duration::from_secs(u64::from(settings.timeout));
+    // An abort request older than this deploy is stale.
+    let abort_key = abort_key(&application, &env.name);
+    session
+        .runtime
+        .block_on(s3::delete(&aws.s3, &store.bucket, &abort_key))?;
+    let check_abort = || {
+        session
+            .runtime
+            .block_on(s3::get(&aws.s3, &store.bucket, &abort_key))
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<AbortRequest>(&b).ok())
+    };
     let rollout = Rollout {
+        abort: &check_abort,
         session,
         aws,
         bucket: &store.bucket,
@@ -335,16 +312,18 @@ pub fn deploy(
         timeout,
     };
     let forward = rollout.run(&plan, deployment_id, &previous, interrupt, on_event)?;
-    let (batches, failed, interrupted, reached) = (
+    let (batches, failed, interrupted, reached, aborted) = (
         forward.batches,
         forward.failed,
         forward.interrupted,
         forward.reached,
+        forward.aborted,
     );
     // Automatic rollback: the instances that took the new version get the last version that
     // deployed successfully on the environment (the sample application before any).
     let mut rollback = None;
-    if failed && env.deployment.rollback.unwrap_or(true) {
+    // An abort always rolls back: that is what it asks for.
+    if failed && (aborted.is_some() || env.deployment.rollback.unwrap_or(true)) {
         let took_new: Vec<String> = batches
             .iter()
             .flat_map(|b| b.instances.iter())
@@ -368,6 +347,12 @@ pub fn deploy(
         .filter(|i| !reached.contains(*i))
         .cloned()
         .collect();
+    if aborted.is_some() {
+        // Handled: the request is answered by this deploy's event.
+        session
+            .runtime
+            .block_on(s3::delete(&aws.s3, &store.bucket, &abort_key))?;
+    }
     let succeeded = !failed && !interrupted;
     if succeeded {
         let pointer = EnvironmentPointer {
@@ -397,26 +382,30 @@ pub fn deploy(
         batches,
         not_deployed,
         rollback,
+        aborted: aborted.map(|a| format!("{} on {}", a.principal, a.host)),
         elapsed_seconds: started.elapsed().as_secs_f64(),
         interrupted,
     })
 }
 
 /// What a deployment works with, for its batches and for its rollback.
-struct Rollout<'a> {
-    session: &'a Session,
-    aws: &'a Aws,
-    bucket: &'a str,
-    application: &'a str,
-    env: &'a Environment,
-    target_group: &'a str,
-    timeout: Duration,
+pub(crate) struct Rollout<'a> {
+    /// A request to abort, looked for at each batch and after each batch's health gate.
+    pub(crate) abort: &'a dyn Fn() -> Option<AbortRequest>,
+    pub(crate) session: &'a Session,
+    pub(crate) aws: &'a Aws,
+    pub(crate) bucket: &'a str,
+    pub(crate) application: &'a str,
+    pub(crate) env: &'a Environment,
+    pub(crate) target_group: &'a str,
+    pub(crate) timeout: Duration,
 }
 
 /// How the batches of one deployment went.
 struct RolledOut {
     batches: Vec<BatchOutcome>,
     failed: bool,
+    aborted: Option<AbortRequest>,
     interrupted: bool,
     reached: BTreeSet<String>,
 }
@@ -435,12 +424,19 @@ impl Rollout<'_> {
         let mut out = RolledOut {
             batches: Vec::new(),
             failed: false,
+            aborted: None,
             interrupted: false,
             reached: BTreeSet::new(),
         };
         for batch in &plan.batches {
             if interrupt.is_raised() {
                 out.interrupted = true;
+                break;
+            }
+            if let Some(request) = (self.abort)() {
+                on_event(DeployEvent::Aborting(request.clone()));
+                out.aborted = Some(request);
+                out.failed = true;
                 break;
             }
             on_event(DeployEvent::BatchStarted {
@@ -523,6 +519,13 @@ impl Rollout<'_> {
                 out.failed = true;
                 break;
             }
+            // The gate after a batch: an abort asked for meanwhile stops here.
+            if let Some(request) = (self.abort)() {
+                on_event(DeployEvent::Aborting(request.clone()));
+                out.aborted = Some(request);
+                out.failed = true;
+                break;
+            }
         }
         Ok(out)
     }
@@ -530,7 +533,7 @@ impl Rollout<'_> {
     /// Deploys the environment's last good version again on `instances` (those that took the
     /// failed one), as a deployment of its own, batch by batch as the environment's policy
     /// says; the pointer is not moved (it still names that version).
-    fn roll_back(
+    pub(crate) fn roll_back(
         &self,
         instances: &[String],
         settings: &crate::platform::settings::RuntimeSettings,
@@ -589,10 +592,16 @@ impl Rollout<'_> {
             deployment_id: id,
             instances: instances.to_vec(),
         });
-        // An interrupt does not stop a rollback: it is what puts the environment right.
+        // Neither an interrupt nor an abort stops a rollback: it is what puts the environment
+        // right.
         let never = Interrupt::new();
         let _ = interrupt;
-        let done = self.run(&plan, id, failed_label, &never, on_event)?;
+        let no_abort = || None;
+        let quiet = Rollout {
+            abort: &no_abort,
+            ..*self
+        };
+        let done = quiet.run(&plan, id, failed_label, &never, on_event)?;
         Ok(RollbackOutcome {
             version: label,
             deployment_id: id,
@@ -600,6 +609,61 @@ impl Rollout<'_> {
             batches: done.batches,
         })
     }
+}
+
+/// The environment's Auto Scaling group (proven Beanpole's) and its target group's ARN.
+pub(crate) fn locate(
+    compilation: &Compilation,
+    graph: &ResourceGraph,
+    session: &Session,
+    env: &Environment,
+) -> Result<(autoscaling::FleetView, String), DeployError> {
+    let application = env.application.clone();
+    let aws = session.client(&application)?;
+    let lookup = super::status::lookups(compilation, graph, std::slice::from_ref(&env.name))?
+        .pop()
+        .ok_or_else(|| DeployError::Refused(format!("no environment {}", env.name)))?;
+    let fleet = session
+        .runtime
+        .block_on(autoscaling::fleet_view(
+            &aws.autoscaling,
+            &lookup.auto_scaling_group,
+            &application,
+            &env.name,
+        ))?
+        .ok_or_else(|| {
+            DeployError::Refused(format!(
+                "environment {} has no Auto Scaling group {} yet: run `beanpole apply` first",
+                env.name, lookup.auto_scaling_group
+            ))
+        })?;
+    if !fleet.owned {
+        return Err(DeployError::Refused(format!(
+            "the Auto Scaling group {} does not carry Beanpole's tags for {}/{}: Beanpole deploys only to groups it created",
+            fleet.name, application, env.name
+        )));
+    }
+    if let Some(odd) = fleet
+        .in_service
+        .iter()
+        .find(|i| !crate::platform::command::is_instance_id(i))
+    {
+        return Err(DeployError::Refused(format!(
+            "the group {} lists `{odd}`, which is not an EC2 instance id",
+            fleet.name
+        )));
+    }
+    let target_group = session
+        .runtime
+        .block_on(elbv2::target_group_arn(&aws.elbv2, &lookup.target_group))?
+        .ok_or_else(|| {
+            DeployError::Refused(format!(
+                "environment {} has no target group {}: run `beanpole apply` first",
+                env.name, lookup.target_group
+            ))
+        })?;
+
+    Ok((fleet, target_group))
 }
 
 /// The environment named, or an error that lists the spec's.

@@ -5,6 +5,7 @@
 //! Decisions inside an operation are pure functions (`swap::decide`, `destroy::swap_age`); the
 //! operation sequences them with the AWS shell's actions. Nothing here prints.
 
+pub mod abort;
 pub mod apply;
 pub mod bundle;
 pub mod deploy;

@@ -16,6 +16,8 @@
 //!                                       the report of an instance's first boot
 //! APPLICATION/environments/ENV/logs/REQUEST/INSTANCE.json
 //!                                       the logs an instance uploaded for `beanpole logs`
+//! APPLICATION/environments/ENV/abort.json
+//!                                       a request to abort the deployment in progress
 //! APPLICATION/lock.json                 the application's lock, while a command holds it
 //! ```
 
@@ -57,6 +59,23 @@ pub fn environment_pointer_key(application: &str, environment: &str) -> String {
         "{}{environment}/current.json",
         environment_pointer_prefix(application)
     )
+}
+
+/// A request to abort the deployment in progress on an environment (`beanpole abort`).
+pub fn abort_key(application: &str, environment: &str) -> String {
+    format!(
+        "{}{environment}/abort.json",
+        environment_pointer_prefix(application)
+    )
+}
+
+/// Who asked for an abort, from where, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortRequest {
+    pub principal: String,
+    pub host: String,
+    /// Unix seconds.
+    pub requested: u64,
 }
 
 /// The application's lock (`ops::lock`).

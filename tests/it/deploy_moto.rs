@@ -410,6 +410,73 @@ fn moto_deploy_rolls_v1_batch_by_batch_stops_a_broken_v2_recovers_scales_out_and
     let blue = fleet.wait_serving("pets-env-blue", 3, Duration::from_secs(240));
     answers(&blue, PETS);
 
+    // abort from a second process during a rolling deploy: the deploy stops after its batch
+    // and rolls back; abort waits and reports it.
+    let v4 = dir.path().join("v4");
+    copy_tree(&dir.path().join("app"), &v4);
+    let app = std::fs::read_to_string(v4.join("application.py")).unwrap();
+    std::fs::write(
+        v4.join("application.py"),
+        app.replace("\"Rex\"", "\"Rex IV\""),
+    )
+    .unwrap();
+    let mut deploy = moto
+        .beanpole(dir.path())
+        .args(["deploy", "pets-env-blue", "--label", "v4", "--source"])
+        .arg(&v4)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let progress = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let progress = progress.clone();
+        let stderr = deploy.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut p = progress.lock().unwrap();
+                p.push_str(&line);
+                p.push('\n');
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !progress.lock().unwrap().contains("batch 1/3") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never started its first batch: {}",
+            progress.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let aborted = run(moto.beanpole(dir.path()).args(["abort", "pets-env-blue"]));
+    let status = deploy.wait().unwrap();
+    reader.join().unwrap();
+    let deploy_err = progress.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(1), "{deploy_err}");
+    assert!(
+        deploy_err.contains("abort requested by arn:aws:"),
+        "{deploy_err}"
+    );
+    assert!(deploy_err.contains("was aborted by"), "{deploy_err}");
+    assert!(!deploy_err.contains("batch 3/3"), "{deploy_err}");
+    assert_eq!(
+        aborted.status.code(),
+        Some(0),
+        "{}\n{deploy_err}",
+        text(&aborted)
+    );
+    assert!(
+        String::from_utf8_lossy(&aborted.stdout).contains("Aborted and rolled back."),
+        "{}",
+        text(&aborted)
+    );
+    answers(&blue, PETS);
+
     // logs: each instance's logs, through Run Command.
     let out = run(moto
         .beanpole(dir.path())
