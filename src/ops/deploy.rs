@@ -252,7 +252,7 @@ pub fn deploy(
                 health_check: HealthCheck {
                     path: env.load_balancer.health_check.path.clone(),
                     matcher: env.load_balancer.health_check.matcher.clone(),
-                    timeout_secs: settings.timeout,
+                    timeout_secs: health_timeout(settings.timeout),
                 },
             },
             VersionRef {
@@ -664,6 +664,13 @@ pub(crate) fn locate(
         })?;
 
     Ok((fleet, target_group))
+}
+
+/// How long the engine waits for the application to answer its health check: half the
+/// batch's timeout (at most 5 minutes, at least 10 s), so that an application that never
+/// turns healthy is reported as such, with its log, well before the batch times out.
+pub fn health_timeout(batch_timeout: u32) -> u32 {
+    (batch_timeout / 2).clamp(10, 300)
 }
 
 /// The environment named, or an error that lists the spec's.

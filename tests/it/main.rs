@@ -15,6 +15,7 @@ mod graph_snapshots;
 mod lock_moto;
 mod names;
 mod platform;
+mod policies_moto;
 mod reconcile_moto;
 mod regressions;
 mod spec_diagnostics;
