@@ -499,6 +499,7 @@ pub struct FleetView {
     /// Instances launching, terminating or on standby.
     pub other: Vec<(String, String)>,
     pub desired: i32,
+    pub max: i32,
 }
 
 /// The group named `name`, if it exists.
@@ -547,6 +548,7 @@ pub async fn fleet_view(
         in_service,
         other,
         desired: group.desired_capacity().unwrap_or(0),
+        max: group.max_size().unwrap_or(0),
     }))
 }
 
@@ -611,4 +613,34 @@ pub async fn application_groups(
         }
     }
     Ok(found)
+}
+
+/// Sets a group's desired capacity and maximum (a deploy's extra batch; put back after).
+pub async fn set_capacity(
+    client: &Client,
+    name: &str,
+    desired: i32,
+    max: i32,
+) -> Result<(), AwsError> {
+    client
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .max_size(max)
+        .desired_capacity(desired)
+        .send()
+        .await
+        .op("UpdateAutoScalingGroup")
+        .map(|_| ())
+}
+
+/// Terminates one instance of its group, lowering the desired capacity by one.
+pub async fn retire_instance(client: &Client, instance: &str) -> Result<(), AwsError> {
+    client
+        .terminate_instance_in_auto_scaling_group()
+        .instance_id(instance)
+        .should_decrement_desired_capacity(true)
+        .send()
+        .await
+        .op("TerminateInstanceInAutoScalingGroup")
+        .map(|_| ())
 }

@@ -315,6 +315,18 @@ fn progress_line(event: &DeployEvent, started: Instant) -> String {
                 o.failed_step.as_deref().unwrap_or("-")
             ),
         },
+        DeployEvent::Launching { count } => format!(
+            "{at} launching {count} extra instance{} (capacity never drops)",
+            if *count == 1 { "" } else { "s" }
+        ),
+        DeployEvent::Launched { instances } => format!(
+            "{at}   booted, out of the target group until they take the version: {}",
+            instances.join(", ")
+        ),
+        DeployEvent::Retiring { instances } => format!(
+            "{at} retiring (the group returns to its size): {}",
+            instances.join(", ")
+        ),
         DeployEvent::Aborting(request) => format!(
             "{at} abort requested by {} on {}: stopping here and rolling back",
             request.principal, request.host

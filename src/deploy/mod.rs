@@ -23,6 +23,11 @@ pub struct DeployPlan {
     pub leaves_target_group: bool,
     /// The instance that runs `leader_only` container commands.
     pub leader: String,
+    /// `rolling-with-additional-batch`: how many instances to launch first (they take the
+    /// new version as the first batch), and which existing ones to retire at the end instead
+    /// of deploying to them, so that the group ends at its size and capacity never drops.
+    pub extra: usize,
+    pub retire: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,11 +53,19 @@ pub fn plan(
     instances.sort();
     instances.dedup();
     let leader = instances.first().cloned().ok_or(PlanProblem::NoInstances)?;
+    let count = u32::try_from(instances.len()).unwrap_or(u32::MAX);
     let per_batch = match policy {
         DeploymentPolicy::AllAtOnce => instances.len(),
-        DeploymentPolicy::Rolling => {
-            batch_size.of(u32::try_from(instances.len()).unwrap_or(u32::MAX)) as usize
+        DeploymentPolicy::Rolling | DeploymentPolicy::RollingWithAdditionalBatch => {
+            batch_size.of(count) as usize
         }
+    };
+    let (extra, retire) = match policy {
+        DeploymentPolicy::RollingWithAdditionalBatch => {
+            let retire = instances.split_off(instances.len() - per_batch.min(instances.len()));
+            (per_batch, retire)
+        }
+        _ => (0, Vec::new()),
     };
     let batches = instances
         .chunks(per_batch.max(1))
@@ -66,27 +79,65 @@ pub fn plan(
         policy,
         batch_size,
         batches,
-        leaves_target_group: policy == DeploymentPolicy::Rolling,
+        leaves_target_group: policy != DeploymentPolicy::AllAtOnce,
         leader,
+        extra,
+        retire,
     })
 }
 
 impl DeployPlan {
     /// `rolling, batch 1: 3 batches` — how the plan reads in one line.
     pub fn summary(&self) -> String {
-        let instances: usize = self.batches.iter().map(|b| b.instances.len()).sum();
+        let instances: usize = self
+            .batches
+            .iter()
+            .map(|b| b.instances.len())
+            .sum::<usize>()
+            + self.retire.len();
+        let batches = self.batches.len() + usize::from(self.extra > 0);
         format!(
-            "{} instance{}, {}{}, {} batch{}",
+            "{} instance{}, {}{}, {} batch{}{}",
             instances,
             if instances == 1 { "" } else { "s" },
             self.policy.name(),
             match self.policy {
                 DeploymentPolicy::AllAtOnce => String::new(),
-                DeploymentPolicy::Rolling => format!(" (batch size {})", self.batch_size),
+                _ => format!(" (batch size {})", self.batch_size),
             },
-            self.batches.len(),
-            if self.batches.len() == 1 { "" } else { "es" },
+            batches,
+            if batches == 1 { "" } else { "es" },
+            if self.extra > 0 {
+                format!(
+                    "; {} new instance{} first, {} retired at the end",
+                    self.extra,
+                    if self.extra == 1 { "" } else { "s" },
+                    self.retire.join(", ")
+                )
+            } else {
+                String::new()
+            },
         )
+    }
+
+    /// The plan once the extra batch is launched: it goes first, and its first instance leads.
+    pub fn with_extra_batch(&self, launched: &[String]) -> DeployPlan {
+        let mut batches = vec![Batch {
+            number: 1,
+            instances: launched.to_vec(),
+        }];
+        batches.extend(self.batches.iter().map(|b| Batch {
+            number: b.number + 1,
+            instances: b.instances.clone(),
+        }));
+        DeployPlan {
+            batches,
+            leader: launched
+                .first()
+                .cloned()
+                .unwrap_or_else(|| self.leader.clone()),
+            ..self.clone()
+        }
     }
 }
 
@@ -141,6 +192,36 @@ mod tests {
             big.summary(),
             "2 instances, rolling (batch size 5), 1 batch"
         );
+    }
+
+    #[test]
+    fn rolling_with_an_additional_batch_launches_first_and_retires_last() {
+        let plan = plan(
+            &ids(4),
+            DeploymentPolicy::RollingWithAdditionalBatch,
+            BatchSize::Fixed(1),
+        )
+        .unwrap();
+        assert_eq!(plan.extra, 1);
+        assert_eq!(plan.retire, vec!["i-003".to_string()]);
+        assert_eq!(plan.batches.len(), 3);
+        assert!(plan.leaves_target_group);
+        let launched = plan.with_extra_batch(&["i-new".to_string()]);
+        assert_eq!(launched.batches[0].instances, vec!["i-new".to_string()]);
+        assert_eq!(launched.batches[3].number, 4);
+        assert_eq!(launched.leader, "i-new");
+        assert_eq!(
+            plan.summary(),
+            "4 instances, rolling-with-additional-batch (batch size 1), 4 batches; 1 new instance first, i-003 retired at the end"
+        );
+        // A group of one: one new instance, the old one retired, nothing else to roll.
+        let one = super::plan(
+            &ids(1),
+            DeploymentPolicy::RollingWithAdditionalBatch,
+            BatchSize::Percent(30),
+        )
+        .unwrap();
+        assert_eq!((one.extra, one.batches.len()), (1, 0));
     }
 
     #[test]

@@ -136,15 +136,19 @@ pub struct Deployment {
 pub enum DeploymentPolicy {
     AllAtOnce,
     Rolling,
+    /// Rolling, with one extra batch launched first so that capacity never drops.
+    RollingWithAdditionalBatch,
 }
 
 impl DeploymentPolicy {
-    pub const NAMES: &'static [&'static str] = &["all-at-once", "rolling"];
+    pub const NAMES: &'static [&'static str] =
+        &["all-at-once", "rolling", "rolling-with-additional-batch"];
 
     pub fn parse(name: &str) -> Option<DeploymentPolicy> {
         match name {
             "all-at-once" => Some(DeploymentPolicy::AllAtOnce),
             "rolling" => Some(DeploymentPolicy::Rolling),
+            "rolling-with-additional-batch" => Some(DeploymentPolicy::RollingWithAdditionalBatch),
             _ => None,
         }
     }
@@ -154,6 +158,7 @@ impl DeploymentPolicy {
         match value {
             "AllAtOnce" => Some(DeploymentPolicy::AllAtOnce),
             "Rolling" => Some(DeploymentPolicy::Rolling),
+            "RollingWithAdditionalBatch" => Some(DeploymentPolicy::RollingWithAdditionalBatch),
             _ => None,
         }
     }
@@ -162,6 +167,7 @@ impl DeploymentPolicy {
         match self {
             DeploymentPolicy::AllAtOnce => "all-at-once",
             DeploymentPolicy::Rolling => "rolling",
+            DeploymentPolicy::RollingWithAdditionalBatch => "rolling-with-additional-batch",
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::platform::document::{document, HealthCheck, Target, VersionRef};
 use crate::platform::report::Report;
 use crate::platform::settings::{resolve, SettingProblem};
 use crate::platform::store::{
-    abort_key, bundle_key, deployment_document_key, deployment_reports_prefix,
+    abort_key, boot_report_key, bundle_key, deployment_document_key, deployment_reports_prefix,
     environment_pointer_key, AbortRequest, EnvironmentPointer, VersionManifest,
 };
 use crate::spec::Compilation;
@@ -96,6 +96,18 @@ pub enum DeployEvent {
     },
     /// `beanpole abort` asked this deploy to stop: it stops here and rolls back.
     Aborting(AbortRequest),
+    /// `rolling-with-additional-batch`: launching this many instances first.
+    Launching {
+        count: usize,
+    },
+    /// They booted (out of the target group): they take the new version as the first batch.
+    Launched {
+        instances: Vec<String>,
+    },
+    /// Leaving the group at the end (the group returns to its size).
+    Retiring {
+        instances: Vec<String>,
+    },
     /// The deploy failed: the last good version goes back on these instances.
     RollingBack {
         to: String,
@@ -311,7 +323,21 @@ pub fn deploy(
         target_group: &target_group,
         timeout,
     };
-    let forward = rollout.run(&plan, deployment_id, &previous, interrupt, on_event)?;
+    // rolling-with-additional-batch: the extra batch is launched first and takes the new
+    // version as the first batch.
+    let mut launched: Vec<String> = Vec::new();
+    let run_plan = if plan.extra > 0 {
+        match rollout.launch_extra(&fleet, plan.extra, &mut launched, on_event) {
+            Ok(()) => plan.with_extra_batch(&launched),
+            Err(e) => {
+                rollout.retire(&fleet, &launched, on_event)?;
+                return Err(e);
+            }
+        }
+    } else {
+        plan.clone()
+    };
+    let forward = rollout.run(&run_plan, deployment_id, &previous, interrupt, on_event)?;
     let (batches, failed, interrupted, reached, aborted) = (
         forward.batches,
         forward.failed,
@@ -328,6 +354,8 @@ pub fn deploy(
             .iter()
             .flat_map(|b| b.instances.iter())
             .filter(|o| o.serving.as_deref() == Some(manifest.label.as_str()))
+            // The extra batch goes at the end anyway.
+            .filter(|o| !launched.contains(&o.instance))
             .map(|o| o.instance.clone())
             .collect();
         if !took_new.is_empty() {
@@ -340,13 +368,26 @@ pub fn deploy(
             )?);
         }
     }
-    let not_deployed: Vec<String> = plan
+    // The group ends at its size: on success the instances the plan retires go, else the
+    // extra batch does.
+    if plan.extra > 0 {
+        let going = if !failed && !interrupted {
+            plan.retire.clone()
+        } else {
+            launched.clone()
+        };
+        rollout.retire(&fleet, &going, on_event)?;
+    }
+    let mut not_deployed: Vec<String> = run_plan
         .batches
         .iter()
         .flat_map(|b| b.instances.iter())
         .filter(|i| !reached.contains(*i))
         .cloned()
         .collect();
+    if failed || interrupted {
+        not_deployed.extend(plan.retire.iter().cloned());
+    }
     if aborted.is_some() {
         // Handled: the request is answered by this deploy's event.
         session
@@ -446,11 +487,26 @@ impl Rollout<'_> {
             });
             out.reached.extend(batch.instances.iter().cloned());
             if plan.leaves_target_group {
-                session.runtime.block_on(elbv2::deregister(
-                    &aws.elbv2,
-                    self.target_group,
-                    &batch.instances,
-                ))?;
+                // Those the load balancer lists (an extra batch is not listed yet).
+                let listed: BTreeSet<String> = session
+                    .runtime
+                    .block_on(elbv2::target_health(&aws.elbv2, self.target_group))?
+                    .into_iter()
+                    .map(|t| t.id)
+                    .collect();
+                let registered: Vec<String> = batch
+                    .instances
+                    .iter()
+                    .filter(|i| listed.contains(*i))
+                    .cloned()
+                    .collect();
+                if !registered.is_empty() {
+                    session.runtime.block_on(elbv2::deregister(
+                        &aws.elbv2,
+                        self.target_group,
+                        &registered,
+                    ))?;
+                }
                 wait_targets(
                     session,
                     aws,
@@ -530,6 +586,160 @@ impl Rollout<'_> {
         Ok(out)
     }
 
+    /// Raises the group by `extra` instances and waits until they booted (their boot report),
+    /// keeping them out of the target group until then; their ids. On failure, the ids
+    /// launched so far (to retire) with the error.
+    fn launch_extra(
+        &self,
+        fleet: &autoscaling::FleetView,
+        extra: usize,
+        launched: &mut Vec<String>,
+        on_event: &mut dyn FnMut(DeployEvent),
+    ) -> Result<(), DeployError> {
+        let (session, aws) = (self.session, self.aws);
+        let desired = fleet.desired + i32::try_from(extra).unwrap_or(i32::MAX);
+        session.runtime.block_on(autoscaling::set_capacity(
+            &aws.autoscaling,
+            &fleet.name,
+            desired,
+            fleet.max.max(desired),
+        ))?;
+        on_event(DeployEvent::Launching { count: extra });
+        let deadline = Instant::now() + self.timeout;
+        let mut new: Vec<String>;
+        loop {
+            let now = session.runtime.block_on(autoscaling::fleet_view(
+                &aws.autoscaling,
+                &fleet.name,
+                self.application,
+                &self.env.name,
+            ))?;
+            new = now
+                .map(|v| v.in_service)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|i| !fleet.in_service.contains(i))
+                .collect();
+            new.sort();
+            if new.len() >= extra {
+                new.truncate(extra);
+                launched.clone_from(&new);
+                break;
+            }
+            if Instant::now() >= deadline {
+                launched.clone_from(&new);
+                return Err(DeployError::Refused(format!(
+                    "the extra batch was not in service within {} s",
+                    self.timeout.as_secs()
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+        // Out of the target group until they booted: the load balancer must not send them
+        // requests before they serve.
+        let listed: BTreeSet<String> = session
+            .runtime
+            .block_on(elbv2::target_health(&aws.elbv2, self.target_group))?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let registered: Vec<String> = new
+            .iter()
+            .filter(|i| listed.contains(*i))
+            .cloned()
+            .collect();
+        if !registered.is_empty() {
+            session.runtime.block_on(elbv2::deregister(
+                &aws.elbv2,
+                self.target_group,
+                &registered,
+            ))?;
+        }
+        for instance in &new {
+            let key = boot_report_key(self.application, &self.env.name, instance);
+            loop {
+                let report = session
+                    .runtime
+                    .block_on(s3::get(&aws.s3, self.bucket, &key))?
+                    .and_then(|b| serde_json::from_slice::<Report>(&b).ok());
+                match report {
+                    Some(r) if r.succeeded() => break,
+                    Some(r) => {
+                        return Err(DeployError::Refused(format!(
+                            "the extra instance {instance} failed to boot at {}: {}\n{}",
+                            r.failed_step.unwrap_or_default(),
+                            r.message,
+                            r.output_tail
+                        )))
+                    }
+                    None if Instant::now() >= deadline => {
+                        return Err(DeployError::Refused(format!(
+                            "the extra instance {instance} did not boot within {} s",
+                            self.timeout.as_secs()
+                        )))
+                    }
+                    None => std::thread::sleep(POLL),
+                }
+            }
+        }
+        on_event(DeployEvent::Launched { instances: new });
+        Ok(())
+    }
+
+    /// Takes instances out of the target group (waiting out their connections) and out of
+    /// the group, which shrinks by as many; then puts the group's maximum back.
+    fn retire(
+        &self,
+        fleet: &autoscaling::FleetView,
+        instances: &[String],
+        on_event: &mut dyn FnMut(DeployEvent),
+    ) -> Result<(), DeployError> {
+        let (session, aws) = (self.session, self.aws);
+        if !instances.is_empty() {
+            on_event(DeployEvent::Retiring {
+                instances: instances.to_vec(),
+            });
+            let listed: BTreeSet<String> = session
+                .runtime
+                .block_on(elbv2::target_health(&aws.elbv2, self.target_group))?
+                .into_iter()
+                .map(|t| t.id)
+                .collect();
+            let registered: Vec<String> = instances
+                .iter()
+                .filter(|i| listed.contains(*i))
+                .cloned()
+                .collect();
+            if !registered.is_empty() {
+                session.runtime.block_on(elbv2::deregister(
+                    &aws.elbv2,
+                    self.target_group,
+                    &registered,
+                ))?;
+                let _ = wait_targets(
+                    session,
+                    aws,
+                    self.target_group,
+                    &registered,
+                    self.timeout,
+                    |t| t.is_none() || t.is_some_and(|s| s == "unused"),
+                );
+            }
+            for instance in instances {
+                session
+                    .runtime
+                    .block_on(autoscaling::retire_instance(&aws.autoscaling, instance))?;
+            }
+        }
+        session.runtime.block_on(autoscaling::set_capacity(
+            &aws.autoscaling,
+            &fleet.name,
+            fleet.desired,
+            fleet.max,
+        ))?;
+        Ok(())
+    }
+
     /// Deploys the environment's last good version again on `instances` (those that took the
     /// failed one), as a deployment of its own, batch by batch as the environment's policy
     /// says; the pointer is not moved (it still names that version).
@@ -585,7 +795,14 @@ impl Rollout<'_> {
                 s3::Written::AlreadyThere => id += 1,
             }
         }
-        let plan = plan(instances, settings.policy, settings.batch_size)
+        // A rollback launches nothing: an extra batch's rolling is plain rolling here.
+        let policy = match settings.policy {
+            crate::model::DeploymentPolicy::RollingWithAdditionalBatch => {
+                crate::model::DeploymentPolicy::Rolling
+            }
+            other => other,
+        };
+        let plan = plan(instances, policy, settings.batch_size)
             .map_err(|p| DeployError::Refused(p.to_string()))?;
         on_event(DeployEvent::RollingBack {
             to: label.clone(),

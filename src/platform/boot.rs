@@ -77,7 +77,7 @@ echo '{encoded}' | base64 -d >\"$root/opt/beanpole/sample-document.json\"\n\
 exec python3 \"$root/opt/beanpole/engine.py\" boot --root \"${{root:-/}}\" --bucket {bucket} \
 --application {application} --environment {env_name} \
 --sample-document \"$root/opt/beanpole/sample-document.json\" \
---report \"s3://{bucket}/{application}/environments/{env_name}/boot/$(cat \"$root/opt/beanpole/instance-id\" 2>/dev/null || hostname).json\"\n",
+--report-prefix \"s3://{bucket}/{application}/environments/{env_name}/boot/\"\n",
         env_name = env.name,
         platform = env.platform,
         proxy = env.proxy,

@@ -236,7 +236,7 @@ class Engine:
             if not os.path.isdir(live) and os.path.isdir(live + ".previous"):
                 os.rename(live + ".previous", live)
 
-    def boot(self, bucket, application, environment, sample_document, report_path=None):
+    def boot(self, bucket, application, environment, sample_document, report_path=None, report_prefix=None):
         """What the environment runs now, from its pointer in the versions bucket, else the
         sample application (an environment that has no version yet still passes its health
         check, as on Elastic Beanstalk)."""
@@ -255,7 +255,7 @@ class Engine:
             self.log("No version deployed to %s yet: serving the sample application" % environment)
         else:
             raise SystemExit("cannot read s3://%s/%s: %s" % (bucket, pointer_key, tail(output, 5)))
-        return self.deploy(document, False, report_path)
+        return self.deploy(document, False, report_path, report_prefix)
 
     def fetch_document(self, document_path):
         """A deployment document from the versions bucket (Run Command names it by its key)."""
@@ -1358,6 +1358,7 @@ def main(argv=None):
     boot.add_argument("--environment", required=True)
     boot.add_argument("--sample-document", required=True)
     boot.add_argument("--report")
+    boot.add_argument("--report-prefix", help="s3://BUCKET/PREFIX/: the report is INSTANCE.json under it (the instance id from the metadata service)")
     for p in [deploy, boot] + [sub.add_parser(n) for n in ("stop", "logs", "supervise")]:
         p.add_argument("--root", default="/")
         p.add_argument("--init", choices=["auto", "systemd", "engine"], default="auto")
@@ -1377,7 +1378,7 @@ def main(argv=None):
         if args.command == "deploy":
             report = engine.deploy(args.document, args.leader, args.report, args.report_prefix)
         else:
-            report = engine.boot(args.bucket, args.application, args.environment, args.sample_document, args.report)
+            report = engine.boot(args.bucket, args.application, args.environment, args.sample_document, args.report, args.report_prefix)
         print(json.dumps(report, sort_keys=True))
         return 0 if report["status"] == "SUCCESS" else 1
     if args.command == "stop":

@@ -83,6 +83,14 @@ pub fn lock_key(application: &str) -> String {
     format!("{application}/lock.json")
 }
 
+/// The report of an instance's first boot.
+pub fn boot_report_key(application: &str, environment: &str, instance: &str) -> String {
+    format!(
+        "{}{environment}/boot/{instance}.json",
+        environment_pointer_prefix(application)
+    )
+}
+
 /// Deployment `id`'s document.
 pub fn deployment_document_key(application: &str, environment: &str, id: u64) -> String {
     format!(

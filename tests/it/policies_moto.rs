@@ -48,7 +48,7 @@ struct Prober {
 
 impl Prober {
     /// Every 50 ms: the target group's healthy targets, one request to each.
-    fn start(moto: &Moto, target_group: String, ports: BTreeMap<String, u16>) -> Prober {
+    fn start(moto: &Moto, target_group: String, fleet_json: std::path::PathBuf) -> Prober {
         let aws = moto.clients();
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicUsize::new(0));
@@ -57,6 +57,25 @@ impl Prober {
         let thread = std::thread::spawn(move || {
             let rt = runtime();
             while !s.load(Ordering::SeqCst) {
+                // The fleet's ports, read again each time (an extra batch appears).
+                let ports: BTreeMap<String, u16> = std::fs::read_to_string(&fleet_json)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .map(|v| {
+                        v["instances"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|m| {
+                                (
+                                    m["instance"].as_str().unwrap_or_default().to_string(),
+                                    m["port"].as_u64().unwrap_or_default() as u16,
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let healthy: Vec<String> = rt
                     .block_on(
                         aws.elbv2
@@ -79,6 +98,8 @@ impl Prober {
                     .unwrap_or_default();
                 for instance in healthy {
                     let Some(port) = ports.get(&instance) else {
+                        // Healthy in the target group but not played: a failed request.
+                        f.fetch_add(1, Ordering::SeqCst);
                         continue;
                     };
                     let (status, _) = get(*port, "/");
@@ -147,7 +168,6 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let fleet = Fleet::start(&moto, dir.path(), &pip_env());
     let blue = fleet.wait_serving("pets-env-blue", 4, Duration::from_secs(300));
-    let ports: BTreeMap<String, u16> = blue.iter().map(|m| (m.instance.clone(), m.port)).collect();
     let target_group = blue_target_group(&moto);
     let deploy = |label: &str, source: &std::path::Path| {
         run(moto
@@ -171,7 +191,7 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
     answer_all("Rex");
 
     // v2 over v1, rolling one at a time: not one request fails.
-    let prober = Prober::start(&moto, target_group.clone(), ports.clone());
+    let prober = Prober::start(&moto, target_group.clone(), fleet.dir.join("fleet.json"));
     let out = deploy("v2", &version(dir.path(), "v2", "Rex II"));
     let (ok, failed) = prober.finish();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -197,7 +217,7 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
     assert!(std::fs::read_to_string(broken.join("application.py"))
         .unwrap()
         .contains("503"));
-    let prober = Prober::start(&moto, target_group.clone(), ports.clone());
+    let prober = Prober::start(&moto, target_group.clone(), fleet.dir.join("fleet.json"));
     let out = deploy("v3", &broken);
     let (ok, failed) = prober.finish();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -221,7 +241,7 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
 
     // all-at-once: every instance restarts at once behind the load balancer; measured.
     spec(dir.path(), "all-at-once");
-    let prober = Prober::start(&moto, target_group, ports);
+    let prober = Prober::start(&moto, target_group.clone(), fleet.dir.join("fleet.json"));
     let out = deploy("v4", &version(dir.path(), "v4", "Rex IV"));
     let (ok, failed) = prober.finish();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -230,5 +250,85 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
         "all-at-once v2 → v4 on 4 instances: {ok} requests, {failed} failed ({:.1}%)",
         100.0 * failed as f64 / (ok + failed).max(1) as f64
     );
+
+    // rolling-with-additional-batch: one new instance first (capacity never drops below 4),
+    // the rest rolled one at a time, one old instance retired at the end; not one request
+    // fails.
+    spec(dir.path(), "rolling-with-additional-batch");
+    let before: Vec<String> = blue.iter().map(|m| m.instance.clone()).collect();
+    let prober = Prober::start(&moto, target_group.clone(), fleet.dir.join("fleet.json"));
+    let out = deploy("v5", &version(dir.path(), "v5", "Rex V"));
+    let (ok, failed) = prober.finish();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        fleet.output()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("launching 1 extra instance"), "{stderr}");
+    assert!(
+        stderr.contains("retiring (the group returns to its size)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        failed,
+        0,
+        "rolling-with-additional-batch: {failed} of {} requests failed",
+        ok + failed
+    );
+    eprintln!(
+        "rolling-with-additional-batch v4 → v5 on 4 instances: {ok} requests, {failed} failed"
+    );
+    let aws = moto.clients();
+    let now: Vec<String> = runtime().block_on(async {
+        let groups = aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap();
+        let group = groups
+            .auto_scaling_groups()
+            .iter()
+            .find(|g| {
+                g.auto_scaling_group_name()
+                    .is_some_and(|n| n.contains("pets-env-blue"))
+            })
+            .unwrap()
+            .clone();
+        assert_eq!(group.desired_capacity(), Some(4));
+        assert_eq!(group.max_size(), Some(4));
+        group
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect()
+    });
+    assert_eq!(now.len(), 4, "{now:?}");
+    assert_eq!(
+        now.iter().filter(|i| !before.contains(i)).count(),
+        1,
+        "one new instance: {now:?} (before {before:?})"
+    );
+    let serving = fleet.wait_serving("pets-env-blue", 4, Duration::from_secs(60));
+    for m in serving.iter().filter(|m| now.contains(&m.instance)) {
+        let (status, body) = get(m.port, "/");
+        assert_eq!(status, 200, "{}: {body}", m.instance);
+        assert!(
+            body.contains("\"name\":\"Rex V\""),
+            "{}: {body}",
+            m.instance
+        );
+    }
+    // The plan agrees: the group is as the spec says.
+    let out = run(moto.beanpole(dir.path()).args([
+        "plan",
+        "--detailed-exitcode",
+        "--env",
+        "pets-env-blue",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     drop(fleet);
 }
