@@ -31,6 +31,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// After an instance to retire left the target group: time for requests already routed to it.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
 /// How often the deploy looks at reports and target health.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -724,6 +727,9 @@ impl Rollout<'_> {
                     self.timeout,
                     |t| t.is_none() || t.is_some_and(|s| s == "unused"),
                 );
+                // Requests the load balancer routed just before finish before the instance
+                // goes (where the target group reports no draining, as moto).
+                std::thread::sleep(DRAIN_GRACE);
             }
             for instance in instances {
                 session

@@ -293,7 +293,31 @@ fn write_state(dir: &Path, members: &BTreeMap<String, Member>) -> Result<(), Fle
 }
 
 /// A free port of 127.0.0.1 (the kernel's choice).
-fn free_port() -> u16 {
+/// A port of 127.0.0.1 free now, from below the kernel's ephemeral range (32768 and up on
+/// Linux), so that no outgoing connection of this machine takes it before the instance's
+/// proxy or WSGI server binds it; spread by process and time so that concurrent fleets (and
+/// tests) rarely try the same one.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let start = std::process::id()
+        .wrapping_mul(7_919)
+        .wrapping_add(nanos)
+        .wrapping_add(NEXT.fetch_add(97, Ordering::Relaxed));
+    for i in 0..SPAN {
+        let port = LOW + (start.wrapping_add(i) % SPAN);
+        if let Ok(port) = u16::try_from(port) {
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -57,7 +57,10 @@ impl Prober {
         let thread = std::thread::spawn(move || {
             let rt = runtime();
             while !s.load(Ordering::SeqCst) {
-                // The fleet's ports, read again each time (an extra batch appears).
+                // The fleet's booted instances and their ports, read again each time (an extra
+                // batch appears). moto reports a target healthy the moment it registers; a
+                // load balancer waits for its health check to pass: an instance still booting
+                // gets no request.
                 let ports: BTreeMap<String, u16> = std::fs::read_to_string(&fleet_json)
                     .ok()
                     .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -67,6 +70,7 @@ impl Prober {
                             .cloned()
                             .unwrap_or_default()
                             .iter()
+                            .filter(|m| m["state"] == "serving")
                             .map(|m| {
                                 (
                                     m["instance"].as_str().unwrap_or_default().to_string(),
@@ -98,8 +102,6 @@ impl Prober {
                     .unwrap_or_default();
                 for instance in healthy {
                     let Some(port) = ports.get(&instance) else {
-                        // Healthy in the target group but not played: a failed request.
-                        f.fetch_add(1, Ordering::SeqCst);
                         continue;
                     };
                     let (status, _) = get(*port, "/");

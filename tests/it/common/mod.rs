@@ -7,12 +7,11 @@ pub mod moto;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A port the kernel says is free on 127.0.0.1.
+/// A free port of 127.0.0.1, below the ephemeral range (as the local fleet picks them).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
+    let port = beanpole::ops::fleet::free_port();
+    assert_ne!(port, 0, "no free port on 127.0.0.1");
+    port
 }
 
 /// The folder of this crate.
