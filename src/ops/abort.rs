@@ -7,12 +7,14 @@
 //! instances that took the newest deployment's version (its reports, or its progress without a
 //! report: killed mid-way) get the environment's last good version back.
 
-use super::deploy::{environment, locate, DeployError, DeployEvent, RollbackOutcome, Rollout};
+use super::deploy::{
+    environment, locate, restore_missing, DeployError, DeployEvent, RollbackOutcome, Rollout,
+};
 use super::events::{list as list_events, Event};
 use super::lock::LockRecord;
 use super::versions::VersionStore;
 use super::{now_unix, Session};
-use crate::aws::{elbv2, s3, sts};
+use crate::aws::{s3, sts};
 use crate::graph::ResourceGraph;
 use crate::interrupt::Interrupt;
 use crate::platform::settings::from_spec;
@@ -222,24 +224,7 @@ pub fn roll_back_unfinished(
         return Ok(None);
     }
     // A dead deploy may have left its batch out of the target group.
-    let listed: BTreeSet<String> = session
-        .runtime
-        .block_on(elbv2::target_health(&aws.elbv2, &target_group))?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
-    let missing: Vec<String> = fleet
-        .in_service
-        .iter()
-        .filter(|i| !listed.contains(*i))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        session
-            .runtime
-            .block_on(elbv2::register(&aws.elbv2, &target_group, &missing))?;
-        on_event(DeployEvent::Restored { instances: missing });
-    }
+    restore_missing(session, aws, &target_group, &fleet.in_service, on_event)?;
     let settings = from_spec(env);
     let no_abort = || None;
     let rollout = Rollout {

@@ -219,24 +219,7 @@ pub fn deploy(
         .unwrap_or_default();
     // An instance a killed deploy left out of the target group goes back first (it serves
     // what its engine last deployed or put back).
-    let listed: BTreeSet<String> = session
-        .runtime
-        .block_on(elbv2::target_health(&aws.elbv2, &target_group))?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
-    let missing: Vec<String> = fleet
-        .in_service
-        .iter()
-        .filter(|i| !listed.contains(*i))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        session
-            .runtime
-            .block_on(elbv2::register(&aws.elbv2, &target_group, &missing))?;
-        on_event(DeployEvent::Restored { instances: missing });
-    }
+    restore_missing(session, aws, &target_group, &fleet.in_service, on_event)?;
     let manifest = version(&store, env, &source_folder, request, on_event)?;
     // What the environment ran before: what a failed instance still serves.
     let previous = store
@@ -490,26 +473,8 @@ impl Rollout<'_> {
             });
             out.reached.extend(batch.instances.iter().cloned());
             if plan.leaves_target_group {
-                // Those the load balancer lists (an extra batch is not listed yet).
-                let listed: BTreeSet<String> = session
-                    .runtime
-                    .block_on(elbv2::target_health(&aws.elbv2, self.target_group))?
-                    .into_iter()
-                    .map(|t| t.id)
-                    .collect();
-                let registered: Vec<String> = batch
-                    .instances
-                    .iter()
-                    .filter(|i| listed.contains(*i))
-                    .cloned()
-                    .collect();
-                if !registered.is_empty() {
-                    session.runtime.block_on(elbv2::deregister(
-                        &aws.elbv2,
-                        self.target_group,
-                        &registered,
-                    ))?;
-                }
+                // (An extra batch is not listed yet.)
+                deregister_listed(session, aws, self.target_group, &batch.instances)?;
                 wait_targets(
                     session,
                     aws,
@@ -640,24 +605,7 @@ impl Rollout<'_> {
         }
         // Out of the target group until they booted: the load balancer must not send them
         // requests before they serve.
-        let listed: BTreeSet<String> = session
-            .runtime
-            .block_on(elbv2::target_health(&aws.elbv2, self.target_group))?
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
-        let registered: Vec<String> = new
-            .iter()
-            .filter(|i| listed.contains(*i))
-            .cloned()
-            .collect();
-        if !registered.is_empty() {
-            session.runtime.block_on(elbv2::deregister(
-                &aws.elbv2,
-                self.target_group,
-                &registered,
-            ))?;
-        }
+        deregister_listed(session, aws, self.target_group, &new)?;
         for instance in &new {
             let key = boot_report_key(self.application, &self.env.name, instance);
             loop {
@@ -702,23 +650,8 @@ impl Rollout<'_> {
             on_event(DeployEvent::Retiring {
                 instances: instances.to_vec(),
             });
-            let listed: BTreeSet<String> = session
-                .runtime
-                .block_on(elbv2::target_health(&aws.elbv2, self.target_group))?
-                .into_iter()
-                .map(|t| t.id)
-                .collect();
-            let registered: Vec<String> = instances
-                .iter()
-                .filter(|i| listed.contains(*i))
-                .cloned()
-                .collect();
+            let registered = deregister_listed(session, aws, self.target_group, instances)?;
             if !registered.is_empty() {
-                session.runtime.block_on(elbv2::deregister(
-                    &aws.elbv2,
-                    self.target_group,
-                    &registered,
-                ))?;
                 let _ = wait_targets(
                     session,
                     aws,
@@ -984,6 +917,65 @@ fn next_deployment_id(
         .max()
         .unwrap_or(0)
         + 1)
+}
+
+/// The instances the target group lists now.
+fn listed_targets(
+    session: &Session,
+    aws: &Aws,
+    target_group: &str,
+) -> Result<BTreeSet<String>, DeployError> {
+    Ok(session
+        .runtime
+        .block_on(elbv2::target_health(&aws.elbv2, target_group))?
+        .into_iter()
+        .map(|t| t.id)
+        .collect())
+}
+
+/// Takes those of `instances` the target group lists out of it; which ones.
+fn deregister_listed(
+    session: &Session,
+    aws: &Aws,
+    target_group: &str,
+    instances: &[String],
+) -> Result<Vec<String>, DeployError> {
+    let listed = listed_targets(session, aws, target_group)?;
+    let registered: Vec<String> = instances
+        .iter()
+        .filter(|i| listed.contains(*i))
+        .cloned()
+        .collect();
+    if !registered.is_empty() {
+        session
+            .runtime
+            .block_on(elbv2::deregister(&aws.elbv2, target_group, &registered))?;
+    }
+    Ok(registered)
+}
+
+/// Puts back into the target group the in-service instances it does not list (a deploy
+/// killed mid-batch left them out; they serve what their engine last deployed or put back).
+pub(crate) fn restore_missing(
+    session: &Session,
+    aws: &Aws,
+    target_group: &str,
+    in_service: &[String],
+    on_event: &mut dyn FnMut(DeployEvent),
+) -> Result<(), DeployError> {
+    let listed = listed_targets(session, aws, target_group)?;
+    let missing: Vec<String> = in_service
+        .iter()
+        .filter(|i| !listed.contains(*i))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        session
+            .runtime
+            .block_on(elbv2::register(&aws.elbv2, target_group, &missing))?;
+        on_event(DeployEvent::Restored { instances: missing });
+    }
+    Ok(())
 }
 
 /// Waits until `done` holds for each instance's state in the target group (`None`: not
