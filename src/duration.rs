@@ -30,3 +30,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         )),
     }
 }
+
+/// `300` → `5m`, `90` → `90s`, `3600` → `60m`: how a spec would write it.
+pub fn format_secs(secs: u32) -> String {
+    if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}

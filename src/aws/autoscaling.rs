@@ -500,6 +500,10 @@ pub struct FleetView {
     pub other: Vec<(String, String)>,
     pub desired: i32,
     pub max: i32,
+    pub launch_template_id: Option<String>,
+    /// `$Latest`, `$Default` or a number.
+    pub launch_template_version: Option<String>,
+    pub subnets: Vec<String>,
 }
 
 /// The group named `name`, if it exists.
@@ -549,6 +553,22 @@ pub async fn fleet_view(
         other,
         desired: group.desired_capacity().unwrap_or(0),
         max: group.max_size().unwrap_or(0),
+        launch_template_id: group
+            .launch_template()
+            .and_then(|t| t.launch_template_id())
+            .map(str::to_string),
+        launch_template_version: group
+            .launch_template()
+            .and_then(|t| t.version())
+            .map(str::to_string),
+        subnets: group
+            .vpc_zone_identifier()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
     }))
 }
 
@@ -633,14 +653,137 @@ pub async fn set_capacity(
         .map(|_| ())
 }
 
-/// Terminates one instance of its group, lowering the desired capacity by one.
-pub async fn retire_instance(client: &Client, instance: &str) -> Result<(), AwsError> {
+/// Takes instances out of their group in one call (at most 20 per call), lowering its desired
+/// capacity by as many; they keep running until terminated. (One call for all: a group told
+/// of each departure separately may put the others back into its target groups.)
+pub async fn detach(client: &Client, group: &str, instances: &[String]) -> Result<(), AwsError> {
+    for chunk in instances.chunks(20) {
+        client
+            .detach_instances()
+            .auto_scaling_group_name(group)
+            .set_instance_ids(Some(chunk.to_vec()))
+            .should_decrement_desired_capacity(true)
+            .send()
+            .await
+            .op("DetachInstances")?;
+    }
+    Ok(())
+}
+
+/// Creates a deployment's temporary group: the environment group's launch template and
+/// subnets, no target group (the deployment registers its instances once they serve), `desired`
+/// instances of at most `max`.
+pub async fn create_temporary_group(
+    client: &Client,
+    name: &str,
+    like: &FleetView,
+    desired: i32,
+    max: i32,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
     client
-        .terminate_instance_in_auto_scaling_group()
-        .instance_id(instance)
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .set_launch_template_id(like.launch_template_id.clone())
+                .set_version(like.launch_template_version.clone())
+                .build(),
+        )
+        .min_size(0)
+        .max_size(max)
+        .desired_capacity(desired)
+        .vpc_zone_identifier(like.subnets.join(","))
+        .set_tags(Some(tag_list(name, tags)))
+        .send()
+        .await
+        .op("CreateAutoScalingGroup")
+        .map(|_| ())
+}
+
+/// Moves instances from one group to another: out of `from` (which shrinks by as many), into
+/// `to` (which grows by as many; its maximum must leave room).
+pub async fn move_instances(
+    client: &Client,
+    from: &str,
+    to: &str,
+    instances: &[String],
+) -> Result<(), AwsError> {
+    client
+        .detach_instances()
+        .auto_scaling_group_name(from)
+        .set_instance_ids(Some(instances.to_vec()))
         .should_decrement_desired_capacity(true)
         .send()
         .await
-        .op("TerminateInstanceInAutoScalingGroup")
+        .op("DetachInstances")?;
+    client
+        .attach_instances()
+        .auto_scaling_group_name(to)
+        .set_instance_ids(Some(instances.to_vec()))
+        .send()
+        .await
+        .op("AttachInstances")
         .map(|_| ())
+}
+
+/// A deployment's temporary group that is still there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemporaryGroup {
+    pub name: String,
+    pub deployment_id: u64,
+    pub instances: Vec<String>,
+}
+
+/// The temporary groups of an environment's deployments (by their tags: Beanpole's, the
+/// application's, the environment's and a deployment's).
+pub async fn temporary_groups(
+    client: &Client,
+    application: &str,
+    environment: &str,
+) -> Result<Vec<TemporaryGroup>, AwsError> {
+    let mut found = Vec::new();
+    let mut pages = client
+        .describe_auto_scaling_groups()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{TAG_APPLICATION}"))
+                .values(application)
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for group in page.op("DescribeAutoScalingGroups")?.auto_scaling_groups() {
+            let tag = |key: &str| {
+                group
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(|t| t.value())
+            };
+            let ours = tag(crate::graph::TAG_MANAGED_BY) == Some(crate::graph::MANAGED_BY_VALUE)
+                && tag(crate::graph::TAG_ENVIRONMENT) == Some(environment);
+            let Some(id) = tag(crate::graph::TAG_DEPLOYMENT).and_then(|d| d.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if !ours {
+                continue;
+            }
+            found.push(TemporaryGroup {
+                name: group
+                    .auto_scaling_group_name()
+                    .unwrap_or_default()
+                    .to_string(),
+                deployment_id: id,
+                instances: group
+                    .instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id().map(str::to_string))
+                    .collect(),
+            });
+        }
+    }
+    Ok(found)
 }

@@ -598,3 +598,52 @@ pub async fn launch_template_user_data(
         .and_then(|d| d.user_data())
         .map(str::to_string))
 }
+
+/// Those of `instances` that EC2 has pending or running (an instance detached from its group
+/// keeps running; a terminated one, or one EC2 does not know, does not).
+pub async fn running_instances(
+    client: &aws_sdk_ec2::Client,
+    instances: &[String],
+) -> Result<std::collections::BTreeSet<String>, AwsError> {
+    let mut running = std::collections::BTreeSet::new();
+    for instance in instances {
+        // One id per call: DescribeInstances fails the whole call for an unknown id.
+        let out = match client
+            .describe_instances()
+            .instance_ids(instance)
+            .send()
+            .await
+            .op("DescribeInstances")
+        {
+            Ok(out) => out,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e),
+        };
+        for reservation in out.reservations() {
+            for i in reservation.instances() {
+                let state = i.state().and_then(|s| s.name()).map(|n| n.as_str());
+                if matches!(state, Some("pending") | Some("running")) {
+                    running.extend(i.instance_id().map(str::to_string));
+                }
+            }
+        }
+    }
+    Ok(running)
+}
+
+/// Terminates instances (ones a deployment detached from the environment's group).
+pub async fn terminate_instances(
+    client: &aws_sdk_ec2::Client,
+    instances: &[String],
+) -> Result<(), AwsError> {
+    if instances.is_empty() {
+        return Ok(());
+    }
+    client
+        .terminate_instances()
+        .set_instance_ids(Some(instances.to_vec()))
+        .send()
+        .await
+        .op("TerminateInstances")
+        .map(|_| ())
+}

@@ -2,6 +2,7 @@
 //! (text or `--json`) and exit statuses. The work is in `ops::deploy` and `ops::logs`.
 
 use super::{error, interrupt_on_ctrl_c, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
+use crate::model::DeploymentPolicy;
 use crate::ops::deploy::{deploy as run_deploy, DeployError, DeployEvent, DeployRequest};
 use crate::ops::logs::{logs as collect_logs, LogsRequest};
 use crate::ops::now_unix;
@@ -32,6 +33,19 @@ pub struct DeployArgs {
     /// When another command holds the application's lock, wait for it instead of refusing
     #[arg(long)]
     pub wait: bool,
+    /// This deployment's policy instead of the environment's: all-at-once, rolling,
+    /// rolling-with-additional-batch, immutable or traffic-splitting
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    pub policy: Option<DeploymentPolicy>,
+}
+
+fn parse_policy(name: &str) -> Result<DeploymentPolicy, String> {
+    DeploymentPolicy::parse(name).ok_or_else(|| {
+        format!(
+            "`{name}` is not a deployment policy: use one of {}",
+            DeploymentPolicy::NAMES.join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Clone, Args)]
@@ -89,6 +103,7 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
         source: args.source.clone(),
         label: args.label.clone(),
         message: args.message.clone(),
+        policy: args.policy,
     };
     let started = Instant::now();
     let mut show = |event: DeployEvent| eprintln!("{}", progress_line(&event, started));
@@ -223,7 +238,12 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
             .flat_map(|b| b.instances.iter())
             .map(|i| i.instance.as_str())
             .collect();
-        if r.outcome == "succeeded" {
+        if r.method == "new-instances-removed" {
+            eprintln!(
+                "\nRolled back: the new instances went with the temporary group; the environment's instances never stopped serving {}.",
+                r.version
+            );
+        } else if r.outcome == "succeeded" {
             eprintln!(
                 "\nRolled back: {} serve{} {} again (deployment {}).",
                 instances.join(", "),
@@ -278,6 +298,10 @@ fn progress_line(event: &DeployEvent, started: Instant) -> String {
                 ": uploaded"
             }
         ),
+        DeployEvent::Planned {
+            deployment_id,
+            plan,
+        } if plan.replace > 0 => format!("{at} deployment {deployment_id}: {}", plan.summary()),
         DeployEvent::Planned {
             deployment_id,
             plan,
@@ -346,6 +370,51 @@ fn progress_line(event: &DeployEvent, started: Instant) -> String {
         DeployEvent::Registered { instances } => format!(
             "{at}   healthy in the target group: {}",
             instances.join(", ")
+        ),
+        DeployEvent::TemporaryGroup {
+            group,
+            target_group,
+            instances,
+        } => format!(
+            "{at} temporary group {group}{} for {instances} new instance{} (one first, then the rest)",
+            match target_group {
+                Some(tg) => format!(" and target group {tg}"),
+                None => String::new(),
+            },
+            super::plural(*instances)
+        ),
+        DeployEvent::TrafficShifted {
+            percent,
+            evaluation_secs,
+        } => match evaluation_secs {
+            Some(secs) => format!(
+                "{at} listener: {percent}% of requests to the new instances for {}",
+                crate::duration::format_secs(*secs)
+            ),
+            None if *percent == 100 => {
+                format!("{at} listener: all requests to the new instances")
+            }
+            None => format!("{at} listener: {percent}% of requests to the new instances"),
+        },
+        DeployEvent::MovedIntoGroup { instances, group } => format!(
+            "{at} moved into {group}: {}",
+            instances.join(", ")
+        ),
+        DeployEvent::TemporaryRemoved {
+            group,
+            target_group,
+            instances,
+        } => format!(
+            "{at} deleted temporary group {group}{}{}",
+            match target_group {
+                Some(tg) => format!(" and target group {tg}"),
+                None => String::new(),
+            },
+            if instances.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", instances.join(", "))
+            }
         ),
     }
 }

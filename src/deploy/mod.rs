@@ -8,6 +8,12 @@
 //! batch after batch, each batch leaving the target group first (so no request reaches an
 //! instance mid-deploy) and rejoining healthy before the next starts. The first instance of the
 //! first batch is the deployment's leader (`leader_only` container commands run there).
+//!
+//! `immutable` and `traffic-splitting` deploy to no running instance: as many new instances as
+//! the group has in service are launched in a temporary group, one first and then the rest
+//! (the two batches, whose ids are known once launched), and the old ones are all retired at
+//! the end. `traffic-splitting` sends the new instances a share of the requests for an
+//! evaluation time before all of them.
 
 use crate::model::{BatchSize, DeploymentPolicy};
 use serde::Serialize;
@@ -28,6 +34,17 @@ pub struct DeployPlan {
     /// of deploying to them, so that the group ends at its size and capacity never drops.
     pub extra: usize,
     pub retire: Vec<String>,
+    /// `immutable`, `traffic-splitting`: how many new instances the temporary group launches
+    /// (they replace every instance in `retire`).
+    pub replace: usize,
+    /// `traffic-splitting`: the new instances' share of requests, and for how long.
+    pub traffic_split: Option<TrafficSplit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrafficSplit {
+    pub percent: u32,
+    pub evaluation_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,13 +76,18 @@ pub fn plan(
         DeploymentPolicy::Rolling | DeploymentPolicy::RollingWithAdditionalBatch => {
             batch_size.of(count) as usize
         }
+        DeploymentPolicy::Immutable | DeploymentPolicy::TrafficSplitting => instances.len(),
     };
-    let (extra, retire) = match policy {
+    let (extra, retire, replace) = match policy {
         DeploymentPolicy::RollingWithAdditionalBatch => {
             let retire = instances.split_off(instances.len() - per_batch.min(instances.len()));
-            (per_batch, retire)
+            (per_batch, retire, 0)
         }
-        _ => (0, Vec::new()),
+        DeploymentPolicy::Immutable | DeploymentPolicy::TrafficSplitting => {
+            let replace = instances.len();
+            (0, std::mem::take(&mut instances), replace)
+        }
+        _ => (0, Vec::new(), 0),
     };
     let batches = instances
         .chunks(per_batch.max(1))
@@ -83,6 +105,8 @@ pub fn plan(
         leader,
         extra,
         retire,
+        replace,
+        traffic_split: None,
     })
 }
 
@@ -95,7 +119,12 @@ impl DeployPlan {
             .map(|b| b.instances.len())
             .sum::<usize>()
             + self.retire.len();
-        let batches = self.batches.len() + usize::from(self.extra > 0);
+        // A temporary group's two batches (one instance, then the rest) exist once launched.
+        let batches = if self.replace > 0 && self.batches.is_empty() {
+            self.replace.min(2)
+        } else {
+            self.batches.len() + usize::from(self.extra > 0)
+        };
         format!(
             "{} instance{}, {}{}, {} batch{}{}",
             instances,
@@ -114,10 +143,70 @@ impl DeployPlan {
                     if self.extra == 1 { "" } else { "s" },
                     self.retire.join(", ")
                 )
+            } else if self.replace > 0 {
+                let old = self.retire.len();
+                format!(
+                    "; {} new instance{} in a temporary group{} ({}), {}; the {old} old one{} retired at the end",
+                    self.replace,
+                    if self.replace == 1 { "" } else { "s" },
+                    if self.traffic_split.is_some() {
+                        " and target group"
+                    } else {
+                        ""
+                    },
+                    if self.replace == 1 {
+                        "one".to_string()
+                    } else {
+                        format!("1 first, then {}", self.replace - 1)
+                    },
+                    match self.traffic_split {
+                        Some(t) => format!(
+                            "{}% of requests for {}, then all",
+                            t.percent,
+                            crate::duration::format_secs(t.evaluation_secs)
+                        ),
+                        None => "behind the same target group".to_string(),
+                    },
+                    if old == 1 { "" } else { "s" },
+                )
             } else {
                 String::new()
             },
         )
+    }
+
+    /// `traffic-splitting`'s share and evaluation time.
+    pub fn with_traffic_split(mut self, percent: u32, evaluation_secs: u32) -> DeployPlan {
+        if self.policy == DeploymentPolicy::TrafficSplitting {
+            self.traffic_split = Some(TrafficSplit {
+                percent,
+                evaluation_secs,
+            });
+        }
+        self
+    }
+
+    /// The plan once the temporary group launched: its first instance is batch 1 (and
+    /// leads), the rest batch 2.
+    pub fn with_new_instances(&self, first: &[String], rest: &[String]) -> DeployPlan {
+        let mut batches = vec![Batch {
+            number: 1,
+            instances: first.to_vec(),
+        }];
+        if !rest.is_empty() {
+            batches.push(Batch {
+                number: 2,
+                instances: rest.to_vec(),
+            });
+        }
+        DeployPlan {
+            batches,
+            leader: first
+                .first()
+                .cloned()
+                .unwrap_or_else(|| self.leader.clone()),
+            ..self.clone()
+        }
     }
 
     /// The plan once the extra batch is launched: it goes first, and its first instance leads.
@@ -222,6 +311,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!((one.extra, one.batches.len()), (1, 0));
+    }
+
+    #[test]
+    fn immutable_and_traffic_splitting_replace_every_instance_one_first() {
+        let plan = plan(&ids(4), DeploymentPolicy::Immutable, BatchSize::Fixed(1)).unwrap();
+        assert_eq!((plan.replace, plan.retire.len()), (4, 4));
+        assert!(plan.batches.is_empty());
+        assert_eq!(
+            plan.summary(),
+            "4 instances, immutable (batch size 1), 2 batches; 4 new instances in a temporary group (1 first, then 3), behind the same target group; the 4 old ones retired at the end"
+        );
+        let launched = plan.with_new_instances(&["i-new0".to_string()], &["i-new1".to_string()]);
+        assert_eq!(launched.leader, "i-new0");
+        assert_eq!(launched.batches.len(), 2);
+        let split = super::plan(
+            &ids(2),
+            DeploymentPolicy::TrafficSplitting,
+            BatchSize::Percent(30),
+        )
+        .unwrap()
+        .with_traffic_split(10, 300);
+        assert_eq!(
+            split.summary(),
+            "2 instances, traffic-splitting (batch size 30%), 2 batches; 2 new instances in a temporary group and target group (1 first, then 1), 10% of requests for 5m, then all; the 2 old ones retired at the end"
+        );
+        // Other policies carry no split.
+        let rolling = super::plan(&ids(2), DeploymentPolicy::Rolling, BatchSize::Fixed(1))
+            .unwrap()
+            .with_traffic_split(10, 300);
+        assert_eq!(rolling.traffic_split, None);
     }
 
     #[test]

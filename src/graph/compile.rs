@@ -11,7 +11,7 @@ use crate::model::platform::{architecture_of, Architecture};
 use crate::model::{Application, Environment, Platform, Spec};
 use crate::platform::boot::user_data;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// TTL of the CNAME and ownership records: short, so a swap reaches clients quickly.
 pub const RECORD_TTL: i64 = 60;
@@ -65,7 +65,8 @@ fn partition(application: &Application) -> &'static str {
 }
 
 /// What the platform needs on an instance, and no more: read its application's versions and
-/// the engine, write its environment's reports and logs. (Run Command itself comes with
+/// the engine, write its environment's reports and logs, find its own group, read the
+/// secrets its properties name. (Run Command itself comes with
 /// `AmazonSSMManagedInstanceCore`.) The bucket's name is bound with the account.
 fn platform_statements(application: &Application, env: &Environment) -> Vec<Value> {
     let bucket = format!(
@@ -73,7 +74,7 @@ fn platform_statements(application: &Application, env: &Environment) -> Vec<Valu
         partition(application),
         crate::platform::boot::BUCKET_PLACEHOLDER
     );
-    vec![
+    let mut statements = vec![
         json!({
             "Sid": "BeanpoleReadVersionsAndEngine",
             "Effect": "Allow",
@@ -89,7 +90,82 @@ fn platform_statements(application: &Application, env: &Environment) -> Vec<Valu
             "Action": ["s3:PutObject"],
             "Resource": [format!("{bucket}/{}/environments/{}/*", application.name, env.name)],
         }),
-    ]
+        // At boot: which group launched the instance (a deployment's temporary group boots
+        // the new version). The action has no resource-level permissions.
+        json!({
+            "Sid": "BeanpoleFindOwnGroup",
+            "Effect": "Allow",
+            "Action": ["autoscaling:DescribeAutoScalingInstances"],
+            "Resource": "*",
+        }),
+    ];
+    statements.extend(secret_statements(application, env));
+    statements
+}
+
+/// Read access to exactly the secrets the environment's properties name (and decryption with
+/// the keys given for them): nothing when it names none.
+fn secret_statements(application: &Application, env: &Environment) -> Vec<Value> {
+    let partition = partition(application);
+    let mut secrets: BTreeSet<String> = BTreeSet::new();
+    let mut parameters: BTreeSet<String> = BTreeSet::new();
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    for reference in env.secrets.values() {
+        match reference.store.as_str() {
+            crate::spec::functions::SSM_PARAMETER => {
+                let name = reference.id.trim_start_matches('/');
+                parameters.insert(format!(
+                    "arn:{partition}:ssm:{}:{}:parameter/{name}",
+                    application
+                        .region
+                        .clone()
+                        .unwrap_or_else(|| super::REGION_PLACEHOLDER.to_string()),
+                    super::ACCOUNT_PLACEHOLDER
+                ));
+            }
+            _ => {
+                secrets.insert(reference.id.clone());
+                // A secret's full ARN ends in `-` and six characters; one given without them
+                // matches the secret's full ARN only with the wildcard (as AWS documents).
+                if !has_secret_suffix(&reference.id) {
+                    secrets.insert(format!("{}-??????", reference.id));
+                }
+            }
+        }
+        keys.extend(reference.kms_key.iter().cloned());
+    }
+    let mut statements = Vec::new();
+    if !secrets.is_empty() {
+        statements.push(json!({
+            "Sid": "BeanpoleReadSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": secrets,
+        }));
+    }
+    if !parameters.is_empty() {
+        statements.push(json!({
+            "Sid": "BeanpoleReadParameters",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter"],
+            "Resource": parameters,
+        }));
+    }
+    if !keys.is_empty() {
+        statements.push(json!({
+            "Sid": "BeanpoleDecryptSecrets",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": keys,
+        }));
+    }
+    statements
+}
+
+/// Whether a secret's ARN ends in the `-XXXXXX` Secrets Manager appends to its name.
+fn has_secret_suffix(arn: &str) -> bool {
+    arn.rsplit_once('-')
+        .is_some_and(|(_, tail)| tail.len() == 6 && tail.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// The application's node for the account's versions bucket. Every application of a region

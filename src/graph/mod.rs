@@ -21,6 +21,12 @@ pub const TAG_APPLICATION: &str = "beanpole:application";
 pub const TAG_ENVIRONMENT: &str = "beanpole:environment";
 pub const TAG_ADDRESS: &str = "beanpole:address";
 pub const MANAGED_BY_VALUE: &str = "beanpole";
+/// Stand for the account and the region in ARNs the spec cannot know (a parameter's), until
+/// the plan binds the account.
+pub const ACCOUNT_PLACEHOLDER: &str = "@@BEANPOLE_ACCOUNT@@";
+pub const REGION_PLACEHOLDER: &str = "@@BEANPOLE_REGION@@";
+/// On a deployment's temporary resources (immutable, traffic splitting): the deployment's id.
+pub const TAG_DEPLOYMENT: &str = "beanpole:deployment";
 /// The application tag of a resource every application shares (the versions bucket).
 pub const SHARED_APPLICATION: &str = "*";
 
@@ -202,6 +208,8 @@ impl ResourceGraph {
             }
             for value in resource.attributes.values_mut() {
                 replace_in_strings(value, crate::platform::boot::BUCKET_PLACEHOLDER, &bucket);
+                replace_in_strings(value, ACCOUNT_PLACEHOLDER, &account);
+                replace_in_strings(value, REGION_PLACEHOLDER, &region);
             }
         }
     }

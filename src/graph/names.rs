@@ -111,6 +111,16 @@ impl EnvironmentNames {
         )
     }
 
+    /// A deployment's temporary Auto Scaling group (immutable, traffic splitting).
+    pub fn temporary_group(&self, deployment_id: u64) -> String {
+        self.named(&format!("d{deployment_id}"), GROUP_NAME_LIMIT)
+    }
+
+    /// A deployment's temporary target group (traffic splitting).
+    pub fn temporary_target_group(&self, deployment_id: u64) -> String {
+        self.named(&format!("d{deployment_id}"), ELB_NAME_LIMIT)
+    }
+
     pub fn load_balancer_security_group(&self) -> String {
         self.named("alb", GROUP_NAME_LIMIT)
     }

@@ -101,6 +101,9 @@ pub struct Environment {
     pub permissions: Permissions,
     /// Environment properties: environment variables of the application process.
     pub properties: BTreeMap<String, String>,
+    /// Properties whose values are secrets, by reference (`secret(…)`, `ssm_parameter(…)`):
+    /// read on the instance at deploy time, never by Beanpole.
+    pub secrets: BTreeMap<String, SecretRef>,
     /// Whether `proxy` is written in the spec (then it beats `.ebextensions`' `ProxyServer`).
     pub proxy_in_spec: bool,
     pub wsgi: Wsgi,
@@ -120,6 +123,18 @@ pub struct Wsgi {
     pub threads: Option<u32>,
 }
 
+/// Where a secret property's value is kept; only the reference travels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SecretRef {
+    /// `secretsmanager` or `ssm-parameter`.
+    pub store: String,
+    /// The secret's ARN, or the parameter's name.
+    pub id: String,
+    /// The KMS key that encrypts it, when given (the instance role may then decrypt with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+}
+
 /// The `deployment` block (EB's `aws:elasticbeanstalk:command` namespace), as the spec says it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Deployment {
@@ -129,6 +144,12 @@ pub struct Deployment {
     pub timeout: Option<u32>,
     /// Put the last good version back on the instances that took a failed one (default).
     pub rollback: Option<bool>,
+    /// `traffic-splitting`: the share of requests the new instances get while they are
+    /// evaluated (EB's `NewVersionPercent`, default 10).
+    pub new_version_percent: Option<u32>,
+    /// `traffic-splitting`: seconds the new instances take that share before all of it
+    /// (EB's `EvaluationTime`, default 5 minutes).
+    pub evaluation_time: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -138,29 +159,54 @@ pub enum DeploymentPolicy {
     Rolling,
     /// Rolling, with one extra batch launched first so that capacity never drops.
     RollingWithAdditionalBatch,
+    /// A temporary group of new instances on the new version (one first, then the rest)
+    /// behind the same target group; they move into the environment's group and the old
+    /// ones go.
+    Immutable,
+    /// A temporary group and target group; the listener sends the new instances a share of
+    /// the requests for an evaluation time, then all of them.
+    TrafficSplitting,
 }
 
 impl DeploymentPolicy {
-    pub const NAMES: &'static [&'static str] =
-        &["all-at-once", "rolling", "rolling-with-additional-batch"];
+    pub const NAMES: &'static [&'static str] = &[
+        "all-at-once",
+        "rolling",
+        "rolling-with-additional-batch",
+        "immutable",
+        "traffic-splitting",
+    ];
 
     pub fn parse(name: &str) -> Option<DeploymentPolicy> {
         match name {
             "all-at-once" => Some(DeploymentPolicy::AllAtOnce),
             "rolling" => Some(DeploymentPolicy::Rolling),
             "rolling-with-additional-batch" => Some(DeploymentPolicy::RollingWithAdditionalBatch),
+            "immutable" => Some(DeploymentPolicy::Immutable),
+            "traffic-splitting" => Some(DeploymentPolicy::TrafficSplitting),
             _ => None,
         }
     }
 
-    /// EB's `DeploymentPolicy` option value (`AllAtOnce`, `Rolling`).
+    /// EB's `DeploymentPolicy` option value (`AllAtOnce`, `Rolling`, …).
     pub fn parse_option(value: &str) -> Option<DeploymentPolicy> {
         match value {
             "AllAtOnce" => Some(DeploymentPolicy::AllAtOnce),
             "Rolling" => Some(DeploymentPolicy::Rolling),
             "RollingWithAdditionalBatch" => Some(DeploymentPolicy::RollingWithAdditionalBatch),
+            "Immutable" => Some(DeploymentPolicy::Immutable),
+            "TrafficSplitting" => Some(DeploymentPolicy::TrafficSplitting),
             _ => None,
         }
+    }
+
+    /// Whether the deployment launches new instances in a temporary group instead of
+    /// deploying to the running ones.
+    pub fn replaces_instances(self) -> bool {
+        matches!(
+            self,
+            DeploymentPolicy::Immutable | DeploymentPolicy::TrafficSplitting
+        )
     }
 
     pub fn name(self) -> &'static str {
@@ -168,6 +214,8 @@ impl DeploymentPolicy {
             DeploymentPolicy::AllAtOnce => "all-at-once",
             DeploymentPolicy::Rolling => "rolling",
             DeploymentPolicy::RollingWithAdditionalBatch => "rolling-with-additional-batch",
+            DeploymentPolicy::Immutable => "immutable",
+            DeploymentPolicy::TrafficSplitting => "traffic-splitting",
         }
     }
 }

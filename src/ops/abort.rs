@@ -176,8 +176,34 @@ pub fn roll_back_unfinished(
         })
         .max()
         .unwrap_or(0);
+    let settings = from_spec(env);
+    let no_abort = || None;
+    let rollout = Rollout {
+        abort: &no_abort,
+        session,
+        aws,
+        bucket: &store.bucket,
+        application: &application,
+        env,
+        target_group: &target_group,
+        timeout: Duration::from_secs(u64::from(settings.timeout)),
+    };
+    // An immutable or traffic-splitting deployment is rolled back by deleting its temporary
+    // resources (the environment's instances never took its version).
+    let removed = super::replace::clean_up(&rollout, on_event)?;
     if latest <= good {
         return Ok(None);
+    }
+    if !removed.is_empty() {
+        return Ok(Some(RollbackOutcome {
+            version: pointer
+                .map(|p| p.label)
+                .unwrap_or_else(|| crate::platform::boot::SAMPLE_LABEL.to_string()),
+            method: "new-instances-removed".into(),
+            deployment_id: latest,
+            outcome: "succeeded".into(),
+            batches: Vec::new(),
+        }));
     }
     let doc: serde_json::Value = session
         .runtime
@@ -225,18 +251,6 @@ pub fn roll_back_unfinished(
     }
     // A dead deploy may have left its batch out of the target group.
     restore_missing(session, aws, &target_group, &fleet.in_service, on_event)?;
-    let settings = from_spec(env);
-    let no_abort = || None;
-    let rollout = Rollout {
-        abort: &no_abort,
-        session,
-        aws,
-        bucket: &store.bucket,
-        application: &application,
-        env,
-        target_group: &target_group,
-        timeout: Duration::from_secs(u64::from(settings.timeout)),
-    };
     let outcome = rollout.roll_back(&took, &settings, &label, interrupt, on_event)?;
     // Any request left for the dead deploy is answered.
     let _ = session.runtime.block_on(s3::delete(

@@ -32,10 +32,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// After an instance to retire left the target group: time for requests already routed to it.
-const DRAIN_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How often the deploy looks at reports and target health.
-const POLL: Duration = Duration::from_millis(500);
+pub(crate) const POLL: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone)]
 pub struct DeployRequest {
@@ -46,6 +46,8 @@ pub struct DeployRequest {
     pub source: Option<PathBuf>,
     pub label: Option<String>,
     pub message: String,
+    /// `--policy`: this deployment's policy instead of the environment's.
+    pub policy: Option<crate::model::DeploymentPolicy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +124,30 @@ pub enum DeployEvent {
     Restored {
         instances: Vec<String>,
     },
+    /// `immutable`, `traffic-splitting`: the deployment's temporary group (and target group)
+    /// was created; it launches this many instances, one first.
+    TemporaryGroup {
+        group: String,
+        target_group: Option<String>,
+        instances: usize,
+    },
+    /// `traffic-splitting`: the new instances take this share of the requests now (for the
+    /// evaluation time, when given).
+    TrafficShifted {
+        percent: u32,
+        evaluation_secs: Option<u32>,
+    },
+    /// The new instances joined the environment's group.
+    MovedIntoGroup {
+        instances: Vec<String>,
+        group: String,
+    },
+    /// A deployment's temporary resources were deleted (with these instances).
+    TemporaryRemoved {
+        group: String,
+        target_group: Option<String>,
+        instances: Vec<String>,
+    },
 }
 
 /// How the deployment went on one instance.
@@ -151,6 +177,10 @@ pub struct BatchOutcome {
 pub struct RollbackOutcome {
     /// The version put back.
     pub version: String,
+    /// `redeployed` (the instances that took the failed version got the good one again) or
+    /// `new-instances-removed` (immutable, traffic splitting: the temporary group went with
+    /// its instances; the old ones never stopped serving the good one).
+    pub method: String,
     pub deployment_id: u64,
     /// `succeeded` or `failed`.
     pub outcome: String,
@@ -228,10 +258,14 @@ pub fn deploy(
         .find(|p| p.environment == env.name)
         .map(|p| p.label)
         .unwrap_or_else(|| crate::platform::boot::SAMPLE_LABEL.to_string());
-    let (settings, _unsupported) =
+    let (mut settings, _unsupported) =
         resolve(Some(env), &manifest.ebextensions).map_err(DeployError::Settings)?;
+    if let Some(policy) = request.policy {
+        settings.policy = policy;
+    }
     let plan = plan(&fleet.in_service, settings.policy, settings.batch_size)
-        .map_err(|p| DeployError::Refused(format!("environment {}: {p}", env.name)))?;
+        .map_err(|p| DeployError::Refused(format!("environment {}: {p}", env.name)))?
+        .with_traffic_split(settings.new_version_percent, settings.evaluation_time);
 
     // The engine this Beanpole ships (an upgrade since the last apply has a new one).
     session
@@ -309,6 +343,48 @@ pub fn deploy(
         target_group: &target_group,
         timeout,
     };
+    // What a killed immutable or traffic-splitting deployment left goes first.
+    super::replace::clean_up(&rollout, on_event)?;
+    if plan.replace > 0 {
+        let done = super::replace::replace(
+            &rollout,
+            &fleet,
+            &plan,
+            deployment_id,
+            &manifest.label,
+            &previous,
+            interrupt,
+            on_event,
+        )?;
+        let rollback = (done.failed).then(|| RollbackOutcome {
+            version: previous.clone(),
+            method: "new-instances-removed".into(),
+            deployment_id,
+            outcome: "succeeded".into(),
+            batches: Vec::new(),
+        });
+        let finished = Finished {
+            batches: done.batches,
+            failed: done.failed,
+            interrupted: done.interrupted,
+            aborted: done.aborted,
+            rollback,
+            not_deployed: if done.failed || done.interrupted {
+                plan.retire.clone()
+            } else {
+                Vec::new()
+            },
+        };
+        return finish(
+            &rollout,
+            &plan,
+            &manifest,
+            deployment_id,
+            &abort_key,
+            finished,
+            started,
+        );
+    }
     // rolling-with-additional-batch: the extra batch is launched first and takes the new
     // version as the first batch.
     let mut launched: Vec<String> = Vec::new();
@@ -374,11 +450,61 @@ pub fn deploy(
     if failed || interrupted {
         not_deployed.extend(plan.retire.iter().cloned());
     }
+    let finished = Finished {
+        batches,
+        failed,
+        interrupted,
+        aborted,
+        rollback,
+        not_deployed,
+    };
+    finish(
+        &rollout,
+        &plan,
+        &manifest,
+        deployment_id,
+        &abort_key,
+        finished,
+        started,
+    )
+}
+
+/// How a deployment's batches (and its rollback) went.
+struct Finished {
+    batches: Vec<BatchOutcome>,
+    failed: bool,
+    interrupted: bool,
+    aborted: Option<AbortRequest>,
+    rollback: Option<RollbackOutcome>,
+    not_deployed: Vec<String>,
+}
+
+/// The end of every deployment: an answered abort request goes, a success moves the
+/// environment's pointer; the outcome.
+fn finish(
+    rollout: &Rollout<'_>,
+    plan: &DeployPlan,
+    manifest: &VersionManifest,
+    deployment_id: u64,
+    abort_key: &str,
+    finished: Finished,
+    started: Instant,
+) -> Result<DeployOutcome, DeployError> {
+    let (session, aws, env) = (rollout.session, rollout.aws, rollout.env);
+    let application = rollout.application.to_string();
+    let Finished {
+        batches,
+        failed,
+        interrupted,
+        aborted,
+        rollback,
+        not_deployed,
+    } = finished;
     if aborted.is_some() {
         // Handled: the request is answered by this deploy's event.
         session
             .runtime
-            .block_on(s3::delete(&aws.s3, &store.bucket, &abort_key))?;
+            .block_on(s3::delete(&aws.s3, rollout.bucket, abort_key))?;
     }
     let succeeded = !failed && !interrupted;
     if succeeded {
@@ -392,7 +518,7 @@ pub fn deploy(
             .map_err(|e| DeployError::Refused(format!("cannot write the pointer: {e}")))?;
         session.runtime.block_on(s3::put(
             &aws.s3,
-            &store.bucket,
+            rollout.bucket,
             &environment_pointer_key(&application, &env.name),
             bytes,
             "application/json",
@@ -401,7 +527,7 @@ pub fn deploy(
     Ok(DeployOutcome {
         application,
         environment: env.name.clone(),
-        version: manifest.label,
+        version: manifest.label.clone(),
         deployment_id,
         policy: plan.policy.name().to_string(),
         batch_size: plan.batch_size.to_string(),
@@ -637,9 +763,10 @@ impl Rollout<'_> {
         Ok(())
     }
 
-    /// Takes instances out of the target group (waiting out their connections) and out of
-    /// the group, which shrinks by as many; then puts the group's maximum back.
-    fn retire(
+    /// Takes instances out of the target group (waiting out their connections), out of the
+    /// group (which shrinks by as many) and terminates them; then puts the group's size and
+    /// maximum back as they were.
+    pub(crate) fn retire(
         &self,
         fleet: &autoscaling::FleetView,
         instances: &[String],
@@ -664,11 +791,14 @@ impl Rollout<'_> {
                 // goes (where the target group reports no draining, as moto).
                 std::thread::sleep(DRAIN_GRACE);
             }
-            for instance in instances {
-                session
-                    .runtime
-                    .block_on(autoscaling::retire_instance(&aws.autoscaling, instance))?;
-            }
+            session.runtime.block_on(autoscaling::detach(
+                &aws.autoscaling,
+                &fleet.name,
+                instances,
+            ))?;
+            session
+                .runtime
+                .block_on(crate::aws::ec2::terminate_instances(&aws.ec2, instances))?;
         }
         session.runtime.block_on(autoscaling::set_capacity(
             &aws.autoscaling,
@@ -735,8 +865,11 @@ impl Rollout<'_> {
             }
         }
         // A rollback launches nothing: an extra batch's rolling is plain rolling here.
+        // (Nor does it replace instances: the policies that do roll back by removing them.)
         let policy = match settings.policy {
-            crate::model::DeploymentPolicy::RollingWithAdditionalBatch => {
+            crate::model::DeploymentPolicy::RollingWithAdditionalBatch
+            | crate::model::DeploymentPolicy::Immutable
+            | crate::model::DeploymentPolicy::TrafficSplitting => {
                 crate::model::DeploymentPolicy::Rolling
             }
             other => other,
@@ -760,6 +893,7 @@ impl Rollout<'_> {
         let done = quiet.run(&plan, id, failed_label, &never, on_event)?;
         Ok(RollbackOutcome {
             version: label,
+            method: "redeployed".into(),
             deployment_id: id,
             outcome: if done.failed { "failed" } else { "succeeded" }.into(),
             batches: done.batches,
@@ -934,7 +1068,7 @@ fn listed_targets(
 }
 
 /// Takes those of `instances` the target group lists out of it; which ones.
-fn deregister_listed(
+pub(crate) fn deregister_listed(
     session: &Session,
     aws: &Aws,
     target_group: &str,
@@ -980,7 +1114,7 @@ pub(crate) fn restore_missing(
 
 /// Waits until `done` holds for each instance's state in the target group (`None`: not
 /// listed); on timeout, the instances for which it does not.
-fn wait_targets(
+pub(crate) fn wait_targets(
     session: &Session,
     aws: &Aws,
     target_group: &str,
@@ -1012,7 +1146,7 @@ fn wait_targets(
 
 /// Sends the deployment to a batch and waits for each instance's report.
 #[allow(clippy::too_many_arguments)]
-fn run_batch(
+pub(crate) fn run_batch(
     session: &Session,
     aws: &Aws,
     bucket: &str,
@@ -1148,7 +1282,7 @@ fn run_batch(
         .collect())
 }
 
-fn from_report(instance: &str, report: &Report, previous: &str) -> InstanceOutcome {
+pub(crate) fn from_report(instance: &str, report: &Report, previous: &str) -> InstanceOutcome {
     let serving = if report.succeeded() {
         Some(report.version.clone())
     } else if let Some(back) = &report.rolled_back_to {

@@ -146,6 +146,11 @@ pub fn run(
             break;
         }
         let mut seen = BTreeSet::new();
+        let mut taken: BTreeSet<u16> = members
+            .values()
+            .filter(|m| m.state != "stopped")
+            .flat_map(|m| [m.port, m.app_port])
+            .collect();
         for application in applications {
             let aws = session.client(application)?;
             let groups = match session.runtime.block_on(autoscaling::application_groups(
@@ -179,10 +184,16 @@ pub fn run(
                             .clone()
                             .unwrap_or_else(|| "$Default".into()),
                         root: dir.join(instance),
-                        port: free_port(),
-                        app_port: free_port(),
+                        port: free_port_except(&taken),
+                        app_port: 0,
                         endpoint: endpoint.to_string(),
                     };
+                    // Two ports no other instance of this fleet has (one still booting has not
+                    // bound its own yet).
+                    let mut spec = spec;
+                    taken.insert(spec.port);
+                    spec.app_port = free_port_except(&taken);
+                    taken.insert(spec.app_port);
                     let _ = std::fs::remove_file(state_file(&spec.root));
                     on_event(FleetEvent::Booting {
                         instance: instance.clone(),
@@ -214,7 +225,25 @@ pub fn run(
                 }
             }
         }
-        // Instances that left their group (terminated, scaled in) stop.
+        // Instances that are in no group any more stop once EC2 says they are not running
+        // (terminated, scaled in); one detached from a group to join another keeps running,
+        // as on EC2.
+        let unseen: Vec<String> = players
+            .keys()
+            .filter(|i| !seen.contains(*i))
+            .cloned()
+            .collect();
+        if let (false, Some(application)) = (unseen.is_empty(), applications.first()) {
+            let aws = session.client(application)?;
+            match session
+                .runtime
+                .block_on(crate::aws::ec2::running_instances(&aws.ec2, &unseen))
+            {
+                Ok(running) => seen.extend(running),
+                // Unknown: keep them until the next look.
+                Err(_) => seen.extend(unseen.iter().cloned()),
+            }
+        }
         let gone: Vec<String> = players
             .keys()
             .filter(|i| !seen.contains(*i))
@@ -298,6 +327,12 @@ fn write_state(dir: &Path, members: &BTreeMap<String, Member>) -> Result<(), Fle
 /// proxy or WSGI server binds it; spread by process and time so that concurrent fleets (and
 /// tests) rarely try the same one.
 pub fn free_port() -> u16 {
+    free_port_except(&BTreeSet::new())
+}
+
+/// A free port that is not one of `taken` (ports handed out whose process may not have bound
+/// them yet).
+pub fn free_port_except(taken: &BTreeSet<u16>) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     const LOW: u32 = 20_000;
@@ -313,7 +348,7 @@ pub fn free_port() -> u16 {
     for i in 0..SPAN {
         let port = LOW + (start.wrapping_add(i) % SPAN);
         if let Ok(port) = u16::try_from(port) {
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
                 return port;
             }
         }

@@ -17,6 +17,7 @@ pub mod local;
 pub mod lock;
 pub mod logs;
 pub mod plan;
+pub(crate) mod replace;
 pub mod status;
 pub mod swap;
 pub mod versions;

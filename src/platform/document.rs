@@ -33,6 +33,10 @@ pub struct Document {
     pub default_web_command: String,
     pub static_files: BTreeMap<String, String>,
     pub properties: BTreeMap<String, String>,
+    /// Properties the engine reads from Secrets Manager or Parameter Store at deploy time:
+    /// references only, never a value.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, crate::model::SecretRef>,
     pub health_check: HealthCheck,
     pub packages: Vec<Package>,
     pub files: Vec<FileSpec>,
@@ -89,6 +93,7 @@ pub fn document(
         default_web_command: settings.default_web_command(),
         static_files: settings.static_files.clone(),
         properties: settings.properties.clone(),
+        secrets: settings.secrets.clone(),
         health_check: target.health_check,
         packages: ext.packages.clone(),
         files: ext.files.clone(),

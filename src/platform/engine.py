@@ -243,7 +243,17 @@ class Engine:
         os.makedirs(self.paths.deployment, exist_ok=True)
         pointer_key = "%s/environments/%s/current.json" % (application, environment)
         local_pointer = os.path.join(self.paths.deployment, "current.json")
-        code, output = self.run(["aws", "s3", "cp", "--only-show-errors", "s3://%s/%s" % (bucket, pointer_key), local_pointer], check=False)
+        code, output = 1, ""
+        # A deployment's temporary group (immutable, traffic splitting) has a pointer of its
+        # own: its instances boot the new version straight away.
+        group = self.own_group()
+        if group:
+            group_key = "%s/environments/%s/groups/%s.json" % (application, environment, group)
+            code, output = self.run(["aws", "s3", "cp", "--only-show-errors", "s3://%s/%s" % (bucket, group_key), local_pointer], check=False)
+            if code == 0:
+                self.log("Group %s has a pointer of its own" % group)
+        if code != 0:
+            code, output = self.run(["aws", "s3", "cp", "--only-show-errors", "s3://%s/%s" % (bucket, pointer_key), local_pointer], check=False)
         document = sample_document
         if code == 0:
             with open(local_pointer, encoding="utf-8") as f:
@@ -256,6 +266,16 @@ class Engine:
         else:
             raise SystemExit("cannot read s3://%s/%s: %s" % (bucket, pointer_key, tail(output, 5)))
         return self.deploy(document, False, report_path, report_prefix)
+
+    def own_group(self):
+        """The Auto Scaling group that launched this instance, or None when it cannot be told
+        (no permission, no region): the environment's pointer is used then."""
+        code, output = self.run(["aws", "autoscaling", "describe-auto-scaling-instances", "--instance-ids", self.instance_id,
+                                 "--query", "AutoScalingInstances[0].AutoScalingGroupName", "--output", "text"], check=False)
+        group = output.strip()
+        if code != 0 or not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{0,254}$", group) or group == "None":
+            return None
+        return group
 
     def fetch_document(self, document_path):
         """A deployment document from the versions bucket (Run Command names it by its key)."""
@@ -357,6 +377,7 @@ class Engine:
         flipped = False
         steps = [
             ("FetchVersion", self.fetch_version),
+            ("ResolveSecrets", self.resolve_secrets),
             ("StageApplication", self.stage_application),
             ("PreBuildEbExtension", self.prebuild_ebextension),
             ("RunAppDeployPreBuildHooks", lambda: self.run_hooks("prebuild", self.paths.staging)),
@@ -505,9 +526,40 @@ class Engine:
         except (zipfile.BadZipFile, OSError) as e:
             raise Failure("cannot unzip the bundle: %s" % e)
 
+    def resolve_secrets(self):
+        """Reads the properties the document gives by reference (Secrets Manager, Parameter
+        Store) with the instance's role, into memory only: their values go to the application's
+        environment and nowhere else (not the log, not the report)."""
+        self.secret_values = {}
+        for name, ref in sorted(self.doc.get("secrets", {}).items()):
+            if ref.get("store") == "ssm-parameter":
+                argv = ["aws", "ssm", "get-parameter", "--name", ref["id"], "--with-decryption",
+                        "--query", "Parameter.Value", "--output", "text"]
+                where = "Parameter Store parameter %s" % ref["id"]
+            else:
+                argv = ["aws", "secretsmanager", "get-secret-value", "--secret-id", ref["id"],
+                        "--query", "SecretString", "--output", "text"]
+                where = "Secrets Manager secret %s" % ref["id"]
+            self.log("Reading property %s from %s" % (name, where))
+            try:
+                proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            except OSError as e:
+                raise Failure("cannot read property %s from %s: %s" % (name, where, e))
+            if proc.returncode != 0:
+                # The error says why (denied, not found); it holds no value.
+                raise Failure("cannot read property %s from %s: does it exist, and does the instance role allow reading it?" % (name, where),
+                              tail(proc.stderr.decode("utf-8", "replace"), 5))
+            value = proc.stdout.decode("utf-8", "replace")
+            if value.endswith("\n"):
+                value = value[:-1]
+            if any(ord(c) < 32 for c in value):
+                raise Failure("property %s from %s is not one line of text (Elastic Beanstalk allows no multi-line values): store it encoded (e.g. base64) and decode it in the application" % (name, where))
+            self.secret_values[name] = value
+
     def properties_env(self):
         env = dict(os.environ)
         env.update(self.doc["properties"])
+        env.update(getattr(self, "secret_values", {}))
         env["PORT"] = str(self.doc["upstream_port"])
         env["EB_IS_COMMAND_LEADER"] = "true" if self.leader else "false"
         env.setdefault("HOME", "/root")
@@ -910,6 +962,7 @@ ProxyPreserveHost on
 
     def environment_lines(self, venv_link):
         values = dict(self.doc["properties"])
+        values.update(getattr(self, "secret_values", {}))
         values["PORT"] = str(self.doc["upstream_port"])
         values["PYTHONPATH"] = os.path.join(venv_link, "bin")
         values["PATH"] = os.path.join(venv_link, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -15,6 +15,10 @@ pub const DEFAULT_THREADS: u32 = 15;
 pub const DEFAULT_TIMEOUT: u32 = 600;
 /// The batch size of a rolling deployment when nothing says: the EB CLI's recommended 30%.
 pub const DEFAULT_BATCH: BatchSize = BatchSize::Percent(30);
+/// Traffic splitting's share of requests for the new instances (EB's default).
+pub const DEFAULT_NEW_VERSION_PERCENT: u32 = 10;
+/// Traffic splitting's evaluation time in seconds (EB's default: 5 minutes).
+pub const DEFAULT_EVALUATION_TIME: u32 = 300;
 /// The WSGI server's port behind the proxy on EB's Python platform.
 pub const DEFAULT_UPSTREAM_PORT: u16 = 8000;
 
@@ -28,11 +32,29 @@ pub struct RuntimeSettings {
     /// URL path → folder of the bundle.
     pub static_files: BTreeMap<String, String>,
     pub properties: BTreeMap<String, String>,
+    /// Properties read on the instance from Secrets Manager or Parameter Store (references
+    /// only; the spec's, which beat a plain property of the same name in `.ebextensions`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, crate::model::SecretRef>,
     pub policy: DeploymentPolicy,
     pub batch_size: BatchSize,
     pub timeout: u32,
+    /// `traffic-splitting`: the new instances' share of requests during the evaluation.
+    #[serde(default = "default_new_version_percent")]
+    pub new_version_percent: u32,
+    /// `traffic-splitting`: seconds of evaluation before the new instances take all requests.
+    #[serde(default = "default_evaluation_time")]
+    pub evaluation_time: u32,
     /// The port the WSGI server listens on (the `PORT` property, else 8000).
     pub upstream_port: u16,
+}
+
+fn default_new_version_percent() -> u32 {
+    DEFAULT_NEW_VERSION_PERCENT
+}
+
+fn default_evaluation_time() -> u32 {
+    DEFAULT_EVALUATION_TIME
 }
 
 impl RuntimeSettings {
@@ -61,6 +83,7 @@ const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
 const PROXY: &str = "aws:elasticbeanstalk:environment:proxy";
 const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
 const COMMAND: &str = "aws:elasticbeanstalk:command";
+const SPLITTING: &str = "aws:elasticbeanstalk:trafficsplitting";
 
 /// Resolves the settings of `env` (none: a bare EB app folder, as `local run --source`) over
 /// the bundle's `.ebextensions`. Option settings Beanpole does not carry out are returned as
@@ -81,6 +104,8 @@ pub fn resolve(
     let mut batch_value = None;
     let mut batch_type = None;
     let mut timeout = None;
+    let mut new_version_percent = None;
+    let mut evaluation_time = None;
     for o in &ext.option_settings {
         let problem = |reason: &str| SettingProblem {
             file: o.file.clone(),
@@ -132,7 +157,7 @@ pub fn resolve(
                     Ok(())
                 }
                 None => Err(problem(
-                    "AllAtOnce or Rolling (the other policies come with safe deploys)",
+                    "AllAtOnce, Rolling, RollingWithAdditionalBatch, Immutable or TrafficSplitting",
                 )),
             },
             (COMMAND, "BatchSize") => number(1, 10_000).map(|n| batch_value = Some(n)),
@@ -144,6 +169,11 @@ pub fn resolve(
                 _ => Err(problem("Percentage or Fixed")),
             },
             (COMMAND, "Timeout") => number(1, 3600).map(|n| timeout = Some(n)),
+            (SPLITTING, "NewVersionPercent") => {
+                number(1, 100).map(|n| new_version_percent = Some(n))
+            }
+            // Minutes, as Elastic Beanstalk counts them.
+            (SPLITTING, "EvaluationTime") => number(3, 600).map(|n| evaluation_time = Some(n * 60)),
             (namespace, option) => {
                 unsupported.push(Unsupported {
                     file: o.file.clone(),
@@ -181,6 +211,8 @@ pub fn resolve(
             _ => BatchSize::Percent(n.min(100)),
         }),
         timeout,
+        new_version_percent,
+        evaluation_time,
     };
     let settings = assemble(env, from_ext);
     Ok((settings, unsupported))
@@ -199,6 +231,8 @@ struct FromEbExtensions {
     policy: Option<DeploymentPolicy>,
     batch_size: Option<BatchSize>,
     timeout: Option<u32>,
+    new_version_percent: Option<u32>,
+    evaluation_time: Option<u32>,
 }
 
 /// The settings of an environment with no bundle yet (the sample application): the spec over
@@ -215,9 +249,12 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
     static_files
         .entry("/static".to_string())
         .or_insert_with(|| "static".to_string());
+    let mut secrets = BTreeMap::new();
     if let Some(env) = spec {
         static_files.extend(env.static_files.clone());
         properties.extend(env.properties.clone());
+        secrets = env.secrets.clone();
+        properties.retain(|name, _| !secrets.contains_key(name));
     }
     let upstream_port = properties
         .get("PORT")
@@ -243,6 +280,7 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
             .unwrap_or(DEFAULT_THREADS),
         static_files,
         properties,
+        secrets,
         policy: spec
             .and_then(|e| e.deployment.policy)
             .or(ext.policy)
@@ -255,6 +293,14 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
             .and_then(|e| e.deployment.timeout)
             .or(ext.timeout)
             .unwrap_or(DEFAULT_TIMEOUT),
+        new_version_percent: spec
+            .and_then(|e| e.deployment.new_version_percent)
+            .or(ext.new_version_percent)
+            .unwrap_or(DEFAULT_NEW_VERSION_PERCENT),
+        evaluation_time: spec
+            .and_then(|e| e.deployment.evaluation_time)
+            .or(ext.evaluation_time)
+            .unwrap_or(DEFAULT_EVALUATION_TIME),
         upstream_port,
     }
 }

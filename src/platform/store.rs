@@ -61,6 +61,12 @@ pub fn environment_pointer_key(application: &str, environment: &str) -> String {
     )
 }
 
+/// The pointer of a deployment's temporary Auto Scaling group: what its instances boot (the
+/// deployment's new version), where the environment's pointer still names the old one.
+pub fn group_pointer_key(application: &str, environment: &str, group: &str) -> String {
+    format!("{application}/environments/{environment}/groups/{group}.json")
+}
+
 /// A request to abort the deployment in progress on an environment (`beanpole abort`).
 pub fn abort_key(application: &str, environment: &str) -> String {
     format!(

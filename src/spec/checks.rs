@@ -338,6 +338,63 @@ pub fn http_matcher(matcher: &str) -> Check {
     Ok(())
 }
 
+/// A Secrets Manager secret's ARN: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME.
+pub fn secret_arn(value: &str) -> Check {
+    arn(value)?;
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    if parts[2] != "secretsmanager"
+        || parts[3].is_empty()
+        || parts[4].is_empty()
+        || !parts[5].starts_with("secret:")
+        || parts[5].len() == "secret:".len()
+    {
+        return Err("expected a Secrets Manager secret's ARN: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME".into());
+    }
+    Ok(())
+}
+
+/// A Systems Manager parameter's name: `/pets/api-key` or `api-key` (letters, digits and
+/// `_.-/`, at most 1011 characters, as SSM allows).
+pub fn parameter_name(value: &str) -> Check {
+    let ok = !value.is_empty()
+        && value.len() <= 1011
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'))
+        && !value.ends_with('/')
+        && !value.contains("//");
+    if !ok {
+        return Err(
+            "a parameter name is like /pets/api-key: letters, digits and _ . - /, not ending in /"
+                .into(),
+        );
+    }
+    let lower = value.trim_start_matches('/').to_ascii_lowercase();
+    if lower.starts_with("aws") || lower.starts_with("ssm") {
+        return Err("parameter names may not begin with aws or ssm".into());
+    }
+    Ok(())
+}
+
+/// A KMS key's ARN (a key or an alias).
+pub fn kms_key_arn(value: &str) -> Check {
+    arn(value)?;
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    if parts[2] != "kms" || !(parts[5].starts_with("key/") || parts[5].starts_with("alias/")) {
+        return Err("expected a KMS key's ARN: arn:aws:kms:REGION:ACCOUNT:key/ID".into());
+    }
+    Ok(())
+}
+
+/// A property name that reads like a secret (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*_KEY`).
+pub fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["PASSWORD", "SECRET", "TOKEN"]
+        .iter()
+        .any(|w| upper.contains(w))
+        || upper.ends_with("_KEY")
+}
+
 /// An environment property name: an environment variable.
 pub fn property_name(name: &str) -> Check {
     let mut chars = name.chars();

@@ -505,6 +505,54 @@ impl<'b> BlockReader<'b> {
         }
     }
 
+    /// A map of strings in which values may also be references to secrets (what `secret()`
+    /// and `ssm_parameter()` return): the strings, and the references (their fields) apart.
+    #[allow(clippy::type_complexity)]
+    pub fn string_or_reference_map(
+        &self,
+        ev: &mut Evaluator,
+        name: &str,
+    ) -> Option<(
+        BTreeMap<String, String>,
+        BTreeMap<String, BTreeMap<String, String>>,
+        Span,
+    )> {
+        let (value, span) = self.value(ev, name)?;
+        let Value::Object(map) = value else {
+            self.wrong_type(ev, name, "map(string)", &value, span);
+            return None;
+        };
+        let mut strings = BTreeMap::new();
+        let mut references = BTreeMap::new();
+        for (k, v) in map {
+            match &v {
+                Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                    strings.insert(k, v.to_template_string().unwrap_or_default());
+                }
+                Value::Object(fields) if fields.contains_key(super::functions::REFERENCE_KEY) => {
+                    references.insert(
+                        k,
+                        fields
+                            .iter()
+                            .filter_map(|(f, v)| Some((f.clone(), v.to_template_string()?)))
+                            .collect(),
+                    );
+                }
+                other => {
+                    self.wrong_type(
+                        ev,
+                        &format!("{name}.{k}"),
+                        "string, secret(…) or ssm_parameter(…)",
+                        other,
+                        span.clone(),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some((strings, references, span))
+    }
+
     /// Runs a validator on a value and reports `InvalidValue` at its span.
     pub fn check(
         &self,

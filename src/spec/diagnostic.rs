@@ -75,6 +75,8 @@ pub enum SpecError {
     Evaluation { message: String },
     #[error("broad permission: {what}")]
     BroadPermission { what: String },
+    #[error("property `{name}` looks like a secret but is given in plain text")]
+    SecretInPlainText { name: String },
     #[error("{message}")]
     Input { message: String },
 }

@@ -30,7 +30,36 @@ pub const FUNCTIONS: &[&str] = &[
     "min",
     "max",
     "substr",
+    "secret",
+    "ssm_parameter",
 ];
+
+/// The key that marks a map as a reference to a secret (what `secret()` and
+/// `ssm_parameter()` return): its value is the store, `id` names the secret and `kms_key` the
+/// key that encrypts it, if given. The value itself is read on the instance, never here.
+pub const REFERENCE_KEY: &str = "beanpole:reference";
+pub const SECRETS_MANAGER: &str = "secretsmanager";
+pub const SSM_PARAMETER: &str = "ssm-parameter";
+
+fn reference(
+    store: &str,
+    args: Args,
+    check: fn(&str) -> super::checks::Check,
+) -> Result<Value, CallError> {
+    arity(args, 1, 2)?;
+    let id = string(args, 0)?;
+    check(&id).map_err(|reason| arg_error(reason, Some(&args[0].1)))?;
+    let mut map = BTreeMap::from([
+        (REFERENCE_KEY.to_string(), Value::String(store.to_string())),
+        ("id".to_string(), Value::String(id)),
+    ]);
+    if args.len() == 2 {
+        let key = string(args, 1)?;
+        super::checks::kms_key_arn(&key).map_err(|reason| arg_error(reason, Some(&args[1].1)))?;
+        map.insert("kms_key".to_string(), Value::String(key));
+    }
+    Ok(Value::Object(map))
+}
 
 pub enum CallError {
     UnknownFunction,
@@ -116,6 +145,8 @@ pub fn call(name: &str, args: Args) -> Result<Value, CallError> {
         return Ok(Value::Unknown(format!("{name}()")));
     }
     match name {
+        "secret" => reference(SECRETS_MANAGER, args, super::checks::secret_arn),
+        "ssm_parameter" => reference(SSM_PARAMETER, args, super::checks::parameter_name),
         "lower" => {
             arity(args, 1, 1)?;
             Ok(Value::String(string(args, 0)?.to_lowercase()))

@@ -277,3 +277,69 @@ fn substr_with_a_huge_length_does_not_overflow() {
     let c = compile(&fs, &VariableInputs::default());
     assert!(c.is_valid(), "{:?}", messages(&c));
 }
+
+#[test]
+fn secret_properties_are_references_and_plain_secret_names_are_warned_about() {
+    let spec = format!(
+        r#"{APP}
+environment "pets-env-blue" {{
+  application = application.pets-app
+  platform    = "python-3.12"
+  properties  = {{
+    DB_PASSWORD = secret("arn:aws:secretsmanager:us-east-2:123456789012:secret:pets/db-AbC123", "arn:aws:kms:us-east-2:123456789012:key/1234")
+    API_KEY     = ssm_parameter("/pets/api-key")
+    AUTH_TOKEN  = "pasted-in-plain-text"
+    PETS_TABLE  = "Pets"
+  }}
+}}
+"#
+    );
+    let fs = MemoryFs::new().with_file("spec/main.hcl", spec);
+    let c = compile(&fs, &VariableInputs::default());
+    assert!(c.is_valid(), "{:?}", messages(&c));
+    let env = &c.spec.environments[0];
+    assert_eq!(
+        env.properties.keys().collect::<Vec<_>>(),
+        vec!["AUTH_TOKEN", "PETS_TABLE"]
+    );
+    let db = &env.secrets["DB_PASSWORD"];
+    assert_eq!(db.store, "secretsmanager");
+    assert!(db.id.ends_with(":secret:pets/db-AbC123"));
+    assert_eq!(
+        db.kms_key.as_deref(),
+        Some("arn:aws:kms:us-east-2:123456789012:key/1234")
+    );
+    assert_eq!(env.secrets["API_KEY"].store, "ssm-parameter");
+    assert_eq!(env.secrets["API_KEY"].id, "/pets/api-key");
+    let warnings: Vec<String> = c.warnings.iter().map(|w| w.error.to_string()).collect();
+    assert_eq!(
+        warnings,
+        vec!["property `AUTH_TOKEN` looks like a secret but is given in plain text"]
+    );
+
+    // A reference that is not one is refused where it is written.
+    let bad = format!(
+        r#"{APP}
+environment "pets-env-blue" {{
+  application = application.pets-app
+  platform    = "python-3.12"
+  properties  = {{ DB_PASSWORD = secret("arn:aws:s3:::not-a-secret") }}
+}}
+"#
+    );
+    let c = compile(
+        &MemoryFs::new().with_file("spec/main.hcl", bad),
+        &VariableInputs::default(),
+    );
+    assert!(!c.is_valid());
+    assert!(
+        c.diagnostics.iter().any(|d| d
+            .hint
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Secrets Manager")
+            || d.error.to_string().contains("Secrets Manager")),
+        "{:?}",
+        messages(&c)
+    );
+}

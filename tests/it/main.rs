@@ -18,5 +18,6 @@ mod platform;
 mod policies_moto;
 mod reconcile_moto;
 mod regressions;
+mod secrets_moto;
 mod spec_diagnostics;
 mod versions_moto;

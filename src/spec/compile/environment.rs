@@ -141,8 +141,47 @@ impl<'f> Compiler<'f> {
                 }
             },
         };
-        let properties = reader.string_map(&mut ev, "properties");
+        let read = reader.string_or_reference_map(&mut ev, "properties");
+        let (properties, secrets) = match read {
+            Some((strings, references, span)) => (Some((strings, span)), references),
+            None => (None, BTreeMap::new()),
+        };
+        let secrets: BTreeMap<String, SecretRef> = secrets
+            .into_iter()
+            .map(|(name, fields)| {
+                let at = reader.map_key_span("properties", &name);
+                reader.check(
+                    &mut ev,
+                    "property name",
+                    &name.escape_debug().to_string(),
+                    &at,
+                    checks::property_name(&name),
+                );
+                let get = |f: &str| fields.get(f).cloned();
+                (
+                    name,
+                    SecretRef {
+                        store: get(crate::spec::functions::REFERENCE_KEY).unwrap_or_default(),
+                        id: get("id").unwrap_or_default(),
+                        kms_key: get("kms_key"),
+                    },
+                )
+            })
+            .collect();
         if let Some((props, _)) = &properties {
+            // A secret given as plain text is visible to anyone who reads the spec, the plan
+            // or the launch template: say so.
+            for key in props.keys().filter(|k| checks::looks_secret(k)) {
+                ev.warnings.push(
+                    Diagnostic::new(
+                        SpecError::SecretInPlainText { name: key.clone() },
+                        reader.map_value_span("properties", key),
+                    )
+                    .with_hint(format!(
+                        "keep it in Secrets Manager or Parameter Store and write `{key} = secret(\"arn:aws:secretsmanager:…\")` or `{key} = ssm_parameter(\"/…\")`: the instance reads it at deploy time and it appears nowhere else"
+                    )),
+                );
+            }
             for (key, value) in props {
                 let at = reader.map_key_span("properties", key);
                 reader.check(
@@ -254,6 +293,7 @@ impl<'f> Compiler<'f> {
             network,
             permissions,
             properties: properties.map(|(p, _)| p).unwrap_or_default(),
+            secrets,
             proxy_in_spec,
             wsgi,
             static_files,

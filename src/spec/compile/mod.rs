@@ -39,7 +39,7 @@ use super::variables::{VarType, VariableInputs, TYPE_NAMES};
 use crate::model::platform::{PLATFORMS, PROXIES};
 use crate::model::{
     Application, Capacity, Environment, HealthCheck, Https, Instance, LoadBalancer, Network,
-    Output, Permissions, Platform, Proxy, Spec, Statement, Tier,
+    Output, Permissions, Platform, Proxy, SecretRef, Spec, Statement, Tier,
 };
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body, Structure};

@@ -43,7 +43,14 @@ pub(super) fn read_deployment(
         file,
         block,
         "deployment",
-        &["policy", "batch_size", "timeout", "rollback"],
+        &[
+            "policy",
+            "batch_size",
+            "timeout",
+            "rollback",
+            "new_version_percent",
+            "evaluation_time",
+        ],
         &[],
         ev,
     );
@@ -111,6 +118,33 @@ pub(super) fn read_deployment(
     }
     if let Some((rollback, _)) = r.bool(ev, "rollback") {
         deployment.rollback = Some(rollback);
+    }
+    deployment.new_version_percent = r
+        .whole_number(ev, "new_version_percent", 1, 100)
+        .map(|(n, _)| n as u32);
+    if let Some((time, span)) = r.string(ev, "evaluation_time") {
+        match crate::duration::parse_duration(&time) {
+            Ok(d) if (1..=36_000).contains(&d.as_secs()) => {
+                deployment.evaluation_time = Some(d.as_secs() as u32)
+            }
+            other => {
+                r.mark_failed();
+                let reason = other
+                    .err()
+                    .unwrap_or_else(|| "write a duration like 5m or 30s".into());
+                ev.diagnostics.push(
+                    Diagnostic::new(
+                        SpecError::InvalidValue {
+                            what: "evaluation_time".into(),
+                            value: time,
+                            reason: ": from 1s to 600m, as Elastic Beanstalk allows".into(),
+                        },
+                        span,
+                    )
+                    .with_hint(reason),
+                );
+            }
+        }
     }
     (!r.failed()).then_some(deployment)
 }
