@@ -16,7 +16,8 @@ free_port() {
 # start_moto: sets MOTO_PORT and MOTO_PID; stop_moto kills it.
 start_moto() {
   MOTO_PORT=$(free_port)
-  MOTO_EC2_LOAD_DEFAULT_AMIS=false MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+  # PYTHONPATH: fixes where moto is not AWS (scripts/moto-fixes/sitecustomize.py says which).
+  PYTHONPATH="$PWD/scripts/moto-fixes" MOTO_EC2_LOAD_DEFAULT_AMIS=false MOTO_IAM_LOAD_MANAGED_POLICIES=true \
     .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/dev/null 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 100); do

@@ -647,3 +647,36 @@ pub async fn terminate_instances(
         .op("TerminateInstances")
         .map(|_| ())
 }
+
+/// The launch template version each of `instances` was launched from (EC2's
+/// `aws:ec2launchtemplate:version` tag on it); instances without one are left out.
+pub async fn launch_template_versions(
+    client: &aws_sdk_ec2::Client,
+    instances: &[String],
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut versions = BTreeMap::new();
+    if instances.is_empty() {
+        return Ok(versions);
+    }
+    // A filter, not InstanceIds: an id EC2 no longer knows is not an error here.
+    let mut pages = client
+        .describe_instances()
+        .filters(filter("instance-id", instances))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for reservation in page.op("DescribeInstances")?.reservations() {
+            for instance in reservation.instances() {
+                let version = instance
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("aws:ec2launchtemplate:version"))
+                    .and_then(|t| t.value());
+                if let (Some(id), Some(version)) = (instance.instance_id(), version) {
+                    versions.insert(id.to_string(), version.to_string());
+                }
+            }
+        }
+    }
+    Ok(versions)
+}

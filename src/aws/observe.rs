@@ -172,6 +172,7 @@ pub async fn observe(
             in_transition,
             targets: health.get(&l.target_group).cloned().unwrap_or_default(),
             cnames,
+            ..Observation::default()
         });
     }
     Ok((observations, zones))

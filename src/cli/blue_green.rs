@@ -6,7 +6,7 @@ use super::{
     EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK,
 };
 use crate::graph::compile::RECORD_TTL;
-use crate::ops::status::{lookups, observe_all};
+use crate::ops::status::lookups;
 use crate::ops::swap::decide::{parse_duration, Refusal, SwapRequest};
 use crate::ops::swap::{perform, prepare, SwapEvent, SwapOutcome};
 use crate::ops::utc;
@@ -65,6 +65,9 @@ fn status_json(rows: &[(Observation, Health)]) -> serde_json::Value {
                     "healthy_targets": healthy,
                     "registered_targets": o.targets.len(),
                 },
+                "version": o.expected_version,
+                "instance_versions": o.instance_versions.iter().map(|(i, v)| (i.clone(), json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                "deployment": o.deployment,
             })
         }).collect::<Vec<_>>(),
     })
@@ -102,6 +105,17 @@ fn status_text(rows: &[(Observation, Health)], tty: bool) -> String {
             healthy,
             o.targets.len()
         ));
+        if let Some(expected) = &o.expected_version {
+            let on = o
+                .instance_versions
+                .iter()
+                .filter(|(_, v)| v.as_deref() == Some(expected.as_str()))
+                .count();
+            out.push_str(&format!(
+                "  version        {expected} (on {on} of {} instances)\n",
+                o.instance_versions.len()
+            ));
+        }
     }
     out
 }
@@ -126,7 +140,7 @@ pub fn status(spec: &SpecArgs, aws: &AwsArgs, args: &StatusArgs) -> i32 {
     };
     let tty = std::io::stdout().is_terminal();
     loop {
-        let observed = match observe_all(&session, &lookups) {
+        let observed = match crate::ops::status::status(&session, &lookups) {
             Ok(o) => o,
             Err(e) => return error(e),
         };

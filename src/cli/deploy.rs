@@ -104,6 +104,7 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
         label: args.label.clone(),
         message: args.message.clone(),
         policy: args.policy,
+        configuration: false,
     };
     let started = Instant::now();
     let mut show = |event: DeployEvent| eprintln!("{}", progress_line(&event, started));
@@ -282,7 +283,7 @@ pub fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
     record(code, &summary, &details)
 }
 
-fn progress_line(event: &DeployEvent, started: Instant) -> String {
+pub(crate) fn progress_line(event: &DeployEvent, started: Instant) -> String {
     let at = format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
     match event {
         DeployEvent::Version {

@@ -24,7 +24,8 @@ fn planned(spec: &SpecArgs, aws: &AwsArgs, scope: &PlanScope) -> Result<(Session
     let (compilation, graph) = load_spec(spec)?;
     check_scope(&compilation, &scope.environments).map_err(error)?;
     let session = open_session(&compilation, aws)?;
-    let planned = make_plan(&session, graph, scope).map_err(error)?;
+    let planned =
+        make_plan(&session, graph, &compilation.spec.environments, scope).map_err(error)?;
     if aws.verbose {
         eprintln!("{}", render_calls(&planned.calls));
     }
@@ -41,6 +42,7 @@ struct Locked {
     session: Session,
     planned: Planned,
     interrupt: Interrupt,
+    compilation: crate::spec::Compilation,
 }
 
 fn planned_locked(
@@ -84,7 +86,8 @@ fn planned_locked(
             )
         })
         .collect();
-    let planned = make_plan(&session, graph, scope).map_err(error)?;
+    let planned =
+        make_plan(&session, graph, &compilation.spec.environments, scope).map_err(error)?;
     if aws.verbose {
         eprintln!("{}", render_calls(&planned.calls));
     }
@@ -94,7 +97,73 @@ fn planned_locked(
         planned,
         interrupt,
         leases,
+        compilation,
     })
+}
+
+/// After a successful walk, the changes that reach running instances: each environment's
+/// instances replaced through its policy, or a configuration deployment in place.
+fn roll_out(locked: &Locked, code: i32, summary: String) -> (i32, String) {
+    if code != EXIT_OK || locked.planned.plan.rollouts.is_empty() {
+        return (code, summary);
+    }
+    let mut summary = summary;
+    for rollout in &locked.planned.plan.rollouts {
+        println!("\n{}:", capitalized(&rollout.note()));
+        let started = std::time::Instant::now();
+        let mut show = |event: crate::ops::deploy::DeployEvent| {
+            eprintln!("{}", super::deploy::progress_line(&event, started))
+        };
+        match crate::ops::rollout::roll_out(
+            &locked.compilation,
+            &locked.planned.graph,
+            &locked.session,
+            rollout,
+            &locked.interrupt,
+            &mut show,
+        ) {
+            Ok(None) => println!(
+                "Nothing to deploy on {}: no version is deployed there yet (its instances take the new settings when one is).",
+                rollout.environment
+            ),
+            Ok(Some(outcome)) if outcome.succeeded() => {
+                println!(
+                    "Rolled out on {} in {:.1} s.",
+                    rollout.environment, outcome.elapsed_seconds
+                );
+                summary.push_str(&format!("; {} rolled out", rollout.environment));
+            }
+            Ok(Some(outcome)) => {
+                let code = error(format!(
+                    "the rollout on {} failed ({}); the environment's instances that were not replaced still serve {}: fix the cause and apply again",
+                    rollout.environment,
+                    outcome
+                        .failed_instances()
+                        .map(|i| format!("{} {} at {}: {}", i.instance, i.outcome, i.failed_step.as_deref().unwrap_or("-"), i.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    outcome.version
+                ));
+                return (code, format!("{summary}; the rollout on {} failed", rollout.environment));
+            }
+            Err(e) => {
+                let code = error(format!(
+                    "the rollout on {} failed: {e}; apply again to finish it",
+                    rollout.environment
+                ));
+                return (code, format!("{summary}; the rollout on {} failed", rollout.environment));
+            }
+        }
+    }
+    (EXIT_OK, summary)
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 fn report_plan_errors(plan: &Plan) -> Result<(), i32> {
@@ -179,7 +248,7 @@ pub fn plan(spec: &SpecArgs, aws: &AwsArgs, args: &PlanArgs) -> i32 {
             );
         }
     }
-    if args.detailed_exitcode && !planned.plan.is_empty() {
+    if args.detailed_exitcode && (!planned.plan.is_empty() || !planned.plan.rollouts.is_empty()) {
         EXIT_CHANGES
     } else {
         EXIT_OK
@@ -224,19 +293,24 @@ pub fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
     }
     print_account(session);
     print!("{}", render_text(&planned.plan));
-    if planned.plan.is_empty() {
+    if planned.plan.is_empty() && planned.plan.rollouts.is_empty() {
         return locked.record(EXIT_OK, "nothing to change");
     }
     if let Err(code) = confirm(args.auto_approve, "apply", "--auto-approve") {
         return code;
     }
-    let (code, summary) = walk(
-        session,
-        planned,
-        args.parallelism,
-        "Apply",
-        &locked.interrupt,
-    );
+    let (code, summary) = if planned.plan.is_empty() {
+        (EXIT_OK, "no resource to change".to_string())
+    } else {
+        walk(
+            session,
+            planned,
+            args.parallelism,
+            "Apply",
+            &locked.interrupt,
+        )
+    };
+    let (code, summary) = roll_out(&locked, code, summary);
     locked.record(code, &summary)
 }
 
@@ -272,17 +346,22 @@ fn apply_saved(path: &Path, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
         return error(e);
     }
     print!("{}", render_text(&planned.plan));
-    if planned.plan.is_empty() {
+    if planned.plan.is_empty() && planned.plan.rollouts.is_empty() {
         return locked.record(EXIT_OK, "nothing to change");
     }
     // A saved plan was reviewed when it was made: applying it is the approval.
-    let (code, summary) = walk(
-        session,
-        planned,
-        args.parallelism,
-        "Apply",
-        &locked.interrupt,
-    );
+    let (code, summary) = if planned.plan.is_empty() {
+        (EXIT_OK, "no resource to change".to_string())
+    } else {
+        walk(
+            session,
+            planned,
+            args.parallelism,
+            "Apply",
+            &locked.interrupt,
+        )
+    };
+    let (code, summary) = roll_out(&locked, code, summary);
     locked.record(code, &summary)
 }
 

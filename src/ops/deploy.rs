@@ -22,8 +22,9 @@ use crate::platform::document::{document, HealthCheck, Target, VersionRef};
 use crate::platform::report::Report;
 use crate::platform::settings::{resolve, SettingProblem};
 use crate::platform::store::{
-    abort_key, boot_report_key, bundle_key, deployment_document_key, deployment_reports_prefix,
-    environment_pointer_key, AbortRequest, EnvironmentPointer, VersionManifest,
+    abort_key, boot_report_key, bundle_key, deploying_key, deployment_document_key,
+    deployment_reports_prefix, environment_pointer_key, AbortRequest, EnvironmentPointer,
+    VersionManifest,
 };
 use crate::spec::Compilation;
 use serde::Serialize;
@@ -48,6 +49,10 @@ pub struct DeployRequest {
     pub message: String,
     /// `--policy`: this deployment's policy instead of the environment's.
     pub policy: Option<crate::model::DeploymentPolicy>,
+    /// A configuration deployment (apply, after a change of settings): the version deployed
+    /// again in place with the spec's settings, running `.platform/confighooks`; never on new
+    /// instances (a policy that launches some rolls in place instead).
+    pub configuration: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +268,12 @@ pub fn deploy(
     if let Some(policy) = request.policy {
         settings.policy = policy;
     }
+    if request.configuration {
+        settings.policy = match settings.policy {
+            crate::model::DeploymentPolicy::AllAtOnce => crate::model::DeploymentPolicy::AllAtOnce,
+            _ => crate::model::DeploymentPolicy::Rolling,
+        };
+    }
     let plan = plan(&fleet.in_service, settings.policy, settings.batch_size)
         .map_err(|p| DeployError::Refused(format!("environment {}: {p}", env.name)))?
         .with_traffic_split(settings.new_version_percent, settings.evaluation_time);
@@ -273,7 +284,7 @@ pub fn deploy(
         .block_on(s3::put_engine(&aws.s3, &store.bucket))?;
     let mut deployment_id = next_deployment_id(session, aws, &store.bucket, &application, env)?;
     loop {
-        let doc = document(
+        let mut doc = document(
             Target {
                 application: application.clone(),
                 environment: env.name.clone(),
@@ -299,6 +310,7 @@ pub fn deploy(
             &settings,
             &manifest.ebextensions,
         );
+        doc.configuration = request.configuration;
         let bytes = serde_json::to_vec_pretty(&doc)
             .map_err(|e| DeployError::Refused(format!("cannot write the document: {e}")))?;
         let key = deployment_document_key(&application, &env.name, deployment_id);
@@ -318,6 +330,67 @@ pub fn deploy(
         deployment_id,
         plan: plan.clone(),
     });
+    // What `status` shows while this runs: the batch under way and how far it got.
+    let deploying = deploying_key(&application, &env.name);
+    let mut progress = crate::status::DeploymentInProgress {
+        deployment_id,
+        version: manifest.label.clone(),
+        policy: plan.policy.name().to_string(),
+        batch: 0,
+        batches: plan.batches.len() + usize::from(plan.extra > 0) + plan.replace.min(2),
+        instances_done: 0,
+        instances: plan.replace
+            + plan.extra
+            + plan
+                .batches
+                .iter()
+                .map(|b| b.instances.len())
+                .sum::<usize>(),
+        ..Default::default()
+    };
+    let record = |progress: &crate::status::DeploymentInProgress| {
+        if let Ok(bytes) = serde_json::to_vec_pretty(progress) {
+            // Best effort: a display, never a reason to stop a deploy.
+            let _ = session.runtime.block_on(s3::put(
+                &aws.s3,
+                &store.bucket,
+                &deploying,
+                bytes,
+                "application/json",
+            ));
+        }
+    };
+    record(&progress);
+    let outer = on_event;
+    let mut tracked = |event: DeployEvent| {
+        let changed = match &event {
+            DeployEvent::BatchStarted { number, of, .. } => {
+                progress.batch = *number;
+                progress.batches = *of;
+                true
+            }
+            DeployEvent::InstanceDone(o) => {
+                progress.instances_done += usize::from(o.outcome == "succeeded");
+                true
+            }
+            DeployEvent::TrafficShifted { percent, .. } => {
+                progress.traffic_percent = Some(*percent);
+                true
+            }
+            DeployEvent::RollingBack { instances, .. } => {
+                progress.rolling_back = true;
+                progress.instances_done = 0;
+                progress.instances = instances.len();
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            record(&progress);
+        }
+        outer(event);
+    };
+    let on_event: &mut dyn FnMut(DeployEvent) = &mut tracked;
 
     let timeout = Duration::from_secs(u64::from(settings.timeout));
     // An abort request older than this deploy is stale.
@@ -389,7 +462,13 @@ pub fn deploy(
     // version as the first batch.
     let mut launched: Vec<String> = Vec::new();
     let run_plan = if plan.extra > 0 {
-        match rollout.launch_extra(&fleet, plan.extra, &mut launched, on_event) {
+        match rollout.launch_extra(
+            &fleet,
+            plan.extra,
+            &fleet.in_service,
+            &mut launched,
+            on_event,
+        ) {
             Ok(()) => plan.with_extra_batch(&launched),
             Err(e) => {
                 rollout.retire(&fleet, &launched, on_event)?;
@@ -500,6 +579,11 @@ fn finish(
         rollback,
         not_deployed,
     } = finished;
+    let _ = session.runtime.block_on(s3::delete(
+        &aws.s3,
+        rollout.bucket,
+        &deploying_key(&application, &env.name),
+    ));
     if aborted.is_some() {
         // Handled: the request is answered by this deploy's event.
         session
@@ -683,10 +767,11 @@ impl Rollout<'_> {
     /// Raises the group by `extra` instances and waits until they booted (their boot report),
     /// keeping them out of the target group until then; their ids. On failure, the ids
     /// launched so far (to retire) with the error.
-    fn launch_extra(
+    pub(crate) fn launch_extra(
         &self,
         fleet: &autoscaling::FleetView,
         extra: usize,
+        known: &[String],
         launched: &mut Vec<String>,
         on_event: &mut dyn FnMut(DeployEvent),
     ) -> Result<(), DeployError> {
@@ -712,7 +797,7 @@ impl Rollout<'_> {
                 .map(|v| v.in_service)
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|i| !fleet.in_service.contains(i))
+                .filter(|i| !known.contains(i))
                 .collect();
             new.sort();
             if new.len() >= extra {

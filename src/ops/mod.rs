@@ -18,6 +18,7 @@ pub mod lock;
 pub mod logs;
 pub mod plan;
 pub(crate) mod replace;
+pub mod rollout;
 pub mod status;
 pub mod swap;
 pub mod versions;

@@ -47,6 +47,7 @@ pub fn bind_account(session: &Session, graph: &mut ResourceGraph) -> Result<(), 
 pub fn plan(
     session: &Session,
     mut graph: ResourceGraph,
+    environments: &[crate::model::Environment],
     scope: &PlanScope,
 ) -> Result<Planned, OpError> {
     let meter = session.measure();
@@ -74,12 +75,142 @@ pub fn plan(
     let swapped = follow_swaps(&mut graph, &live);
     let mut plan = diff(&graph, &live, scope);
     plan.swapped = swapped;
+    plan.rollouts = rollouts(environments, &plan);
+    if !scope.destroy {
+        let unfinished = unfinished_rollouts(session, environments, scope, &plan)?;
+        plan.rollouts.extend(unfinished);
+    }
     Ok(Planned {
         graph,
         live,
         plan,
         calls,
     })
+}
+
+/// The changes that reach running instances: an environment whose launch template the plan
+/// updates and whose group has instances, with the environment's deployment settings (the
+/// spec's, over Elastic Beanstalk's defaults).
+fn rollouts(
+    environments: &[crate::model::Environment],
+    plan: &crate::reconcile::Plan,
+) -> Vec<crate::reconcile::plan::InstanceRollout> {
+    use crate::graph::ResourceKind;
+    let mut found = Vec::new();
+    for env in environments {
+        let in_env = |e: &Option<String>| e.as_deref() == Some(env.name.as_str());
+        let Some(change) = plan.changes.iter().find(|c| {
+            c.kind == ResourceKind::LaunchTemplate
+                && c.action == crate::reconcile::Action::Update
+                && in_env(&c.environment)
+        }) else {
+            continue;
+        };
+        let Some(kind) = crate::deploy::changes::of_launch_template(&change.attributes) else {
+            continue;
+        };
+        let instances = plan
+            .matched
+            .values()
+            .find(|r| r.kind == ResourceKind::AutoScalingGroup && in_env(&r.environment))
+            .and_then(|r| r.attributes.get("desired_capacity"))
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0);
+        if instances == 0 {
+            continue;
+        }
+        let settings = crate::platform::settings::from_spec(env);
+        found.push(crate::reconcile::plan::InstanceRollout {
+            application: env.application.clone(),
+            environment: env.name.clone(),
+            change: kind,
+            instances,
+            policy: settings.policy,
+            batch_size: settings.batch_size,
+        });
+    }
+    found
+}
+
+/// Environments whose launch template the plan leaves alone but whose group still runs
+/// instances launched from an older version of it (an earlier rollout failed or was
+/// interrupted): apply finishes replacing them.
+fn unfinished_rollouts(
+    session: &Session,
+    environments: &[crate::model::Environment],
+    scope: &PlanScope,
+    plan: &crate::reconcile::Plan,
+) -> Result<Vec<crate::reconcile::plan::InstanceRollout>, OpError> {
+    use crate::graph::ResourceKind;
+    let mut found = Vec::new();
+    for env in environments {
+        if !scope.includes(Some(env.name.as_str()))
+            || plan.rollouts.iter().any(|r| r.environment == env.name)
+        {
+            continue;
+        }
+        let in_env = |e: &Option<String>| e.as_deref() == Some(env.name.as_str());
+        if plan
+            .changes
+            .iter()
+            .any(|c| c.kind == ResourceKind::LaunchTemplate && in_env(&c.environment))
+        {
+            continue;
+        }
+        let live = |kind: ResourceKind| {
+            plan.matched
+                .values()
+                .find(|r| r.kind == kind && r.owned && in_env(&r.environment))
+        };
+        let (Some(group), Some(template)) = (
+            live(ResourceKind::AutoScalingGroup),
+            live(ResourceKind::LaunchTemplate),
+        ) else {
+            continue;
+        };
+        let Some(latest) = template
+            .outputs
+            .get("latest_version")
+            .and_then(|v| v.as_str())
+        else {
+            continue;
+        };
+        let aws = session.client(&env.application)?;
+        let Some(view) = session
+            .runtime
+            .block_on(crate::aws::autoscaling::fleet_view(
+                &aws.autoscaling,
+                &group.aws_name,
+                &env.application,
+                &env.name,
+            ))
+            .map_err(OpError::Read)?
+        else {
+            continue;
+        };
+        if !view.owned || view.in_service.is_empty() {
+            continue;
+        }
+        let versions = session
+            .runtime
+            .block_on(crate::aws::ec2::launch_template_versions(
+                &aws.ec2,
+                &view.in_service,
+            ))
+            .map_err(OpError::Read)?;
+        if versions.values().any(|v| v != latest) {
+            let settings = crate::platform::settings::from_spec(env);
+            found.push(crate::reconcile::plan::InstanceRollout {
+                application: env.application.clone(),
+                environment: env.name.clone(),
+                change: crate::deploy::changes::InstanceChange::NewInstances,
+                instances: view.in_service.len() as i64,
+                policy: settings.policy,
+                batch_size: settings.batch_size,
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// Where a plan came from, for the saved plan.

@@ -83,15 +83,18 @@ pub(crate) fn replace(
         deployment_id: id,
         document: deployment_document_key(rollout.application, &rollout.env.name, id),
     };
-    let bytes = serde_json::to_vec_pretty(&pointer)
-        .map_err(|e| DeployError::Refused(format!("cannot write the group's pointer: {e}")))?;
-    session.runtime.block_on(s3::put(
-        &aws.s3,
-        rollout.bucket,
-        &group_pointer_key(rollout.application, &rollout.env.name, &group),
-        bytes,
-        "application/json",
-    ))?;
+    // (Deployment 0 is the sample application, which an instance boots without a pointer.)
+    if id > 0 {
+        let bytes = serde_json::to_vec_pretty(&pointer)
+            .map_err(|e| DeployError::Refused(format!("cannot write the group's pointer: {e}")))?;
+        session.runtime.block_on(s3::put(
+            &aws.s3,
+            rollout.bucket,
+            &group_pointer_key(rollout.application, &rollout.env.name, &group),
+            bytes,
+            "application/json",
+        ))?;
+    }
     let mut temporary = Temporary {
         group: group.clone(),
         target_group: None,

@@ -67,7 +67,7 @@ pub fn user_data(application: &str, env: &Environment) -> String {
     // Application and environment names are letters, digits and hyphens (the spec checks).
     format!(
         "#!/bin/bash\n\
-# Beanpole platform boot: environment {env_name} of application {application} ({platform}, {proxy})\n\
+# Beanpole platform boot: environment {env_name} of application {application} ({platform})\n\
 set -euo pipefail\n\
 root=\"${{BEANPOLE_ROOT:-}}\"\n\
 mkdir -p \"$root/opt/beanpole\" \"$root/var/log\"\n\
@@ -80,9 +80,18 @@ exec python3 \"$root/opt/beanpole/engine.py\" boot --root \"${{root:-/}}\" --buc
 --report-prefix \"s3://{bucket}/{application}/environments/{env_name}/boot/\"\n",
         env_name = env.name,
         platform = env.platform,
-        proxy = env.proxy,
         encoded = base64(sample.as_bytes()),
     )
+}
+
+/// The user data without the settings it carries (the sample document's line): what decides
+/// whether a change to it needs new instances (see `deploy::changes`).
+pub fn without_settings(user_data: &str) -> String {
+    user_data
+        .lines()
+        .filter(|l| !(l.starts_with("echo '") && l.contains("/opt/beanpole/sample-document.json")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Standard base64 (RFC 4648, padded).

@@ -42,6 +42,10 @@ pub struct Document {
     pub files: Vec<FileSpec>,
     pub commands: Vec<Command>,
     pub container_commands: Vec<Command>,
+    /// A configuration deployment: the version the environment runs with new settings; the
+    /// engine runs `.platform/confighooks` instead of `.platform/hooks`.
+    #[serde(default)]
+    pub configuration: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,5 +103,6 @@ pub fn document(
         files: ext.files.clone(),
         commands: ext.commands.clone(),
         container_commands: ext.container_commands.clone(),
+        configuration: false,
     }
 }

@@ -375,19 +375,23 @@ class Engine:
         self.log("Starting deployment %s of version %s" % (doc["deployment_id"], doc["version"]["label"]))
         previous_state = self.read_state()
         flipped = False
+        # A configuration deployment (the same version, new settings: properties, proxy,
+        # static files, WSGI) runs .platform/confighooks instead of .platform/hooks, as on
+        # Elastic Beanstalk.
+        hooks = "confighooks" if doc.get("configuration") else "hooks"
         steps = [
             ("FetchVersion", self.fetch_version),
             ("ResolveSecrets", self.resolve_secrets),
             ("StageApplication", self.stage_application),
             ("PreBuildEbExtension", self.prebuild_ebextension),
-            ("RunAppDeployPreBuildHooks", lambda: self.run_hooks("prebuild", self.paths.staging)),
+            ("RunAppDeployPreBuildHooks", lambda: self.run_hooks("prebuild", self.paths.staging, hooks)),
             ("InstallDependency", self.install_dependency),
             ("ConfigureProxy", self.configure_proxy),
             ("RunAppDeployContainerCommands", self.container_commands),
-            ("RunAppDeployPreDeployHooks", lambda: self.run_hooks("predeploy", self.paths.staging)),
+            ("RunAppDeployPreDeployHooks", lambda: self.run_hooks("predeploy", self.paths.staging, hooks)),
             ("FlipApplication", self.flip),
             ("StartApplication", self.start_application),
-            ("RunAppDeployPostDeployHooks", lambda: self.run_hooks("postdeploy", self.paths.current)),
+            ("RunAppDeployPostDeployHooks", lambda: self.run_hooks("postdeploy", self.paths.current, hooks)),
             ("HealthCheck", self.health_check),
         ]
         for name, action in steps:

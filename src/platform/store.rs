@@ -67,6 +67,15 @@ pub fn group_pointer_key(application: &str, environment: &str, group: &str) -> S
     format!("{application}/environments/{environment}/groups/{group}.json")
 }
 
+/// The deployment under way on an environment, as its deploy records it at each batch
+/// (`status` shows it); deleted when the deploy ends.
+pub fn deploying_key(application: &str, environment: &str) -> String {
+    format!(
+        "{}{environment}/deploying.json",
+        environment_pointer_prefix(application)
+    )
+}
+
 /// A request to abort the deployment in progress on an environment (`beanpole abort`).
 pub fn abort_key(application: &str, environment: &str) -> String {
     format!(

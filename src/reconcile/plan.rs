@@ -112,7 +112,7 @@ pub struct PlanScope {
 }
 
 impl PlanScope {
-    fn includes(&self, environment: Option<&str>) -> bool {
+    pub fn includes(&self, environment: Option<&str>) -> bool {
         match environment {
             _ if self.environments.is_empty() => true,
             Some(name) => self.environments.iter().any(|e| e == name),
@@ -139,6 +139,58 @@ pub struct Plan {
     pub order: Vec<Address>,
     /// Names served by another environment than the spec's, after a swap.
     pub swapped: Vec<super::swaps::Swapped>,
+    /// Changes that reach an environment's running instances, carried out by apply after
+    /// the resources (`ops::plan` adds them: they need the spec's deployment settings).
+    pub rollouts: Vec<InstanceRollout>,
+}
+
+/// A change that reaches an environment's running instances: new instances rolled out through
+/// its deployment policy, or a configuration deployment in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRollout {
+    pub application: String,
+    pub environment: String,
+    pub change: crate::deploy::changes::InstanceChange,
+    /// The group's instances now.
+    pub instances: i64,
+    pub policy: crate::model::DeploymentPolicy,
+    pub batch_size: crate::model::BatchSize,
+}
+
+impl InstanceRollout {
+    /// `environment pets-env-blue: rolls 3 instances, rolling, batch 1 (…)`
+    pub fn note(&self) -> String {
+        let how = match self.policy {
+            crate::model::DeploymentPolicy::AllAtOnce => "all-at-once".to_string(),
+            crate::model::DeploymentPolicy::Immutable
+            | crate::model::DeploymentPolicy::TrafficSplitting => self.policy.name().to_string(),
+            _ => format!(
+                "{}, batch {}",
+                self.policy.name(),
+                self.batch_size
+                    .of(u32::try_from(self.instances).unwrap_or(0))
+            ),
+        };
+        let plural = if self.instances == 1 { "" } else { "s" };
+        match self.change {
+            crate::deploy::changes::InstanceChange::NewInstances => format!(
+                "environment {}: rolls {} instance{plural}, {how} (each replaced by one launched from the new launch template)",
+                self.environment, self.instances
+            ),
+            crate::deploy::changes::InstanceChange::Configuration => format!(
+                "environment {}: configuration deployment in place on {} instance{plural}, {} (new settings; no instance replaced; .platform/confighooks run)",
+                self.environment,
+                self.instances,
+                match self.policy {
+                    crate::model::DeploymentPolicy::AllAtOnce => "all-at-once".to_string(),
+                    _ => format!(
+                        "rolling, batch {}",
+                        self.batch_size.of(u32::try_from(self.instances).unwrap_or(0))
+                    ),
+                }
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -133,6 +133,13 @@ pub fn render_text(plan: &Plan) -> String {
     }
     if plan.is_empty() {
         out.push_str("No changes. The account matches the spec.\n");
+        for rollout in &plan.rollouts {
+            let _ = writeln!(
+                out,
+                "Unfinished: {} (instances launched from an older launch template version remain).",
+                rollout.note()
+            );
+        }
         return out;
     }
     let drift: Vec<&Change> = plan.changes.iter().filter(|c| c.drift).collect();
@@ -156,6 +163,9 @@ pub fn render_text(plan: &Plan) -> String {
     }
     out.push_str(&summary_line(&plan.summary()));
     out.push('\n');
+    for rollout in &plan.rollouts {
+        let _ = writeln!(out, "Then {}.", rollout.note());
+    }
     out
 }
 
@@ -167,6 +177,14 @@ pub fn render_json(plan: &Plan, calls: &CallStats) -> Value {
         "changes": plan.changes,
         "summary": summary,
         "notes": plan.swapped.iter().map(|s| s.note()).collect::<Vec<_>>(),
+        "rollouts": plan.rollouts.iter().map(|r| json!({
+            "environment": r.environment,
+            "change": r.change,
+            "instances": r.instances,
+            "policy": r.policy,
+            "batch_size": r.batch_size.to_string(),
+            "note": r.note(),
+        })).collect::<Vec<_>>(),
         "swapped": plan.swapped,
         "errors": plan.errors.iter().map(|e| json!({ "message": e.to_string(), "detail": e })).collect::<Vec<_>>(),
         "calls": {

@@ -62,6 +62,66 @@ pub struct Observation {
     pub targets: Vec<Target>,
     /// Names this environment serves now (its TXT markers say so), e.g. `pets.example.com`.
     pub cnames: Vec<String>,
+    /// A deployment that has started and not finished (from the versions bucket).
+    #[serde(default)]
+    pub deployment: Option<DeploymentInProgress>,
+    /// The version the environment's last successful deployment put there.
+    #[serde(default)]
+    pub expected_version: Option<String>,
+    /// What each registered instance serves, as its newest report says (`None`: unknown).
+    #[serde(default)]
+    pub instance_versions: Vec<(String, Option<String>)>,
+}
+
+/// A deployment under way, as its deploy records it at each batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentInProgress {
+    pub deployment_id: u64,
+    pub version: String,
+    pub policy: String,
+    /// The batch under way (1-based) and how many there are.
+    pub batch: usize,
+    pub batches: usize,
+    pub instances_done: usize,
+    pub instances: usize,
+    /// `traffic-splitting`: the new instances' share of requests now.
+    pub traffic_percent: Option<u32>,
+    pub rolling_back: bool,
+    /// Whether the command running it still holds the application's lock (else it died:
+    /// `abort` rolls it back).
+    #[serde(default)]
+    pub live: bool,
+}
+
+impl DeploymentInProgress {
+    /// `deploying v2 (deployment 7, rolling): batch 2 of 4, 25% of instances done`
+    pub fn sentence(&self) -> String {
+        let percent = (self.instances_done * 100)
+            .checked_div(self.instances)
+            .unwrap_or(0);
+        format!(
+            "{} {} (deployment {}, {}): batch {} of {}, {percent}% of instances done{}{}",
+            if self.rolling_back {
+                "rolling back"
+            } else {
+                "deploying"
+            },
+            self.version,
+            self.deployment_id,
+            self.policy,
+            self.batch,
+            self.batches,
+            match self.traffic_percent {
+                Some(p) => format!(", {p}% of requests to the new instances"),
+                None => String::new(),
+            },
+            if self.live {
+                ""
+            } else {
+                "; its command is gone (it holds no lock): `beanpole abort ENV` rolls it back"
+            }
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,8 +172,45 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// The colour and its causes.
+/// The colour and its causes, with what deployments say: one in progress is named; without
+/// one, instances that serve another version than the environment's make it Yellow, as on
+/// Elastic Beanstalk ("Incorrect application version on 1 of 3 instances (expected v7)").
 pub fn assess(o: &Observation) -> Health {
+    let mut health = assess_targets(o);
+    if health.colour == Colour::Grey && !o.group_found {
+        return health;
+    }
+    if let Some(d) = &o.deployment {
+        health.causes.insert(0, d.sentence());
+        if !d.live {
+            health.colour = health.colour.max(Colour::Yellow);
+        }
+    } else if let Some(expected) = &o.expected_version {
+        let known: Vec<&Option<String>> = o
+            .instance_versions
+            .iter()
+            .map(|(_, v)| v)
+            .filter(|v| v.is_some())
+            .collect();
+        let wrong = known
+            .iter()
+            .filter(|v| v.as_deref() != Some(expected.as_str()))
+            .count();
+        if wrong > 0 {
+            if health.colour == Colour::Green {
+                health.colour = Colour::Yellow;
+            }
+            health.causes.push(format!(
+                "Incorrect application version on {wrong} of {} instances (expected {expected})",
+                known.len()
+            ));
+        }
+    }
+    health
+}
+
+/// The colour and its causes from the load balancer's and the group's view.
+fn assess_targets(o: &Observation) -> Health {
     let grey = |causes: Vec<String>| Health {
         colour: Colour::Grey,
         causes,
@@ -237,6 +334,46 @@ mod tests {
                 .collect(),
             ..Observation::default()
         }
+    }
+
+    #[test]
+    fn a_version_mismatch_is_yellow_and_a_deployment_in_progress_is_named() {
+        let mut o = env(&["healthy", "healthy", "healthy"], 3, 3, 3);
+        o.expected_version = Some("v7".into());
+        o.instance_versions = vec![
+            ("i-0".into(), Some("v7".into())),
+            ("i-1".into(), Some("v6".into())),
+            ("i-2".into(), Some("v7".into())),
+        ];
+        let h = assess(&o);
+        assert_eq!(h.colour, Colour::Yellow);
+        assert_eq!(
+            h.causes,
+            vec!["Incorrect application version on 1 of 3 instances (expected v7)"]
+        );
+        // While a deployment runs, mixed versions are what it does: named, not Yellow.
+        o.deployment = Some(DeploymentInProgress {
+            deployment_id: 8,
+            version: "v8".into(),
+            policy: "rolling".into(),
+            batch: 2,
+            batches: 3,
+            instances_done: 1,
+            instances: 3,
+            live: true,
+            ..DeploymentInProgress::default()
+        });
+        let h = assess(&o);
+        assert_eq!(h.colour, Colour::Green);
+        assert_eq!(
+            h.causes,
+            vec!["deploying v8 (deployment 8, rolling): batch 2 of 3, 33% of instances done"]
+        );
+        // One whose command died is Yellow until aborted.
+        o.deployment.as_mut().unwrap().live = false;
+        let h = assess(&o);
+        assert_eq!(h.colour, Colour::Yellow);
+        assert!(h.causes[0].contains("`beanpole abort ENV` rolls it back"));
     }
 
     #[test]

@@ -330,6 +330,58 @@ fn moto_deploy_rolls_v1_batch_by_batch_stops_a_broken_v2_recovers_scales_out_and
         listing.contains("rollback to v1 (deployment") && listing.contains("succeeded"),
         "{listing}"
     );
+    // status: every instance serves the environment's version.
+    let status = |moto: &Moto| -> serde_json::Value {
+        let out = run(moto
+            .beanpole(dir.path())
+            .args(["status", "pets-env-blue", "--json"]));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["environments"][0].clone()
+    };
+    let now = status(&moto);
+    assert_eq!(now["health"], "Green", "{now:#}");
+    assert_eq!(now["version"], "v1", "{now:#}");
+    assert!(
+        now["instance_versions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == "v1"),
+        "{now:#}"
+    );
+    // With `rollback = false` (Elastic Beanstalk's behaviour) the leader keeps v3: status says
+    // what Elastic Beanstalk says of it.
+    let hcl = std::fs::read_to_string(dir.path().join("main.hcl")).unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        hcl.replacen(
+            "batch_size = 1\n  }",
+            "batch_size = 1\n    rollback   = false\n  }",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["deploy", "pets-env-blue", "--version", "v3"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!text(&out).contains("rolling back"), "{}", text(&out));
+    let now = status(&moto);
+    assert_eq!(now["health"], "Yellow", "{now:#}");
+    assert!(
+        now["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "Incorrect application version on 1 of 2 instances (expected v1)"),
+        "{now:#}"
+    );
+    spec(dir.path());
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["deploy", "pets-env-blue", "--version", "v1"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(status(&moto)["health"], "Green");
     let versions = run(moto.beanpole(dir.path()).args(["versions", "--json"]));
     let versions: serde_json::Value = serde_json::from_slice(&versions.stdout).unwrap();
     let v1 = versions["versions"]

@@ -18,6 +18,7 @@ mod platform;
 mod policies_moto;
 mod reconcile_moto;
 mod regressions;
+mod rollout_moto;
 mod secrets_moto;
 mod spec_diagnostics;
 mod versions_moto;

@@ -118,29 +118,7 @@ impl Prober {
             let rt = runtime();
             let started = std::time::Instant::now();
             while !s.load(Ordering::SeqCst) {
-                // The fleet's booted instances and their ports, read again each time (an extra
-                // batch appears). moto reports a target healthy the moment it registers; a
-                // load balancer waits for its health check to pass: an instance still booting
-                // gets no request.
-                let ports: BTreeMap<String, u16> = std::fs::read_to_string(&fleet_json)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                    .map(|v| {
-                        v["instances"]
-                            .as_array()
-                            .cloned()
-                            .unwrap_or_default()
-                            .iter()
-                            .filter(|m| m["state"] == "serving")
-                            .map(|m| {
-                                (
-                                    m["instance"].as_str().unwrap_or_default().to_string(),
-                                    m["port"].as_u64().unwrap_or_default() as u16,
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let ports = serving_ports(&fleet_json);
                 let now = forwarding(&aws, &rt, &load_balancer);
                 {
                     let mut seen = w.lock().unwrap();
@@ -150,27 +128,7 @@ impl Prober {
                 }
                 let mut healthy: Vec<String> = Vec::new();
                 for (target_group, _) in now.iter().filter(|(_, weight)| *weight > 0) {
-                    healthy.extend(
-                        rt.block_on(
-                            aws.elbv2
-                                .describe_target_health()
-                                .target_group_arn(target_group)
-                                .send(),
-                        )
-                        .map(|out| {
-                            out.target_health_descriptions()
-                                .iter()
-                                .filter(|d| {
-                                    d.target_health()
-                                        .and_then(|h| h.state())
-                                        .map(|s| s.as_str())
-                                        == Some("healthy")
-                                })
-                                .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
-                                .collect::<Vec<String>>()
-                        })
-                        .unwrap_or_default(),
-                    );
+                    healthy.extend(healthy_targets(&aws, &rt, target_group));
                 }
                 healthy.sort();
                 healthy.dedup();
@@ -243,7 +201,59 @@ fn blue_load_balancer(moto: &Moto) -> String {
     })
 }
 
-fn blue_target_group(moto: &Moto) -> String {
+/// The fleet's booted instances and their ports, read again each time (an extra batch
+/// appears). moto reports a target healthy the moment it registers; a load balancer waits for
+/// its health check to pass: an instance still booting gets no request.
+pub fn serving_ports(fleet_json: &std::path::Path) -> BTreeMap<String, u16> {
+    std::fs::read_to_string(fleet_json)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|v| {
+            v["instances"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter(|m| m["state"] == "serving")
+                .map(|m| {
+                    (
+                        m["instance"].as_str().unwrap_or_default().to_string(),
+                        m["port"].as_u64().unwrap_or_default() as u16,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The targets a target group reports healthy.
+pub fn healthy_targets(
+    aws: &beanpole::aws::Aws,
+    rt: &tokio::runtime::Runtime,
+    target_group: &str,
+) -> Vec<String> {
+    rt.block_on(
+        aws.elbv2
+            .describe_target_health()
+            .target_group_arn(target_group)
+            .send(),
+    )
+    .map(|out| {
+        out.target_health_descriptions()
+            .iter()
+            .filter(|d| {
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str())
+                    == Some("healthy")
+            })
+            .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub fn blue_target_group(moto: &Moto) -> String {
     let aws = moto.clients();
     runtime().block_on(async {
         let groups = aws
@@ -300,10 +310,51 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     answer_all("Rex");
 
-    // v2 over v1, rolling one at a time: not one request fails.
+    // v2 over v1, rolling one at a time: not one request fails; `status` meanwhile shows the
+    // deployment under way.
     let prober = Prober::start(&moto, load_balancer.clone(), fleet.dir.join("fleet.json"));
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (watching, mut status) = (watching.clone(), moto.beanpole(dir.path()));
+        status.args(["status", "pets-env-blue", "--json"]);
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while watching.load(Ordering::SeqCst) {
+                if let Ok(out) = status.output() {
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+                        let env = &v["environments"][0];
+                        if !env["deployment"].is_null() {
+                            seen.push((env["deployment"].clone(), env["causes"][0].clone()));
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            seen
+        })
+    };
     let out = deploy("v2", &version(dir.path(), "v2", "Rex II"));
+    watching.store(false, Ordering::SeqCst);
+    let in_progress = watcher.join().unwrap();
     let (ok, failed) = prober.finish();
+    assert!(
+        in_progress.iter().any(|(d, cause)| d["policy"] == "rolling"
+            && d["version"] == "v2"
+            && d["live"] == true
+            && d["batch"].as_u64().unwrap_or(0) >= 1
+            && cause
+                .as_str()
+                .is_some_and(|c| c.starts_with("deploying v2 (deployment "))),
+        "status never showed the deployment: {in_progress:?}"
+    );
+    let after = run(moto
+        .beanpole(dir.path())
+        .args(["status", "pets-env-blue", "--json"]));
+    let after: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert!(
+        after["environments"][0]["deployment"].is_null(),
+        "{after:#}"
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(ok > 100, "the prober sent too few requests: {ok}");
     assert_eq!(

@@ -441,6 +441,7 @@ mod tests {
                     description: None,
                 }],
                 cnames: Vec::new(),
+                ..Observation::default()
             },
             Health {
                 colour,

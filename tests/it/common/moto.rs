@@ -75,6 +75,11 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            // Fixes where moto is not AWS (scripts/moto-fixes/sitecustomize.py says which).
+            .env(
+                "PYTHONPATH",
+                super::manifest_dir().join("scripts/moto-fixes"),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
