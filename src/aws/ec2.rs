@@ -680,3 +680,29 @@ pub async fn launch_template_versions(
     }
     Ok(versions)
 }
+
+/// A launch template version's data as the live state reads it (`image_id`, `instance_type`,
+/// `user_data`…), or `None` when the version does not exist.
+pub async fn launch_template_version_attributes(
+    client: &aws_sdk_ec2::Client,
+    template_id: &str,
+    version: &str,
+) -> Result<Option<Attributes>, AwsError> {
+    let out = match client
+        .describe_launch_template_versions()
+        .launch_template_id(template_id)
+        .versions(version)
+        .send()
+        .await
+        .op("DescribeLaunchTemplateVersions")
+    {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(out
+        .launch_template_versions()
+        .first()
+        .and_then(|v| v.launch_template_data())
+        .map(launch_template_attributes))
+}

@@ -5,6 +5,7 @@
 //! boot script carries (properties, proxy, static files, WSGI) is a configuration deployment
 //! in place, on the same instances. Pure.
 
+use crate::platform::boot::user_data_parts;
 use crate::reconcile::AttributeChange;
 use serde::{Deserialize, Serialize};
 
@@ -22,15 +23,15 @@ pub fn of_launch_template(attributes: &[AttributeChange]) -> Option<InstanceChan
     let mut configuration = false;
     for a in attributes {
         if a.name == "user_data" {
-            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-            let (before, after) = (text(&a.before), text(&a.after));
-            if crate::platform::boot::without_settings(&before)
-                != crate::platform::boot::without_settings(&after)
-            {
+            let parts = |v: &serde_json::Value| user_data_parts(v.as_str().unwrap_or_default());
+            let (before, after) = (parts(&a.before), parts(&a.after));
+            if before.script != after.script {
                 return Some(InstanceChange::NewInstances);
             }
-            configuration |= before != after;
-        } else if a.before != a.after {
+            configuration |= before.settings != after.settings;
+        } else if a.name != "tags" && a.before != a.after {
+            // (Tags are changed in place, on the template and by Auto Scaling on its
+            // instances' next launch: no instance needs replacing for them.)
             return Some(InstanceChange::NewInstances);
         }
     }
@@ -83,6 +84,24 @@ mod tests {
         );
         assert_eq!(
             of_launch_template(&[change("user_data", json!(before), json!(before))]),
+            None
+        );
+        // Tags alone neither.
+        assert_eq!(
+            of_launch_template(&[change("tags", json!({"team": "a"}), json!({"team": "b"}))]),
+            None
+        );
+        // Another engine alone asks nothing of running instances (their next deployment
+        // fetches it).
+        let engine_line = before
+            .lines()
+            .find(|l| l.contains("/opt/beanpole/engine.py\""))
+            .unwrap()
+            .to_string();
+        let upgraded = before.replace(&engine_line, "aws s3 cp --only-show-errors \"s3://b/_beanpole/engine/0000.py\" \"$root/opt/beanpole/engine.py\"");
+        assert_ne!(upgraded, before);
+        assert_eq!(
+            of_launch_template(&[change("user_data", json!(before), json!(upgraded))]),
             None
         );
         let apache = user_data("  properties = { GREETING = \"hello\" }\n  proxy = \"apache\"");

@@ -150,6 +150,44 @@ pub struct Deployment {
     /// `traffic-splitting`: seconds the new instances take that share before all of it
     /// (EB's `EvaluationTime`, default 5 minutes).
     pub evaluation_time: Option<u32>,
+    /// The health an instance must reach for its batch to pass (EB's
+    /// `HealthCheckSuccessThreshold`, default `ok`).
+    pub health_threshold: Option<HealthThreshold>,
+}
+
+/// Elastic Beanstalk's instance health levels, best first, as a deployment's threshold: an
+/// instance passes when its health is this good or better. How the engine rates an instance
+/// from its health check: `ok` — the answer matches the matcher; `warning` — another answer
+/// below 500; `degraded` — a 5xx answer; `severe` — no answer.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthThreshold {
+    #[default]
+    Ok,
+    Warning,
+    Degraded,
+    Severe,
+}
+
+impl HealthThreshold {
+    pub const NAMES: &'static [&'static str] = &["ok", "warning", "degraded", "severe"];
+
+    pub fn parse(name: &str) -> Option<HealthThreshold> {
+        match name {
+            "ok" => Some(HealthThreshold::Ok),
+            "warning" => Some(HealthThreshold::Warning),
+            "degraded" => Some(HealthThreshold::Degraded),
+            "severe" => Some(HealthThreshold::Severe),
+            _ => None,
+        }
+    }
+
+    /// EB's option value (`Ok`, `Warning`, `Degraded`, `Severe`).
+    pub fn parse_option(value: &str) -> Option<HealthThreshold> {
+        HealthThreshold::parse(&value.to_ascii_lowercase())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -187,6 +187,7 @@ pub fn roll_back_unfinished(
         env,
         target_group: &target_group,
         timeout: Duration::from_secs(u64::from(settings.timeout)),
+        health_threshold: settings.health_threshold,
     };
     // An immutable or traffic-splitting deployment is rolled back by deleting its temporary
     // resources (the environment's instances never took its version).

@@ -296,6 +296,7 @@ pub fn deploy(
                     path: env.load_balancer.health_check.path.clone(),
                     matcher: env.load_balancer.health_check.matcher.clone(),
                     timeout_secs: health_timeout(settings.timeout),
+                    threshold: Default::default(),
                 },
             },
             VersionRef {
@@ -415,6 +416,7 @@ pub fn deploy(
         env,
         target_group: &target_group,
         timeout,
+        health_threshold: settings.health_threshold,
     };
     // What a killed immutable or traffic-splitting deployment left goes first.
     super::replace::clean_up(&rollout, on_event)?;
@@ -636,6 +638,20 @@ pub(crate) struct Rollout<'a> {
     pub(crate) env: &'a Environment,
     pub(crate) target_group: &'a str,
     pub(crate) timeout: Duration,
+    /// The health an instance must reach (a lower one also lets the batch pass on a target
+    /// group that does not report the instance healthy: the engine rated it).
+    pub(crate) health_threshold: crate::model::HealthThreshold,
+}
+
+impl Rollout<'_> {
+    /// Whether a target's state in the target group lets its batch go on.
+    pub(crate) fn target_passes(&self, state: Option<&str>) -> bool {
+        match state {
+            Some("healthy") => true,
+            None | Some("draining") | Some("unused") => false,
+            Some(_) => self.health_threshold != crate::model::HealthThreshold::Ok,
+        }
+    }
 }
 
 /// How the batches of one deployment went.
@@ -733,7 +749,7 @@ impl Rollout<'_> {
             }
             if !serving.is_empty() {
                 wait_targets(session, aws, self.target_group, &serving, timeout, |t| {
-                    t == Some("healthy")
+                    self.target_passes(t)
                 })
                 .map_err(|still| {
                     DeployError::Refused(format!(

@@ -153,6 +153,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
                 path: e.load_balancer.health_check.path.clone(),
                 matcher: e.load_balancer.health_check.matcher.clone(),
                 timeout_secs: request.health_timeout,
+                threshold: Default::default(),
             },
         ),
         None => (
@@ -161,6 +162,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
                 path: "/".into(),
                 matcher: "200".into(),
                 timeout_secs: request.health_timeout,
+                threshold: Default::default(),
             },
         ),
     };

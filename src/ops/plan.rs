@@ -198,7 +198,47 @@ fn unfinished_rollouts(
                 &view.in_service,
             ))
             .map_err(OpError::Read)?;
-        if versions.values().any(|v| v != latest) {
+        // An instance of an older version needs replacing only when that version differs from
+        // the latest in what makes an instance (a settings-only change was deployed in place).
+        let Some(template_id) = template.outputs.get("id").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let older: std::collections::BTreeSet<&String> =
+            versions.values().filter(|v| v.as_str() != latest).collect();
+        let mut outdated = false;
+        if !older.is_empty() {
+            let read = |version: &str| {
+                session
+                    .runtime
+                    .block_on(crate::aws::ec2::launch_template_version_attributes(
+                        &aws.ec2,
+                        template_id,
+                        version,
+                    ))
+                    .map_err(OpError::Read)
+            };
+            let now = read(latest)?.unwrap_or_default();
+            for version in older {
+                let then = read(version)?.unwrap_or_default();
+                let changes: Vec<crate::reconcile::AttributeChange> = now
+                    .iter()
+                    .map(|(name, after)| crate::reconcile::AttributeChange {
+                        name: name.clone(),
+                        before: then.get(name).cloned().unwrap_or_default(),
+                        after: after.clone(),
+                        after_unknown: false,
+                        forces_replacement: false,
+                    })
+                    .collect();
+                if crate::deploy::changes::of_launch_template(&changes)
+                    == Some(crate::deploy::changes::InstanceChange::NewInstances)
+                {
+                    outdated = true;
+                    break;
+                }
+            }
+        }
+        if outdated {
             let settings = crate::platform::settings::from_spec(env);
             found.push(crate::reconcile::plan::InstanceRollout {
                 application: env.application.clone(),

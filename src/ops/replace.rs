@@ -252,7 +252,7 @@ fn forward_to_new(
             &serving_group,
             &serving,
             rollout.timeout,
-            |t| t == Some("healthy"),
+            |t| rollout.target_passes(t),
         )
         .map_err(|still| {
             DeployError::Refused(format!(
@@ -543,7 +543,7 @@ fn move_in(
             rollout.target_group,
             new_instances,
             rollout.timeout,
-            |t| t == Some("healthy"),
+            |t| rollout.target_passes(t),
         )
         .map_err(|still| {
             DeployError::Refused(format!(

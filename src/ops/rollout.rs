@@ -121,6 +121,7 @@ fn replace_instances(
         env,
         target_group: &target_group,
         timeout: Duration::from_secs(u64::from(settings.timeout)),
+        health_threshold: settings.health_threshold,
     };
     super::replace::clean_up(&rollout, on_event)?;
     let mut outcome = DeployOutcome {
@@ -192,7 +193,7 @@ fn replace_instances(
                 &target_group,
                 &launched,
                 rollout.timeout,
-                |t| t == Some("healthy"),
+                |t| rollout.target_passes(t),
             ) {
                 rollout.retire(&fleet, &launched, on_event)?;
                 return Err(DeployError::Refused(format!(

@@ -45,6 +45,7 @@ pub fn sample_document(application: &str, env: &Environment) -> Document {
                 path: env.load_balancer.health_check.path.clone(),
                 matcher: env.load_balancer.health_check.matcher.clone(),
                 timeout_secs: SAMPLE_HEALTH_TIMEOUT,
+                threshold: Default::default(),
             },
         },
         VersionRef {
@@ -84,14 +85,31 @@ exec python3 \"$root/opt/beanpole/engine.py\" boot --root \"${{root:-/}}\" --buc
     )
 }
 
-/// The user data without the settings it carries (the sample document's line): what decides
-/// whether a change to it needs new instances (see `deploy::changes`).
-pub fn without_settings(user_data: &str) -> String {
-    user_data
-        .lines()
-        .filter(|l| !(l.starts_with("echo '") && l.contains("/opt/beanpole/sample-document.json")))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// The user data in the parts that decide what a change to it asks of running instances (see
+/// `deploy::changes`): the boot script proper, the settings it carries (the sample
+/// document's line) and the engine it fetches (by content address; running instances get a
+/// new engine with their next deployment, so it alone asks nothing of them).
+pub struct UserDataParts {
+    pub script: String,
+    pub settings: String,
+}
+
+pub fn user_data_parts(user_data: &str) -> UserDataParts {
+    let mut script = Vec::new();
+    let mut settings = String::new();
+    for line in user_data.lines() {
+        if line.starts_with("echo '") && line.contains("/opt/beanpole/sample-document.json") {
+            settings = line.to_string();
+        } else if line.starts_with("aws s3 cp ") && line.contains("/opt/beanpole/engine.py") {
+            // the engine's content address
+        } else {
+            script.push(line);
+        }
+    }
+    UserDataParts {
+        script: script.join("\n"),
+        settings,
+    }
 }
 
 /// Standard base64 (RFC 4648, padded).

@@ -63,6 +63,10 @@ pub struct HealthCheck {
     pub matcher: String,
     /// How long the engine waits for the application to answer after starting it.
     pub timeout_secs: u32,
+    /// The health the instance must reach: `ok` (the matcher), `warning`, `degraded`,
+    /// `severe` (see `model::HealthThreshold`).
+    #[serde(default)]
+    pub threshold: crate::model::HealthThreshold,
 }
 
 /// What a document is made of besides the settings.
@@ -98,7 +102,10 @@ pub fn document(
         static_files: settings.static_files.clone(),
         properties: settings.properties.clone(),
         secrets: settings.secrets.clone(),
-        health_check: target.health_check,
+        health_check: HealthCheck {
+            threshold: settings.health_threshold,
+            ..target.health_check
+        },
         packages: ext.packages.clone(),
         files: ext.files.clone(),
         commands: ext.commands.clone(),

@@ -1026,10 +1026,17 @@ ProxyPreserveHost on
         self.start_proxy(state["proxy"])
 
     def health_check(self):
+        """Waits for the health check path to answer as the matcher says. A deployment's
+        health threshold (EB's HealthCheckSuccessThreshold) lowers the bar: the instance's health
+        is Ok for a matching answer, Warning for another answer below 500, Degraded for a 5xx,
+        Severe for no answer; one at or above the threshold for 3 checks in a row passes."""
         check = self.doc["health_check"]
         url = "http://127.0.0.1:%d%s" % (self.doc["port"], check["path"])
         deadline = time.time() + check["timeout_secs"]
+        levels = ["ok", "warning", "degraded", "severe"]
+        threshold = levels.index(check.get("threshold", "ok")) if check.get("threshold", "ok") in levels else 0
         last = "no answer"
+        within = 0
         while True:
             dead = [name for name in self.process_names() if not self.process_alive(name)]
             looping = [name for name in self.process_names() if self.restarts(name) >= 2]
@@ -1049,6 +1056,14 @@ ProxyPreserveHost on
                     self.log("Health check of %s answered %d" % (url, status))
                     return
                 last = "HTTP %d" % status
+            level = 3 if status is None else (2 if status >= 500 else 1)
+            within = within + 1 if threshold > 0 and level <= threshold and not dead else 0
+            if within >= 3:
+                message = "Health check of %s answered %s: %s, which the deployment's health threshold %s accepts" % (
+                    url, last, levels[level].capitalize(), levels[threshold].capitalize())
+                self.log(message, "WARN")
+                self.warnings.append(message)
+                return
             if time.time() > deadline:
                 output = self.log_tail("web.stdout.log")
                 if dead:

@@ -45,6 +45,9 @@ pub struct RuntimeSettings {
     /// `traffic-splitting`: seconds of evaluation before the new instances take all requests.
     #[serde(default = "default_evaluation_time")]
     pub evaluation_time: u32,
+    /// The health an instance must reach for its batch to pass.
+    #[serde(default)]
+    pub health_threshold: crate::model::HealthThreshold,
     /// The port the WSGI server listens on (the `PORT` property, else 8000).
     pub upstream_port: u16,
 }
@@ -106,6 +109,7 @@ pub fn resolve(
     let mut timeout = None;
     let mut new_version_percent = None;
     let mut evaluation_time = None;
+    let mut health_threshold = None;
     for o in &ext.option_settings {
         let problem = |reason: &str| SettingProblem {
             file: o.file.clone(),
@@ -169,6 +173,15 @@ pub fn resolve(
                 _ => Err(problem("Percentage or Fixed")),
             },
             (COMMAND, "Timeout") => number(1, 3600).map(|n| timeout = Some(n)),
+            (COMMAND, "HealthCheckSuccessThreshold") => {
+                match crate::model::HealthThreshold::parse_option(&o.value) {
+                    Some(t) => {
+                        health_threshold = Some(t);
+                        Ok(())
+                    }
+                    None => Err(problem("Ok, Warning, Degraded or Severe")),
+                }
+            }
             (SPLITTING, "NewVersionPercent") => {
                 number(1, 100).map(|n| new_version_percent = Some(n))
             }
@@ -213,6 +226,7 @@ pub fn resolve(
         timeout,
         new_version_percent,
         evaluation_time,
+        health_threshold,
     };
     let settings = assemble(env, from_ext);
     Ok((settings, unsupported))
@@ -233,6 +247,7 @@ struct FromEbExtensions {
     timeout: Option<u32>,
     new_version_percent: Option<u32>,
     evaluation_time: Option<u32>,
+    health_threshold: Option<crate::model::HealthThreshold>,
 }
 
 /// The settings of an environment with no bundle yet (the sample application): the spec over
@@ -301,6 +316,10 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
             .and_then(|e| e.deployment.evaluation_time)
             .or(ext.evaluation_time)
             .unwrap_or(DEFAULT_EVALUATION_TIME),
+        health_threshold: spec
+            .and_then(|e| e.deployment.health_threshold)
+            .or(ext.health_threshold)
+            .unwrap_or_default(),
         upstream_port,
     }
 }

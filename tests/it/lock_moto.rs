@@ -119,29 +119,29 @@ fn moto_racing_commands_never_both_proceed_and_the_account_stays_consistent() {
         }
     }
 
-    // Two applies after a change to the spec: one makes it, the other is refused.
+    // Two applies after a change to the spec (blue's maximum: no instance needs replacing):
+    // one makes it, the other is refused.
+    let own = std::fs::read_to_string(dir.path().join("main.hcl")).unwrap();
     for trial in 1..=trials() {
-        let instance_type = if trial % 2 == 0 {
-            "t3.small"
-        } else {
-            "t3.medium"
-        };
-        let var = format!("instance_type={instance_type}");
+        let max = if trial % 2 == 0 { 4 } else { 5 };
+        std::fs::write(
+            dir.path().join("main.hcl"),
+            own.replacen("max = 4", &format!("max = {max}"), 1),
+        )
+        .unwrap();
         let (a, b) = race(
-            moto.beanpole(dir.path())
-                .args(["apply", "--auto-approve", "--var", &var]),
-            moto.beanpole(dir.path())
-                .args(["apply", "--auto-approve", "--var", &var]),
+            moto.beanpole(dir.path()).args(["apply", "--auto-approve"]),
+            moto.beanpole(dir.path()).args(["apply", "--auto-approve"]),
         );
         one_proceeded(trial, "apply/apply", &a, &b);
         markers_complete(&moto, &zone, &format!("apply/apply trial {trial}"));
-        let out =
-            run(moto
-                .beanpole(dir.path())
-                .args(["plan", "--detailed-exitcode", "--var", &var]));
+        let out = run(moto
+            .beanpole(dir.path())
+            .args(["plan", "--detailed-exitcode"]));
         assert_eq!(out.status.code(), Some(0), "trial {trial}: {}", text(&out));
     }
-    // Back to the spec's own instance type.
+    // Back to the spec's own maximum.
+    std::fs::write(dir.path().join("main.hcl"), &own).unwrap();
     let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 

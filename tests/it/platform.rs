@@ -755,3 +755,69 @@ fn an_unexpected_error_in_the_engine_is_a_failed_step_in_its_report() {
         report.output_tail
     );
 }
+
+#[test]
+fn a_lowered_health_threshold_passes_an_instance_its_health_check_rates_degraded() {
+    require("nginx", "nginx");
+    let dir = TempDir::new("platform-threshold");
+    let source = dir.path().join("app");
+    put(
+        &source,
+        "application.py",
+        &FLASK_APP.replace("    return \"ok\"\n", "    return \"not yet\", 503\n"),
+        false,
+    );
+    put(&source, "requirements.txt", "Flask\n", false);
+    let env = |threshold: &str| {
+        environment(&format!(
+            "  load_balancer {{\n    health_check {{\n      path = \"/health\"\n    }}\n  }}\n  deployment {{\n    health_threshold = \"{threshold}\"\n  }}"
+        ))
+    };
+    // Elastic Beanstalk's default (Ok): a 503 fails the deployment.
+    let (port, app_port) = (free_port(), free_port());
+    let strict = Served {
+        run: deploy_with_timeout(&source, Some(env("ok")), port, app_port, 5),
+        port,
+    };
+    assert_eq!(
+        strict.run.report.failed_step.as_deref(),
+        Some("HealthCheck"),
+        "{}",
+        report_text(&strict.run.report)
+    );
+    drop(strict);
+    // `warning` does not accept a 5xx either (Degraded is worse than Warning) …
+    let (port, app_port) = (free_port(), free_port());
+    let warning = Served {
+        run: deploy_with_timeout(&source, Some(env("warning")), port, app_port, 5),
+        port,
+    };
+    assert_eq!(
+        warning.run.report.failed_step.as_deref(),
+        Some("HealthCheck")
+    );
+    drop(warning);
+    // … `degraded` does, saying so.
+    let (port, app_port) = (free_port(), free_port());
+    let lowered = Served {
+        run: deploy_with_timeout(&source, Some(env("degraded")), port, app_port, 20),
+        port,
+    };
+    assert!(
+        lowered.run.report.succeeded(),
+        "{}",
+        report_text(&lowered.run.report)
+    );
+    assert!(
+        lowered
+            .run
+            .report
+            .warnings
+            .iter()
+            .any(|w| w
+                .contains("Degraded, which the deployment's health threshold Degraded accepts")),
+        "{}",
+        report_text(&lowered.run.report)
+    );
+    assert_eq!(get(port, "/health").0, 503);
+}

@@ -411,6 +411,18 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
         "all-at-once v2 → v4 on 4 instances: {ok} requests, {failed} failed ({:.1}%)",
         100.0 * failed as f64 / (ok + failed).max(1) as f64
     );
+    // all-at-once, a version that fails its health check: every instance took it and every
+    // engine puts v4 back; measured.
+    let prober = Prober::start(&moto, load_balancer.clone(), fleet.dir.join("fleet.json"));
+    let out = deploy("v4-broken", &failing(dir.path(), "v4-broken", "Rex IV-b"));
+    let (ok, failed) = prober.finish();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    answer_all("Rex IV");
+    assert_failed_at_health_check(&moto, dir.path());
+    eprintln!(
+        "all-at-once, failing v4-broken on 4 instances: {ok} requests, {failed} failed ({:.1}%)",
+        100.0 * failed as f64 / (ok + failed).max(1) as f64
+    );
 
     // rolling-with-additional-batch: one new instance first (capacity never drops below 4),
     // the rest rolled one at a time, one old instance retired at the end; not one request
@@ -483,6 +495,39 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
             m.instance
         );
     }
+    // rolling-with-additional-batch, a v6 that fails its health check: the extra instance
+    // takes it first, fails and is retired; the others never took it; not one request fails.
+    let prober = Prober::start(&moto, load_balancer.clone(), fleet.dir.join("fleet.json"));
+    let out = deploy("v6", &failing(dir.path(), "v6", "Rex VI"));
+    let (ok, failed) = prober.finish();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        failed,
+        0,
+        "rolling-with-additional-batch, failing v6: {failed} of {} requests failed",
+        ok + failed
+    );
+    let mut after: Vec<String> = blue_groups(&moto)
+        .into_values()
+        .flat_map(|(_, _, i)| i)
+        .collect();
+    after.sort();
+    let mut expected = now.clone();
+    expected.sort();
+    assert_eq!(
+        after, expected,
+        "the extra instance is retired, no other changed"
+    );
+    let serving = fleet.wait_serving("pets-env-blue", 4, Duration::from_secs(60));
+    for m in serving.iter().filter(|m| now.contains(&m.instance)) {
+        let (_, body) = get(m.port, "/");
+        assert!(
+            body.contains("\"name\":\"Rex V\""),
+            "{}: {body}",
+            m.instance
+        );
+    }
+    assert_failed_at_health_check(&moto, dir.path());
     // The plan agrees: the group is as the spec says.
     let out = run(moto.beanpole(dir.path()).args([
         "plan",
@@ -492,6 +537,23 @@ fn moto_rolling_deploys_drop_no_request_even_when_rolled_back_and_all_at_once_is
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     drop(fleet);
+}
+
+/// The newest event of blue is a failed deploy with an instance failing at HealthCheck.
+fn assert_failed_at_health_check(moto: &Moto, dir: &std::path::Path) {
+    let events = run(moto
+        .beanpole(dir)
+        .args(["events", "pets-env-blue", "--json"]));
+    let events: serde_json::Value = serde_json::from_slice(&events.stdout).unwrap();
+    let latest = &events["events"][0];
+    assert_eq!(latest["outcome"], "failed", "{latest:#}");
+    let failed_at_health_check = latest["details"]["batches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|b| b["instances"].as_array().into_iter().flatten())
+        .any(|i| i["failed_step"] == "HealthCheck");
+    assert!(failed_at_health_check, "{latest:#}");
 }
 
 /// Blue's Auto Scaling groups (its own and any temporary one): name → (desired, max,
@@ -770,6 +832,7 @@ fn moto_immutable_and_traffic_splitting_replace_every_instance_without_dropping_
     );
     assert_eq!(only_group().2, v4_instances);
     answer_all("Rex IV");
+    assert_failed_at_health_check(&moto, dir.path());
     assert!(
         !target_group_names(&moto).iter().any(|n| n.contains("-d")),
         "{:?}",
@@ -784,6 +847,115 @@ fn moto_immutable_and_traffic_splitting_replace_every_instance_without_dropping_
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     drop(fleet);
+
+    // What a deploy killed with `kill -9` would leave (a temporary group and target group,
+    // tagged with its deployment): plan shows them, apply deletes them.
+    let aws = moto.clients();
+    let own = only_group_name(&moto);
+    let (template, subnets) = runtime().block_on(async {
+        let groups = aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&own)
+            .send()
+            .await
+            .unwrap();
+        let g = &groups.auto_scaling_groups()[0];
+        (
+            g.launch_template().unwrap().clone(),
+            g.vpc_zone_identifier().unwrap_or_default().to_string(),
+        )
+    });
+    let tags = [
+        ("beanpole:managed-by", "beanpole"),
+        ("beanpole:application", "pets-app"),
+        ("beanpole:environment", "pets-env-blue"),
+        ("beanpole:deployment", "99"),
+    ];
+    let stray_group = "pets-app-pets-env-blue-d99-0000000";
+    let stray_target_group = "pets-app-pets-env-bl-d99-0000000";
+    runtime().block_on(async {
+        aws.autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(stray_group)
+            .launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .set_launch_template_id(template.launch_template_id().map(str::to_string))
+                    .set_version(template.version().map(str::to_string))
+                    .build(),
+            )
+            .min_size(0)
+            .max_size(1)
+            .desired_capacity(0)
+            .vpc_zone_identifier(subnets)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| {
+                        aws_sdk_autoscaling::types::Tag::builder()
+                            .key(*k)
+                            .value(*v)
+                            .resource_id(stray_group)
+                            .resource_type("auto-scaling-group")
+                            .propagate_at_launch(true)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        let vpc = aws
+            .elbv2
+            .describe_target_groups()
+            .target_group_arns(&target_group)
+            .send()
+            .await
+            .unwrap()
+            .target_groups()[0]
+            .vpc_id()
+            .unwrap()
+            .to_string();
+        aws.elbv2
+            .create_target_group()
+            .name(stray_target_group)
+            .vpc_id(vpc)
+            .port(80)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| {
+                        aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                            .key(*k)
+                            .value(*v)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    });
+    let out = run(moto.beanpole(dir.path()).args([
+        "plan",
+        "--detailed-exitcode",
+        "--env",
+        "pets-env-blue",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(stray_group) && text(&out).contains(stray_target_group),
+        "{}",
+        text(&out)
+    );
+    let out =
+        run(moto
+            .beanpole(dir.path())
+            .args(["apply", "--auto-approve", "--env", "pets-env-blue"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(blue_groups(&moto).len(), 1);
+    assert!(!target_group_names(&moto)
+        .iter()
+        .any(|n| n == stray_target_group));
 }
 
 /// A version whose health check answers 503.

@@ -405,6 +405,11 @@ fn moto_spec_edits_are_updates_in_place_and_converge() {
         .replacen("path = \"/health\"", "path = \"/healthz\"", 1);
     assert_ne!(edited, SPEC);
     dir.write("main.hcl", &edited);
+    // A new instance type reaches the running instances: apply rolls them, so something must
+    // play them (the local fleet: their real user data, booting the sample application).
+    let fleet = crate::common::fleet::Fleet::start(&moto, dir.path(), &crate::platform::pip_env());
+    fleet.wait_serving("pets-env-blue", 1, std::time::Duration::from_secs(300));
+    fleet.wait_serving("pets-env-green", 1, std::time::Duration::from_secs(300));
 
     let plan = plan_json(&moto, &dir);
     let changes = plan["changes"].as_array().unwrap();
@@ -455,6 +460,7 @@ fn moto_spec_edits_are_updates_in_place_and_converge() {
     assert_eq!(after.asg_template.1, after.template_latest.to_string());
     assert!(inline_policy(&moto, "pets-env-blue").contains("dynamodb:Query"));
     assert_no_changes(&moto, &dir);
+    drop(fleet);
 }
 
 #[test]

@@ -50,6 +50,7 @@ pub(super) fn read_deployment(
             "rollback",
             "new_version_percent",
             "evaluation_time",
+            "health_threshold",
         ],
         &[],
         ev,
@@ -118,6 +119,25 @@ pub(super) fn read_deployment(
     }
     if let Some((rollback, _)) = r.bool(ev, "rollback") {
         deployment.rollback = Some(rollback);
+    }
+    if let Some((threshold, span)) = r.string(ev, "health_threshold") {
+        match crate::model::HealthThreshold::parse(&threshold) {
+            Some(t) => deployment.health_threshold = Some(t),
+            None => {
+                r.mark_failed();
+                ev.diagnostics.push(
+                    Diagnostic::new(
+                        SpecError::InvalidValue {
+                            what: "health_threshold".into(),
+                            value: threshold.clone(),
+                            reason: String::new(),
+                        },
+                        span,
+                    )
+                    .with_hint(suggest(&threshold, crate::model::HealthThreshold::NAMES)),
+                );
+            }
+        }
     }
     deployment.new_version_percent = r
         .whole_number(ev, "new_version_percent", 1, 100)
