@@ -577,6 +577,11 @@ fn moto_a_saved_plan_is_refused_when_the_account_changed_since() {
     moto.create_zone("example.com");
     let dir = pets("stale");
     apply(&moto, &dir);
+    // The new instance type reaches the running instances: the last apply rolls them, so
+    // something must play them.
+    let fleet = crate::common::fleet::Fleet::start(&moto, dir.path(), &crate::platform::pip_env());
+    fleet.wait_serving("pets-env-blue", 1, std::time::Duration::from_secs(300));
+    fleet.wait_serving("pets-env-green", 1, std::time::Duration::from_secs(300));
     dir.write(
         "main.hcl",
         &SPEC.replacen(
@@ -635,6 +640,7 @@ fn moto_a_saved_plan_is_refused_when_the_account_changed_since() {
         wiring(&moto, "pets-env-blue").template_instance_type,
         "t3.medium"
     );
+    drop(fleet);
 }
 
 /// Every resource in the account that carries Beanpole's tags or names.
