@@ -583,11 +583,11 @@ pub struct TaggedGroup {
     pub launch_template_version: Option<String>,
 }
 
-/// Every group tagged with `application`.
-pub async fn application_groups(
+/// Every group tagged with `application`, as DescribeAutoScalingGroups gives them.
+async fn groups_tagged(
     client: &Client,
     application: &str,
-) -> Result<Vec<TaggedGroup>, AwsError> {
+) -> Result<Vec<AutoScalingGroup>, AwsError> {
     let mut found = Vec::new();
     let mut pages = client
         .describe_auto_scaling_groups()
@@ -600,37 +600,47 @@ pub async fn application_groups(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        for group in page.op("DescribeAutoScalingGroups")?.auto_scaling_groups() {
-            let environment = group
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some(crate::graph::TAG_ENVIRONMENT))
-                .and_then(|t| t.value())
+        found.extend_from_slice(page.op("DescribeAutoScalingGroups")?.auto_scaling_groups());
+    }
+    Ok(found)
+}
+
+/// Every group tagged with `application`.
+pub async fn application_groups(
+    client: &Client,
+    application: &str,
+) -> Result<Vec<TaggedGroup>, AwsError> {
+    let mut found = Vec::new();
+    for group in &groups_tagged(client, application).await? {
+        let environment = group
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(crate::graph::TAG_ENVIRONMENT))
+            .and_then(|t| t.value())
+            .unwrap_or_default()
+            .to_string();
+        let in_service = group
+            .instances()
+            .iter()
+            .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect();
+        found.push(TaggedGroup {
+            name: group
+                .auto_scaling_group_name()
                 .unwrap_or_default()
-                .to_string();
-            let in_service = group
-                .instances()
-                .iter()
-                .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
-                .filter_map(|i| i.instance_id().map(str::to_string))
-                .collect();
-            found.push(TaggedGroup {
-                name: group
-                    .auto_scaling_group_name()
-                    .unwrap_or_default()
-                    .to_string(),
-                environment,
-                in_service,
-                launch_template: group
-                    .launch_template()
-                    .and_then(|t| t.launch_template_id())
-                    .map(str::to_string),
-                launch_template_version: group
-                    .launch_template()
-                    .and_then(|t| t.version())
-                    .map(str::to_string),
-            });
-        }
+                .to_string(),
+            environment,
+            in_service,
+            launch_template: group
+                .launch_template()
+                .and_then(|t| t.launch_template_id())
+                .map(str::to_string),
+            launch_template_version: group
+                .launch_template()
+                .and_then(|t| t.version())
+                .map(str::to_string),
+        });
     }
     Ok(found)
 }
@@ -731,7 +741,6 @@ pub async fn move_instances(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemporaryGroup {
     pub name: String,
-    pub deployment_id: u64,
     pub instances: Vec<String>,
 }
 
@@ -743,47 +752,31 @@ pub async fn temporary_groups(
     environment: &str,
 ) -> Result<Vec<TemporaryGroup>, AwsError> {
     let mut found = Vec::new();
-    let mut pages = client
-        .describe_auto_scaling_groups()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{TAG_APPLICATION}"))
-                .values(application)
-                .build(),
-        )
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for group in page.op("DescribeAutoScalingGroups")?.auto_scaling_groups() {
-            let tag = |key: &str| {
-                group
-                    .tags()
-                    .iter()
-                    .find(|t| t.key() == Some(key))
-                    .and_then(|t| t.value())
-            };
-            let ours = tag(crate::graph::TAG_MANAGED_BY) == Some(crate::graph::MANAGED_BY_VALUE)
-                && tag(crate::graph::TAG_ENVIRONMENT) == Some(environment);
-            let Some(id) = tag(crate::graph::TAG_DEPLOYMENT).and_then(|d| d.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            if !ours {
-                continue;
-            }
-            found.push(TemporaryGroup {
-                name: group
-                    .auto_scaling_group_name()
-                    .unwrap_or_default()
-                    .to_string(),
-                deployment_id: id,
-                instances: group
-                    .instances()
-                    .iter()
-                    .filter_map(|i| i.instance_id().map(str::to_string))
-                    .collect(),
-            });
+    for group in &groups_tagged(client, application).await? {
+        let tag = |key: &str| {
+            group
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+        };
+        let ours = tag(crate::graph::TAG_MANAGED_BY) == Some(crate::graph::MANAGED_BY_VALUE)
+            && tag(crate::graph::TAG_ENVIRONMENT) == Some(environment)
+            && tag(crate::graph::TAG_DEPLOYMENT).is_some_and(|d| d.parse::<u64>().is_ok());
+        if !ours {
+            continue;
         }
+        found.push(TemporaryGroup {
+            name: group
+                .auto_scaling_group_name()
+                .unwrap_or_default()
+                .to_string(),
+            instances: group
+                .instances()
+                .iter()
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect(),
+        });
     }
     Ok(found)
 }

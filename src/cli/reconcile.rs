@@ -107,21 +107,27 @@ fn roll_out(locked: &Locked, code: i32, summary: String) -> (i32, String) {
     if code != EXIT_OK || locked.planned.plan.rollouts.is_empty() {
         return (code, summary);
     }
-    let mut summary = summary;
-    for rollout in &locked.planned.plan.rollouts {
-        println!("\n{}:", capitalized(&rollout.note()));
-        let started = std::time::Instant::now();
-        let mut show = |event: crate::ops::deploy::DeployEvent| {
+    let mut started = std::time::Instant::now();
+    let mut show = |event: crate::ops::rollout::RolloutEvent<'_>| match event {
+        crate::ops::rollout::RolloutEvent::Starting(rollout) => {
+            println!("\n{}:", capitalized(&rollout.note()));
+            started = std::time::Instant::now();
+        }
+        crate::ops::rollout::RolloutEvent::Deploy(event) => {
             eprintln!("{}", super::deploy::progress_line(&event, started))
-        };
-        match crate::ops::rollout::roll_out(
-            &locked.compilation,
-            &locked.planned.graph,
-            &locked.session,
-            rollout,
-            &locked.interrupt,
-            &mut show,
-        ) {
+        }
+    };
+    let results = crate::ops::rollout::roll_out_all(
+        &locked.compilation,
+        &locked.planned.graph,
+        &locked.session,
+        &locked.planned.plan.rollouts,
+        &locked.interrupt,
+        &mut show,
+    );
+    let mut summary = summary;
+    for (rollout, result) in results {
+        match result {
             Ok(None) => println!(
                 "Nothing to deploy on {}: no version is deployed there yet (its instances take the new settings when one is).",
                 rollout.environment

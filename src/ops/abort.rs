@@ -196,15 +196,12 @@ pub fn roll_back_unfinished(
         return Ok(None);
     }
     if !removed.is_empty() {
-        return Ok(Some(RollbackOutcome {
-            version: pointer
-                .map(|p| p.label)
-                .unwrap_or_else(|| crate::platform::boot::SAMPLE_LABEL.to_string()),
-            method: "new-instances-removed".into(),
-            deployment_id: latest,
-            outcome: "succeeded".into(),
-            batches: Vec::new(),
-        }));
+        let version = pointer
+            .map(|p| p.label)
+            .unwrap_or_else(|| crate::platform::boot::SAMPLE_LABEL.to_string());
+        return Ok(Some(RollbackOutcome::new_instances_removed(
+            &version, latest,
+        )));
     }
     let doc: serde_json::Value = session
         .runtime

@@ -216,6 +216,20 @@ pub struct DeployOutcome {
     pub interrupted: bool,
 }
 
+impl RollbackOutcome {
+    /// The rollback of `immutable` and `traffic-splitting`: the temporary group went with its
+    /// instances; the environment's own kept serving `version`.
+    pub(crate) fn new_instances_removed(version: &str, deployment_id: u64) -> RollbackOutcome {
+        RollbackOutcome {
+            version: version.to_string(),
+            method: "new-instances-removed".into(),
+            deployment_id,
+            outcome: "succeeded".into(),
+            batches: Vec::new(),
+        }
+    }
+}
+
 impl DeployOutcome {
     pub fn succeeded(&self) -> bool {
         self.outcome == "succeeded"
@@ -431,13 +445,9 @@ pub fn deploy(
             interrupt,
             on_event,
         )?;
-        let rollback = (done.failed).then(|| RollbackOutcome {
-            version: previous.clone(),
-            method: "new-instances-removed".into(),
-            deployment_id,
-            outcome: "succeeded".into(),
-            batches: Vec::new(),
-        });
+        let rollback = done
+            .failed
+            .then(|| RollbackOutcome::new_instances_removed(&previous, deployment_id));
         let finished = Finished {
             batches: done.batches,
             failed: done.failed,
@@ -707,7 +717,7 @@ impl Rollout<'_> {
                     self.target_group,
                     &batch.instances,
                     timeout,
-                    |t| t.is_none() || t.is_some_and(|s| s == "unused"),
+                    drained,
                 )
                 .map_err(|still| {
                     DeployError::Refused(format!(
@@ -886,7 +896,7 @@ impl Rollout<'_> {
                     self.target_group,
                     &registered,
                     self.timeout,
-                    |t| t.is_none() || t.is_some_and(|s| s == "unused"),
+                    drained,
                 );
                 // Requests the load balancer routed just before finish before the instance
                 // goes (where the target group reports no draining, as moto).
@@ -1211,6 +1221,11 @@ pub(crate) fn restore_missing(
         on_event(DeployEvent::Restored { instances: missing });
     }
     Ok(())
+}
+
+/// Whether a target left the target group: not listed, or `unused` (drained).
+pub(crate) fn drained(state: Option<&str>) -> bool {
+    matches!(state, None | Some("unused"))
 }
 
 /// Waits until `done` holds for each instance's state in the target group (`None`: not

@@ -119,17 +119,27 @@ fn rollouts(
         if instances == 0 {
             continue;
         }
-        let settings = crate::platform::settings::from_spec(env);
-        found.push(crate::reconcile::plan::InstanceRollout {
-            application: env.application.clone(),
-            environment: env.name.clone(),
-            change: kind,
-            instances,
-            policy: settings.policy,
-            batch_size: settings.batch_size,
-        });
+        found.push(rollout_of(env, kind, instances));
     }
     found
+}
+
+/// A rollout of `change` on an environment's `instances`, with its deployment settings (the
+/// spec's, over Elastic Beanstalk's defaults).
+fn rollout_of(
+    env: &crate::model::Environment,
+    change: crate::deploy::changes::InstanceChange,
+    instances: i64,
+) -> crate::reconcile::plan::InstanceRollout {
+    let settings = crate::platform::settings::from_spec(env);
+    crate::reconcile::plan::InstanceRollout {
+        application: env.application.clone(),
+        environment: env.name.clone(),
+        change,
+        instances,
+        policy: settings.policy,
+        batch_size: settings.batch_size,
+    }
 }
 
 /// Environments whose launch template the plan leaves alone but whose group still runs
@@ -239,15 +249,11 @@ fn unfinished_rollouts(
             }
         }
         if outdated {
-            let settings = crate::platform::settings::from_spec(env);
-            found.push(crate::reconcile::plan::InstanceRollout {
-                application: env.application.clone(),
-                environment: env.name.clone(),
-                change: crate::deploy::changes::InstanceChange::NewInstances,
-                instances: view.in_service.len() as i64,
-                policy: settings.policy,
-                batch_size: settings.batch_size,
-            });
+            found.push(rollout_of(
+                env,
+                crate::deploy::changes::InstanceChange::NewInstances,
+                view.in_service.len() as i64,
+            ));
         }
     }
     Ok(found)

@@ -19,7 +19,7 @@
 //! resources the spec does not have.
 
 use super::deploy::{
-    deregister_listed, from_report, run_batch, wait_targets, BatchOutcome, DeployError,
+    deregister_listed, drained, from_report, run_batch, wait_targets, BatchOutcome, DeployError,
     DeployEvent, InstanceOutcome, Rollout, DRAIN_GRACE, POLL,
 };
 use crate::aws::{autoscaling, elbv2, s3};
@@ -350,7 +350,7 @@ fn stop(
 }
 
 /// Sends `percent` of the requests of each listener to the temporary target group, the rest
-/// to the environment's.
+/// to the environment's (0: the environment's alone again).
 fn shift(
     rollout: &Rollout<'_>,
     listeners: &[String],
@@ -579,18 +579,9 @@ fn move_in(
             rollout.target_group,
             &old,
             rollout.timeout,
-            |t| t.is_none() || t.is_some_and(|s| s == "unused"),
+            drained,
         );
-        for listener in listeners {
-            session.runtime.block_on(elbv2::forward_weighted(
-                &aws.elbv2,
-                listener,
-                &[
-                    (rollout.target_group.to_string(), 100),
-                    (temporary_arn.clone(), 0),
-                ],
-            ))?;
-        }
+        shift(rollout, listeners, temporary_arn, 0)?;
         on_event(DeployEvent::TrafficShifted {
             percent: 100,
             evaluation_secs: None,
@@ -639,13 +630,7 @@ fn remove(
         } else {
             listeners.to_vec()
         };
-        for listener in &listeners {
-            session.runtime.block_on(elbv2::forward_weighted(
-                &aws.elbv2,
-                listener,
-                &[(rollout.target_group.to_string(), 100), (arn.clone(), 0)],
-            ))?;
-        }
+        shift(rollout, &listeners, arn, 0)?;
     }
     if !instances.is_empty() {
         let registered = deregister_listed(session, aws, rollout.target_group, instances)?;
@@ -656,7 +641,7 @@ fn remove(
                 rollout.target_group,
                 &registered,
                 rollout.timeout,
-                |t| t.is_none() || t.is_some_and(|s| s == "unused"),
+                drained,
             );
             std::thread::sleep(DRAIN_GRACE);
         }
@@ -699,13 +684,7 @@ pub(crate) fn clean_up(
         let listeners = session
             .runtime
             .block_on(elbv2::forwarding_listeners(&aws.elbv2, arn))?;
-        for listener in &listeners {
-            session.runtime.block_on(elbv2::forward_weighted(
-                &aws.elbv2,
-                listener,
-                &[(rollout.target_group.to_string(), 100), (arn.clone(), 0)],
-            ))?;
-        }
+        shift(rollout, &listeners, arn, 0)?;
     }
     let groups = session.runtime.block_on(autoscaling::temporary_groups(
         &aws.autoscaling,

@@ -148,13 +148,9 @@ fn replace_instances(
         if done.failed || done.interrupted {
             outcome.outcome = "failed".into();
             outcome.not_deployed = plan.retire.clone();
-            outcome.rollback = done.failed.then(|| RollbackOutcome {
-                version: label.to_string(),
-                method: "new-instances-removed".into(),
-                deployment_id: id,
-                outcome: "succeeded".into(),
-                batches: Vec::new(),
-            });
+            outcome.rollback = done
+                .failed
+                .then(|| RollbackOutcome::new_instances_removed(label, id));
         }
     } else {
         // Batch after batch: as many new instances first, then the old ones go. All at once
@@ -230,4 +226,53 @@ fn replace_instances(
     }
     outcome.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(outcome)
+}
+
+/// What [`roll_out_all`] reports as it goes.
+#[derive(Debug)]
+pub enum RolloutEvent<'r> {
+    /// A rollout starts.
+    Starting(&'r InstanceRollout),
+    /// Its progress, as a deploy's.
+    Deploy(DeployEvent),
+}
+
+/// A rollout and how it went (`Ok(None)`: nothing to do).
+pub type RolloutResult<'r> = (
+    &'r InstanceRollout,
+    Result<Option<DeployOutcome>, DeployError>,
+);
+
+/// The plan's rollouts, one after another; stops after the first that fails (its instances
+/// not replaced yet keep serving; the next apply finishes the rollout).
+pub fn roll_out_all<'r>(
+    compilation: &Compilation,
+    graph: &ResourceGraph,
+    session: &Session,
+    rollouts: &'r [InstanceRollout],
+    interrupt: &Interrupt,
+    on_event: &mut dyn FnMut(RolloutEvent<'r>),
+) -> Vec<RolloutResult<'r>> {
+    let mut done = Vec::new();
+    for rollout in rollouts {
+        on_event(RolloutEvent::Starting(rollout));
+        let outcome = roll_out(
+            compilation,
+            graph,
+            session,
+            rollout,
+            interrupt,
+            &mut |event| on_event(RolloutEvent::Deploy(event)),
+        );
+        let failed = match &outcome {
+            Ok(None) => false,
+            Ok(Some(o)) => !o.succeeded(),
+            Err(_) => true,
+        };
+        done.push((rollout, outcome));
+        if failed {
+            break;
+        }
+    }
+    done
 }
