@@ -1,6 +1,5 @@
 //! EC2 Auto Scaling: the environment's group of instances and its target-tracking policies.
 
-use super::live::live_resource;
 use super::{int_attr, str_attr, string_list};
 use super::{AwsError, ErrorClass, Sdk};
 use crate::graph::{ResourceKind, TAG_APPLICATION};
@@ -176,7 +175,7 @@ fn group_resource(name: &str, group: &AutoScalingGroup) -> LiveResource {
         ("name".to_string(), json!(name)),
         ("arn".to_string(), json!(group.auto_scaling_group_arn())),
     ]);
-    live_resource(
+    LiveResource::from_tags(
         ResourceKind::AutoScalingGroup,
         name,
         tags,

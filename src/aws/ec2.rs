@@ -1,6 +1,5 @@
 //! EC2: the network an environment runs in (looked up), security groups and launch templates.
 
-use super::live::live_resource;
 use super::{str_attr, string_list, AwsError, Sdk};
 use crate::graph::ResourceKind;
 use crate::reconcile::{Attributes, LiveResource};
@@ -165,7 +164,7 @@ pub async fn read_security_groups(
                 let outputs = BTreeMap::from([("id".to_string(), json!(id))]);
                 groups.insert(
                     id.to_string(),
-                    live_resource(
+                    LiveResource::from_tags(
                         ResourceKind::SecurityGroup,
                         name,
                         tags_of(group.tags()),
@@ -428,7 +427,7 @@ pub async fn read_launch_templates(
                 ("id".to_string(), json!(id)),
                 ("latest_version".to_string(), json!(latest.to_string())),
             ]);
-            live_resource(
+            LiveResource::from_tags(
                 ResourceKind::LaunchTemplate,
                 &name,
                 tags,

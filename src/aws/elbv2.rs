@@ -1,6 +1,5 @@
 //! Elastic Load Balancing v2: the Application Load Balancer, its target group and listeners.
 
-use super::live::live_resource;
 use super::{int_attr, str_attr, string_list};
 use super::{AwsError, Sdk};
 use crate::graph::{Address, ResourceKind};
@@ -167,7 +166,7 @@ pub async fn read(
             ("dns_name".to_string(), json!(lb.dns_name())),
             ("zone_id".to_string(), json!(lb.canonical_hosted_zone_id())),
         ]);
-        let balancer = live_resource(
+        let balancer = LiveResource::from_tags(
             ResourceKind::LoadBalancer,
             name,
             tags_of(lb.load_balancer_arn()),
@@ -259,7 +258,7 @@ pub async fn read(
             ("arn".to_string(), json!(tg.target_group_arn())),
             ("name".to_string(), json!(name)),
         ]);
-        found.push(live_resource(
+        found.push(LiveResource::from_tags(
             ResourceKind::TargetGroup,
             name,
             tags_of(tg.target_group_arn()),

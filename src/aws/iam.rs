@@ -2,7 +2,6 @@
 //! instance profile that carries it. Beanpole's roles and profiles live under the path
 //! `/beanpole/`.
 
-use super::live::live_resource;
 use super::{AwsError, ErrorClass, Sdk};
 use crate::graph::{ResourceKind, TAG_APPLICATION};
 use crate::reconcile::{Attributes, LiveResource};
@@ -112,7 +111,7 @@ pub async fn read(
                 ("name".to_string(), json!(name)),
                 ("arn".to_string(), json!(role.arn())),
             ]);
-            found.push(live_resource(
+            found.push(LiveResource::from_tags(
                 ResourceKind::IamRole,
                 name,
                 tags,
@@ -157,7 +156,7 @@ pub async fn read(
                 ("name".to_string(), json!(name)),
                 ("arn".to_string(), json!(profile.arn())),
             ]);
-            found.push(live_resource(
+            found.push(LiveResource::from_tags(
                 ResourceKind::InstanceProfile,
                 name,
                 tags,

@@ -3,36 +3,10 @@
 //! by Beanpole's application tag (so renamed and orphaned resources are found too).
 
 use super::{autoscaling, ec2, elbv2, iam, route53, ssm, Aws, AwsError};
-use crate::graph::{
-    Address, ResourceGraph, ResourceKind, MANAGED_BY_VALUE, TAG_ADDRESS, TAG_APPLICATION,
-    TAG_ENVIRONMENT, TAG_MANAGED_BY,
-};
-use crate::reconcile::{Attributes, LiveResource, LiveState};
+use crate::graph::{Address, ResourceGraph, ResourceKind};
+use crate::reconcile::LiveState;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A live resource whose ownership comes from its tags.
-pub fn live_resource(
-    kind: ResourceKind,
-    name: &str,
-    tags: BTreeMap<String, String>,
-    attributes: Attributes,
-    outputs: Attributes,
-) -> LiveResource {
-    let owned = tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
-        && tags.contains_key(TAG_APPLICATION);
-    LiveResource {
-        kind,
-        aws_name: name.to_string(),
-        owned,
-        application: tags.get(TAG_APPLICATION).cloned(),
-        environment: tags.get(TAG_ENVIRONMENT).cloned(),
-        address: tags.get(TAG_ADDRESS).map(|a| Address(a.clone())),
-        attributes,
-        outputs,
-        tags,
-    }
-}
 
 /// Reads everything the graph's resources of `applications` could match.
 pub async fn read_live_state(

@@ -2,7 +2,7 @@
 //! application there): created with Beanpole's tags in the create call, public access blocked
 //! and default encryption on; read back for the plan.
 
-use super::{live::live_resource, AwsError, ErrorClass, Sdk};
+use super::{AwsError, ErrorClass, Sdk};
 use crate::graph::ResourceKind;
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_s3::types::{
@@ -232,7 +232,7 @@ pub async fn read_bucket(
         Err(e) if e.is_not_found() => return Ok(None),
         // 403 (another account's) or 301 (another region): it exists and is not ours.
         Err(_) => {
-            return Ok(Some(live_resource(
+            return Ok(Some(LiveResource::from_tags(
                 ResourceKind::VersionsBucket,
                 name,
                 BTreeMap::new(),
@@ -312,7 +312,7 @@ pub async fn read_bucket(
         "applications".to_string(),
         json!(applications_in(client, name).await?),
     );
-    Ok(Some(live_resource(
+    Ok(Some(LiveResource::from_tags(
         ResourceKind::VersionsBucket,
         name,
         tags,

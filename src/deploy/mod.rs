@@ -15,8 +15,6 @@
 //! the end. `traffic-splitting` sends the new instances a share of the requests for an
 //! evaluation time before all of them.
 
-pub mod changes;
-
 use crate::model::{BatchSize, DeploymentPolicy};
 use serde::Serialize;
 

@@ -106,7 +106,7 @@ fn rollouts(
         }) else {
             continue;
         };
-        let Some(kind) = crate::deploy::changes::of_launch_template(&change.attributes) else {
+        let Some(kind) = crate::reconcile::rollouts::of_launch_template(&change.attributes) else {
             continue;
         };
         let instances = plan
@@ -128,7 +128,7 @@ fn rollouts(
 /// spec's, over Elastic Beanstalk's defaults).
 fn rollout_of(
     env: &crate::model::Environment,
-    change: crate::deploy::changes::InstanceChange,
+    change: crate::reconcile::rollouts::InstanceChange,
     instances: i64,
 ) -> crate::reconcile::plan::InstanceRollout {
     let settings = crate::platform::settings::from_spec(env);
@@ -240,8 +240,8 @@ fn unfinished_rollouts(
                         forces_replacement: false,
                     })
                     .collect();
-                if crate::deploy::changes::of_launch_template(&changes)
-                    == Some(crate::deploy::changes::InstanceChange::NewInstances)
+                if crate::reconcile::rollouts::of_launch_template(&changes)
+                    == Some(crate::reconcile::rollouts::InstanceChange::NewInstances)
                 {
                     outdated = true;
                     break;
@@ -251,7 +251,7 @@ fn unfinished_rollouts(
         if outdated {
             found.push(rollout_of(
                 env,
-                crate::deploy::changes::InstanceChange::NewInstances,
+                crate::reconcile::rollouts::InstanceChange::NewInstances,
                 view.in_service.len() as i64,
             ));
         }

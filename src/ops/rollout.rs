@@ -1,5 +1,5 @@
 //! What `apply` does after the resources when a change reaches running instances (the plan's
-//! `rollouts`, decided by `deploy::changes`):
+//! `rollouts`, decided by `reconcile::rollouts`):
 //!
 //! - **new instances** (instance type, AMI, the boot script): every instance is replaced by
 //!   one launched from the new launch template, through the environment's deployment policy,
@@ -19,12 +19,12 @@ use super::deploy::{
 use super::versions::VersionStore;
 use super::Session;
 use crate::aws::{elbv2, s3};
-use crate::deploy::changes::InstanceChange;
 use crate::graph::ResourceGraph;
 use crate::interrupt::Interrupt;
 use crate::model::DeploymentPolicy;
 use crate::platform::store::{environment_pointer_key, EnvironmentPointer};
 use crate::reconcile::plan::InstanceRollout;
+use crate::reconcile::rollouts::InstanceChange;
 use crate::spec::Compilation;
 use std::time::{Duration, Instant};
 

@@ -86,7 +86,7 @@ exec python3 \"$root/opt/beanpole/engine.py\" boot --root \"${{root:-/}}\" --buc
 }
 
 /// The user data in the parts that decide what a change to it asks of running instances (see
-/// `deploy::changes`): the boot script proper, the settings it carries (the sample
+/// `reconcile::rollouts`): the boot script proper, the settings it carries (the sample
 /// document's line) and the engine it fetches (by content address; running instances get a
 /// new engine with their next deployment, so it alone asks nothing of them).
 pub struct UserDataParts {

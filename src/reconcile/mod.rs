@@ -7,6 +7,7 @@ pub mod executor;
 pub mod plan;
 pub mod planfile;
 pub mod render;
+pub mod rollouts;
 pub mod steps;
 pub mod swaps;
 #[cfg(test)]
@@ -45,6 +46,33 @@ pub struct LiveResource {
 }
 
 impl LiveResource {
+    /// A live resource whose ownership comes from its tags: Beanpole's `managed-by` tag and
+    /// an application tag.
+    pub fn from_tags(
+        kind: ResourceKind,
+        name: &str,
+        tags: BTreeMap<String, String>,
+        attributes: Attributes,
+        outputs: Attributes,
+    ) -> LiveResource {
+        use crate::graph::{
+            MANAGED_BY_VALUE, TAG_ADDRESS, TAG_APPLICATION, TAG_ENVIRONMENT, TAG_MANAGED_BY,
+        };
+        let owned = tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && tags.contains_key(TAG_APPLICATION);
+        LiveResource {
+            kind,
+            aws_name: name.to_string(),
+            owned,
+            application: tags.get(TAG_APPLICATION).cloned(),
+            environment: tags.get(TAG_ENVIRONMENT).cloned(),
+            address: tags.get(TAG_ADDRESS).map(|a| Address(a.clone())),
+            attributes,
+            outputs,
+            tags,
+        }
+    }
+
     /// How the resource is named in messages when it has no address of its own.
     pub fn display_address(&self) -> Address {
         self.address

@@ -150,7 +150,7 @@ pub struct Plan {
 pub struct InstanceRollout {
     pub application: String,
     pub environment: String,
-    pub change: crate::deploy::changes::InstanceChange,
+    pub change: crate::reconcile::rollouts::InstanceChange,
     /// The group's instances now.
     pub instances: i64,
     pub policy: crate::model::DeploymentPolicy,
@@ -173,11 +173,11 @@ impl InstanceRollout {
         };
         let plural = if self.instances == 1 { "" } else { "s" };
         match self.change {
-            crate::deploy::changes::InstanceChange::NewInstances => format!(
+            crate::reconcile::rollouts::InstanceChange::NewInstances => format!(
                 "environment {}: rolls {} instance{plural}, {how} (each replaced by one launched from the new launch template)",
                 self.environment, self.instances
             ),
-            crate::deploy::changes::InstanceChange::Configuration => format!(
+            crate::reconcile::rollouts::InstanceChange::Configuration => format!(
                 "environment {}: configuration deployment in place on {} instance{plural}, {} (new settings; no instance replaced; .platform/confighooks run)",
                 self.environment,
                 self.instances,

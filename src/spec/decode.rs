@@ -4,8 +4,9 @@
 //! marks the reader failed, so decoding goes on and reports everything in one run.
 
 use super::diagnostic::{did_you_mean, one_of, Diagnostic, SpecError};
-use super::eval::{number_of, Evaluator};
+use super::eval::Evaluator;
 use super::source::{FileId, Span};
+use super::value::number_of;
 use super::value::Value;
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::Span as _;

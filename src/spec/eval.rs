@@ -6,7 +6,7 @@ use super::diagnostic::{did_you_mean, Diagnostic, SpecError};
 use super::functions;
 use super::load::SpecFs;
 use super::source::{FileId, Span};
-use super::value::Value;
+use super::value::{number_of, Value};
 use hcl_edit::expr::{BinaryOperator, Expression, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Element, Template};
 use hcl_edit::Span as _;
@@ -882,15 +882,6 @@ impl<'a> Evaluator<'a> {
                 Some("paths are relative to the folder of the spec or module".into()),
             )),
         }
-    }
-}
-
-/// Numbers, and strings that read as numbers (HCL converts them).
-pub fn number_of(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => Some(*n),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
-        _ => None,
     }
 }
 

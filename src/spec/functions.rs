@@ -3,8 +3,8 @@
 //! which owns file access.
 
 use super::diagnostic::did_you_mean;
-use super::eval::number_of;
 use super::source::Span;
+use super::value::number_of;
 use super::value::{format_number, Value};
 use std::collections::BTreeMap;
 

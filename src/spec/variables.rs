@@ -77,7 +77,7 @@ impl VarType {
             (VarType::Any, v) => Ok(v),
             (_, Value::Unknown(w)) => Ok(Value::Unknown(w)),
             (VarType::String, v) => scalar_to_string(&v).ok_or_else(|| v.describe()),
-            (VarType::Number, v) => super::eval::number_of(&v)
+            (VarType::Number, v) => super::value::number_of(&v)
                 .map(Value::Number)
                 .ok_or_else(|| v.describe()),
             (VarType::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
