@@ -8,8 +8,16 @@ FAULTS_JSON (optional):
     {"throttle": 0.15,                      # fraction of calls answered with a throttling error
      "seed": 7,
      "refuse": [{"action": "CreateAutoScalingGroup", "times": 2,   # -1: always
+                 "skip": 0,                 # let this many matching calls through first
                  "status": 400, "code": "ValidationError", "message": "..."}],
+     "lose": [{"match": "^PUT /[^/]+/pets-app/lock[.]json$",       # a regular expression
+               "header": "If-None-Match",   # only requests with this header (optional)
+               "times": 1, "skip": 0}],     # the call is made upstream, its answer dropped
      "log": "/path/to/file"}                # one line per request: "ACTION answer"
+
+An ACTION is the query API's Action (CreateAutoScalingGroup), or "METHOD /path" for the others
+(S3: "PUT /BUCKET/KEY"). A lost answer is the request carried out by moto and the connection
+closed without a response: what a client sees when its answer is lost on the way back.
 
 Prints "ready" once listening. Listens and connects only on 127.0.0.1.
 """
@@ -63,14 +71,32 @@ def main():
     lock = threading.Lock()
     rng = random.Random(faults.get("seed", 7))
     refusals = [dict(r) for r in faults.get("refuse", [])]
+    losses = [dict(r, pattern=re.compile(r["match"])) for r in faults.get("lose", [])]
     log_path = faults.get("log")
+
+    def take(rule):
+        """Whether a matching call is affected now: after `skip` calls, `times` of them."""
+        if rule.get("skip", 0) > 0:
+            rule["skip"] -= 1
+            return False
+        if rule.get("times", -1) == 0:
+            return False
+        if rule.get("times", -1) > 0:
+            rule["times"] -= 1
+        return True
+
+    def loses(action, headers):
+        with lock:
+            for r in losses:
+                if r["pattern"].search(action) and (not r.get("header") or r["header"] in headers):
+                    if take(r):
+                        return True
+        return False
 
     def decide(service, action):
         with lock:
             for r in refusals:
-                if r["action"] == action and r.get("times", -1) != 0:
-                    if r.get("times", -1) > 0:
-                        r["times"] -= 1
+                if r["action"] == action and take(r):
                     return r.get("status", 400), r.get("code", "ValidationError"), r.get("message", "refused")
             if rng.random() < faults.get("throttle", 0.0):
                 if service == "ec2":
@@ -127,6 +153,10 @@ def main():
             except (http.client.HTTPException, OSError):
                 log(f"{action} 502")
                 self.send_error(502)
+                return
+            if loses(action, self.headers):
+                log(f"{action} {response.status} lost")
+                self.close_connection = True
                 return
             log(f"{action} {response.status}")
             self.reply(response.status, response.getheaders(), data)

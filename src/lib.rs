@@ -5,11 +5,13 @@
 //! dependencies). See ARCHITECTURE.md for the map and the invariants.
 
 pub mod aws;
+pub mod bucket;
 pub mod bundle;
 pub mod cli;
 pub mod deploy;
 pub mod dns;
 pub mod duration;
+pub mod fleet;
 pub mod graph;
 pub mod interrupt;
 pub mod model;

@@ -1,12 +1,17 @@
 //! The `beanpole` command: argument parsing and exit statuses only; the work is in the library.
+//! The one place that runs the async runtime: every command is awaited here.
 
-use beanpole::cli::blue_green::{StatusArgs, SwapArgs};
+use beanpole::cli::abort::AbortArgs;
+use beanpole::cli::apply::{ApplyArgs, DestroyArgs};
 use beanpole::cli::bundle::BundleArgs;
-use beanpole::cli::deploy::{AbortArgs, DeployArgs, LogsArgs};
+use beanpole::cli::deploy::DeployArgs;
 use beanpole::cli::events::EventsArgs;
 use beanpole::cli::local::{FleetInstanceArgs, LocalFleetArgs, LocalRunArgs};
 use beanpole::cli::lock::UnlockArgs;
-use beanpole::cli::reconcile::{ApplyArgs, DestroyArgs, PlanArgs};
+use beanpole::cli::logs::LogsArgs;
+use beanpole::cli::plan::PlanArgs;
+use beanpole::cli::status::StatusArgs;
+use beanpole::cli::swap::SwapArgs;
 use beanpole::cli::versions::{ListArgs, VersionsCommand};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
 use clap::{Parser, Subcommand};
@@ -246,39 +251,52 @@ fn main() {
             std::process::exit(if e.use_stderr() { cli::EXIT_ERROR } else { 0 });
         }
     };
-    let code = match &cli.command {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => std::process::exit(cli::error(format!("cannot start the async runtime: {e}"))),
+    };
+    let code = runtime.block_on(run(cli.command));
+    // Stop the runtime's tasks (a lock's renewal, a Ctrl-C listener) before exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    std::process::exit(code);
+}
+
+async fn run(command: Command) -> i32 {
+    match &command {
         Command::Validate { spec } => cli::validate(spec),
         Command::Graph { spec, format } => cli::graph(spec, *format),
-        Command::Plan { spec, aws, args } => cli::reconcile::plan(spec, aws, args),
-        Command::Apply { spec, aws, args } => cli::reconcile::apply(spec, aws, args),
-        Command::Destroy { spec, aws, args } => cli::reconcile::destroy(spec, aws, args),
-        Command::Status { spec, aws, args } => cli::blue_green::status(spec, aws, args),
-        Command::Swap { spec, aws, args } => cli::blue_green::swap(spec, aws, args),
+        Command::Plan { spec, aws, args } => cli::plan::plan(spec, aws, args).await,
+        Command::Apply { spec, aws, args } => cli::apply::apply(spec, aws, args).await,
+        Command::Destroy { spec, aws, args } => cli::apply::destroy(spec, aws, args).await,
+        Command::Status { spec, aws, args } => cli::status::status(spec, aws, args).await,
+        Command::Swap { spec, aws, args } => cli::swap::swap(spec, aws, args).await,
         Command::Bundle { spec, args } => cli::bundle::bundle(spec, args),
-        Command::Deploy { spec, aws, args } => cli::deploy::deploy(spec, aws, args),
-        Command::Logs { spec, aws, args } => cli::deploy::logs(spec, aws, args),
-        Command::Unlock { spec, aws, args } => cli::lock::unlock(spec, aws, args),
-        Command::Abort { spec, aws, args } => cli::deploy::abort(spec, aws, args),
-        Command::Events { spec, aws, args } => cli::events::events(spec, aws, args),
+        Command::Deploy { spec, aws, args } => cli::deploy::deploy(spec, aws, args).await,
+        Command::Logs { spec, aws, args } => cli::logs::logs(spec, aws, args).await,
+        Command::Unlock { spec, aws, args } => cli::lock::unlock(spec, aws, args).await,
+        Command::Abort { spec, aws, args } => cli::abort::abort(spec, aws, args).await,
+        Command::Events { spec, aws, args } => cli::events::events(spec, aws, args).await,
         Command::Versions {
             command: Some(command),
             ..
-        } => cli::versions::command(command),
+        } => cli::versions::command(command).await,
         Command::Versions {
             command: None,
             spec,
             aws,
             args,
-        } => cli::versions::list(spec, aws, args),
+        } => cli::versions::list(spec, aws, args).await,
         Command::Local {
             command: LocalCommand::Run { spec, args },
-        } => cli::local::local_run(spec, args),
+        } => cli::local::local_run(spec, args).await,
         Command::Local {
             command: LocalCommand::Fleet { spec, aws, args },
-        } => cli::local::local_fleet(spec, aws, args),
+        } => cli::local::local_fleet(spec, aws, args).await,
         Command::Local {
             command: LocalCommand::FleetInstance { args },
-        } => cli::local::local_fleet_instance(args),
-    };
-    std::process::exit(code);
+        } => cli::local::local_fleet_instance(args).await,
+    }
 }

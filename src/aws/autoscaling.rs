@@ -488,10 +488,10 @@ pub async fn delete_policy(client: &Client, group: &str, name: &str) -> Result<(
     )
 }
 
-/// An environment's group as a deployment sees it: its in-service instances, and whether its
+/// An environment's Auto Scaling group as a deployment sees it: its in-service instances, and whether its
 /// tags say Beanpole made it for that application and environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FleetView {
+pub struct GroupView {
     pub name: String,
     pub owned: bool,
     pub in_service: Vec<String>,
@@ -505,13 +505,22 @@ pub struct FleetView {
     pub subnets: Vec<String>,
 }
 
+impl GroupView {
+    /// Every instance of the group, in service or not.
+    pub fn all_instances(&self) -> Vec<String> {
+        let mut all = self.in_service.clone();
+        all.extend(self.other.iter().map(|(id, _)| id.clone()));
+        all
+    }
+}
+
 /// The group named `name`, if it exists.
-pub async fn fleet_view(
+pub async fn group_view(
     client: &Client,
     name: &str,
     application: &str,
     environment: &str,
-) -> Result<Option<FleetView>, AwsError> {
+) -> Result<Option<GroupView>, AwsError> {
     let out = client
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(name)
@@ -545,7 +554,7 @@ pub async fn fleet_view(
             other.push((id, state));
         }
     }
-    Ok(Some(FleetView {
+    Ok(Some(GroupView {
         name: name.to_string(),
         owned,
         in_service,
@@ -685,7 +694,7 @@ pub async fn detach(client: &Client, group: &str, instances: &[String]) -> Resul
 pub async fn create_temporary_group(
     client: &Client,
     name: &str,
-    like: &FleetView,
+    like: &GroupView,
     desired: i32,
     max: i32,
     tags: &BTreeMap<String, String>,

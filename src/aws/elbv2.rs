@@ -719,8 +719,8 @@ pub async fn target_health(
             state: d
                 .target_health()
                 .and_then(|h| h.state())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_else(|| "unknown".to_string()),
+                .map(|s| crate::status::TargetState::parse(s.as_str()))
+                .unwrap_or(crate::status::TargetState::Unknown),
             description: d
                 .target_health()
                 .and_then(|h| h.description())

@@ -15,6 +15,7 @@ pub mod route53;
 pub mod s3;
 pub mod ssm;
 pub mod steps;
+pub mod store;
 pub mod sts;
 
 use aws_config::retry::RetryConfig;
@@ -343,7 +344,8 @@ where
     }
 }
 
-/// Polls `check` until it returns `Some`, for at most `budget`.
+/// Polls `check` until it returns `Some`, for at most `budget`; an error from `check` ends the
+/// wait with that error (it is never read as "not yet").
 pub async fn wait_for<T, F, Fut>(
     what: &str,
     until: &'static str,
@@ -355,23 +357,100 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, AwsError>>,
 {
-    let started = Instant::now();
-    let mut pause = poll.min(FIRST_POLL);
+    // What is waited for was asked for just before: look only after a first pause.
+    let mut poller = Poller::new(budget, Poll::growing(poll));
     loop {
-        // What is waited for was asked for just before: look only after a first pause.
-        // Waiting costs no API work, so the step's parallelism slot is free meanwhile.
-        crate::reconcile::executor::idle(tokio::time::sleep(pause)).await;
-        if let Some(value) = check().await? {
-            return Ok(value);
-        }
-        if started.elapsed() >= budget {
+        if !poller.pause().await {
             return Err(AwsError::Timeout {
                 what: what.to_string(),
                 until,
-                waited: started.elapsed(),
+                waited: poller.elapsed(),
             });
         }
-        pause = pause.mul_f64(POLL_GROWTH).min(poll);
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+    }
+}
+
+/// How a wait spaces its looks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Poll {
+    pub first: Duration,
+    /// Each later pause is this many times the one before, up to `max`.
+    pub growth: f64,
+    pub max: Duration,
+}
+
+impl Poll {
+    /// The same pause every time (a deploy watching its instances and target group).
+    pub fn every(pause: Duration) -> Poll {
+        Poll {
+            first: pause,
+            growth: 1.0,
+            max: pause,
+        }
+    }
+
+    /// 1, 2.4, 4.4, 7.1… s, up to `max` (AWS's own asynchronous work).
+    pub fn growing(max: Duration) -> Poll {
+        Poll {
+            first: max.min(FIRST_POLL),
+            growth: POLL_GROWTH,
+            max,
+        }
+    }
+}
+
+/// A bounded wait, one pause at a time: the caller looks (and returns any AWS error it gets),
+/// then asks for the next pause, which is refused once the budget is spent. Pauses hold no
+/// parallelism slot of the walker.
+#[derive(Debug)]
+pub struct Poller {
+    started: Instant,
+    budget: Duration,
+    poll: Poll,
+    next: Duration,
+}
+
+impl Poller {
+    pub fn new(budget: Duration, poll: Poll) -> Poller {
+        Poller {
+            started: Instant::now(),
+            budget,
+            poll,
+            next: poll.first,
+        }
+    }
+
+    /// Sleeps the next pause; `false` (at once) when the budget is spent.
+    pub async fn pause(&mut self) -> bool {
+        if self.started.elapsed() >= self.budget {
+            return false;
+        }
+        crate::reconcile::executor::idle(tokio::time::sleep(self.next)).await;
+        self.next = self.next.mul_f64(self.poll.growth).min(self.poll.max);
+        true
+    }
+
+    /// Like `pause`, but returns early (`true`) once `stop` is raised.
+    pub async fn pause_unless(&mut self, stop: &crate::interrupt::Interrupt) -> bool {
+        if self.started.elapsed() >= self.budget {
+            return false;
+        }
+        tokio::select! {
+            more = self.pause() => more,
+            _ = stop.raised() => true,
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Whether the budget is spent.
+    pub fn spent(&self) -> bool {
+        self.started.elapsed() >= self.budget
     }
 }
 

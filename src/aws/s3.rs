@@ -55,21 +55,6 @@ pub async fn create_bucket(
     Ok(outputs(name))
 }
 
-/// The platform engine this Beanpole ships, in the bucket under its content address (written
-/// once; a copy already there is the same bytes).
-pub async fn put_engine(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), AwsError> {
-    let key = crate::platform::boot::engine_key(&crate::platform::engine_digest());
-    put_new(
-        client,
-        bucket,
-        &key,
-        crate::platform::ENGINE.as_bytes().to_vec(),
-        "text/x-python",
-    )
-    .await?;
-    Ok(())
-}
-
 /// Public access blocked, default encryption, Beanpole's tags (each call idempotent).
 pub async fn configure_bucket(
     client: &aws_sdk_s3::Client,
@@ -441,14 +426,14 @@ pub async fn bucket_exists(client: &aws_sdk_s3::Client, bucket: &str) -> Result<
 }
 
 /// Writes an object, replacing any of that key (for what is meant to change: an environment's
-/// pointer to what it runs).
+/// pointer to what it runs); its ETag.
 pub async fn put(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     bytes: Vec<u8>,
     content_type: &str,
-) -> Result<(), AwsError> {
+) -> Result<String, AwsError> {
     client
         .put_object()
         .bucket(bucket)
@@ -458,7 +443,7 @@ pub async fn put(
         .send()
         .await
         .op("PutObject")
-        .map(|_| ())
+        .map(|out| out.e_tag().unwrap_or_default().to_string())
 }
 
 /// Creates an object only if none has its key; its ETag, or `None` when the key exists.

@@ -13,6 +13,7 @@ pub mod zip;
 
 use ignore::IgnoreRules;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use zip::{Entry, EntryData};
 
 /// Elastic Beanstalk's limit on a source bundle.
@@ -78,6 +79,8 @@ pub fn decide(selection: &Selection, path: &str, is_folder: bool) -> Decision {
 pub enum BundleProblem {
     #[error("the bundle is {size} bytes, over Elastic Beanstalk's limit of {limit} bytes: exclude what the application does not need (.ebignore), or fetch large data at start-up")]
     TooLarge { size: usize, limit: usize },
+    #[error("the bundle's files are {size} bytes unpacked (at least), over the limit of {limit} bytes that every instance would unpack: exclude what the application does not need (.ebignore), or fetch large data at start-up")]
+    UnpackedTooLarge { size: u64, limit: usize },
     #[error("{path} is a symbolic link to `{target}`, outside the source folder: an instance would not have that file; copy it into the folder or remove the link")]
     SymlinkLeavesTree { path: String, target: String },
     #[error("no WSGI entry point: there is no Procfile and no {module_file} for the WSGI path `{wsgi_path}`; add {module_file} defining `{callable}`, set `wsgi {{ path = \"MODULE:CALLABLE\" }}`, or add a Procfile with a `web:` line")]
@@ -96,6 +99,9 @@ pub enum BundleProblem {
     NonUtf8Name { path: String },
     #[error("{0}; fix the file (Elastic Beanstalk would ignore all of it)")]
     EbExtensions(ebextensions::ConfigError),
+    /// An `.ebextensions` option value a deploy would refuse (`platform::settings` says why).
+    #[error("{0}")]
+    Setting(String),
     #[error("cannot write the zip: {0}")]
     Zip(String),
 }
@@ -126,7 +132,7 @@ pub struct Bundle {
 impl Bundle {
     /// Elastic Beanstalk's default version label for it: `app-YYMMDD_HHMMSS-<sha7>`.
     pub fn default_label(&self, unix_now: u64) -> String {
-        let (y, mo, d, h, mi, s) = civil(unix_now);
+        let (y, mo, d, h, mi, s) = crate::duration::civil(unix_now);
         format!(
             "app-{:02}{mo:02}{d:02}_{h:02}{mi:02}{s:02}-{}",
             y % 100,
@@ -135,48 +141,50 @@ impl Bundle {
     }
 }
 
-/// (year, month, day, hour, minute, second) of a Unix time, UTC.
-pub fn civil(unix: u64) -> (u64, u64, u64, u64, u64, u64) {
-    let days = unix / 86_400;
-    let second_of_day = unix % 86_400;
-    // Howard Hinnant's days-to-civil algorithm, on non-negative day counts.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        second_of_day / 3600,
-        (second_of_day % 3600) / 60,
-        second_of_day % 60,
-    )
+/// Where a symlink at `path` pointing at `target` lands in the finished tree, relative to the
+/// folder's top, following the bundle's other links as the file system would (a `..` after a
+/// link applies to where the link leads); `None` when it leaves the folder (an absolute
+/// target, a `..` past the top, anywhere along the way) or links loop. `links` maps each link
+/// of the bundle to its target.
+pub fn resolve_link(links: &BTreeMap<&str, &str>, path: &str, target: &str) -> Option<String> {
+    let mut parent: Vec<String> = path.split('/').map(str::to_string).collect();
+    parent.pop();
+    let mut hops = 0;
+    follow(links, parent, target, &mut hops).map(|parts| parts.join("/"))
 }
 
-/// Where a symlink at `path` pointing at `target` lands, relative to the folder's top; `None`
-/// when it leaves the folder (an absolute target, or `..` past the top).
-pub fn resolve_link(path: &str, target: &str) -> Option<String> {
+/// The physical path `target` names from the folder `at` (its components from the top).
+fn follow(
+    links: &BTreeMap<&str, &str>,
+    mut at: Vec<String>,
+    target: &str,
+    hops: &mut usize,
+) -> Option<Vec<String>> {
+    // As many links followed as Linux's own limit before a loop is a loop.
+    const MAX_HOPS: usize = 40;
     if target.starts_with('/') {
         return None;
     }
-    let mut parts: Vec<&str> = path.split('/').collect();
-    parts.pop();
     for part in target.split('/') {
         match part {
             "" | "." => {}
             ".." => {
-                parts.pop()?;
+                at.pop()?;
             }
-            other => parts.push(other),
+            name => {
+                at.push(name.to_string());
+                if let Some(next) = links.get(at.join("/").as_str()) {
+                    *hops += 1;
+                    if *hops > MAX_HOPS {
+                        return None;
+                    }
+                    at.pop();
+                    at = follow(links, at, next, hops)?;
+                }
+            }
         }
     }
-    Some(parts.join("/"))
+    Some(at)
 }
 
 /// The file a WSGI path's module is in: `application:application` → `application.py` (or
@@ -247,9 +255,15 @@ pub fn decode_requirements(bytes: &[u8]) -> Result<String, String> {
             .map_err(|e| format!("invalid UTF-8 after its byte-order mark ({e})")),
         [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
         [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
-        _ => std::str::from_utf8(bytes)
-            .map(str::to_string)
-            .map_err(|e| format!("not UTF-8 ({e}) and no UTF-16 byte-order mark")),
+        _ => match std::str::from_utf8(bytes) {
+            // NUL is UTF-8, but no requirement holds one: UTF-16 without its byte-order mark.
+            Ok(text) if text.contains('\0') => Err(
+                "it holds NUL bytes (UTF-16 without a byte-order mark?), which pip reads as garbage"
+                    .to_string(),
+            ),
+            Ok(text) => Ok(text.to_string()),
+            Err(e) => Err(format!("not UTF-8 ({e}) and no UTF-16 byte-order mark")),
+        },
     }
 }
 
@@ -304,9 +318,19 @@ pub fn build_within(
         })
         .unwrap_or_else(|| DEFAULT_WSGI_PATH.to_string());
     let wsgi_path = wsgi_path.as_str();
+    // Links are judged on the finished tree: each one followed through the others.
+    let links: BTreeMap<&str, &str> = entries
+        .iter()
+        .filter_map(|e| match &e.data {
+            EntryData::Symlink { target } => Some((e.path.as_str(), target.as_str())),
+            EntryData::File { .. } => None,
+        })
+        .collect();
     for entry in &entries {
         match &entry.data {
-            EntryData::Symlink { target } if resolve_link(&entry.path, target).is_none() => {
+            EntryData::Symlink { target }
+                if resolve_link(&links, &entry.path, target).is_none() =>
+            {
                 problems.push(BundleProblem::SymlinkLeavesTree {
                     path: entry.path.clone(),
                     target: target.clone(),
@@ -350,6 +374,19 @@ pub fn build_within(
                 reason,
             });
         }
+    }
+    let unpacked: u64 = entries
+        .iter()
+        .map(|e| match &e.data {
+            EntryData::File { bytes, .. } => bytes.len() as u64,
+            EntryData::Symlink { target } => target.len() as u64,
+        })
+        .sum();
+    if unpacked > limit as u64 {
+        problems.push(BundleProblem::UnpackedTooLarge {
+            size: unpacked,
+            limit,
+        });
     }
     if !problems.is_empty() {
         return Err(problems);
@@ -505,14 +542,40 @@ mod tests {
             .collect();
         assert_eq!(decode_requirements(&utf16be).unwrap(), "flask\n");
         assert!(decode_requirements(b"fl\xFFask").is_err());
+        // UTF-16LE without its byte-order mark: valid UTF-8 full of NULs, still refused.
+        let bare: Vec<u8> = "flask\n"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert!(decode_requirements(&bare).unwrap_err().contains("NUL"));
     }
 
     #[test]
     fn links_inside_the_folder_stay_and_those_leaving_it_are_found() {
-        assert_eq!(resolve_link("a/b", "c"), Some("a/c".into()));
-        assert_eq!(resolve_link("a/b", "../c"), Some("c".into()));
-        assert_eq!(resolve_link("a/b", "../../c"), None);
-        assert_eq!(resolve_link("a", "/etc/passwd"), None);
+        let none = BTreeMap::new();
+        assert_eq!(resolve_link(&none, "a/b", "c"), Some("a/c".into()));
+        assert_eq!(resolve_link(&none, "a/b", "../c"), Some("c".into()));
+        assert_eq!(resolve_link(&none, "a/b", "../../c"), None);
+        assert_eq!(resolve_link(&none, "a", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn a_chain_of_links_is_followed_as_the_file_system_would() {
+        // `static` goes down to a link, then climbs from where that link leads: out.
+        let deep = "z1/z2/z3/z4/z5/z6/z7/z8/z9/z10";
+        let escape = format!("{deep}/D/{}etc", "../".repeat(11));
+        let back = format!("{}x", "../".repeat(10));
+        let d = format!("{deep}/D");
+        let links = BTreeMap::from([("static", escape.as_str()), (d.as_str(), back.as_str())]);
+        assert_eq!(resolve_link(&links, &d, &back), Some("x".into()));
+        assert_eq!(resolve_link(&links, "static", &escape), None);
+        // Read lexically, the same target stays inside.
+        assert!(resolve_link(&BTreeMap::new(), "static", &escape).is_some());
+        // A link to a link inside is fine; links that loop are refused.
+        let inside = BTreeMap::from([("a", "b"), ("b", "assets")]);
+        assert_eq!(resolve_link(&inside, "a", "b"), Some("assets".into()));
+        let looped = BTreeMap::from([("a", "b"), ("b", "a")]);
+        assert_eq!(resolve_link(&looped, "a", "b"), None);
     }
 
     #[test]

@@ -22,15 +22,29 @@ pub struct BundleArgs {
 }
 
 pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
-    let source = match &args.source {
-        Some(dir) => dir.clone(),
+    let (source, environment) = match &args.source {
+        Some(dir) => (dir.clone(), None),
         None => {
             let (compilation, _) = match load_spec(spec) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             match compilation.spec.the_application(None) {
-                Ok(application) => application.source.clone(),
+                Ok(application) => (
+                    application.source.clone(),
+                    // With one environment, its settings are what the options join.
+                    match compilation
+                        .spec
+                        .environments
+                        .iter()
+                        .filter(|e| e.application == application.name)
+                        .collect::<Vec<_>>()
+                        .as_slice()
+                    {
+                        [only] => Some((*only).clone()),
+                        _ => None,
+                    },
+                ),
                 Err(why) => return error(format!("{why}: pass `--source DIR`")),
             }
         }
@@ -39,6 +53,7 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
         source: source.clone(),
         wsgi_path: args.wsgi_path.clone(),
         out: args.out.clone(),
+        environment,
     };
     match build_bundle(&request) {
         Ok(report) => {

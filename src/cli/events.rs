@@ -1,8 +1,9 @@
 //! `events ENV`: what the commands that changed an environment did, newest first (who, from
 //! where, when, what, the outcome, and each instance's for a deploy).
 
-use super::{error, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
-use crate::ops::events::{list, Event};
+use super::{error, open, printable, AwsArgs, SpecArgs, EXIT_OK};
+use crate::bucket::Event;
+use crate::ops::events::{events as list, EventsReport, EventsRequest};
 use clap::Args;
 use serde_json::json;
 
@@ -20,82 +21,92 @@ pub struct EventsArgs {
 }
 
 fn time(event: &Event) -> String {
-    let seconds = event.time_ms / 1000;
-    crate::ops::utc(seconds)
+    crate::duration::utc(event.time_ms / 1000)
 }
 
-pub fn events(spec: &SpecArgs, aws: &AwsArgs, args: &EventsArgs) -> i32 {
-    let (compilation, _) = match load_spec(spec) {
-        Ok(c) => c,
+pub async fn events(spec: &SpecArgs, aws: &AwsArgs, args: &EventsArgs) -> i32 {
+    let opened = match open(spec, aws).await {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let application = match crate::ops::deploy::environment(&compilation, &args.environment) {
-        Ok(env) => env.application.clone(),
+    let request = EventsRequest {
+        environment: args.environment.clone(),
+        limit: args.limit,
+    };
+    let report = match list(opened.context(), &request).await {
+        Ok(r) => r,
         Err(e) => return error(e),
     };
-    let session = match open_session(&compilation, aws) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let events = match list(&session, &application, Some(&args.environment), args.limit) {
-        Ok(e) => e,
-        Err(e) => return error(e),
-    };
+    for skipped in &report.unreadable {
+        eprintln!("warning: skipped {skipped}");
+    }
     if args.json {
-        let out = json!({
-            "application": application,
-            "environment": args.environment,
-            "events": events.iter().map(|e| json!({
-                "time": time(e),
-                "time_ms": e.time_ms,
-                "command": e.command,
-                "environments": e.environments,
-                "principal": e.principal,
-                "host": e.host,
-                "outcome": e.outcome,
-                "summary": e.summary,
-                "details": e.details,
-            })).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&events_json(&report)).unwrap_or_default()
+        );
         return EXIT_OK;
     }
-    if events.is_empty() {
+    if report.events.is_empty() {
         println!("No events for {} yet.", args.environment);
         return EXIT_OK;
     }
     println!(
-        "Events of {} ({application}), newest first:",
-        args.environment
+        "Events of {} ({}), newest first:",
+        report.environment, report.application
     );
-    for e in &events {
-        println!(
-            "{}  {:<22} {:<11} {}",
-            time(e),
-            e.command,
-            e.outcome.to_uppercase(),
-            e.summary
-        );
-        println!("    by {} on {}", e.principal, e.host);
-        if let Some(batches) = e.details.get("batches").and_then(|b| b.as_array()) {
-            for batch in batches {
-                for instance in batch["instances"].as_array().into_iter().flatten() {
-                    println!(
-                        "    batch {}: {} {}{}",
-                        batch["number"],
-                        instance["instance"].as_str().unwrap_or("?"),
-                        instance["outcome"].as_str().unwrap_or("?"),
-                        match instance["failed_step"].as_str() {
-                            Some(step) => format!(
-                                " at {step}: {}",
-                                instance["message"].as_str().unwrap_or("")
-                            ),
-                            None => String::new(),
-                        }
-                    );
-                }
-            }
-        }
+    for e in &report.events {
+        print_event(e);
     }
     EXIT_OK
+}
+
+fn events_json(report: &EventsReport) -> serde_json::Value {
+    json!({
+        "application": report.application,
+        "environment": report.environment,
+        "events": report.events.iter().map(|e| json!({
+            "time": time(e),
+            "time_ms": e.time_ms,
+            "command": e.command,
+            "environments": e.environments,
+            "principal": e.principal,
+            "host": e.host,
+            "outcome": e.outcome,
+            "summary": e.summary,
+            "details": e.details,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn print_event(e: &Event) {
+    println!(
+        "{}  {:<22} {:<11} {}",
+        time(e),
+        printable(&e.command),
+        e.outcome.as_str().to_uppercase(),
+        printable(&e.summary)
+    );
+    println!(
+        "    by {} on {}",
+        printable(&e.principal),
+        printable(&e.host)
+    );
+    let Some(deploy) = e.details.deploy() else {
+        return;
+    };
+    for batch in &deploy.batches {
+        for instance in &batch.instances {
+            println!(
+                "    batch {}: {} {}{}",
+                batch.number,
+                instance.instance,
+                instance.outcome,
+                match &instance.failed_step {
+                    Some(step) => format!(" at {step}: {}", printable(&instance.message)),
+                    None => String::new(),
+                }
+            );
+        }
+    }
 }

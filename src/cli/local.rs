@@ -32,7 +32,7 @@ fn has_spec(dir: &Path) -> bool {
     })
 }
 
-pub fn local_run(spec: &SpecArgs, args: &LocalRunArgs) -> i32 {
+pub async fn local_run(spec: &SpecArgs, args: &LocalRunArgs) -> i32 {
     let bare = args.env.is_none() && args.source.is_some() && !has_spec(&spec.dir);
     let (environment, application, source) = if bare {
         let source = args.source.clone().unwrap_or_default();
@@ -78,12 +78,12 @@ pub fn local_run(spec: &SpecArgs, args: &LocalRunArgs) -> i32 {
     if let Err(e) = claim(&source) {
         return error(e);
     }
-    let code = serve(&source, environment, application, args);
+    let code = serve(&source, environment, application, args).await;
     release(&source);
     code
 }
 
-fn serve(
+async fn serve(
     source: &Path,
     environment: Option<crate::model::Environment>,
     application: String,
@@ -113,9 +113,12 @@ fn serve(
         health_timeout: crate::ops::local::HEALTH_TIMEOUT_SECS,
         engine_env: Vec::new(),
     };
-    let run = match run(&request) {
-        Ok(r) => r,
-        Err(e) => return error(e),
+    // The engine runs as a child process for as long as the deployment takes: off the
+    // runtime's threads, so that Ctrl-C is still noted meanwhile.
+    let run = match tokio::task::spawn_blocking(move || run(&request)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return error(e),
+        Err(e) => return error(format!("the deployment stopped: {e}")),
     };
     for u in &run.unsupported {
         eprintln!(
@@ -144,7 +147,7 @@ fn serve(
         run.report.version,
         run.root.join("var/log").display()
     );
-    stop.wait();
+    stop.wait().await;
     println!("Stopping the application and the proxy…");
     match run.engine.stop(&run.root) {
         Ok(()) => {
@@ -161,7 +164,11 @@ fn serve(
 /// The engine's steps with their durations, one per line.
 pub fn print_steps(report: &Report) {
     for step in &report.steps {
-        let mark = if step.outcome == "ok" { "ok" } else { "FAILED" };
+        let mark = if step.outcome == crate::platform::report::StepOutcome::Ok {
+            "ok"
+        } else {
+            "FAILED"
+        };
         println!("  {:<32} {:>8.2} s  {mark}", step.name, step.seconds);
     }
 }
@@ -186,7 +193,6 @@ pub fn failure_text(report: &Report) -> String {
 
 /// Ctrl-C (SIGINT) and SIGTERM, noted from the moment it listens.
 struct StopSignal {
-    runtime: tokio::runtime::Runtime,
     received: std::sync::Arc<std::sync::atomic::AtomicBool>,
     notify: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -194,46 +200,37 @@ struct StopSignal {
 impl StopSignal {
     fn listen() -> Option<StopSignal> {
         use tokio::signal::unix::{signal, SignalKind};
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .ok()?;
         let received = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let notify = std::sync::Arc::new(tokio::sync::Notify::new());
-        let mut interrupt = runtime
-            .block_on(async { signal(SignalKind::interrupt()) })
-            .ok()?;
-        let mut terminate = runtime
-            .block_on(async { signal(SignalKind::terminate()) })
-            .ok()?;
+        let mut interrupt = signal(SignalKind::interrupt()).ok()?;
+        let mut terminate = signal(SignalKind::terminate()).ok()?;
         let (flag, wake) = (received.clone(), notify.clone());
-        runtime.spawn(async move {
+        tokio::spawn(async move {
             tokio::select! {
                 _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
-            wake.notify_one();
+            wake.notify_waiters();
         });
-        Some(StopSignal {
-            runtime,
-            received,
-            notify,
-        })
+        Some(StopSignal { received, notify })
     }
 
     fn received(&self) -> bool {
         self.received.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Blocks until the signal (returns at once if it already came).
-    fn wait(&self) {
-        if self.received() {
-            return;
+    /// Resolves once the signal came (at once if it already did).
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.received() {
+                return;
+            }
+            notified.await;
         }
-        let notify = self.notify.clone();
-        self.runtime.block_on(notify.notified());
     }
 }
 
@@ -271,8 +268,8 @@ pub struct FleetInstanceArgs {
     pub endpoint: String,
 }
 
-fn show_fleet_event(event: crate::ops::fleet::FleetEvent) {
-    use crate::ops::fleet::FleetEvent;
+fn show_fleet_event(event: crate::fleet::FleetEvent) {
+    use crate::fleet::FleetEvent;
     match event {
         FleetEvent::Booting {
             instance,
@@ -302,8 +299,8 @@ fn show_fleet_event(event: crate::ops::fleet::FleetEvent) {
 
 /// `local fleet`: plays the instances a local AWS emulator reports, until Ctrl-C: a process
 /// per instance (this binary's hidden `local fleet-instance`).
-pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs) -> i32 {
-    use crate::ops::fleet::{check_local, run as run_fleet, InstanceSpec};
+pub async fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs) -> i32 {
+    use crate::fleet::{check_local, run as run_fleet, InstanceSpec};
     let endpoint = match check_local(aws.endpoint_url.as_deref()) {
         Ok(e) => e,
         Err(e) => return error(e),
@@ -312,9 +309,9 @@ pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs)
         Ok(c) => c,
         Err(code) => return code,
     };
-    let session = match super::open_session(&compilation, aws) {
+    let session = match crate::ops::Session::open(&compilation, aws.endpoint_url.as_deref()).await {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => return error(e),
     };
     let Some(signal) = StopSignal::listen() else {
         return error("cannot listen for Ctrl-C");
@@ -381,7 +378,9 @@ pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs)
         &stop,
         &launch,
         &mut show_fleet_event,
-    ) {
+    )
+    .await
+    {
         Ok(()) => {
             println!("Local fleet stopped: every process it started is gone.");
             EXIT_OK
@@ -391,8 +390,8 @@ pub fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs)
 }
 
 /// `local fleet-instance`: one instance of the local fleet, until SIGTERM or Ctrl-C.
-pub fn local_fleet_instance(args: &FleetInstanceArgs) -> i32 {
-    use crate::ops::fleet::{play_instance, InstanceSpec};
+pub async fn local_fleet_instance(args: &FleetInstanceArgs) -> i32 {
+    use crate::fleet::{play_instance, InstanceSpec};
     let Some(signal) = StopSignal::listen() else {
         return error("cannot listen for SIGTERM");
     };
@@ -410,7 +409,7 @@ pub fn local_fleet_instance(args: &FleetInstanceArgs) -> i32 {
         endpoint: args.endpoint.clone(),
     };
     let stop = || signal.received();
-    match play_instance(&spec, &stop, &mut show_fleet_event) {
+    match play_instance(&spec, &stop, &mut show_fleet_event).await {
         Ok(()) => EXIT_OK,
         Err(e) => error(format!("{}: {e}", args.instance)),
     }

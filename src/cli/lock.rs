@@ -1,8 +1,9 @@
 //! `unlock APP --force`: removes an application's lock whoever holds it (for a holder that
 //! died, when waiting out its lease is not wanted).
 
-use super::{error, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
-use crate::ops::lock::force_unlock;
+use super::{error, load_spec, AwsArgs, SpecArgs, EXIT_OK};
+use crate::ops::lock::{force_unlock, Unlocked};
+use crate::ops::Session;
 use clap::Args;
 
 #[derive(Debug, Clone, Args)]
@@ -15,7 +16,7 @@ pub struct UnlockArgs {
     pub force: bool,
 }
 
-pub fn unlock(spec: &SpecArgs, aws: &AwsArgs, args: &UnlockArgs) -> i32 {
+pub async fn unlock(spec: &SpecArgs, aws: &AwsArgs, args: &UnlockArgs) -> i32 {
     let (compilation, _) = match load_spec(spec) {
         Ok(c) => c,
         Err(code) => return code,
@@ -29,20 +30,27 @@ pub fn unlock(spec: &SpecArgs, aws: &AwsArgs, args: &UnlockArgs) -> i32 {
             args.application
         ));
     }
-    let session = match open_session(&compilation, aws) {
+    let session = match Session::open(&compilation, aws.endpoint_url.as_deref()).await {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => return error(e),
     };
-    match force_unlock(&session, &args.application) {
-        Ok(Some(holder)) => {
+    match force_unlock(&session, &args.application).await {
+        Ok(Unlocked::Held(holder)) => {
             println!(
                 "Removed the lock of {}: it was held by {}.",
                 args.application,
-                holder.describe()
+                super::printable(&holder.describe())
             );
             EXIT_OK
         }
-        Ok(None) => {
+        Ok(Unlocked::Unreadable(reason)) => {
+            println!(
+                "Removed the lock of {}: it was not a lock Beanpole wrote ({reason}).",
+                args.application
+            );
+            EXIT_OK
+        }
+        Ok(Unlocked::NotLocked) => {
             println!("{} was not locked.", args.application);
             EXIT_OK
         }

@@ -1,19 +1,26 @@
 //! The command line: argument types, and each command as a function from arguments to an exit
-//! code. Only this layer prints or decides exit statuses.
+//! code that calls one operation and renders its events and report. Only this layer prints
+//! or decides exit statuses; it calls nothing in `aws` and decides no rule.
 
-pub mod blue_green;
+pub mod abort;
+pub mod apply;
 pub mod bundle;
 pub mod deploy;
 pub mod events;
 pub mod local;
 pub mod lock;
-pub mod reconcile;
+pub mod logs;
+pub mod plan;
+pub mod progress;
 pub mod report;
+pub mod status;
+pub mod swap;
 pub mod versions;
 
 use crate::graph::{compile_graph, render, ResourceGraph};
 use crate::interrupt::Interrupt;
-use crate::ops::Session;
+use crate::ops::lock::{LockError, LockEvent, Takeover};
+use crate::ops::{Context, Session};
 use crate::spec::{
     compile_dir, Compilation, Diagnostic, DiskFs, SourceMap, SpecError, VariableInputs,
 };
@@ -51,31 +58,34 @@ pub fn error(message: impl std::fmt::Display) -> i32 {
     EXIT_ERROR
 }
 
-/// Asks on a terminal; refuses elsewhere unless approved in advance.
-pub fn confirm(auto_approve: bool, what: &str, flag: &str) -> Result<(), i32> {
+/// Asks on a terminal; refuses elsewhere unless approved in advance. `false` when not
+/// approved (the reason is printed).
+pub fn confirm(auto_approve: bool, what: &str, flag: &str) -> bool {
     if auto_approve {
-        return Ok(());
+        return true;
     }
     if !std::io::stdin().is_terminal() {
-        return Err(error(format!(
+        error(format!(
             "not a terminal, so nobody can confirm: run `beanpole {what} {flag}` to {what} without asking"
-        )));
+        ));
+        return false;
     }
     print!("\nDo you want to {what}? Only 'yes' is accepted: ");
     let _ = std::io::stdout().flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
-        return Err(error(format!("{what} cancelled")));
+        error(format!("{what} cancelled"));
+        return false;
     }
-    Ok(())
+    true
 }
 
 /// From now on the first Ctrl-C raises the returned interrupt (the operation stops at its next
 /// safe point and reports); a second one ends the process at once.
-pub fn interrupt_on_ctrl_c(session: &Session) -> Interrupt {
+pub fn interrupt_on_ctrl_c() -> Interrupt {
     let interrupt = Interrupt::new();
     let raised = interrupt.clone();
-    session.runtime.spawn(async move {
+    tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
         }
@@ -90,92 +100,72 @@ pub fn interrupt_on_ctrl_c(session: &Session) -> Interrupt {
     interrupt
 }
 
-/// Takes the locks of `applications` for `command` (see `ops::lock`), printing what happens
-/// while it does; refused (exit 1) while another command holds one, unless `wait`.
-pub fn take_locks(
-    session: &Session,
-    graph: &ResourceGraph,
-    applications: &[String],
-    request: crate::ops::lock::LockRequest<'_>,
-    interrupt: &Interrupt,
-) -> Result<Vec<crate::ops::lock::Lease>, i32> {
-    use crate::ops::lock::{acquire_all, LockError, LockEvent};
-    let mut show = |event: LockEvent| {
-        match event {
+/// What a command taking an application's lock prints as it does.
+pub fn show_lock_event(event: LockEvent) {
+    match event {
         LockEvent::Waiting(holder) => eprintln!(
             "Waiting for the lock of {}: held by {}…",
             holder.application,
             holder.describe()
         ),
-        LockEvent::TookOver(holder) => eprintln!(
+        LockEvent::TookOver(holder, Takeover::LeaseExpired) => eprintln!(
             "warning: took over the lock of {}: its holder, {}, stopped renewing it (its lease ran out at {})",
             holder.application,
             holder.describe(),
-            crate::ops::utc(holder.expires())
+            crate::duration::utc(holder.expires())
+        ),
+        LockEvent::TookOver(holder, Takeover::HolderGone) => eprintln!(
+            "warning: took over the lock of {}: its holder, {}, ran on this host in a process that no longer exists",
+            holder.application,
+            holder.describe()
         ),
         LockEvent::CreatedBucket(bucket) => eprintln!(
             "Created the versions bucket {bucket} (the application's lock and versions live there)."
         ),
     }
-    };
-    acquire_all(session, graph, applications, request, interrupt, &mut show).map_err(|e| {
-        if matches!(e, LockError::Interrupted(_)) {
-            error(e);
-            EXIT_INTERRUPTED
-        } else {
-            error(e)
-        }
-    })
 }
 
-/// Records what a command holding locks did, in each application's events (a failure to
-/// record is a warning: the work itself is done).
-pub fn record_event(
-    leases: &[crate::ops::lock::Lease],
-    environments_of: &dyn Fn(&str) -> Vec<String>,
-    code: i32,
-    summary: &str,
-    details: &serde_json::Value,
-) {
-    let outcome = match code {
-        EXIT_OK => "succeeded",
-        EXIT_INTERRUPTED => "interrupted",
-        _ => "failed",
-    };
-    for lease in leases {
-        if let Err(e) = lease.record(
-            environments_of(&lease.application),
-            outcome,
-            summary.to_string(),
-            details.clone(),
-        ) {
-            eprintln!(
-                "warning: could not record this {} in the events of {}: {e}",
-                lease.command, lease.application
-            );
+/// The exit status of a command refused its lock: 130 when Ctrl-C ended its wait.
+pub fn lock_refused(e: &LockError) -> i32 {
+    let code = error(e);
+    if matches!(e, LockError::Interrupted(_)) {
+        EXIT_INTERRUPTED
+    } else {
+        code
+    }
+}
+
+/// A spec compiled, its graph, an AWS session for its applications, the Ctrl-C interrupt.
+pub struct Opened {
+    pub compilation: Compilation,
+    pub graph: ResourceGraph,
+    pub session: Session,
+    pub interrupt: Interrupt,
+}
+
+impl Opened {
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            compilation: &self.compilation,
+            graph: &self.graph,
+            session: &self.session,
+            interrupt: &self.interrupt,
         }
     }
 }
 
-/// The environments of `application` among `scope` (all of its environments when empty).
-pub fn environments_in_scope(
-    compilation: &Compilation,
-    application: &str,
-    scope: &[String],
-) -> Vec<String> {
-    compilation
-        .spec
-        .environments
-        .iter()
-        .filter(|e| e.application == application)
-        .filter(|e| scope.is_empty() || scope.contains(&e.name))
-        .map(|e| e.name.clone())
-        .collect()
-}
-
-/// Opens the AWS session for a compiled spec, or prints why not.
-pub fn open_session(compilation: &Compilation, aws: &AwsArgs) -> Result<Session, i32> {
-    Session::open(compilation, aws.endpoint_url.as_deref()).map_err(error)
+/// Compiles the spec and opens an AWS session for it, or prints why not.
+pub async fn open(spec: &SpecArgs, aws: &AwsArgs) -> Result<Opened, i32> {
+    let (compilation, graph) = load_spec(spec)?;
+    let session = Session::open(&compilation, aws.endpoint_url.as_deref())
+        .await
+        .map_err(error)?;
+    Ok(Opened {
+        compilation,
+        graph,
+        session,
+        interrupt: interrupt_on_ctrl_c(),
+    })
 }
 
 /// Where the spec is and the values of its variables: shared by every command that reads a spec.
@@ -279,6 +269,29 @@ pub(crate) fn plural(n: usize) -> &'static str {
     }
 }
 
+/// `text` with its first letter upper-case.
+pub(crate) fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Text from the bucket or an instance, safe for a terminal: control characters (escape
+/// sequences among them) are shown escaped, never sent.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
     Dot,
@@ -304,5 +317,16 @@ pub fn graph(args: &SpecArgs, format: GraphFormat) -> i32 {
             EXIT_OK
         }
         Err(code) => code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_text_carries_no_escape_sequence() {
+        assert_eq!(printable("new \u{1b}[2Jpage"), "new \\u{1b}[2Jpage");
+        assert_eq!(printable("a\tb\nc"), "a\tb\nc");
     }
 }

@@ -2,12 +2,11 @@
 //! sha256, message, environments running it), create one from the source folder, delete one
 //! no environment runs.
 
-use super::{error, load_spec, open_session, AwsArgs, SpecArgs, EXIT_OK};
+use super::{error, load_spec, AwsArgs, SpecArgs, EXIT_OK};
 use crate::model::Spec;
-use crate::ops::bundle::{bundle as build_bundle, BundleRequest};
-use crate::ops::versions::{VersionInfo, VersionStore};
-use crate::ops::Session;
-use crate::ops::{now_unix, utc};
+use crate::ops::bundle::BundleError;
+use crate::ops::versions::{self, VersionError, VersionInfo};
+use crate::ops::{utc, Session};
 use crate::spec::Compilation;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -75,35 +74,36 @@ fn application_of(spec: &Spec, named: Option<&str>) -> Result<String, i32> {
 }
 
 /// The spec, the application named (or the only one) and an AWS session for it.
-fn open(
+async fn open(
     spec_args: &SpecArgs,
     aws: &AwsArgs,
     named: Option<&str>,
 ) -> Result<(Compilation, String, Session), i32> {
     let (compilation, _) = load_spec(spec_args)?;
     let application = application_of(&compilation.spec, named)?;
-    let session = open_session(&compilation, aws)?;
+    let session = Session::open(&compilation, aws.endpoint_url.as_deref())
+        .await
+        .map_err(error)?;
     Ok((compilation, application, session))
 }
 
-pub fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
-    let (_, application, session) = match open(spec_args, aws, args.application.as_deref()) {
+pub async fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
+    let (_, application, session) = match open(spec_args, aws, args.application.as_deref()).await {
         Ok(opened) => opened,
         Err(code) => return code,
     };
-    let store = match VersionStore::open(&session, &application) {
-        Ok(s) => s,
+    let report = match versions::list(&session, &application).await {
+        Ok(r) => r,
         Err(e) => return error(e),
     };
-    let versions = match store.list() {
-        Ok(v) => v,
-        Err(e) => return error(e),
-    };
+    for skipped in &report.unreadable {
+        eprintln!("warning: skipped {skipped}");
+    }
     if args.json {
         let out = json!({
-            "application": application,
-            "bucket": store.bucket,
-            "versions": versions.iter().map(|v| json!({
+            "application": report.application,
+            "bucket": report.bucket,
+            "versions": report.versions.iter().map(|v| json!({
                 "label": v.manifest.label,
                 "created": utc(v.manifest.created),
                 "size": v.manifest.size,
@@ -115,11 +115,11 @@ pub fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return EXIT_OK;
     }
-    if versions.is_empty() {
-        println!("{application} has no versions yet (in {}).", store.bucket);
+    if report.versions.is_empty() {
+        println!("{application} has no versions yet (in {}).", report.bucket);
         return EXIT_OK;
     }
-    print_table(&application, &versions);
+    print_table(&application, &report.versions);
     EXIT_OK
 }
 
@@ -148,26 +148,26 @@ fn print_table(application: &str, versions: &[VersionInfo]) {
             v.manifest.size,
             &v.manifest.sha256[..v.manifest.sha256.len().min(12)],
             running,
-            v.manifest.message
+            super::printable(&v.manifest.message)
         );
     }
 }
 
-pub fn command(command: &VersionsCommand) -> i32 {
+pub async fn command(command: &VersionsCommand) -> i32 {
     match command {
-        VersionsCommand::Create { spec, aws, args } => create(spec, aws, args),
+        VersionsCommand::Create { spec, aws, args } => create(spec, aws, args).await,
         VersionsCommand::Delete {
             spec,
             aws,
             label,
             application,
-        } => delete(spec, aws, label, application.as_deref()),
+        } => delete(spec, aws, label, application.as_deref()).await,
     }
 }
 
-fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
+async fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
     let (compilation, application, session) =
-        match open(spec_args, aws, args.application.as_deref()) {
+        match open(spec_args, aws, args.application.as_deref()).await {
             Ok(opened) => opened,
             Err(code) => return code,
         };
@@ -178,69 +178,55 @@ fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
             .map(|a| a.source.clone())
             .unwrap_or_default()
     });
-    let built = match build_bundle(&BundleRequest {
-        source: source.clone(),
+    let request = versions::CreateRequest {
+        application: application.clone(),
+        source,
         wsgi_path: None,
-        out: None,
-    }) {
-        Ok(b) => b,
-        Err(crate::ops::bundle::BundleError::Refused {
+        label: args.label.clone(),
+        message: args.message.clone(),
+    };
+    match versions::create(&session, &request).await {
+        Ok(report) if report.created.reused => {
+            println!(
+                "Version {} of {application} has the same sha256 ({}): nothing uploaded.",
+                report.created.manifest.label, report.created.manifest.sha256
+            );
+            EXIT_OK
+        }
+        Ok(report) => {
+            println!(
+                "Created version {} of {application}: {} bytes, sha256 {}, in s3://{}/{}.",
+                report.created.manifest.label,
+                report.created.manifest.size,
+                report.created.manifest.sha256,
+                report.bucket,
+                crate::bucket::bundle_key(&application, &report.created.manifest.label)
+            );
+            EXIT_OK
+        }
+        Err(VersionError::Bundle(BundleError::Refused {
             source_dir,
             problems,
-        }) => {
+        })) => {
             for problem in &problems {
                 error(problem);
             }
-            return error(format!(
+            error(format!(
                 "the bundle of {source_dir} is refused ({} problem{} above); nothing was uploaded",
                 problems.len(),
                 super::plural(problems.len())
-            ));
-        }
-        Err(e) => return error(e),
-    };
-    let store = match VersionStore::open(&session, &application) {
-        Ok(s) => s,
-        Err(e) => return error(e),
-    };
-    match store.create(
-        &built.bundle,
-        args.label.clone(),
-        args.message.clone(),
-        now_unix(),
-    ) {
-        Ok(created) if created.reused => {
-            println!(
-                "Version {} of {application} has the same sha256 ({}): nothing uploaded.",
-                created.manifest.label, created.manifest.sha256
-            );
-            EXIT_OK
-        }
-        Ok(created) => {
-            println!(
-                "Created version {} of {application}: {} bytes, sha256 {}, in s3://{}/{}.",
-                created.manifest.label,
-                created.manifest.size,
-                created.manifest.sha256,
-                store.bucket,
-                crate::platform::store::bundle_key(&application, &created.manifest.label)
-            );
-            EXIT_OK
+            ))
         }
         Err(e) => error(e),
     }
 }
 
-fn delete(spec_args: &SpecArgs, aws: &AwsArgs, label: &str, named: Option<&str>) -> i32 {
-    let (_, application, session) = match open(spec_args, aws, named) {
+async fn delete(spec_args: &SpecArgs, aws: &AwsArgs, label: &str, named: Option<&str>) -> i32 {
+    let (_, application, session) = match open(spec_args, aws, named).await {
         Ok(opened) => opened,
         Err(code) => return code,
     };
-    let store = match VersionStore::open(&session, &application) {
-        Ok(s) => s,
-        Err(e) => return error(e),
-    };
-    match store.delete(label) {
+    match versions::delete(&session, &application, label).await {
         Ok(manifest) => {
             println!(
                 "Deleted version {} of {application} (sha256 {}).",

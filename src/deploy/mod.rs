@@ -15,6 +15,8 @@
 //! the end. `traffic-splitting` sends the new instances a share of the requests for an
 //! evaluation time before all of them.
 
+pub mod outcome;
+
 use crate::model::{BatchSize, DeploymentPolicy};
 use serde::Serialize;
 

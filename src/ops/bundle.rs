@@ -3,7 +3,7 @@
 //! optionally write it. Every refusal names the file.
 
 use crate::bundle::zip::{Entry, EntryData};
-use crate::bundle::{build, decide, Bundle, BundleProblem, Decision, Selection};
+use crate::bundle::{build, decide, Bundle, BundleProblem, Decision, Selection, MAX_BUNDLE_BYTES};
 use std::path::{Path, PathBuf};
 
 /// What to bundle.
@@ -16,6 +16,9 @@ pub struct BundleRequest {
     pub wsgi_path: Option<String>,
     /// Where to write the zip, if anywhere.
     pub out: Option<PathBuf>,
+    /// The environment whose settings its `.ebextensions` options join (they are checked as a
+    /// deploy would check them, before anything is written or uploaded).
+    pub environment: Option<crate::model::Environment>,
 }
 
 /// A bundle built, and what went in and what did not, with why.
@@ -73,6 +76,7 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
         included: Vec::new(),
         excluded: Vec::new(),
         problems: Vec::new(),
+        unpacked: 0,
     };
     walk.folder(root, "")?;
     let Walk {
@@ -82,7 +86,17 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
         mut problems,
         ..
     } = walk;
-    let built = build(entries, request.wsgi_path.as_deref());
+    let built = build(entries, request.wsgi_path.as_deref()).and_then(|bundle| {
+        // Option values a deploy would refuse are refused here, before an upload.
+        match crate::platform::settings::resolve(request.environment.as_ref(), &bundle.ebextensions)
+        {
+            Ok(_) => Ok(bundle),
+            Err(settings) => Err(settings
+                .iter()
+                .map(|p| BundleProblem::Setting(p.to_string()))
+                .collect()),
+        }
+    });
     let bundle = match built {
         Ok(bundle) if problems.is_empty() => bundle,
         Ok(_) => {
@@ -127,6 +141,9 @@ struct Walk<'a> {
     included: Vec<(String, String)>,
     excluded: Vec<(String, String)>,
     problems: Vec<BundleProblem>,
+    /// Bytes of the files read so far: no file is read once the limit is passed (a sparse
+    /// file or a huge data file is refused by its size, never loaded).
+    unpacked: u64,
 }
 
 impl Walk<'_> {
@@ -183,6 +200,20 @@ impl Walk<'_> {
                             target: target.to_string_lossy().into_owned(),
                         }
                     } else if meta.is_file() {
+                        self.unpacked = self.unpacked.saturating_add(meta.len());
+                        if self.unpacked > MAX_BUNDLE_BYTES as u64 {
+                            if !self
+                                .problems
+                                .iter()
+                                .any(|p| matches!(p, BundleProblem::UnpackedTooLarge { .. }))
+                            {
+                                self.problems.push(BundleProblem::UnpackedTooLarge {
+                                    size: self.unpacked,
+                                    limit: MAX_BUNDLE_BYTES,
+                                });
+                            }
+                            continue;
+                        }
                         EntryData::File {
                             mode: mode_of(&meta),
                             bytes: std::fs::read(&full).map_err(|e| Self::read_error(&full, e))?,

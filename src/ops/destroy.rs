@@ -1,10 +1,135 @@
-//! `destroy`'s own rule: an environment whose name moved in a swap less than the records' TTL
-//! ago may still receive traffic from resolvers that cached the old answer, so it is not
-//! destroyed without `--force`. Pure: a plan and the time in, the environments to hold back out.
+//! `destroy`: delete every resource Beanpole owns for the spec (or the environments named),
+//! under the locks of their applications. Its own rule: an environment whose name moved in a
+//! swap less than the records' TTL ago may still receive traffic from resolvers that cached
+//! the old answer, so it is not destroyed without `--force` (pure: a plan and the time in,
+//! the environments to hold back out). `--delete-versions` deletes the versions bucket with
+//! whole applications, and with it their events: that destroy records none.
 
+use super::apply::{
+    planned, record, take_locks, walk_event_outcome, walk_summary, ApplyError, ApplyEvent,
+};
+use super::walk::{walk_plan, WalkOutcome};
+use super::{check_scope, Context};
 use crate::graph::compile::RECORD_TTL;
 use crate::graph::ResourceKind;
-use crate::reconcile::Plan;
+use crate::reconcile::{Plan, PlanScope};
+
+#[derive(Debug, Clone)]
+pub struct DestroyRequest {
+    /// The environments to destroy (all of the spec's when empty).
+    pub environments: Vec<String>,
+    pub parallelism: usize,
+    /// Destroy even an environment that took part in a swap less than its records' TTL ago.
+    pub force: bool,
+    /// Also delete the versions bucket (with the applications' versions and events), when it
+    /// holds versions of no other application.
+    pub delete_versions: bool,
+    pub wait: bool,
+}
+
+/// How a destroy ended.
+#[derive(Debug)]
+pub enum Destroyed {
+    /// Beanpole owns no resource of the spec in the account.
+    NothingToDestroy,
+    NotApproved,
+    Ran(WalkOutcome),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DestroyError {
+    #[error("--delete-versions deletes the versions of whole applications: it cannot be combined with --env")]
+    VersionsOfSomeEnvironments,
+    #[error("refusing to destroy: {0}")]
+    RecentSwap(String),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// What destroy reports besides apply's events: an environment destroyed in spite of a
+/// recent swap (`--force`).
+pub enum DestroyEvent<'a> {
+    Apply(ApplyEvent<'a>),
+    Forced(String),
+}
+
+pub async fn destroy(
+    ctx: Context<'_>,
+    request: &DestroyRequest,
+    approve: &mut dyn FnMut(&super::plan::Planned) -> bool,
+    on_event: &mut dyn FnMut(DestroyEvent<'_>),
+) -> Result<Destroyed, DestroyError> {
+    if request.delete_versions && !request.environments.is_empty() {
+        return Err(DestroyError::VersionsOfSomeEnvironments);
+    }
+    let scope = PlanScope {
+        environments: request.environments.clone(),
+        destroy: true,
+        delete_versions: request.delete_versions,
+    };
+    check_scope(ctx.compilation, &scope.environments).map_err(ApplyError::from)?;
+    let held = take_locks(ctx, &scope, "destroy", request.wait, true, &mut |e| {
+        on_event(DestroyEvent::Apply(e))
+    })
+    .await
+    .map_err(ApplyError::from)?;
+    let result = destroy_holding(ctx, &scope, request, approve, on_event).await;
+    if let Ok(Destroyed::Ran(walk)) = &result {
+        // With --delete-versions a successful destroy deleted the bucket, with the events.
+        if !(request.delete_versions && walk.succeeded()) {
+            record(
+                ctx,
+                &held,
+                &scope,
+                walk_event_outcome(walk),
+                &walk_summary(walk),
+                &mut |e| on_event(DestroyEvent::Apply(e)),
+            )
+            .await;
+        }
+    }
+    held.release().await;
+    result
+}
+
+async fn destroy_holding(
+    ctx: Context<'_>,
+    scope: &PlanScope,
+    request: &DestroyRequest,
+    approve: &mut dyn FnMut(&super::plan::Planned) -> bool,
+    on_event: &mut dyn FnMut(DestroyEvent<'_>),
+) -> Result<Destroyed, DestroyError> {
+    let planned = planned(ctx, scope).await?;
+    on_event(DestroyEvent::Apply(ApplyEvent::Account(
+        ctx.session.account().await,
+    )));
+    if planned.plan.is_empty() {
+        return Ok(Destroyed::NothingToDestroy);
+    }
+    let now = crate::duration::now_unix();
+    let recent = recently_swapped(&planned.plan, now);
+    if !recent.is_empty() {
+        let message = describe(&recent, now);
+        if !request.force {
+            return Err(DestroyError::RecentSwap(message));
+        }
+        on_event(DestroyEvent::Forced(message));
+    }
+    on_event(DestroyEvent::Apply(ApplyEvent::Planned(&planned)));
+    if !approve(&planned) {
+        return Ok(Destroyed::NotApproved);
+    }
+    Ok(Destroyed::Ran(
+        walk_plan(
+            ctx.session,
+            &planned,
+            request.parallelism,
+            ctx.interrupt,
+            &mut |e| on_event(DestroyEvent::Apply(ApplyEvent::Walk(e))),
+        )
+        .await,
+    ))
+}
 
 /// A marker dated more than this far in the future is not a clock difference but a corrupted
 /// (or hand-written) record.

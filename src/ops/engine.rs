@@ -1,9 +1,8 @@
-//! Runs the platform engine on this machine (`local run`, the local fleet, tests): writes the
-//! engine shipped in this binary to a folder and runs it with a Python 3.9+ interpreter. The
+//! Runs the platform engine on this machine (`local run`, tests): writes the engine shipped in
+//! this binary (its archive) to a folder and runs it with a Python 3.9+ interpreter. The
 //! outcome is the engine's report, read from the file it writes, never its exit status alone.
 
 use crate::platform::report::Report;
-use crate::platform::ENGINE;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -49,9 +48,10 @@ impl LocalEngine {
             path: dir.display().to_string(),
             error,
         })?;
-        let script = dir.join("beanpole-engine.py");
-        if std::fs::read_to_string(&script).ok().as_deref() != Some(ENGINE) {
-            std::fs::write(&script, ENGINE).map_err(|error| EngineError::Write {
+        let script = dir.join("beanpole-engine.pyz");
+        let engine = &crate::platform::engine::archive().bytes;
+        if std::fs::read(&script).ok().as_ref() != Some(engine) {
+            std::fs::write(&script, engine).map_err(|error| EngineError::Write {
                 path: script.display().to_string(),
                 error,
             })?;

@@ -138,6 +138,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
         source: request.source.clone(),
         wsgi_path: env.and_then(|e| e.wsgi.path.clone()),
         out: Some(zip.clone()),
+        environment: env.cloned(),
     })?;
     let (mut settings, unsupported) =
         resolve(env, &built.bundle.ebextensions).map_err(LocalError::Settings)?;

@@ -1,17 +1,14 @@
 //! `logs`: the last lines of each instance's logs (web process, engine, hooks, proxy, boot),
 //! through the command channel: Run Command asks each instance's engine to upload them to the
-//! versions bucket, and they are read back from there.
+//! versions bucket, and they are read back (and deleted) from there.
 
 use super::deploy::DeployError;
-use super::versions::VersionStore;
-use super::{now_unix, Session};
-use crate::aws::{autoscaling, s3, ssm};
-use crate::graph::ResourceGraph;
+use super::{Context, OpError};
+use crate::aws::{autoscaling, ssm, Poll, Poller};
+use crate::duration::now_unix;
 use crate::platform::command::logs_script;
-use crate::platform::store::logs_prefix;
-use crate::spec::Compilation;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long instances get to answer.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -33,117 +30,102 @@ pub struct InstanceLogs {
     pub missing: Option<String>,
 }
 
-pub fn logs(
-    compilation: &Compilation,
-    graph: &ResourceGraph,
-    session: &Session,
+pub async fn logs(
+    ctx: Context<'_>,
     request: &LogsRequest,
 ) -> Result<Vec<InstanceLogs>, DeployError> {
-    super::deploy::environment(compilation, &request.environment)?;
+    let env = ctx.environment(&request.environment)?;
     let lookup = super::status::lookups(
-        compilation,
-        graph,
+        ctx.compilation,
+        ctx.graph,
         std::slice::from_ref(&request.environment),
     )?
     .pop()
-    .ok_or_else(|| DeployError::Refused(format!("no environment {}", request.environment)))?;
-    let application = lookup.application.clone();
-    let store = VersionStore::open(session, &application)?;
-    let aws = session.client(&application)?;
-    let fleet = session
-        .runtime
-        .block_on(autoscaling::fleet_view(
-            &aws.autoscaling,
-            &lookup.auto_scaling_group,
-            &application,
-            &request.environment,
-        ))?
-        .filter(|f| f.owned)
-        .ok_or_else(|| {
-            DeployError::Refused(format!(
-                "environment {} has no Auto Scaling group of Beanpole's: run `beanpole apply` first",
-                request.environment
-            ))
-        })?;
+    .ok_or_else(|| OpError::Refused(format!("no environment {}", request.environment)))?;
+    let application = env.application.as_str();
+    let store = ctx.session.store(application).await?;
+    let aws = ctx.session.client(application)?;
+    let group = autoscaling::group_view(
+        &aws.autoscaling,
+        &lookup.auto_scaling_group,
+        application,
+        &env.name,
+    )
+    .await?
+    .filter(|g| g.owned)
+    .ok_or_else(|| {
+        DeployError::Refused(format!(
+            "environment {} has no Auto Scaling group of Beanpole's: run `beanpole apply` first",
+            env.name
+        ))
+    })?;
     let instances: Vec<String> = match &request.instance {
-        Some(id) if fleet.in_service.contains(id) => vec![id.clone()],
+        Some(id) if group.in_service.contains(id) => vec![id.clone()],
         Some(id) => {
             return Err(DeployError::Refused(format!(
                 "`--instance {id}`: not an instance in service in {} (it has: {})",
-                request.environment,
-                if fleet.in_service.is_empty() {
+                env.name,
+                if group.in_service.is_empty() {
                     "none".to_string()
                 } else {
-                    fleet.in_service.join(", ")
+                    group.in_service.join(", ")
                 }
             )))
         }
-        None => fleet.in_service.clone(),
+        None => group.in_service.clone(),
     };
     if instances.is_empty() {
         return Err(DeployError::Refused(format!(
             "environment {} has no instance in service",
-            request.environment
+            env.name
         )));
     }
     let request_id = format!("{}-{}", now_unix(), std::process::id());
     let script = logs_script(
         &instances,
         &store.bucket,
-        &application,
-        &request.environment,
-        &request_id,
+        &crate::bucket::logs_prefix(application, &env.name, &request_id),
         request.lines,
     );
-    session.runtime.block_on(ssm::send_shell_script(
+    ssm::send_shell_script(
         &aws.ssm,
         &instances,
         &script,
-        &format!("beanpole logs {application}/{}", request.environment),
+        &format!("beanpole logs {application}/{}", env.name),
         u32::try_from(ANSWER_TIMEOUT.as_secs()).unwrap_or(120),
-    ))?;
-    let prefix = logs_prefix(&application, &request.environment, &request_id);
-    let started = Instant::now();
+    )
+    .await?;
     let mut answers: BTreeMap<String, InstanceLogs> = BTreeMap::new();
+    let mut poller = Poller::new(ANSWER_TIMEOUT, Poll::every(Duration::from_millis(500)));
     loop {
         for instance in &instances {
             if answers.contains_key(instance) {
                 continue;
             }
-            let key = format!("{prefix}{instance}.json");
-            if let Some(bytes) = session
-                .runtime
-                .block_on(s3::get(&aws.s3, &store.bucket, &key))?
-            {
-                let parsed = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
-                let logs = parsed.as_ref().and_then(|v| v.get("logs")).and_then(|v| {
-                    serde_json::from_value::<BTreeMap<String, String>>(v.clone()).ok()
-                });
-                answers.insert(
-                    instance.clone(),
-                    match logs {
-                        Some(logs) => InstanceLogs {
-                            instance: instance.clone(),
-                            logs,
-                            missing: None,
-                        },
-                        None => InstanceLogs {
-                            instance: instance.clone(),
-                            logs: BTreeMap::new(),
-                            missing: Some(format!("{key} is not what the engine writes")),
-                        },
-                    },
-                );
-                // Read once: the bucket keeps no copy of an instance's logs.
-                let _ = session
-                    .runtime
-                    .block_on(s3::delete(&aws.s3, &store.bucket, &key));
-            }
+            let Some(answer) = store
+                .take_logs(application, &env.name, &request_id, instance)
+                .await?
+            else {
+                continue;
+            };
+            let logs = match answer {
+                Ok(answer) => InstanceLogs {
+                    instance: instance.clone(),
+                    logs: answer.logs,
+                    missing: None,
+                },
+                Err(e) => InstanceLogs {
+                    instance: instance.clone(),
+                    logs: BTreeMap::new(),
+                    missing: Some(format!("{} is not what the engine writes", e.key)),
+                },
+            };
+            answers.insert(instance.clone(), logs);
         }
         if answers.len() == instances.len() {
             break;
         }
-        if started.elapsed() >= ANSWER_TIMEOUT {
+        if !poller.pause().await {
             for instance in &instances {
                 answers
                     .entry(instance.clone())
@@ -158,7 +140,6 @@ pub fn logs(
             }
             break;
         }
-        std::thread::sleep(Duration::from_millis(500));
     }
     Ok(instances.iter().filter_map(|i| answers.remove(i)).collect())
 }

@@ -20,38 +20,16 @@ pub struct Planned {
     pub calls: CallStats,
 }
 
-/// Names the account's shared resources (the versions bucket) after each application's account
-/// and region: one STS call per region.
-pub fn bind_account(session: &Session, graph: &mut ResourceGraph) -> Result<(), OpError> {
-    let mut by_region: BTreeMap<String, String> = BTreeMap::new();
-    for aws in session.by_application.values() {
-        if by_region.contains_key(&aws.region) {
-            continue;
-        }
-        let account = session
-            .runtime
-            .block_on(crate::aws::sts::account_id(&aws.sts))
-            .map_err(OpError::Read)?;
-        by_region.insert(aws.region.clone(), account);
-    }
-    graph.bind_account(|application| {
-        let aws = session.by_application.get(application)?;
-        let account = by_region.get(&aws.region)?;
-        Some((account.clone(), aws.region.clone()))
-    });
-    Ok(())
-}
-
 /// Reads the live state of every application (each region once, all at once) and diffs the
 /// graph against it.
-pub fn plan(
+pub async fn plan(
     session: &Session,
     mut graph: ResourceGraph,
     environments: &[crate::model::Environment],
     scope: &PlanScope,
 ) -> Result<Planned, OpError> {
     let meter = session.measure();
-    bind_account(session, &mut graph)?;
+    session.bind_account(&mut graph).await?;
     let mut regions: BTreeMap<String, (Aws, Vec<String>)> = BTreeMap::new();
     for (application, aws) in &session.by_application {
         regions
@@ -60,24 +38,32 @@ pub fn plan(
             .1
             .push(application.clone());
     }
-    let states = session
-        .runtime
-        .block_on(futures::future::try_join_all(regions.values().map(
-            |(aws, applications)| read_live_state(aws, &graph, applications),
-        )))
-        .map_err(OpError::Read)?;
+    let states = futures::future::try_join_all(
+        regions
+            .values()
+            .map(|(aws, applications)| read_live_state(aws, &graph, applications)),
+    )
+    .await
+    .map_err(OpError::Read)?;
     let mut live = LiveState::default();
     for s in states {
         live.resources.extend(s.resources);
         live.data.extend(s.data);
     }
+    let unfinished = if scope.destroy {
+        Vec::new()
+    } else {
+        unfinished_deployments(session, environments, scope).await?
+    };
+    read_as_undone(&mut live, &unfinished);
     let calls = meter.finish();
     let swapped = follow_swaps(&mut graph, &live);
     let mut plan = diff(&graph, &live, scope);
     plan.swapped = swapped;
+    plan.unfinished = unfinished.into_iter().map(|(u, _)| u).collect();
     plan.rollouts = rollouts(environments, &plan);
     if !scope.destroy {
-        let unfinished = unfinished_rollouts(session, environments, scope, &plan)?;
+        let unfinished = unfinished_rollouts(session, environments, scope, &plan).await?;
         plan.rollouts.extend(unfinished);
     }
     Ok(Planned {
@@ -145,7 +131,7 @@ fn rollout_of(
 /// Environments whose launch template the plan leaves alone but whose group still runs
 /// instances launched from an older version of it (an earlier rollout failed or was
 /// interrupted): apply finishes replacing them.
-fn unfinished_rollouts(
+async fn unfinished_rollouts(
     session: &Session,
     environments: &[crate::model::Environment],
     scope: &PlanScope,
@@ -186,27 +172,22 @@ fn unfinished_rollouts(
             continue;
         };
         let aws = session.client(&env.application)?;
-        let Some(view) = session
-            .runtime
-            .block_on(crate::aws::autoscaling::fleet_view(
-                &aws.autoscaling,
-                &group.aws_name,
-                &env.application,
-                &env.name,
-            ))
-            .map_err(OpError::Read)?
+        let Some(view) = crate::aws::autoscaling::group_view(
+            &aws.autoscaling,
+            &group.aws_name,
+            &env.application,
+            &env.name,
+        )
+        .await
+        .map_err(OpError::Read)?
         else {
             continue;
         };
         if !view.owned || view.in_service.is_empty() {
             continue;
         }
-        let versions = session
-            .runtime
-            .block_on(crate::aws::ec2::launch_template_versions(
-                &aws.ec2,
-                &view.in_service,
-            ))
+        let versions = crate::aws::ec2::launch_template_versions(&aws.ec2, &view.in_service)
+            .await
             .map_err(OpError::Read)?;
         // An instance of an older version needs replacing only when that version differs from
         // the latest in what makes an instance (a settings-only change was deployed in place).
@@ -217,19 +198,14 @@ fn unfinished_rollouts(
             versions.values().filter(|v| v.as_str() != latest).collect();
         let mut outdated = false;
         if !older.is_empty() {
-            let read = |version: &str| {
-                session
-                    .runtime
-                    .block_on(crate::aws::ec2::launch_template_version_attributes(
-                        &aws.ec2,
-                        template_id,
-                        version,
-                    ))
+            let read = |version: String| async move {
+                crate::aws::ec2::launch_template_version_attributes(&aws.ec2, template_id, &version)
+                    .await
                     .map_err(OpError::Read)
             };
-            let now = read(latest)?.unwrap_or_default();
+            let now = read(latest.to_string()).await?.unwrap_or_default();
             for version in older {
-                let then = read(version)?.unwrap_or_default();
+                let then = read(version.clone()).await?.unwrap_or_default();
                 let changes: Vec<crate::reconcile::AttributeChange> = now
                     .iter()
                     .map(|(name, after)| crate::reconcile::AttributeChange {
@@ -257,6 +233,77 @@ fn unfinished_rollouts(
         }
     }
     Ok(found)
+}
+
+/// Deployments of the environments in scope whose command died before they ended: their
+/// record is in the bucket and no longer renewed. With each, the group's size before it.
+async fn unfinished_deployments(
+    session: &Session,
+    environments: &[crate::model::Environment],
+    scope: &PlanScope,
+) -> Result<Vec<(crate::reconcile::UnfinishedDeployment, (String, i32, i32))>, OpError> {
+    let mut found = Vec::new();
+    let mut stores: BTreeMap<String, Option<crate::aws::store::Store>> = BTreeMap::new();
+    for env in environments {
+        if !scope.includes(Some(env.name.as_str())) {
+            continue;
+        }
+        let aws = session.client(&env.application)?;
+        if !stores.contains_key(&aws.region) {
+            let store = crate::aws::store::Store::locate(aws).await?;
+            let exists = store.exists().await?;
+            stores.insert(aws.region.clone(), exists.then_some(store));
+        }
+        let Some(Some(store)) = stores.get(&aws.region) else {
+            continue;
+        };
+        let Some(crate::aws::store::Tagged { record, .. }) =
+            store.deployment_record(&env.application, &env.name).await?
+        else {
+            continue;
+        };
+        let Ok(record) = record else {
+            continue;
+        };
+        if super::holder::deployment_running(&record, crate::duration::now_unix()) {
+            continue;
+        }
+        found.push((
+            crate::reconcile::UnfinishedDeployment {
+                application: env.application.clone(),
+                environment: env.name.clone(),
+                deployment_id: record.deployment_id,
+                version: record.version.clone(),
+                policy: record.policy,
+                added: record.launched.clone(),
+            },
+            (record.group.clone(), record.desired, record.max),
+        ));
+    }
+    Ok(found)
+}
+
+/// The group of an environment with an unfinished deployment is read at the size the undo
+/// leaves it (the size the deployment found): the plan changes it only if the spec does.
+fn read_as_undone(
+    live: &mut LiveState,
+    unfinished: &[(crate::reconcile::UnfinishedDeployment, (String, i32, i32))],
+) {
+    for (_, (group, desired, max)) in unfinished {
+        if group.is_empty() {
+            continue;
+        }
+        for resource in live
+            .resources
+            .iter_mut()
+            .filter(|r| r.kind == ResourceKind::AutoScalingGroup && &r.aws_name == group)
+        {
+            resource
+                .attributes
+                .insert("desired_capacity".into(), (*desired).into());
+            resource.attributes.insert("max_size".into(), (*max).into());
+        }
+    }
 }
 
 /// Where a plan came from, for the saved plan.

@@ -1,19 +1,14 @@
 //! `status`: where each environment's resources are (from the graph), what the APIs report
 //! about them, and Elastic Beanstalk's colour for each (`status::assess`).
 
-use super::lock::LockRecord;
-use super::versions::{VersionError, VersionStore};
-use super::{OpError, Session};
+use super::holder::deployment_running;
+use super::{Context, OpError, Session};
 use crate::aws::observe::{observe, Lookup, Zone};
-use crate::aws::s3;
+use crate::aws::store::Store;
 use crate::aws::Aws;
+use crate::duration::now_unix;
 use crate::graph::{Address, ResourceGraph};
 use crate::model::Environment;
-use crate::platform::report::Report;
-use crate::platform::store::{
-    boot_report_key, deploying_key, deployment_document_key, environment_pointer_key, lock_key,
-    EnvironmentPointer,
-};
 use crate::reconcile::CallStats;
 use crate::spec::Compilation;
 use crate::status::DeploymentInProgress;
@@ -30,21 +25,10 @@ pub fn lookups(
     let chosen: Vec<&Environment> = if names.is_empty() {
         spec.environments.iter().collect()
     } else {
-        let mut chosen = Vec::new();
-        for name in names {
-            match spec.environment(name) {
-                Some(e) => chosen.push(e),
-                None => {
-                    let known: Vec<&str> =
-                        spec.environments.iter().map(|e| e.name.as_str()).collect();
-                    return Err(OpError::Refused(format!(
-                        "the spec has no environment `{name}` (it has: {})",
-                        known.join(", ")
-                    )));
-                }
-            }
-        }
-        chosen
+        names
+            .iter()
+            .map(|name| super::environment(compilation, name))
+            .collect::<Result<_, _>>()?
     };
     Ok(chosen
         .into_iter()
@@ -78,7 +62,7 @@ pub struct Observed {
 }
 
 /// Observes the environments, each application's region once, in the order of `lookups`.
-pub fn observe_all(session: &Session, lookups: &[Lookup]) -> Result<Observed, OpError> {
+pub async fn observe_all(session: &Session, lookups: &[Lookup]) -> Result<Observed, OpError> {
     let meter = session.measure();
     let mut by_region: BTreeMap<String, (Aws, Vec<Lookup>)> = BTreeMap::new();
     for l in lookups {
@@ -92,10 +76,7 @@ pub fn observe_all(session: &Session, lookups: &[Lookup]) -> Result<Observed, Op
     let mut observations = Vec::new();
     let mut zones = BTreeMap::new();
     for (aws, group) in by_region.values() {
-        let (o, z) = session
-            .runtime
-            .block_on(observe(aws, group))
-            .map_err(OpError::Read)?;
+        let (o, z) = observe(aws, group).await.map_err(OpError::Read)?;
         observations.extend(o);
         zones.extend(z);
     }
@@ -118,98 +99,86 @@ pub fn observe_all(session: &Session, lookups: &[Lookup]) -> Result<Observed, Op
     })
 }
 
+#[derive(Debug, Clone)]
+pub struct StatusRequest {
+    /// Environments to show (every environment of the spec when empty).
+    pub environments: Vec<String>,
+}
+
 /// `status`: what the APIs report, with what the versions bucket says of deployments: one in
-/// progress (and whether its command still holds the lock), the environment's version and
-/// what each registered instance serves; each environment assessed.
-pub fn status(session: &Session, lookups: &[Lookup]) -> Result<Observed, OpError> {
-    let mut observed = observe_all(session, lookups)?;
+/// progress (and whether its command still runs it), the environment's version and what each
+/// registered instance serves; each environment assessed.
+pub async fn status(ctx: Context<'_>, request: &StatusRequest) -> Result<Observed, OpError> {
+    let lookups = lookups(ctx.compilation, ctx.graph, &request.environments)?;
+    let mut observed = observe_all(ctx.session, &lookups).await?;
+    let mut stores: BTreeMap<String, Option<Store>> = BTreeMap::new();
     for (o, health) in observed.environments.iter_mut() {
         if !o.group_found {
             continue;
         }
-        match read_deployments(session, o) {
-            Ok(()) => {}
+        let aws = ctx.session.client(&o.application)?;
+        if !stores.contains_key(&aws.region) {
+            let store = Store::locate(aws).await?;
             // No versions bucket yet: nothing was ever deployed.
-            Err(VersionError::NoBucket { .. }) => continue,
-            Err(VersionError::Op(e)) => return Err(e),
-            Err(e) => return Err(OpError::Refused(e.to_string())),
+            let exists = store.exists().await?;
+            stores.insert(aws.region.clone(), exists.then_some(store));
         }
-        *health = assess(o);
+        if let Some(Some(store)) = stores.get(&aws.region) {
+            read_deployments(store, o).await?;
+            *health = assess(o);
+        }
     }
     Ok(observed)
 }
 
-fn read_deployments(session: &Session, o: &mut Observation) -> Result<(), VersionError> {
-    let store = VersionStore::open(session, &o.application)?;
-    let aws = session.client(&o.application)?;
-    let get = |key: &str| -> Result<Option<Vec<u8>>, VersionError> {
-        Ok(session
-            .runtime
-            .block_on(s3::get(&aws.s3, &store.bucket, key))?)
-    };
+async fn read_deployments(store: &Store, o: &mut Observation) -> Result<(), OpError> {
     let (app, env) = (o.application.clone(), o.environment.clone());
-    o.expected_version = get(&environment_pointer_key(&app, &env))?
-        .and_then(|b| serde_json::from_slice::<EnvironmentPointer>(&b).ok())
+    o.expected_version = store
+        .environment_pointer(&app, &env)
+        .await?
         .map(|p| p.label);
-    o.deployment = get(&deploying_key(&app, &env))?
-        .and_then(|b| serde_json::from_slice::<DeploymentInProgress>(&b).ok());
-    if let Some(d) = o.deployment.as_mut() {
-        let now = super::now_unix();
-        d.live = get(&lock_key(&app))?
-            .and_then(|b| serde_json::from_slice::<LockRecord>(&b).ok())
-            .is_some_and(|l| l.command == format!("deploy {env}") && !l.expired(now));
-    }
+    o.deployment = store
+        .deployment_record(&app, &env)
+        .await?
+        .and_then(|t| t.record.ok())
+        .map(|r| DeploymentInProgress {
+            deployment_id: r.deployment_id,
+            version: r.version.clone(),
+            policy: r.policy.name().to_string(),
+            batch: r.batch,
+            batches: r.batches,
+            instances_done: r.instances_done,
+            instances: r.instances,
+            traffic_percent: r.traffic_percent,
+            rolling_back: r.rolling_back,
+            live: deployment_running(&r, now_unix()),
+        });
     // What each registered instance serves: its newest report that says (a boot, or a
     // deployment that succeeded or put a version back).
-    let prefix = deployment_document_key(&app, &env, 0);
-    let prefix = prefix.trim_end_matches("0.json").to_string();
-    let keys = session
-        .runtime
-        .block_on(s3::list(&aws.s3, &store.bucket, &prefix))?;
-    let mut by_instance: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
-    for key in &keys {
-        let Some((id, file)) = key.strip_prefix(&prefix).and_then(|r| r.split_once('/')) else {
-            continue;
-        };
-        let (Ok(id), Some(instance)) = (id.parse::<u64>(), file.strip_suffix(".json")) else {
-            continue;
-        };
-        if instance.ends_with(".progress") {
-            continue;
-        }
-        by_instance
-            .entry(instance.to_string())
-            .or_default()
-            .push((id, key.clone()));
-    }
-    let serving = |report: &Report| -> Option<String> {
-        if report.succeeded() {
-            Some(report.version.clone())
-        } else {
-            report.rolled_back_to.clone()
-        }
-    };
+    let mut by_instance = store.reported_deployments(&app, &env).await?;
     let mut versions = Vec::new();
     for target in &o.targets {
-        let boot = get(&boot_report_key(&app, &env, &target.id))?
-            .and_then(|b| serde_json::from_slice::<Report>(&b).ok());
-        let mut found: Option<(u64, Option<String>)> =
-            boot.as_ref().map(|r| (r.deployment_id, serving(r)));
-        let mut reports = by_instance.remove(&target.id).unwrap_or_default();
-        reports.sort_by_key(|r| std::cmp::Reverse(r.0));
-        for (id, key) in reports {
+        let boot = store
+            .boot_report(&app, &env, &target.id)
+            .await?
+            .and_then(Result::ok);
+        let mut found: Option<(u64, Option<String>)> = boot
+            .as_ref()
+            .map(|r| (r.deployment_id, r.serving().map(str::to_string)));
+        let mut ids = by_instance.remove(&target.id).unwrap_or_default();
+        ids.sort_by_key(|id| std::cmp::Reverse(*id));
+        for id in ids {
             if found
                 .as_ref()
                 .is_some_and(|(at, v)| *at >= id && v.is_some())
             {
                 break;
             }
-            let Some(report) = get(&key)?.and_then(|b| serde_json::from_slice::<Report>(&b).ok())
-            else {
+            let Some(Ok(report)) = store.report(&app, &env, id, &target.id).await? else {
                 continue;
             };
-            if let Some(v) = serving(&report) {
-                found = Some((id, Some(v)));
+            if let Some(v) = report.serving() {
+                found = Some((id, Some(v.to_string())));
                 break;
             }
         }

@@ -3,24 +3,21 @@
 //! them, delete one that no environment runs. The bucket is a resource of the graph: `apply`
 //! makes it; here it is only read and written.
 
+use super::bundle::{bundle, BundleError, BundleRequest};
 use super::{OpError, Session};
-use crate::aws::s3::{self, Written};
-use crate::aws::{Aws, AwsError};
+use crate::aws::s3::Written;
+use crate::aws::store::{Store, StoreError, Unreadable};
+use crate::bucket::{check_label, check_message, EnvironmentPointer, VersionManifest};
 use crate::bundle::Bundle;
-use crate::graph::kinds::versions_bucket;
-use crate::platform::store::{
-    bundle_key, check_label, check_message, environment_pointer_prefix, manifest_key,
-    versions_prefix, EnvironmentPointer, VersionManifest,
-};
+use crate::duration::now_unix;
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {
     #[error(transparent)]
     Op(#[from] OpError),
     #[error(transparent)]
-    Aws(#[from] AwsError),
-    #[error("the versions bucket {bucket} does not exist yet: run `beanpole apply` first (it creates it)")]
-    NoBucket { bucket: String },
+    Bundle(#[from] BundleError),
     #[error("{0}")]
     Invalid(String),
     #[error("version {label} of {application} already exists with other content (sha256 {existing}): choose another label")]
@@ -41,8 +38,18 @@ pub enum VersionError {
         label: String,
         environments: Vec<String>,
     },
-    #[error("{key} in the versions bucket is not what Beanpole wrote: {reason}")]
-    Corrupt { key: String, reason: String },
+}
+
+impl From<crate::aws::AwsError> for VersionError {
+    fn from(e: crate::aws::AwsError) -> Self {
+        VersionError::Op(OpError::Aws(e))
+    }
+}
+
+impl From<StoreError> for VersionError {
+    fn from(e: StoreError) -> Self {
+        VersionError::Op(OpError::Store(e))
+    }
 }
 
 /// A version and the environments running it.
@@ -60,129 +67,80 @@ pub struct Created {
     pub reused: bool,
 }
 
-/// One application's versions.
-pub struct VersionStore<'s> {
-    session: &'s Session,
-    aws: &'s Aws,
+/// An application's versions, newest first, and what the bucket holds among them that is not
+/// a version Beanpole wrote (listed apart, never the end of the list).
+#[derive(Debug, Clone)]
+pub struct VersionsReport {
     pub application: String,
     pub bucket: String,
+    pub versions: Vec<VersionInfo>,
+    pub unreadable: Vec<Unreadable>,
 }
 
-impl<'s> VersionStore<'s> {
+/// One application's versions.
+pub struct VersionStore {
+    pub application: String,
+    pub store: Store,
+}
+
+impl VersionStore {
     /// The application's store, in the bucket of its account and region (which must exist).
-    pub fn open(session: &'s Session, application: &str) -> Result<Self, VersionError> {
-        let aws = session.client(application)?;
-        let account = session
-            .runtime
-            .block_on(crate::aws::sts::account_id(&aws.sts))?;
-        let bucket = versions_bucket::name(&account, &aws.region);
-        if !session
-            .runtime
-            .block_on(s3::bucket_exists(&aws.s3, &bucket))?
-        {
-            return Err(VersionError::NoBucket { bucket });
-        }
+    pub async fn open(session: &Session, application: &str) -> Result<Self, OpError> {
         Ok(VersionStore {
-            session,
-            aws,
             application: application.to_string(),
-            bucket,
+            store: session.store(application).await?,
         })
     }
 
-    fn get_json<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, VersionError> {
-        let Some(bytes) =
-            self.session
-                .runtime
-                .block_on(s3::get(&self.aws.s3, &self.bucket, key))?
-        else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| VersionError::Corrupt {
-                key: key.to_string(),
-                reason: e.to_string(),
-            })
-    }
-
-    /// Every version's manifest, newest first.
-    fn manifests(&self) -> Result<Vec<VersionManifest>, VersionError> {
-        let keys = self.session.runtime.block_on(s3::list(
-            &self.aws.s3,
-            &self.bucket,
-            &versions_prefix(&self.application),
-        ))?;
-        let mut manifests = Vec::new();
-        for key in keys.iter().filter(|k| k.ends_with(".json")) {
-            if let Some(manifest) = self.get_json::<VersionManifest>(key)? {
-                manifests.push(manifest);
-            }
-        }
-        manifests.sort_by(|a, b| (b.created, &b.label).cmp(&(a.created, &a.label)));
-        Ok(manifests)
+    pub fn bucket(&self) -> &str {
+        &self.store.bucket
     }
 
     /// The manifest of version `label`.
-    pub fn manifest(&self, label: &str) -> Result<VersionManifest, VersionError> {
+    pub async fn manifest(&self, label: &str) -> Result<VersionManifest, VersionError> {
         check_label(label).map_err(VersionError::Invalid)?;
-        if let Some(manifest) =
-            self.get_json::<VersionManifest>(&manifest_key(&self.application, label))?
-        {
+        if let Some(manifest) = self.store.manifest(&self.application, label).await? {
             return Ok(manifest);
         }
-        let known: Vec<String> = self.manifests()?.into_iter().map(|m| m.label).collect();
+        let (manifests, _) = self.store.manifests(&self.application).await?;
         Err(VersionError::NoSuchVersion {
             application: self.application.clone(),
             label: label.to_string(),
-            known: if known.is_empty() {
-                "none".into()
-            } else {
-                known.join(", ")
-            },
+            known: known(manifests.iter().map(|m| m.label.as_str())),
         })
     }
 
     /// Every version, newest first, with the environments running each.
-    pub fn list(&self) -> Result<Vec<VersionInfo>, VersionError> {
-        let running = self.running()?;
-        Ok(self
-            .manifests()?
-            .into_iter()
-            .map(|manifest| VersionInfo {
-                environments: running
-                    .iter()
-                    .filter(|p| p.label == manifest.label)
-                    .map(|p| p.environment.clone())
-                    .collect(),
-                manifest,
-            })
-            .collect())
+    pub async fn list(&self) -> Result<VersionsReport, VersionError> {
+        let running = self.running().await?;
+        let (manifests, unreadable) = self.store.manifests(&self.application).await?;
+        Ok(VersionsReport {
+            application: self.application.clone(),
+            bucket: self.store.bucket.clone(),
+            versions: manifests
+                .into_iter()
+                .map(|manifest| VersionInfo {
+                    environments: running
+                        .iter()
+                        .filter(|p| p.label == manifest.label)
+                        .map(|p| p.environment.clone())
+                        .collect(),
+                    manifest,
+                })
+                .collect(),
+            unreadable,
+        })
     }
 
     /// What each environment of the application runs, as its deployments record it.
-    pub fn running(&self) -> Result<Vec<EnvironmentPointer>, VersionError> {
-        let keys = self.session.runtime.block_on(s3::list(
-            &self.aws.s3,
-            &self.bucket,
-            &environment_pointer_prefix(&self.application),
-        ))?;
-        let mut pointers = Vec::new();
-        for key in keys.iter().filter(|k| k.ends_with("/current.json")) {
-            if let Some(pointer) = self.get_json::<EnvironmentPointer>(key)? {
-                pointers.push(pointer);
-            }
-        }
-        Ok(pointers)
+    pub async fn running(&self) -> Result<Vec<EnvironmentPointer>, VersionError> {
+        Ok(self.store.environment_pointers(&self.application).await?)
     }
 
     /// Stores `bundle` as a version: the existing one with the same sha256 if there is one,
     /// else under `label` (default: EB's `app-YYMMDD_HHMMSS-SHA7`), written only if the label
     /// is free: the bundle first, then its manifest.
-    pub fn create(
+    pub async fn create(
         &self,
         bundle: &Bundle,
         label: Option<String>,
@@ -193,7 +151,7 @@ impl<'s> VersionStore<'s> {
         if let Some(label) = &label {
             check_label(label).map_err(VersionError::Invalid)?;
         }
-        let existing = self.manifests()?;
+        let (existing, _) = self.store.manifests(&self.application).await?;
         if let Some(same) = existing.iter().find(|m| m.sha256 == bundle.sha256) {
             if label.as_deref().is_none_or(|l| l == same.label) {
                 return Ok(Created {
@@ -219,26 +177,18 @@ impl<'s> VersionStore<'s> {
             wsgi_path: bundle.wsgi_path.clone(),
             ebextensions: bundle.ebextensions.clone(),
         };
-        let written = self.session.runtime.block_on(s3::put_new(
-            &self.aws.s3,
-            &self.bucket,
-            &bundle_key(&self.application, &label),
-            bundle.bytes.clone(),
-            "application/zip",
-        ))?;
+        let written = self
+            .store
+            .put_bundle(&self.application, &label, bundle.bytes.clone())
+            .await?;
         if written == Written::AlreadyThere {
             // A bundle without a manifest: a create killed between its two writes, or
             // another one racing this one. Its content decides.
-            let bytes = self
-                .session
-                .runtime
-                .block_on(s3::get(
-                    &self.aws.s3,
-                    &self.bucket,
-                    &bundle_key(&self.application, &label),
-                ))?
+            let sha = self
+                .store
+                .bundle_sha256(&self.application, &label)
+                .await?
                 .unwrap_or_default();
-            let sha = crate::bundle::sha256_hex(&bytes);
             if sha != bundle.sha256 {
                 return Err(VersionError::LabelTaken {
                     application: self.application.clone(),
@@ -247,14 +197,9 @@ impl<'s> VersionStore<'s> {
                 });
             }
         }
-        let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        self.session.runtime.block_on(s3::put_new(
-            &self.aws.s3,
-            &self.bucket,
-            &manifest_key(&self.application, &label),
-            text,
-            "application/json",
-        ))?;
+        self.store
+            .put_manifest(&self.application, &manifest)
+            .await?;
         Ok(Created {
             manifest,
             reused: false,
@@ -263,21 +208,14 @@ impl<'s> VersionStore<'s> {
 
     /// Deletes a version no environment runs: its manifest first (so it is no longer
     /// listed), then its bundle.
-    pub fn delete(&self, label: &str) -> Result<VersionManifest, VersionError> {
-        let versions = self.list()?;
-        let Some(version) = versions.iter().find(|v| v.manifest.label == label) else {
+    pub async fn delete(&self, label: &str) -> Result<VersionManifest, VersionError> {
+        check_label(label).map_err(VersionError::Invalid)?;
+        let report = self.list().await?;
+        let Some(version) = report.versions.iter().find(|v| v.manifest.label == label) else {
             return Err(VersionError::NoSuchVersion {
                 application: self.application.clone(),
                 label: label.to_string(),
-                known: if versions.is_empty() {
-                    "none".into()
-                } else {
-                    versions
-                        .iter()
-                        .map(|v| v.manifest.label.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
+                known: known(report.versions.iter().map(|v| v.manifest.label.as_str())),
             });
         };
         if !version.environments.is_empty() {
@@ -287,14 +225,77 @@ impl<'s> VersionStore<'s> {
                 environments: version.environments.clone(),
             });
         }
-        for key in [
-            manifest_key(&self.application, label),
-            bundle_key(&self.application, label),
-        ] {
-            self.session
-                .runtime
-                .block_on(s3::delete(&self.aws.s3, &self.bucket, &key))?;
-        }
+        self.store.delete_version(&self.application, label).await?;
         Ok(version.manifest.clone())
     }
+}
+
+fn known<'a>(labels: impl Iterator<Item = &'a str>) -> String {
+    let labels: Vec<&str> = labels.collect();
+    if labels.is_empty() {
+        "none".into()
+    } else {
+        labels.join(", ")
+    }
+}
+
+/// `versions create`: bundle a source folder and store it as a version.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub application: String,
+    pub source: PathBuf,
+    pub wsgi_path: Option<String>,
+    pub label: Option<String>,
+    pub message: String,
+}
+
+/// A version stored (or found with the same content), and what the bundle said of itself.
+#[derive(Debug)]
+pub struct CreateReport {
+    pub created: Created,
+    pub bucket: String,
+    pub bundle: super::bundle::BundleReport,
+}
+
+pub async fn create(
+    session: &Session,
+    request: &CreateRequest,
+) -> Result<CreateReport, VersionError> {
+    let built = bundle(&BundleRequest {
+        source: request.source.clone(),
+        wsgi_path: request.wsgi_path.clone(),
+        out: None,
+        environment: None,
+    })?;
+    let store = VersionStore::open(session, &request.application).await?;
+    let created = store
+        .create(
+            &built.bundle,
+            request.label.clone(),
+            request.message.clone(),
+            now_unix(),
+        )
+        .await?;
+    Ok(CreateReport {
+        created,
+        bucket: store.store.bucket.clone(),
+        bundle: built,
+    })
+}
+
+/// `versions`: an application's versions, newest first.
+pub async fn list(session: &Session, application: &str) -> Result<VersionsReport, VersionError> {
+    VersionStore::open(session, application).await?.list().await
+}
+
+/// `versions delete LABEL`: deletes a version no environment runs.
+pub async fn delete(
+    session: &Session,
+    application: &str,
+    label: &str,
+) -> Result<VersionManifest, VersionError> {
+    VersionStore::open(session, application)
+        .await?
+        .delete(label)
+        .await
 }

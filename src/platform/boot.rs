@@ -1,5 +1,5 @@
 //! An instance's first boot: the launch template's user data fetches the platform engine from
-//! the versions bucket and runs `engine.py boot`, which deploys what the environment runs (its
+//! the versions bucket and runs `engine.pyz boot`, which deploys what the environment runs (its
 //! current deployment document in the bucket) or, before any version, the sample application,
 //! so that every instance the group launches, at create or scale-out, serves. Pure: the
 //! script and the sample application's deployment document.
@@ -20,7 +20,7 @@ pub const BUCKET_PLACEHOLDER: &str = "@@BEANPOLE_VERSIONS_BUCKET@@";
 /// Where the engine is kept in the bucket, by its content address: under `_beanpole/`, which
 /// no application's folder can be (application names are letters, digits and hyphens).
 pub fn engine_key(digest: &str) -> String {
-    format!("_beanpole/engine/{digest}.py")
+    format!("_beanpole/engine/{digest}.pyz")
 }
 
 /// The sample application's label (what an environment serves before its first version).
@@ -73,9 +73,9 @@ set -euo pipefail\n\
 root=\"${{BEANPOLE_ROOT:-}}\"\n\
 mkdir -p \"$root/opt/beanpole\" \"$root/var/log\"\n\
 exec >>\"$root/var/log/beanpole-boot.log\" 2>&1\n\
-aws s3 cp --only-show-errors \"s3://{bucket}/{key}\" \"$root/opt/beanpole/engine.py\"\n\
+aws s3 cp --only-show-errors \"s3://{bucket}/{key}\" \"$root/opt/beanpole/engine.pyz\"\n\
 echo '{encoded}' | base64 -d >\"$root/opt/beanpole/sample-document.json\"\n\
-exec python3 \"$root/opt/beanpole/engine.py\" boot --root \"${{root:-/}}\" --bucket {bucket} \
+exec python3 \"$root/opt/beanpole/engine.pyz\" boot --root \"${{root:-/}}\" --bucket {bucket} \
 --application {application} --environment {env_name} \
 --sample-document \"$root/opt/beanpole/sample-document.json\" \
 --report-prefix \"s3://{bucket}/{application}/environments/{env_name}/boot/\"\n",
@@ -100,7 +100,7 @@ pub fn user_data_parts(user_data: &str) -> UserDataParts {
     for line in user_data.lines() {
         if line.starts_with("echo '") && line.contains("/opt/beanpole/sample-document.json") {
             settings = line.to_string();
-        } else if line.starts_with("aws s3 cp ") && line.contains("/opt/beanpole/engine.py") {
+        } else if line.starts_with("aws s3 cp ") && line.contains("/opt/beanpole/engine.pyz") {
             // the engine's content address
         } else {
             script.push(line);

@@ -1,6 +1,6 @@
 //! What Beanpole asks instances to run through AWS Systems Manager Run Command
 //! (`AWS-RunShellScript`): the engine, fetched by its content address so that every instance
-//! runs the engine of the Beanpole that deploys, then `engine.py deploy` or `engine.py logs`.
+//! runs the engine of the Beanpole that deploys, then `engine.pyz deploy` or `engine.pyz logs`.
 //! Pure: the script lines. Every value in them is a bucket or key made of names the spec checks
 //! (letters, digits, `-`, `.`) and numbers; labels, messages and properties travel inside the
 //! deployment document, never in a script.
@@ -14,7 +14,6 @@
 //! every instance of the account in a command sent to some, so the local fleet relies on it.
 
 use super::boot::engine_key;
-use super::store::{deployment_document_key, deployment_reports_prefix, logs_prefix};
 
 /// An EC2 instance id (`i-` and hex digits): the only kind that enters a script.
 pub fn is_instance_id(id: &str) -> bool {
@@ -42,45 +41,35 @@ fn prelude(bucket: &str, instances: &[String]) -> Vec<String> {
         "mkdir -p \"$root/opt/beanpole\"".into(),
         // The engine is content-addressed: fetched only when the instance's copy differs.
         format!(
-            "if [ \"$(sha256sum \"$root/opt/beanpole/engine.py\" 2>/dev/null | cut -c1-16)\" != \"{digest}\" ]; then aws s3 cp --only-show-errors \"s3://{bucket}/{key}\" \"$root/opt/beanpole/engine.py\"; fi",
+            "if [ \"$(sha256sum \"$root/opt/beanpole/engine.pyz\" 2>/dev/null | cut -c1-16)\" != \"{digest}\" ]; then aws s3 cp --only-show-errors \"s3://{bucket}/{key}\" \"$root/opt/beanpole/engine.pyz\"; fi",
             digest = super::engine_digest(),
         ),
     ]
 }
 
-/// Deploys deployment `id` of an environment on the instance; the leader runs `leader_only`
-/// container commands.
+/// Deploys the deployment whose document is at `document` (a key of the bucket) on the
+/// instance, its report under `reports`; the leader runs `leader_only` container commands.
 pub fn deploy_script(
     instances: &[String],
     bucket: &str,
-    application: &str,
-    environment: &str,
-    id: u64,
+    document: &str,
+    reports: &str,
     leader: bool,
 ) -> Vec<String> {
     let mut lines = prelude(bucket, instances);
     lines.push(format!(
-        "python3 \"$root/opt/beanpole/engine.py\" deploy --root \"${{root:-/}}\" --document \"s3://{bucket}/{document}\" --report-prefix \"s3://{bucket}/{reports}\"{leader}",
-        document = deployment_document_key(application, environment, id),
-        reports = deployment_reports_prefix(application, environment, id),
+        "python3 \"$root/opt/beanpole/engine.pyz\" deploy --root \"${{root:-/}}\" --document \"s3://{bucket}/{document}\" --report-prefix \"s3://{bucket}/{reports}\"{leader}",
         leader = if leader { " --leader" } else { "" },
     ));
     lines
 }
 
-/// Uploads the last `lines` lines (0: whole files) of the instance's logs for `request`.
-pub fn logs_script(
-    instances: &[String],
-    bucket: &str,
-    application: &str,
-    environment: &str,
-    request: &str,
-    lines: u32,
-) -> Vec<String> {
+/// Uploads the last `lines` lines (0: whole files) of the instance's logs under `prefix` (a
+/// key prefix of the bucket).
+pub fn logs_script(instances: &[String], bucket: &str, prefix: &str, lines: u32) -> Vec<String> {
     let mut script = prelude(bucket, instances);
     script.push(format!(
-        "python3 \"$root/opt/beanpole/engine.py\" logs --root \"${{root:-/}}\" --lines {lines} --upload \"s3://{bucket}/{prefix}\"",
-        prefix = logs_prefix(application, environment, request),
+        "python3 \"$root/opt/beanpole/engine.pyz\" logs --root \"${{root:-/}}\" --lines {lines} --upload \"s3://{bucket}/{prefix}\"",
     ));
     script
 }
@@ -94,14 +83,13 @@ mod tests {
         let lines = deploy_script(
             &["i-0abc".into()],
             "b",
-            "pets-app",
-            "pets-env-blue",
-            7,
+            "pets-app/environments/pets-env-blue/deployments/7.json",
+            "pets-app/environments/pets-env-blue/deployments/7/",
             true,
         );
         let script = lines.join("\n");
         assert!(script.contains(&format!(
-            "s3://b/_beanpole/engine/{}.py",
+            "s3://b/_beanpole/engine/{}.pyz",
             super::super::engine_digest()
         )));
         assert!(script.contains(
@@ -111,15 +99,20 @@ mod tests {
             "--report-prefix \"s3://b/pets-app/environments/pets-env-blue/deployments/7/\" --leader"
         ));
         assert!(script.contains("case \" i-0abc \" in"));
-        assert!(!deploy_script(&["i-1".into()], "b", "a", "e", 1, false)
+        assert!(!deploy_script(&["i-1".into()], "b", "d.json", "d/", false)
             .join("\n")
             .contains("--leader"));
     }
 
     #[test]
     fn the_logs_script_uploads_under_the_request() {
-        let script =
-            logs_script(&["i-1".into(), "i-2;x".into()], "b", "a", "e", "r1", 0).join("\n");
+        let script = logs_script(
+            &["i-1".into(), "i-2;x".into()],
+            "b",
+            "a/environments/e/logs/r1/",
+            0,
+        )
+        .join("\n");
         assert!(script.contains("case \" i-1 \" in"), "{script}");
         assert!(script.contains(
             "logs --root \"${root:-/}\" --lines 0 --upload \"s3://b/a/environments/e/logs/r1/\""

@@ -1,24 +1,19 @@
 //! Elastic Beanstalk's Python platform, as Beanpole runs it: the settings an application runs
 //! with ([`settings`]), the deployment document handed to the platform engine ([`document`]),
-//! and the engine itself: `engine.py`, a Python 3.9 standard-library program shipped inside
+//! and the engine itself: `engine/`, a Python 3.9 standard-library package shipped inside
 //! the Beanpole binary that does on an instance (or in a folder of this machine) what EB's
 //! platform engine does. Pure: nothing here runs the engine.
 
 pub mod boot;
 pub mod command;
 pub mod document;
+pub mod engine;
 pub mod report;
 pub mod settings;
-pub mod store;
 
-/// The platform engine's source.
-pub const ENGINE: &str = include_str!("engine.py");
-
-/// The engine's content address: the first 16 hex digits of its sha256.
+/// The engine's content address: the first 16 hex digits of its archive's sha256.
 pub fn engine_digest() -> String {
-    let mut digest = crate::bundle::sha256_hex(ENGINE.as_bytes());
-    digest.truncate(16);
-    digest
+    engine::digest().to_string()
 }
 
 /// The last `lines` lines of `text`.

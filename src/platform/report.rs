@@ -1,8 +1,12 @@
 //! What the platform engine reports about one deployment on one instance (or this machine):
 //! per step its duration and outcome, and on failure the step, why, and the last lines of its
-//! output. The engine writes it as JSON; this is its shape.
+//! output. The engine writes it as JSON (its schema: `src/platform/schema/report.schema.json`);
+//! this is its shape. Also the progress it writes beside the report while it works.
 
 use serde::{Deserialize, Serialize};
+
+/// The report format this Beanpole reads (the engine's `SCHEMA`).
+pub const SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -12,8 +16,7 @@ pub struct Report {
     pub environment: String,
     pub deployment_id: u64,
     pub version: String,
-    /// `SUCCESS` or `FAILURE`, as EB's engine says.
-    pub status: String,
+    pub status: ReportStatus,
     pub leader: bool,
     pub failed_step: Option<String>,
     pub message: String,
@@ -27,16 +30,56 @@ pub struct Report {
     pub engine_seconds: f64,
 }
 
+/// How the deployment went, in EB's engine's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ReportStatus {
+    Success,
+    Failure,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
     pub seconds: f64,
-    /// `ok` or `failed`.
-    pub outcome: String,
+    pub outcome: StepOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepOutcome {
+    Ok,
+    Failed,
 }
 
 impl Report {
     pub fn succeeded(&self) -> bool {
-        self.status == "SUCCESS"
+        self.status == ReportStatus::Success
     }
+
+    /// Whether the step that makes the new version current (`FlipApplication`) completed.
+    pub fn flipped(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.name == "FlipApplication" && s.outcome == StepOutcome::Ok)
+    }
+
+    /// The version the instance serves after this deployment: the new one, the one put back
+    /// after a failure past the flip, or (`None`) nothing known.
+    pub fn serving(&self) -> Option<&str> {
+        if self.succeeded() {
+            Some(&self.version)
+        } else {
+            self.rolled_back_to.as_deref()
+        }
+    }
+}
+
+/// The step an instance's engine is at, written beside its report while it works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub instance: String,
+    pub deployment_id: u64,
+    pub step: String,
+    pub elapsed: f64,
 }

@@ -13,7 +13,10 @@ pub mod swaps;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{diff, Action, AttributeChange, Change, Plan, PlanError, PlanScope, Summary};
+pub use plan::{
+    diff, Action, AttributeChange, Change, Plan, PlanError, PlanScope, Summary,
+    UnfinishedDeployment,
+};
 
 use crate::graph::{Address, ResourceKind};
 use serde::{Deserialize, Serialize};

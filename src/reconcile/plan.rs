@@ -142,6 +142,40 @@ pub struct Plan {
     /// Changes that reach an environment's running instances, carried out by apply after
     /// the resources (`ops::plan` adds them: they need the spec's deployment settings).
     pub rollouts: Vec<InstanceRollout>,
+    /// Deployments whose command died before they ended, undone by apply before the
+    /// resources (`ops::plan` finds them in the versions bucket).
+    pub unfinished: Vec<UnfinishedDeployment>,
+}
+
+/// A deployment whose command died before it ended (its record is no longer renewed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnfinishedDeployment {
+    pub application: String,
+    pub environment: String,
+    pub deployment_id: u64,
+    pub version: String,
+    pub policy: crate::model::DeploymentPolicy,
+    /// Instances it added to the environment's group.
+    pub added: Vec<String>,
+}
+
+impl UnfinishedDeployment {
+    /// `environment pets-env-blue: deployment 7 of v2 (rolling) was left unfinished …`
+    pub fn note(&self) -> String {
+        format!(
+            "environment {}: deployment {} of {} ({}) was left unfinished by a command that died; apply undoes it first (its temporary resources removed{}, every instance back in the target group, the environment's version back on the instances that took {})",
+            self.environment,
+            self.deployment_id,
+            self.version,
+            self.policy.name(),
+            if self.added.is_empty() {
+                String::new()
+            } else {
+                format!(", the instances it added retired: {}", self.added.join(", "))
+            },
+            self.version
+        )
+    }
 }
 
 /// A change that reaches an environment's running instances: new instances rolled out through
@@ -217,6 +251,11 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// Nothing to change, nothing to roll out, nothing left unfinished.
+    pub fn nothing_to_do(&self) -> bool {
+        self.changes.is_empty() && self.rollouts.is_empty() && self.unfinished.is_empty()
     }
 
     pub fn change(&self, address: &Address) -> Option<&Change> {

@@ -131,6 +131,12 @@ pub fn render_text(plan: &Plan) -> String {
     if !plan.swapped.is_empty() {
         out.push('\n');
     }
+    for unfinished in &plan.unfinished {
+        let _ = writeln!(out, "Unfinished: {}.", unfinished.note());
+    }
+    if !plan.unfinished.is_empty() {
+        out.push('\n');
+    }
     if plan.is_empty() {
         out.push_str("No changes. The account matches the spec.\n");
         for rollout in &plan.rollouts {
@@ -184,6 +190,14 @@ pub fn render_json(plan: &Plan, calls: &CallStats) -> Value {
             "policy": r.policy,
             "batch_size": r.batch_size.to_string(),
             "note": r.note(),
+        })).collect::<Vec<_>>(),
+        "unfinished": plan.unfinished.iter().map(|u| json!({
+            "environment": u.environment,
+            "deployment_id": u.deployment_id,
+            "version": u.version,
+            "policy": u.policy,
+            "added": u.added,
+            "note": u.note(),
         })).collect::<Vec<_>>(),
         "swapped": plan.swapped,
         "errors": plan.errors.iter().map(|e| json!({ "message": e.to_string(), "detail": e })).collect::<Vec<_>>(),

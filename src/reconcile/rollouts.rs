@@ -95,10 +95,10 @@ mod tests {
         // fetches it).
         let engine_line = before
             .lines()
-            .find(|l| l.contains("/opt/beanpole/engine.py\""))
+            .find(|l| l.contains("/opt/beanpole/engine.pyz\""))
             .unwrap()
             .to_string();
-        let upgraded = before.replace(&engine_line, "aws s3 cp --only-show-errors \"s3://b/_beanpole/engine/0000.py\" \"$root/opt/beanpole/engine.py\"");
+        let upgraded = before.replace(&engine_line, "aws s3 cp --only-show-errors \"s3://b/_beanpole/engine/0000.py\" \"$root/opt/beanpole/engine.pyz\"");
         assert_ne!(upgraded, before);
         assert_eq!(
             of_launch_template(&[change("user_data", json!(before), json!(upgraded))]),

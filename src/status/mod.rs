@@ -37,9 +37,64 @@ impl Colour {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     pub id: String,
-    /// `healthy`, `unhealthy`, `initial`, `draining`, `unused`, `unavailable`.
-    pub state: String,
+    pub state: TargetState,
     pub description: Option<String>,
+}
+
+/// A target's state in its target group, as Elastic Load Balancing names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetState {
+    /// Registering, or its first health checks are under way.
+    Initial,
+    Healthy,
+    Unhealthy,
+    /// Unhealthy and being deregistered.
+    #[serde(rename = "unhealthy.draining")]
+    UnhealthyDraining,
+    /// Not in use by the load balancer (e.g. its zone is not enabled), or deregistered.
+    Unused,
+    /// Being deregistered: requests in flight finish.
+    Draining,
+    /// Health checks are off for its target group.
+    Unavailable,
+    /// A state this version of Beanpole does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl TargetState {
+    pub fn parse(text: &str) -> TargetState {
+        match text {
+            "initial" => TargetState::Initial,
+            "healthy" => TargetState::Healthy,
+            "unhealthy" => TargetState::Unhealthy,
+            "unhealthy.draining" => TargetState::UnhealthyDraining,
+            "unused" => TargetState::Unused,
+            "draining" => TargetState::Draining,
+            "unavailable" => TargetState::Unavailable,
+            _ => TargetState::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Initial => "initial",
+            TargetState::Healthy => "healthy",
+            TargetState::Unhealthy => "unhealthy",
+            TargetState::UnhealthyDraining => "unhealthy.draining",
+            TargetState::Unused => "unused",
+            TargetState::Draining => "draining",
+            TargetState::Unavailable => "unavailable",
+            TargetState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for TargetState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the APIs report about one environment.
@@ -138,7 +193,10 @@ pub fn serving_problems(desired: usize, target_groups: &[(String, Vec<Target>)])
     for (arn, targets) in target_groups {
         // `arn:…:targetgroup/NAME/ID` → NAME
         let group = arn.split('/').nth(1).unwrap_or(arn);
-        let healthy = targets.iter().filter(|t| t.state == "healthy").count();
+        let healthy = targets
+            .iter()
+            .filter(|t| t.state == TargetState::Healthy)
+            .count();
         if healthy >= desired {
             continue;
         }
@@ -146,7 +204,7 @@ pub fn serving_problems(desired: usize, target_groups: &[(String, Vec<Target>)])
         if targets.is_empty() {
             problems.push(format!("no target is registered in {group}"));
         }
-        for t in targets.iter().filter(|t| t.state != "healthy") {
+        for t in targets.iter().filter(|t| t.state != TargetState::Healthy) {
             problems.push(format!(
                 "{} is {} in {group}{}",
                 t.id,
@@ -236,12 +294,25 @@ fn assess_targets(o: &Observation) -> Health {
     }
 
     let registered = o.targets.len();
-    let healthy = o.targets.iter().filter(|t| t.state == "healthy").count();
-    let starting = o.targets.iter().filter(|t| t.state == "initial").count();
+    let healthy = o
+        .targets
+        .iter()
+        .filter(|t| t.state == TargetState::Healthy)
+        .count();
+    let starting = o
+        .targets
+        .iter()
+        .filter(|t| t.state == TargetState::Initial)
+        .count();
     let failing: Vec<&Target> = o
         .targets
         .iter()
-        .filter(|t| matches!(t.state.as_str(), "unhealthy" | "unused" | "unavailable"))
+        .filter(|t| {
+            matches!(
+                t.state,
+                TargetState::Unhealthy | TargetState::Unused | TargetState::Unavailable
+            )
+        })
         .collect();
     let failing_sentence = || {
         let mut sentence = format!(
@@ -328,7 +399,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, s)| Target {
                     id: format!("i-{i}"),
-                    state: s.to_string(),
+                    state: TargetState::parse(s),
                     description: (*s != "healthy").then(|| "Health checks failed".to_string()),
                 })
                 .collect(),
@@ -417,7 +488,7 @@ mod tests {
     fn a_tier_serves_only_when_each_target_group_has_enough_healthy_targets() {
         let target = |id: &str, state: &str, why: Option<&str>| Target {
             id: id.into(),
-            state: state.into(),
+            state: TargetState::parse(state),
             description: why.map(str::to_string),
         };
         let arn = "arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/pets-tg/abc".to_string();

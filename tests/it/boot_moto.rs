@@ -108,7 +108,7 @@ fn boot_instance(
 
 fn stop_instance(root: &std::path::Path) {
     let _ = Command::new("python3")
-        .arg(root.join("opt/beanpole/engine.py"))
+        .arg(root.join("opt/beanpole/engine.pyz"))
         .args(["stop", "--init", "engine", "--root"])
         .arg(root)
         .status();

@@ -21,7 +21,9 @@ impl KindOps for VersionsBucket {
     ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
         Box::pin(async move {
             let outputs = s3::create_bucket(&aws.s3, &aws.region, &resource.aws_name, tags).await?;
-            s3::put_engine(&aws.s3, &resource.aws_name).await?;
+            crate::aws::store::Store::named(aws, resource.aws_name.clone())
+                .put_engine()
+                .await?;
             Ok(outputs)
         })
     }
@@ -36,7 +38,9 @@ impl KindOps for VersionsBucket {
     ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
         Box::pin(async move {
             s3::configure_bucket(&aws.s3, &resource.aws_name, tags).await?;
-            s3::put_engine(&aws.s3, &resource.aws_name).await?;
+            crate::aws::store::Store::named(aws, resource.aws_name.clone())
+                .put_engine()
+                .await?;
             Ok(Attributes::new())
         })
     }

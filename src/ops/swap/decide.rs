@@ -437,7 +437,7 @@ mod tests {
                 in_transition: 0,
                 targets: vec![Target {
                     id: "i-1".into(),
-                    state: "healthy".into(),
+                    state: crate::status::TargetState::Healthy,
                     description: None,
                 }],
                 cnames: Vec::new(),

@@ -1,15 +1,18 @@
-//! `swap`: exchange two environments' names, like `eb swap`. [`prepare`] checks the request,
-//! observes both environments and the zone, and asks [`decide`] for a plan or a refusal;
-//! [`perform`] runs the plan's batches, checks the receiving side between gradual steps, and
-//! rolls back on Red, on an AWS error, or when interrupted: a gradual swap never stops half way
-//! by itself (and one killed half way is continued by the same swap, or undone by `apply`).
+//! `swap`: exchange two environments' names, like `eb swap`. Under the application's lock,
+//! [`prepare`] checks the request, observes both environments and the zone, and asks
+//! [`decide`] for a plan or a refusal; once the plan is approved, [`perform`] runs its batches,
+//! checks the receiving side between gradual steps, and rolls back on Red, on an AWS error, or
+//! when interrupted: a gradual swap never stops half way by itself (and one killed half way is
+//! continued by the same swap, or undone by `apply`). The swap records its event.
 
 pub mod decide;
 
+use super::lock::{hold, LockError, LockEvent, LockRequest};
 use super::status::{lookups, observe_all};
-use super::{now_unix, OpError, Session};
+use super::{now_unix, Context, OpError, Session};
 use crate::aws::observe::{observe, Lookup};
 use crate::aws::{route53, Aws, AwsError};
+use crate::bucket::{EventDetails, EventOutcome};
 use crate::dns::Edit;
 use crate::graph::ResourceGraph;
 use crate::interrupt::Interrupt;
@@ -29,6 +32,8 @@ pub enum SwapError {
     /// (or was never moved).
     #[error("swap failed: {error}{}", if *.restored { String::new() } else { "; the production name is split over weighted records: run the same swap again to finish it, or `beanpole apply` to restore it".to_string() })]
     Aws { error: AwsError, restored: bool },
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// A swap ready to perform.
@@ -40,7 +45,7 @@ pub struct Prepared {
 }
 
 /// Checks the request, reads both environments and the zone, and decides.
-pub fn prepare(
+pub async fn prepare(
     session: &Session,
     compilation: &Compilation,
     graph: &ResourceGraph,
@@ -52,6 +57,7 @@ pub fn prepare(
     }
     let found = lookups(compilation, graph, &[a.clone(), b.clone()]).map_err(|e| match e {
         OpError::Refused(message) => OpError::Refused(format!("refusing to swap: {message}")),
+        e @ OpError::NoSuchEnvironment { .. } => OpError::Refused(format!("refusing to swap: {e}")),
         other => other,
     })?;
     let sides: Vec<SpecSide> = found
@@ -63,7 +69,7 @@ pub fn prepare(
         })
         .collect();
     let (application, domain) = check_request(request, &sides[0], &sides[1])?;
-    let observed = observe_all(session, &found)?;
+    let observed = observe_all(session, &found).await?;
     let Some(zone) = observed.zones.get(&domain) else {
         return Err(Refusal::NoZone(domain).into());
     };
@@ -107,18 +113,130 @@ pub enum SwapOutcome {
     RolledBack { reason: String, interrupted: bool },
 }
 
+/// What a swap reports as it goes.
+pub enum SwapProgress<'a> {
+    Lock(LockEvent),
+    /// The plan, before anything is changed (the API calls its reading made).
+    Prepared(&'a Prepared),
+    Swap(SwapEvent),
+    /// The event could not be written (the swap itself is done).
+    NotRecorded {
+        application: String,
+        error: String,
+    },
+}
+
+/// How a swap command ended: not approved, or performed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Swapped {
+    NotApproved,
+    Performed(SwapOutcome),
+}
+
+/// `swap`: the whole command, under the application's lock, recording its event.
+pub async fn swap(
+    ctx: Context<'_>,
+    request: &SwapRequest,
+    wait: bool,
+    approve: &mut dyn FnMut(&Prepared) -> bool,
+    on_event: &mut dyn FnMut(SwapProgress<'_>),
+) -> Result<Swapped, SwapError> {
+    let applications: Vec<String> = ctx
+        .compilation
+        .spec
+        .environment(&request.environment_a)
+        .map(|e| e.application.clone())
+        .into_iter()
+        .collect();
+    let lock = LockRequest {
+        command: "swap".into(),
+        wait,
+        create_bucket: false,
+    };
+    let held = hold(
+        ctx.session,
+        ctx.graph,
+        &applications,
+        &lock,
+        ctx.interrupt,
+        &mut |e| on_event(SwapProgress::Lock(e)),
+    )
+    .await?;
+    let result = async {
+        let prepared = prepare(ctx.session, ctx.compilation, ctx.graph, request).await?;
+        on_event(SwapProgress::Prepared(&prepared));
+        if !approve(&prepared) {
+            return Ok((prepared, None));
+        }
+        let outcome = perform(ctx.session, &prepared, request, ctx.interrupt, &mut |e| {
+            on_event(SwapProgress::Swap(e))
+        })
+        .await;
+        Ok::<_, SwapError>((prepared, Some(outcome)))
+    }
+    .await;
+    let result = match result {
+        Ok((_, None)) => Ok(Swapped::NotApproved),
+        Ok((prepared, Some(outcome))) => {
+            let plan = &prepared.plan;
+            let (giving, receiving) = (&plan.giving, &plan.receiving);
+            let (event, summary) = match &outcome {
+                Ok(SwapOutcome::Swapped { .. }) => (
+                    EventOutcome::Succeeded,
+                    format!(
+                        "{} → {}, {} → {}",
+                        plan.production, receiving.environment, receiving.name, giving.environment
+                    ),
+                ),
+                Ok(SwapOutcome::RolledBack {
+                    reason,
+                    interrupted,
+                }) => (
+                    if *interrupted {
+                        EventOutcome::Interrupted
+                    } else {
+                        EventOutcome::Failed
+                    },
+                    format!(
+                        "{reason}; rolled back: {} → {}",
+                        plan.production, giving.environment
+                    ),
+                ),
+                Err(e) => (EventOutcome::Failed, e.to_string()),
+            };
+            let environments = [giving.environment.clone(), receiving.environment.clone()];
+            for (application, error) in held
+                .record(
+                    &|_| environments.to_vec(),
+                    event,
+                    &summary,
+                    &EventDetails::None,
+                )
+                .await
+            {
+                on_event(SwapProgress::NotRecorded {
+                    application,
+                    error: error.to_string(),
+                });
+            }
+            outcome.map(Swapped::Performed)
+        }
+        Err(e) => Err(e),
+    };
+    held.release().await;
+    result
+}
+
 /// Performs the plan's batches in order, rolling back as described in the module docs.
-pub fn perform(
+pub async fn perform(
     session: &Session,
     prepared: &Prepared,
     request: &SwapRequest,
     interrupt: &Interrupt,
-    mut on_event: impl FnMut(SwapEvent),
+    on_event: &mut dyn FnMut(SwapEvent),
 ) -> Result<SwapOutcome, SwapError> {
     let aws = session.client(&prepared.plan.application)?.clone();
-    session
-        .runtime
-        .block_on(run(&aws, prepared, request, interrupt, &mut on_event))
+    run(&aws, prepared, request, interrupt, on_event).await
 }
 
 async fn run(
@@ -126,7 +244,7 @@ async fn run(
     prepared: &Prepared,
     request: &SwapRequest,
     interrupt: &Interrupt,
-    on_event: &mut impl FnMut(SwapEvent),
+    on_event: &mut dyn FnMut(SwapEvent),
 ) -> Result<SwapOutcome, SwapError> {
     let plan = &prepared.plan;
     let comment = format!(
@@ -257,7 +375,7 @@ async fn roll_back(
     now: Option<(i64, i64)>,
     reason: String,
     interrupted: bool,
-    on_event: &mut impl FnMut(SwapEvent),
+    on_event: &mut dyn FnMut(SwapEvent),
 ) -> Result<SwapOutcome, SwapError> {
     on_event(SwapEvent::RollingBack {
         reason: reason.clone(),

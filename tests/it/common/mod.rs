@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 /// A free port of 127.0.0.1, below the ephemeral range (as the local fleet picks them).
 pub fn free_port() -> u16 {
-    let port = beanpole::ops::fleet::free_port();
+    let port = beanpole::fleet::free_port();
     assert_ne!(port, 0, "no free port on 127.0.0.1");
     port
 }

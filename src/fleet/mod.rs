@@ -1,4 +1,4 @@
-//! The local fleet: plays on this machine the instances a local AWS emulator (moto) reports in
+//! The local fleet (the only fleet in Beanpole): plays on this machine the instances a local AWS emulator (moto) reports in
 //! service, since an emulator runs none. Each instance is a process of its own
 //! ([`play_instance`], started by the fleet through the launcher it is given) with a folder of
 //! its own (its root:
@@ -11,8 +11,8 @@
 //! It refuses to run against anything but an endpoint on 127.0.0.1: it executes the scripts
 //! the endpoint holds. `fleet.json` in its folder says which port plays which instance.
 
-use super::Session;
 use crate::aws::{autoscaling, ec2, ssm, Aws};
+use crate::ops::{OpError, Session};
 use crate::platform::boot::base64_decode;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,7 +32,7 @@ pub enum FleetError {
     #[error("cannot write {path}: {error}")]
     Write { path: String, error: std::io::Error },
     #[error(transparent)]
-    Op(#[from] super::OpError),
+    Op(#[from] OpError),
 }
 
 /// What the fleet reports as it goes.
@@ -119,7 +119,7 @@ pub fn check_local(endpoint: Option<&str>) -> Result<String, FleetError> {
 
 /// Runs the fleet for `applications` until `stop` says so: a process per instance in service
 /// (`launch` starts it), stopped when its instance leaves its group; then stops them all.
-pub fn run(
+pub async fn run(
     session: &Session,
     applications: &[String],
     endpoint: &str,
@@ -153,10 +153,8 @@ pub fn run(
             .collect();
         for application in applications {
             let aws = session.client(application)?;
-            let groups = match session.runtime.block_on(autoscaling::application_groups(
-                &aws.autoscaling,
-                application,
-            )) {
+            let groups = match autoscaling::application_groups(&aws.autoscaling, application).await
+            {
                 Ok(g) => g,
                 Err(e) => {
                     on_event(FleetEvent::Problem(format!("cannot list the groups: {e}")));
@@ -235,10 +233,7 @@ pub fn run(
             .collect();
         if let (false, Some(application)) = (unseen.is_empty(), applications.first()) {
             let aws = session.client(application)?;
-            match session
-                .runtime
-                .block_on(crate::aws::ec2::running_instances(&aws.ec2, &unseen))
-            {
+            match crate::aws::ec2::running_instances(&aws.ec2, &unseen).await {
                 Ok(running) => seen.extend(running),
                 // Unknown: keep them until the next look.
                 Err(_) => seen.extend(unseen.iter().cloned()),
@@ -251,7 +246,7 @@ pub fn run(
             .collect();
         for instance in gone {
             if let Some(child) = players.remove(&instance) {
-                end_player(child);
+                end_player(child).await;
             }
             if let Some(m) = members.get_mut(&instance) {
                 m.state = "stopped".into();
@@ -266,10 +261,10 @@ pub fn run(
         }
         members.retain(|id, m| seen.contains(id) || m.state != "stopped");
         write_state(&dir, &members)?;
-        std::thread::sleep(POLL);
+        tokio::time::sleep(POLL).await;
     }
     for (_, child) in std::mem::take(&mut players) {
-        end_player(child);
+        end_player(child).await;
     }
     for m in members.values_mut() {
         m.state = "stopped".into();
@@ -278,7 +273,7 @@ pub fn run(
 }
 
 /// Asks an instance's process to stop its instance (SIGTERM) and waits for it.
-fn end_player(mut child: Child) {
+async fn end_player(mut child: Child) {
     // SAFETY: signalling a child this process started.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
@@ -292,7 +287,7 @@ fn end_player(mut child: Child) {
                 let _ = child.wait();
                 return;
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
 }
@@ -361,28 +356,24 @@ pub fn free_port_except(taken: &BTreeSet<u16>) -> u16 {
 
 /// Plays one instance until `stop` says so: its user data, then every Run Command script
 /// sent to it, in order, once; then stops what its engine started.
-pub fn play_instance(
+pub async fn play_instance(
     spec: &InstanceSpec,
     stop: &dyn Fn() -> bool,
     on_event: &mut dyn FnMut(FleetEvent),
 ) -> Result<(), FleetError> {
     check_local(Some(&spec.endpoint))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| super::OpError::Runtime(e.to_string()))?;
-    let aws = runtime
-        .block_on(Aws::connect(
-            &crate::aws::Connection {
-                region: Some(spec.region.clone()),
-                endpoint_url: Some(spec.endpoint.clone()),
-            },
-            crate::aws::calls::CallCounter::new(),
-        ))
-        .map_err(|source| super::OpError::Connect {
-            application: spec.application.clone(),
-            source,
-        })?;
+    let aws = Aws::connect(
+        &crate::aws::Connection {
+            region: Some(spec.region.clone()),
+            endpoint_url: Some(spec.endpoint.clone()),
+        },
+        crate::aws::calls::CallCounter::new(),
+    )
+    .await
+    .map_err(|source| OpError::Connect {
+        application: spec.application.clone(),
+        source,
+    })?;
     let root = &spec.root;
     let instance = spec.instance.clone();
     let mut commands_run = 0usize;
@@ -404,19 +395,19 @@ pub fn play_instance(
             error,
         })?;
     write_state("booting", 0);
-    let user_data = runtime
-        .block_on(ec2::launch_template_user_data(
-            &aws.ec2,
-            &spec.launch_template,
-            &spec.launch_template_version,
-        ))
-        .ok()
-        .flatten()
-        .and_then(|encoded| base64_decode(&encoded))
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let user_data = ec2::launch_template_user_data(
+        &aws.ec2,
+        &spec.launch_template,
+        &spec.launch_template_version,
+    )
+    .await
+    .ok()
+    .flatten()
+    .and_then(|encoded| base64_decode(&encoded))
+    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     let booted = match user_data {
         Some(user_data) => {
-            let status = run_script(spec, &aws.region, &user_data, stop);
+            let status = run_script(spec, &aws.region, &user_data, stop).await;
             let log =
                 std::fs::read_to_string(root.join("var/log/beanpole-boot.log")).unwrap_or_default();
             on_event(FleetEvent::Booted {
@@ -445,14 +436,14 @@ pub fn play_instance(
         .map(str::to_string)
         .collect();
     while !stop() {
-        let scripts = runtime
-            .block_on(ssm::scripts_for_instance(&aws.ssm, &instance))
+        let scripts = ssm::scripts_for_instance(&aws.ssm, &instance)
+            .await
             .unwrap_or_default();
         for script in scripts {
             if done.contains(&script.command_id) || stop() {
                 continue;
             }
-            let status = run_script(spec, &aws.region, &script.lines.join("\n"), stop);
+            let status = run_script(spec, &aws.region, &script.lines.join("\n"), stop).await;
             done.insert(script.command_id.clone());
             let _ = std::fs::write(
                 &done_file,
@@ -466,10 +457,10 @@ pub fn play_instance(
                 status,
             });
         }
-        std::thread::sleep(POLL);
+        tokio::time::sleep(POLL).await;
     }
     // The instance is gone (or the fleet stops): stop what its engine started.
-    let engine = root.join("opt/beanpole/engine.py");
+    let engine = root.join("opt/beanpole/engine.pyz");
     if engine.exists() {
         let _ = Command::new("python3")
             .arg(&engine)
@@ -486,7 +477,7 @@ pub fn play_instance(
 
 /// Runs a script as the instance's root would, in its own process group (output appended to
 /// where the SSM agent would keep it), ended early if `stop` says so; its exit status.
-fn run_script(
+async fn run_script(
     spec: &InstanceSpec,
     region: &str,
     script: &str,
@@ -544,6 +535,6 @@ fn run_script(
             let _ = child.wait();
             return None;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

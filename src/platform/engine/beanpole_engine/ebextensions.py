@@ -1,0 +1,72 @@
+"""What a bundle's `.ebextensions` ask of the instance, in Elastic Beanstalk's order:
+packages, then files, then commands (PreBuildEbExtension); `container_commands` later, from
+the staged application, the leader's `leader_only` ones first."""
+
+import base64
+import os
+import shutil
+
+from .runner import Failure, tail
+
+
+def install_packages(runner, paths, packages):
+    for package in packages:
+        spec = package["name"] + ("-" + package["version"] if package["version"] else "")
+        if paths.rooted or not shutil.which("dnf"):
+            runner.warn("%s: package %s is not installed on this machine (it is on an instance, with dnf)" % (package["file"], spec))
+            continue
+        runner.run(["dnf", "install", "-y", spec], what="%s: installing package %s" % (package["file"], spec))
+
+
+def file_bytes(spec):
+    """A `files:` entry's content as bytes (base64 decoded when it says so)."""
+    if spec["encoding"] == "base64":
+        try:
+            return base64.b64decode(spec["content"])
+        except ValueError:
+            raise Failure("%s: files.%s is not valid base64" % (spec["file"], spec["path"]))
+    return spec["content"].encode("utf-8")
+
+
+def write_files(paths, files):
+    """`files:` entries, in lexicographic order of their paths."""
+    for spec in sorted(files, key=lambda f: f["path"]):
+        target = paths.at(spec["path"])
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        data = file_bytes(spec)
+        with open(target, "wb") as f:
+            f.write(data)
+        os.chmod(target, int(spec["mode"] or "644", 8) & 0o7777)
+        if not paths.rooted and (spec["owner"] or spec["group"]):
+            try:
+                shutil.chown(target, spec["owner"] or None, spec["group"] or None)
+            except (LookupError, OSError) as e:
+                raise Failure("%s: files.%s: cannot set its owner: %s" % (spec["file"], spec["path"], e))
+
+
+def container_command_order(commands, leader):
+    """The container commands this instance runs, in order: on the leader its `leader_only`
+    ones first, then the others (each group in the document's order, which is by name); the
+    `leader_only` ones are skipped elsewhere. (command, runs) pairs: a skipped one is logged."""
+    ordered = [c for c in commands if c["leader_only"]] + [c for c in commands if not c["leader_only"]]
+    return [(c, leader or not c["leader_only"]) for c in ordered]
+
+
+def run_command(runner, command, section, cwd, env):
+    """One `commands` or `container_commands` entry: its `test` first, `ignoreErrors` kept."""
+    what = "%s: %s.%s" % (command["file"], section, command["name"])
+    os.makedirs(cwd, exist_ok=True)
+    env = dict(env)
+    env.update(command["env"])
+    if command.get("test"):
+        code, _ = runner.run(command["test"], cwd=cwd, env=env, shell=True, check=False)
+        if code != 0:
+            runner.log("%s: test exited %d, skipped" % (what, code))
+            return
+    line = command["command"]
+    code, output = runner.run(line, cwd=cwd, env=env, shell=isinstance(line, str), check=False)
+    if code != 0:
+        if command.get("ignore_errors"):
+            runner.warn("%s exited %d (ignoreErrors)" % (what, code))
+        else:
+            raise Failure("%s failed with exit status %d" % (what, code), tail(output))

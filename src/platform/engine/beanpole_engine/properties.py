@@ -1,0 +1,96 @@
+"""Environment properties: the document's, and those it gives by reference (Secrets Manager,
+Parameter Store), read with the instance role into memory only; the environment of hooks and
+commands; the environment file EB keeps at /opt/elasticbeanstalk/deployment/env. Everything
+that holds a secret's value is readable by its owner only."""
+
+import os
+import re
+import subprocess
+
+from .runner import Failure, tail
+
+PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def resolve_secrets(runner, secrets):
+    """The values of the properties given by reference, by name (never logged)."""
+    values = {}
+    for name, ref in sorted(secrets.items()):
+        if ref.get("store") == "ssm-parameter":
+            argv = ["aws", "ssm", "get-parameter", "--name", ref["id"], "--with-decryption",
+                    "--query", "Parameter.Value", "--output", "text"]
+            where = "Parameter Store parameter %s" % ref["id"]
+        else:
+            argv = ["aws", "secretsmanager", "get-secret-value", "--secret-id", ref["id"],
+                    "--query", "SecretString", "--output", "text"]
+            where = "Secrets Manager secret %s" % ref["id"]
+        runner.log("Reading property %s from %s" % (name, where))
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as e:
+            raise Failure("cannot read property %s from %s: %s" % (name, where, e))
+        if proc.returncode != 0:
+            # The error says why (denied, not found); it holds no value.
+            raise Failure("cannot read property %s from %s: does it exist, and does the instance role allow reading it?" % (name, where),
+                          tail(proc.stderr.decode("utf-8", "replace"), 5))
+        value = proc.stdout.decode("utf-8", "replace")
+        if value.endswith("\n"):
+            value = value[:-1]
+        if any(ord(c) < 32 for c in value):
+            raise Failure("property %s from %s is not one line of text (Elastic Beanstalk allows no multi-line values): store it encoded (e.g. base64) and decode it in the application" % (name, where))
+        values[name] = value
+    return values
+
+
+def command_environment(doc, secret_values, leader, paths, base):
+    """What hooks and `.ebextensions` commands run with: the process's environment, the
+    properties, PORT, EB_IS_COMMAND_LEADER."""
+    env = dict(base)
+    env.update(doc["properties"])
+    env.update(secret_values)
+    env["PORT"] = str(doc["upstream_port"])
+    env["EB_IS_COMMAND_LEADER"] = "true" if leader else "false"
+    env.setdefault("HOME", "/root")
+    env.setdefault("PATH", DEFAULT_PATH)
+    if paths.rooted:
+        env["BEANPOLE_ROOT"] = paths.root
+    return env
+
+
+def process_environment(properties, secret_values, upstream_port, venv_link):
+    """The application processes' environment, as EB's environment file has it: the
+    properties, PORT, PYTHONPATH and PATH on the virtualenv."""
+    values = dict(properties)
+    values.update(secret_values)
+    values["PORT"] = str(upstream_port)
+    values["PYTHONPATH"] = os.path.join(venv_link, "bin")
+    values["PATH"] = os.path.join(venv_link, "bin") + ":" + DEFAULT_PATH
+    return values
+
+
+def environment_file(values):
+    """The environment file's text, `NAME="value"` per line; a name or value that cannot be
+    written is a failure."""
+    lines = []
+    for key in sorted(values):
+        if not PROPERTY_NAME.match(key) or any(ord(c) < 32 for c in values[key]):
+            raise Failure("environment property %r cannot be written to the environment file" % key)
+        lines.append('%s="%s"' % (key, values[key].replace("\\", "\\\\").replace('"', '\\"')))
+    return "\n".join(lines) + "\n"
+
+
+def write_private(path, text):
+    """A file only its owner can read, written whole."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def copy_private(source, target):
+    """A copy readable by its owner only (the previous environment file)."""
+    with open(source, encoding="utf-8") as f:
+        write_private(target, f.read())

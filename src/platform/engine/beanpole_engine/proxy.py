@@ -1,0 +1,338 @@
+"""The proxy in front of the application, as EB's Python platform configures it: nginx (the
+default) or Apache on the environment's port, forwarding to gunicorn on 127.0.0.1:PORT,
+serving static files from the application's folders, with the bundle's `.platform/nginx` or
+`.platform/httpd` files laid over EB's. Configuration is built in a staging folder and tested
+(`nginx -t`, Apache's configtest) before the flip makes it live. The text builders are pure."""
+
+import os
+import re
+import shutil
+
+from .runner import Failure, tail
+
+URL_PATH = re.compile(r"^/[A-Za-z0-9/._~-]*$")
+BUNDLE_FOLDER = re.compile(r"^[A-Za-z0-9._-][A-Za-z0-9/._-]*$")
+APACHE_MODULES = ("mpm_event", "unixd", "authz_core", "authz_host", "log_config", "mime", "dir",
+                  "alias", "headers", "proxy", "proxy_http", "setenvif")
+APACHE_REQUIRED = ("mpm_event", "authz_core", "log_config", "alias", "proxy", "proxy_http")
+MIME_TYPES = ("types {\n  text/html html htm;\n  text/css css;\n  application/javascript js;\n"
+              "  application/json json;\n  image/png png;\n  image/svg+xml svg;\n  text/plain txt;\n}\n")
+
+
+def folder_name(proxy):
+    return "nginx" if proxy == "nginx" else "httpd"
+
+
+def static_mappings(static_files, app_dir):
+    """(URL path/, folder/) pairs, each checked to be a URL path and a folder of the bundle."""
+    mappings = []
+    for url, folder in sorted(static_files.items()):
+        if not URL_PATH.match(url) or not BUNDLE_FOLDER.match(folder) or ".." in folder.split("/") or ".." in url.split("/"):
+            raise Failure("static file mapping %s -> %s is not a URL path and a folder of the bundle" % (url, folder))
+        mappings.append((url.rstrip("/") + "/", os.path.join(app_dir, folder).rstrip("/") + "/"))
+    return mappings
+
+
+def listen(doc):
+    address = doc.get("listen_address")
+    return "%s:%d" % (address, doc["port"]) if address else str(doc["port"])
+
+
+def nginx_main(user, logs, run, temp, listen_on, current):
+    return """# Elastic Beanstalk's nginx configuration for the Python platform, written by Beanpole.
+%(user)serror_log %(logs)s/nginx/error.log warn;
+pid %(run)s/nginx.pid;
+worker_processes auto;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    server_tokens off;
+    include mime.types;
+    default_type application/octet-stream;
+
+    log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                    '$status $body_bytes_sent "$http_referer" '
+                    '"$http_user_agent" "$http_x_forwarded_for"';
+    log_format healthd '$msec"$uri"$status"$request_time"$upstream_response_time"$http_x_forwarded_for';
+
+    client_body_temp_path %(temp)s/body;
+    proxy_temp_path %(temp)s/proxy;
+    fastcgi_temp_path %(temp)s/fastcgi;
+    uwsgi_temp_path %(temp)s/uwsgi;
+    scgi_temp_path %(temp)s/scgi;
+
+    include conf.d/*.conf;
+
+    map $http_upgrade $connection_upgrade {
+        default "upgrade";
+    }
+
+    server {
+        listen %(listen)s default_server;
+        root %(current)s;
+        access_log %(logs)s/nginx/access.log main;
+
+        client_header_timeout 60;
+        client_body_timeout 60;
+        keepalive_timeout 60;
+        gzip off;
+        gzip_comp_level 4;
+        gzip_types text/plain text/css application/json application/javascript application/x-javascript text/xml application/xml application/xml+rss text/javascript;
+
+        if ($time_iso8601 ~ "^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2})") {
+            set $year $1;
+            set $month $2;
+            set $day $3;
+            set $hour $4;
+        }
+        access_log %(logs)s/nginx/healthd/application.log.$year-$month-$day-$hour healthd;
+
+        include conf.d/elasticbeanstalk/*.conf;
+    }
+}
+""" % {"user": user, "logs": logs, "run": run, "temp": temp, "listen": listen_on, "current": current}
+
+
+def nginx_application(upstream_port):
+    return """location / {
+    proxy_pass          http://127.0.0.1:%d;
+    proxy_http_version  1.1;
+
+    proxy_set_header    Connection          $connection_upgrade;
+    proxy_set_header    Upgrade             $http_upgrade;
+    proxy_set_header    Host                $host;
+    proxy_set_header    X-Real-IP           $remote_addr;
+    proxy_set_header    X-Forwarded-For     $proxy_add_x_forwarded_for;
+}
+""" % upstream_port
+
+
+def nginx_static(mappings):
+    return "".join("location %s {\n    alias %s;\n}\n" % (url, folder) for url, folder in mappings)
+
+
+def apache_main(modules, user, listen_on, run, logs, types, port):
+    return """# Elastic Beanstalk's Apache configuration for the Python platform, written by Beanpole.
+# The server root (for the relative includes) is given at start: this folder.
+%(modules)s
+%(user)sServerName localhost
+Listen %(listen)s
+PidFile %(run)s/httpd.pid
+DefaultRuntimeDir %(run)s
+Mutex file:%(run)s default
+ErrorLog %(logs)s/httpd/error_log
+LogLevel warn
+LogFormat "%%h %%l %%u %%t \\"%%r\\" %%>s %%b \\"%%{Referer}i\\" \\"%%{User-Agent}i\\"" combined
+CustomLog %(logs)s/httpd/access_log combined
+%(types)sTimeout 60
+KeepAlive On
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+
+IncludeOptional conf.d/*.conf
+
+<VirtualHost *:%(port)d>
+    IncludeOptional conf.d/elasticbeanstalk/*.conf
+</VirtualHost>
+""" % {"modules": "\n".join(modules), "user": user, "listen": listen_on, "run": run, "logs": logs, "types": types, "port": port}
+
+
+def apache_static(mappings):
+    return "".join('ProxyPass %s !\nAlias %s "%s"\n<Directory "%s">\n    Require all granted\n</Directory>\n' % (url, url, folder, folder)
+                   for url, folder in mappings)
+
+
+def apache_application(upstream_port):
+    return """ProxyPass / http://127.0.0.1:%(up)d/ retry=0
+ProxyPassReverse / http://127.0.0.1:%(up)d/
+ProxyPreserveHost on
+""" % {"up": upstream_port}
+
+
+def user_exists(name):
+    try:
+        import pwd
+
+        pwd.getpwnam(name)
+        return True
+    except (KeyError, ImportError):
+        return False
+
+
+def primary_group(name):
+    import grp
+    import pwd
+
+    return grp.getgrgid(pwd.getpwnam(name).pw_gid).gr_name
+
+
+def owner_of(path):
+    """The name of the user who owns `path` (None when it has none)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.stat(path).st_uid).pw_name
+    except (KeyError, ImportError, OSError):
+        return None
+
+
+class Proxy:
+    """The proxy of one instance: its configuration folders and its process."""
+
+    def __init__(self, runner, paths, kind):
+        self.runner = runner
+        self.paths = paths
+        self.kind = kind
+
+    def folder(self, staging=False, previous=False):
+        base = os.path.join(self.paths.etc, folder_name(self.kind))
+        if staging:
+            return base + ".staging"
+        if previous:
+            return base + ".previous"
+        return base
+
+    def binary(self, names, package):
+        for name in names:
+            found = shutil.which(name) or (os.path.exists("/usr/sbin/" + name) and "/usr/sbin/" + name)
+            if found:
+                return found
+        if not self.paths.rooted and shutil.which("dnf"):
+            self.runner.run(["dnf", "install", "-y", package], what="installing %s" % package)
+            for name in names:
+                if shutil.which(name):
+                    return shutil.which(name)
+        raise Failure("%s is not installed on this machine: install it (Debian/Ubuntu: apt-get install %s; Amazon Linux: dnf install %s; macOS: brew install %s)" % (names[0], "nginx" if package == "nginx" else "apache2", package, package))
+
+    def configure(self, doc):
+        """Builds and tests the configuration in the staging folder."""
+        conf = self.folder(staging=True)
+        shutil.rmtree(conf, ignore_errors=True)
+        os.makedirs(os.path.join(conf, "conf.d", "elasticbeanstalk"))
+        for folder in ("nginx", "httpd", "nginx/healthd"):
+            os.makedirs(self.paths.log(folder), exist_ok=True)
+        if self.kind == "nginx":
+            self.configure_nginx(conf, doc)
+        else:
+            self.configure_apache(conf, doc)
+
+    def nginx_user(self):
+        """The `user` line: nginx's workers run as nginx on an instance. Elsewhere, run as
+        root, they run as the owner of the application's folder (`nobody` could not read a
+        folder only its owner can, and every static file would answer 403)."""
+        p = self.paths
+        if os.geteuid() != 0:
+            return ""
+        if not p.rooted and user_exists("nginx"):
+            worker = "nginx"
+        else:
+            worker = owner_of(p.root) or "nobody"
+        if user_exists(worker):
+            # Workers write the hourly health log themselves: give them its folder.
+            shutil.chown(p.log("nginx/healthd"), worker)
+        return "user %s;\n" % worker
+
+    def configure_nginx(self, conf, doc):
+        nginx = self.binary(["nginx"], "nginx")
+        p = self.paths
+        for source in (os.path.join(self.folder(), "mime.types"), "/etc/nginx/mime.types"):
+            if os.path.isfile(source):
+                shutil.copyfile(source, os.path.join(conf, "mime.types"))
+                break
+        else:
+            with open(os.path.join(conf, "mime.types"), "w") as f:
+                f.write(MIME_TYPES)
+        temp = os.path.join(p.state, "nginx")
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            os.makedirs(os.path.join(temp, sub), exist_ok=True)
+        write(os.path.join(conf, "nginx.conf"), nginx_main(self.nginx_user(), p.logs, p.run, temp, listen(doc), p.current))
+        eb = os.path.join(conf, "conf.d", "elasticbeanstalk")
+        write(os.path.join(eb, "00_application.conf"), nginx_application(doc["upstream_port"]))
+        write(os.path.join(eb, "01_static.conf"), nginx_static(static_mappings(doc["static_files"], p.current)))
+        user_conf = os.path.join(p.staging, ".platform", "nginx")
+        if os.path.isdir(user_conf):
+            shutil.copytree(user_conf, conf, dirs_exist_ok=True)
+        code, output = self.runner.run([nginx, "-t", "-c", os.path.join(conf, "nginx.conf"), "-p", conf + "/", "-e", p.log("nginx/error.log")], check=False)
+        if code != 0:
+            raise Failure("the nginx configuration is invalid (nginx -t)", tail(output))
+
+    def apache_modules(self, httpd):
+        modules_dir = next((d for d in ("/etc/httpd/modules", "/usr/lib64/httpd/modules", "/usr/lib/apache2/modules", "/usr/libexec/apache2") if os.path.isdir(d)), None)
+        if modules_dir is None:
+            raise Failure("Apache's modules folder was not found (looked in /etc/httpd/modules and /usr/lib/apache2/modules)")
+        _, built_in = self.runner.run([httpd, "-l"], check=False)
+        loaded = []
+        for module in APACHE_MODULES:
+            path = os.path.join(modules_dir, "mod_%s.so" % module)
+            if "mod_%s.c" % module in built_in:
+                continue
+            if os.path.exists(path):
+                loaded.append("LoadModule %s_module %s" % (module, path))
+            elif module in APACHE_REQUIRED:
+                raise Failure("Apache module %s is missing (%s)" % (module, path))
+        return loaded
+
+    def configure_apache(self, conf, doc):
+        httpd = self.binary(["httpd", "apache2"], "httpd")
+        p = self.paths
+        loaded = self.apache_modules(httpd)
+        os.makedirs(os.path.join(conf, "conf"), exist_ok=True)
+        user = ""
+        if os.geteuid() == 0:
+            for name in ("apache", "www-data", "nobody"):
+                if user_exists(name):
+                    user = "User %s\nGroup %s\n" % (name, primary_group(name))
+                    break
+        types = "TypesConfig /etc/mime.types\n" if os.path.exists("/etc/mime.types") else ""
+        write(os.path.join(conf, "conf", "httpd.conf"), apache_main(loaded, user, listen(doc), p.run, p.logs, types, doc["port"]))
+        eb = os.path.join(conf, "conf.d", "elasticbeanstalk")
+        write(os.path.join(eb, "00-static.conf"), apache_static(static_mappings(doc["static_files"], p.current)))
+        write(os.path.join(eb, "00_application.conf"), apache_application(doc["upstream_port"]))
+        user_conf = os.path.join(p.staging, ".platform", "httpd")
+        if os.path.isdir(user_conf):
+            shutil.copytree(user_conf, conf, dirs_exist_ok=True)
+        code, output = self.runner.run([httpd, "-t", "-d", conf, "-f", os.path.join(conf, "conf", "httpd.conf")], check=False)
+        if code != 0:
+            raise Failure("the Apache configuration is invalid (configtest)", tail(output))
+
+    def discard_staging(self):
+        shutil.rmtree(self.folder(staging=True), ignore_errors=True)
+
+    def flip(self):
+        """The staged configuration becomes live; the live one is kept as the previous."""
+        live, staged, previous = self.folder(), self.folder(staging=True), self.folder(previous=True)
+        shutil.rmtree(previous, ignore_errors=True)
+        if os.path.isdir(live):
+            os.rename(live, previous)
+        os.rename(staged, live)
+
+    def put_back(self):
+        live, previous = self.folder(), self.folder(previous=True)
+        if os.path.isdir(previous):
+            shutil.rmtree(live, ignore_errors=True)
+            os.rename(previous, live)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def command(paths, runner, proxy, action):
+    """nginx or Apache, from this root's configuration: start, reload or stop."""
+    live = os.path.join(paths.etc, folder_name(proxy))
+    handle = Proxy(runner, paths, proxy)
+    if proxy == "nginx":
+        base = [handle.binary(["nginx"], "nginx"), "-c", os.path.join(live, "nginx.conf"), "-p", live + "/", "-e", paths.log("nginx/error.log")]
+        return base + {"start": [], "reload": ["-s", "reload"], "stop": ["-s", "quit"]}[action]
+    base = [handle.binary(["httpd", "apache2"], "httpd"), "-d", live, "-f", os.path.join(live, "conf", "httpd.conf")]
+    return base + ["-k", {"start": "start", "reload": "graceful", "stop": "graceful-stop"}[action]]
+
+
+def pid_file(paths, proxy):
+    return os.path.join(paths.run, "nginx.pid" if proxy == "nginx" else "httpd.pid")
