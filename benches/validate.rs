@@ -8,8 +8,8 @@
 //! Under `cargo test --all-targets` (no `--bench` argument) it only checks, once, that the
 //! generated spec is valid. Exits non-zero if the spec is not valid.
 
-use beanpole::cli::report::{render_all, Style};
 use beanpole::graph::compile_graph;
+use beanpole::spec::report::{render_all, Style};
 use beanpole::spec::{compile_dir, MemoryFs, VariableInputs};
 use std::path::Path;
 use std::process::ExitCode;

@@ -228,6 +228,43 @@ impl EventOutcome {
     }
 }
 
+impl Event {
+    /// How `events` shows it: when, what, the outcome, the summary; who from where; a
+    /// deploy's instances by batch.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "{}  {:<22} {:<11} {}",
+                crate::duration::utc(self.time_ms / 1000),
+                self.command,
+                self.outcome.as_str().to_uppercase(),
+                self.summary
+            ),
+            format!("    by {} on {}", self.principal, self.host),
+        ];
+        for batch in self
+            .details
+            .deploy()
+            .map(|d| &d.batches[..])
+            .unwrap_or_default()
+        {
+            for instance in &batch.instances {
+                lines.push(format!(
+                    "    batch {}: {} {}{}",
+                    batch.number,
+                    instance.instance,
+                    instance.outcome,
+                    match &instance.failed_step {
+                        Some(step) => format!(" at {step}: {}", instance.message),
+                        None => String::new(),
+                    }
+                ));
+            }
+        }
+        lines
+    }
+}
+
 /// What an event keeps beside its summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

@@ -9,6 +9,7 @@ pub mod bucket;
 pub mod bundle;
 pub mod cli;
 pub mod deploy;
+pub mod display;
 pub mod dns;
 pub mod duration;
 pub mod fleet;

@@ -14,7 +14,7 @@ use beanpole::cli::status::StatusArgs;
 use beanpole::cli::swap::SwapArgs;
 use beanpole::cli::versions::{ListArgs, VersionsCommand};
 use beanpole::cli::{self, AwsArgs, GraphFormat, SpecArgs};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,26 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// A command on a spec that reaches AWS: where the spec is, how to reach AWS, its own arguments.
+#[derive(Args)]
+struct OnAws<A: Args> {
+    #[command(flatten)]
+    spec: SpecArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    args: A,
+}
+
+/// A command on a spec alone.
+#[derive(Args)]
+struct OnSpec<A: Args> {
+    #[command(flatten)]
+    spec: SpecArgs,
+    #[command(flatten)]
+    args: A,
 }
 
 #[derive(Subcommand)]
@@ -53,60 +73,27 @@ enum Command {
     #[command(
         after_help = "Examples:\n  beanpole plan -C examples/pets-app\n  beanpole plan --out pets.plan && beanpole apply pets.plan\n  beanpole plan --json --env pets-env-green | jq .summary\n  beanpole plan --detailed-exitcode   # 0: no changes, 2: changes, 1: error"
     )]
-    Plan {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: PlanArgs,
-    },
+    Plan(OnAws<PlanArgs>),
     /// Make the account match the spec (or apply a saved plan), in parallel along the graph
     #[command(
         after_help = "Examples:\n  beanpole apply -C examples/pets-app          # plans, shows, asks\n  beanpole apply --auto-approve --parallelism 4\n  beanpole apply pets.plan                      # exactly the saved plan, or refuse if stale"
     )]
-    Apply {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: ApplyArgs,
-    },
+    Apply(OnAws<ApplyArgs>),
     /// Delete every resource Beanpole owns for the spec (or for the environments named)
     #[command(
         after_help = "Examples:\n  beanpole destroy -C examples/pets-app\n  beanpole destroy --env pets-env-green --auto-approve"
     )]
-    Destroy {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: DestroyArgs,
-    },
+    Destroy(OnAws<DestroyArgs>),
     /// Each environment's health in Elastic Beanstalk's colours, with the names it serves
     #[command(
         after_help = "Examples:\n  beanpole status -C examples/pets-app\n  beanpole status pets-env-green --json | jq '.environments[0].health'\n  beanpole status --watch"
     )]
-    Status {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: StatusArgs,
-    },
+    Status(OnAws<StatusArgs>),
     /// Build the application's source bundle (what a deploy uploads) and say what is in it and why
     #[command(
         after_help = "Examples:\n  beanpole bundle -C examples/pets-app            # the spec's application source (./app)\n  beanpole bundle --source ./app --out app.zip\n  beanpole bundle --source ./mysite --wsgi-path mysite.wsgi:application"
     )]
-    Bundle {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        args: BundleArgs,
-    },
+    Bundle(OnSpec<BundleArgs>),
     /// The application's versions in the account's versions bucket: list, create, delete
     #[command(
         args_conflicts_with_subcommands = true,
@@ -126,62 +113,27 @@ enum Command {
     #[command(
         after_help = "Examples:\n  beanpole deploy pets-env-green                 # bundle ./app (application.source), upload, roll out\n  beanpole deploy pets-env-green --label v7 --message \"new search page\"\n  beanpole deploy pets-env-blue --version v7     # a stored version: no upload\n  beanpole deploy pets-env-green --json | jq .outcome\n\nExit status: 0 deployed everywhere, 1 a batch failed (each failed instance is named with its step and log tail) or an error, 130 interrupted."
     )]
-    Deploy {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: DeployArgs,
-    },
+    Deploy(OnAws<DeployArgs>),
     /// The last lines of each instance's logs (web process, engine, hooks, proxy), through Run Command
     #[command(
         after_help = "Examples:\n  beanpole logs pets-env-blue\n  beanpole logs pets-env-blue --instance i-0abc123 --lines 20\n  beanpole logs pets-env-blue --all              # whole files of every instance in one zip"
     )]
-    Logs {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: LogsArgs,
-    },
+    Logs(OnAws<LogsArgs>),
     /// Stop the deployment in progress on an environment and roll it back, from any machine
     #[command(
         after_help = "Examples:\n  beanpole abort pets-env-blue     # the deploy stops at its next batch and rolls back; abort waits and reports\n\nExit status: 0 aborted and rolled back (or nothing to abort), 1 the deploy finished first, the rollback failed, or an error."
     )]
-    Abort {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: AbortArgs,
-    },
+    Abort(OnAws<AbortArgs>),
     /// What the commands that changed an environment did, newest first: who, where from, when, the outcome
     #[command(
         after_help = "Examples:\n  beanpole events pets-env-blue\n  beanpole events pets-env-blue --json | jq '.events[0].details.batches'"
     )]
-    Events {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: EventsArgs,
-    },
+    Events(OnAws<EventsArgs>),
     /// Remove an application's lock whoever holds it (apply, destroy, swap and deploy take it)
     #[command(
         after_help = "Examples:\n  beanpole unlock pets-app --force     # the holder was killed and its lease has not run out yet"
     )]
-    Unlock {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: UnlockArgs,
-    },
+    Unlock(OnAws<UnlockArgs>),
     /// Elastic Beanstalk's Python platform on this machine: real nginx (or Apache) → gunicorn
     Local {
         #[command(subcommand)]
@@ -191,14 +143,7 @@ enum Command {
     #[command(
         after_help = "Examples:\n  beanpole swap pets-env-blue pets-env-green          # asks first on a terminal\n  beanpole swap pets-env-blue pets-env-green --yes    # swapping again is the rollback\n  beanpole swap pets-env-blue pets-env-green --gradual 10,50,100 --interval 60s --yes"
     )]
-    Swap {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: SwapArgs,
-    },
+    Swap(OnAws<SwapArgs>),
 }
 
 #[derive(Subcommand)]
@@ -207,25 +152,13 @@ enum LocalCommand {
     #[command(
         after_help = "Examples:\n  beanpole local run -C examples/pets-app            # the spec's only environment\n  beanpole local run pets-env-green -C examples/pets-app --port 9000\n  beanpole local run --source ~/src/my-eb-app         # a bare Elastic Beanstalk folder, no spec"
     )]
-    Run {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        args: LocalRunArgs,
-    },
+    Run(OnSpec<LocalRunArgs>),
     /// Play the instances a local AWS emulator (moto) reports: each runs its real user data and
     /// every Run Command sent to it, in a folder of its own, with real nginx → gunicorn on 127.0.0.1
     #[command(
         after_help = "Examples:\n  beanpole local fleet -C examples/pets-app --endpoint-url http://127.0.0.1:5000\n  jq '.instances[] | {instance, environment, port}' examples/pets-app/.beanpole/fleet/fleet.json"
     )]
-    Fleet {
-        #[command(flatten)]
-        spec: SpecArgs,
-        #[command(flatten)]
-        aws: AwsArgs,
-        #[command(flatten)]
-        args: LocalFleetArgs,
-    },
+    Fleet(OnAws<LocalFleetArgs>),
     /// (internal) The process that plays one instance of `local fleet`
     #[command(name = "fleet-instance", hide = true)]
     FleetInstance {
@@ -268,17 +201,17 @@ async fn run(command: Command) -> i32 {
     match &command {
         Command::Validate { spec } => cli::validate(spec),
         Command::Graph { spec, format } => cli::graph(spec, *format),
-        Command::Plan { spec, aws, args } => cli::plan::plan(spec, aws, args).await,
-        Command::Apply { spec, aws, args } => cli::apply::apply(spec, aws, args).await,
-        Command::Destroy { spec, aws, args } => cli::apply::destroy(spec, aws, args).await,
-        Command::Status { spec, aws, args } => cli::status::status(spec, aws, args).await,
-        Command::Swap { spec, aws, args } => cli::swap::swap(spec, aws, args).await,
-        Command::Bundle { spec, args } => cli::bundle::bundle(spec, args),
-        Command::Deploy { spec, aws, args } => cli::deploy::deploy(spec, aws, args).await,
-        Command::Logs { spec, aws, args } => cli::logs::logs(spec, aws, args).await,
-        Command::Unlock { spec, aws, args } => cli::lock::unlock(spec, aws, args).await,
-        Command::Abort { spec, aws, args } => cli::abort::abort(spec, aws, args).await,
-        Command::Events { spec, aws, args } => cli::events::events(spec, aws, args).await,
+        Command::Plan(c) => cli::plan::plan(&c.spec, &c.aws, &c.args).await,
+        Command::Apply(c) => cli::apply::apply(&c.spec, &c.aws, &c.args).await,
+        Command::Destroy(c) => cli::apply::destroy(&c.spec, &c.aws, &c.args).await,
+        Command::Status(c) => cli::status::status(&c.spec, &c.aws, &c.args).await,
+        Command::Swap(c) => cli::swap::swap(&c.spec, &c.aws, &c.args).await,
+        Command::Bundle(c) => cli::bundle::bundle(&c.spec, &c.args),
+        Command::Deploy(c) => cli::deploy::deploy(&c.spec, &c.aws, &c.args).await,
+        Command::Logs(c) => cli::logs::logs(&c.spec, &c.aws, &c.args).await,
+        Command::Unlock(c) => cli::lock::unlock(&c.spec, &c.aws, &c.args).await,
+        Command::Abort(c) => cli::abort::abort(&c.spec, &c.aws, &c.args).await,
+        Command::Events(c) => cli::events::events(&c.spec, &c.aws, &c.args).await,
         Command::Versions {
             command: Some(command),
             ..
@@ -290,11 +223,11 @@ async fn run(command: Command) -> i32 {
             args,
         } => cli::versions::list(spec, aws, args).await,
         Command::Local {
-            command: LocalCommand::Run { spec, args },
-        } => cli::local::local_run(spec, args).await,
+            command: LocalCommand::Run(c),
+        } => cli::local::local_run(&c.spec, &c.args).await,
         Command::Local {
-            command: LocalCommand::Fleet { spec, aws, args },
-        } => cli::local::local_fleet(spec, aws, args).await,
+            command: LocalCommand::Fleet(c),
+        } => cli::local::local_fleet(&c.spec, &c.aws, &c.args).await,
         Command::Local {
             command: LocalCommand::FleetInstance { args },
         } => cli::local::local_fleet_instance(args).await,

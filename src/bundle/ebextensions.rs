@@ -74,7 +74,8 @@ pub enum CommandLine {
     Argv(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{file}: `{key}` is not carried out: {reason}")]
 pub struct Unsupported {
     pub file: String,
     pub key: String,

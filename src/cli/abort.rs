@@ -1,11 +1,10 @@
 //! `abort ENV` at the command line: what abort asked or undid, and its exit status. The work
 //! is in `ops::abort`.
 
-use super::progress::{show, undone_line, DeployClock};
+use super::progress::{show, DeployClock};
 use super::{error, lock_refused, open, AwsArgs, SpecArgs, EXIT_OK};
-use crate::bucket::{Event, EventOutcome};
 use crate::deploy::outcome::Completion;
-use crate::ops::abort::{abort as run_abort, AbortEvent, AbortReport, AbortRequestArgs};
+use crate::ops::abort::{abort as run_abort, AbortEvent, AbortReport, AbortRequestArgs, DeployEnd};
 use crate::ops::deploy::DeployError;
 use clap::Args;
 
@@ -19,10 +18,7 @@ pub struct AbortArgs {
 /// `abort ENV`: asks the deploy holding the lock to stop and roll back, and waits for it; or,
 /// when no live command holds the lock, takes it and undoes the unfinished deployment.
 pub async fn abort(spec_args: &SpecArgs, aws: &AwsArgs, args: &AbortArgs) -> i32 {
-    let opened = match open(spec_args, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(spec_args, aws).await);
     let env = args.environment.clone();
     let clock = DeployClock::start();
     let request = AbortRequestArgs {
@@ -44,10 +40,7 @@ pub async fn abort(spec_args: &SpecArgs, aws: &AwsArgs, args: &AbortArgs) -> i32
     })
     .await;
     match report {
-        Ok(AbortReport::DeployEnded(Some(event))) => deploy_ended(&env, &event),
-        Ok(AbortReport::DeployEnded(None)) => error(format!(
-            "the deploy of {env} ended without an event: see `beanpole events {env}` and `beanpole status {env}`"
-        )),
+        Ok(AbortReport::DeployEnded(end)) => deploy_ended(&env, end),
         Ok(AbortReport::Undone(undone)) => match &undone.rollback {
             Some(r) if r.outcome == Completion::Succeeded => {
                 println!("Rolled back: {env} runs {} again.", r.version);
@@ -58,7 +51,7 @@ pub async fn abort(spec_args: &SpecArgs, aws: &AwsArgs, args: &AbortArgs) -> i32
                 r.version
             )),
             None => {
-                println!("Aborted: {}.", undone_line(&undone));
+                println!("Aborted: {}.", undone.line());
                 EXIT_OK
             }
         },
@@ -72,30 +65,35 @@ pub async fn abort(spec_args: &SpecArgs, aws: &AwsArgs, args: &AbortArgs) -> i32
 }
 
 /// The deploy asked to stop ended: how, as its event says.
-fn deploy_ended(env: &str, event: &Event) -> i32 {
+fn deploy_ended(env: &str, end: DeployEnd) -> i32 {
+    let event = match &end {
+        DeployEnd::NoEvent => return error(format!(
+            "the deploy of {env} ended without an event: see `beanpole events {env}` and `beanpole status {env}`"
+        )),
+        DeployEnd::RolledBack(e)
+        | DeployEnd::StoppedBeforeAnyInstance(e)
+        | DeployEnd::FinishedFirst(e)
+        | DeployEnd::Otherwise(e) => e,
+    };
     println!(
         "The deploy ended: {} ({}).",
         super::printable(&event.summary),
         event.outcome.as_str()
     );
-    let outcome = event.details.deploy();
-    let aborted = outcome.is_some_and(|o| o.aborted.is_some());
-    let rollback = outcome.and_then(|o| o.rollback.as_ref());
-    if aborted && rollback.is_some_and(|r| r.outcome == Completion::Succeeded) {
-        println!("Aborted and rolled back.");
-        return EXIT_OK;
-    }
-    if event.outcome == EventOutcome::Succeeded {
-        return error(format!(
+    match end {
+        DeployEnd::RolledBack(_) => {
+            println!("Aborted and rolled back.");
+            EXIT_OK
+        }
+        DeployEnd::StoppedBeforeAnyInstance(_) => {
+            println!("Aborted before any instance took the new version.");
+            EXIT_OK
+        }
+        DeployEnd::FinishedFirst(_) => error(format!(
             "the deploy finished before its next batch: it runs on every instance of {env}; deploy the previous version to go back"
-        ));
+        )),
+        _ => error(format!(
+            "the deploy of {env} ended without rolling back: see `beanpole events {env}`"
+        )),
     }
-    if aborted && rollback.is_none() {
-        // Aborted before any instance took the version: nothing to roll back.
-        println!("Aborted before any instance took the new version.");
-        return EXIT_OK;
-    }
-    error(format!(
-        "the deploy of {env} ended without rolling back: see `beanpole events {env}`"
-    ))
 }

@@ -86,10 +86,7 @@ pub async fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
             None,
         ),
     };
-    let opened = match open(&spec, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(&spec, aws).await);
     let request = ApplyRequest {
         scope,
         parallelism: args.parallelism,
@@ -161,10 +158,7 @@ pub async fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 
     if request.delete_versions && !request.environments.is_empty() {
         return error(DestroyError::VersionsOfSomeEnvironments);
     }
-    let opened = match open(spec, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(spec, aws).await);
     let mut display = Display::new(aws.verbose);
     let result = run_destroy(
         opened.context(),

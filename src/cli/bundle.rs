@@ -1,7 +1,7 @@
 //! `bundle` at the command line: which folder, what went in and why, the sha256 and the
 //! default version label, or every reason the bundle is refused.
 
-use super::{error, load_spec, plural, SpecArgs, EXIT_ERROR, EXIT_OK};
+use super::{error, load_spec, plural, SpecArgs, EXIT_OK};
 use crate::ops::bundle::{bundle as build_bundle, BundleError, BundleRequest};
 use crate::ops::now_unix;
 use clap::Args;
@@ -25,10 +25,7 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
     let (source, environment) = match &args.source {
         Some(dir) => (dir.clone(), None),
         None => {
-            let (compilation, _) = match load_spec(spec) {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
+            let (compilation, _) = or_exit!(load_spec(spec));
             match compilation.spec.the_application(None) {
                 Ok(application) => (
                     application.source.clone(),
@@ -57,63 +54,11 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
     };
     match build_bundle(&request) {
         Ok(report) => {
-            println!(
-                "Bundle of {}{}:",
-                source.display(),
-                report
-                    .rules_file
-                    .as_deref()
-                    .map(|f| format!(" (ignore rules: {f})"))
-                    .unwrap_or_default()
-            );
-            for (path, why) in &report.included {
-                if why.is_empty() {
-                    println!("  + {path}");
-                } else {
-                    println!("  + {path}  ({why})");
-                }
+            for line in report.lines(&source, now_unix()) {
+                println!("{line}");
             }
-            for (path, why) in &report.excluded {
-                println!("  - {path}  ({why})");
-            }
-            let files = report.bundle.paths.len();
-            println!(
-                "{files} file{}, {} bytes zipped, sha256 {}",
-                if files == 1 { "" } else { "s" },
-                report.bundle.bytes.len(),
-                report.bundle.sha256
-            );
-            println!(
-                "Default version label: {}",
-                report.bundle.default_label(now_unix())
-            );
-            let ext = &report.bundle.ebextensions;
-            let carried = ext.packages.len()
-                + ext.files.len()
-                + ext.commands.len()
-                + ext.container_commands.len()
-                + ext.option_settings.len();
-            if carried > 0 {
-                println!(
-                    ".ebextensions: {} option setting{}, {} package{}, {} file{}, {} command{}, {} container command{}; WSGI path {}",
-                    ext.option_settings.len(),
-                    plural(ext.option_settings.len()),
-                    ext.packages.len(),
-                    plural(ext.packages.len()),
-                    ext.files.len(),
-                    plural(ext.files.len()),
-                    ext.commands.len(),
-                    plural(ext.commands.len()),
-                    ext.container_commands.len(),
-                    plural(ext.container_commands.len()),
-                    report.bundle.wsgi_path
-                );
-            }
-            for u in &ext.unsupported {
-                eprintln!(
-                    "warning: {}: `{}` is not carried out: {}",
-                    u.file, u.key, u.reason
-                );
+            for u in &report.bundle.ebextensions.unsupported {
+                eprintln!("warning: {u}");
             }
             if let Some(out) = &args.out {
                 println!("Wrote the bundle to {}.", out.display());
@@ -130,9 +75,8 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
             error(format!(
                 "the bundle of {source_dir} is refused ({} problem{} above); nothing was written",
                 problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
-            ));
-            EXIT_ERROR
+                plural(problems.len())
+            ))
         }
         Err(e) => error(e),
     }

@@ -3,7 +3,7 @@
 
 use super::progress::{show, DeployClock};
 use super::{error, lock_refused, open, plural, AwsArgs, SpecArgs, EXIT_INTERRUPTED, EXIT_OK};
-use crate::deploy::outcome::{DeployOutcome, RollbackMethod};
+use crate::deploy::outcome::DeployOutcome;
 use crate::model::DeploymentPolicy;
 use crate::ops::deploy::{deploy as run_deploy, DeployError, DeployRequest};
 use clap::Args;
@@ -48,10 +48,7 @@ fn parse_policy(name: &str) -> Result<DeploymentPolicy, String> {
 }
 
 pub async fn deploy(spec_args: &SpecArgs, aws: &AwsArgs, args: &DeployArgs) -> i32 {
-    let opened = match open(spec_args, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(spec_args, aws).await);
     let request = DeployRequest {
         environment: args.environment.clone(),
         version: args.version.clone(),
@@ -112,91 +109,17 @@ fn deploy_error(e: &DeployError) -> i32 {
 
 /// A deploy stopped by Ctrl-C, or by another command taking its lock.
 fn stopped(outcome: &DeployOutcome) -> i32 {
-    let still = if outcome.not_deployed.is_empty() {
-        "no other instance".to_string()
-    } else {
-        outcome.not_deployed.join(", ")
-    };
-    let runs = if outcome.not_deployed.len() == 1 {
-        "s"
-    } else {
-        ""
-    };
     if outcome.lost_lock {
-        return error(format!(
-            "the deploy of {} to {} stopped: another command took the application's lock (`beanpole unlock --force`); the batches that completed run {}; {still} still run{runs} the previous version",
-            outcome.version, outcome.environment, outcome.version
-        ));
+        return error(outcome.stop_message());
     }
-    eprintln!(
-        "Interrupted: the batches that completed run {}; {still} still run{runs} the previous version.",
-        outcome.version
-    );
+    eprintln!("{}", outcome.stop_message());
     EXIT_INTERRUPTED
 }
 
 /// A deploy whose batch failed (or that was aborted): each failed instance, the rollback.
 fn failed(outcome: &DeployOutcome) -> i32 {
-    for failed in outcome.failed_instances() {
-        eprintln!(
-            "\n{}: {} at {}: {}",
-            failed.instance,
-            failed.outcome,
-            failed.failed_step.as_deref().unwrap_or("-"),
-            super::printable(&failed.message)
-        );
-        for line in failed.log_tail.lines() {
-            eprintln!("  | {}", super::printable(line));
-        }
-        match &failed.serving {
-            Some(v) => eprintln!("  {} still serves {v}.", failed.instance),
-            None => eprintln!(
-                "  {} may serve nothing: see `beanpole logs {} --instance {}`.",
-                failed.instance, outcome.environment, failed.instance
-            ),
-        }
+    for line in outcome.failure_lines() {
+        eprintln!("{}", super::printable(&line));
     }
-    if let Some(r) = &outcome.rollback {
-        let instances = r.instances();
-        if r.method == RollbackMethod::NewInstancesRemoved {
-            eprintln!(
-                "\nRolled back: the new instances went with the temporary group; the environment's instances never stopped serving {}.",
-                r.version
-            );
-        } else if r.succeeded() {
-            eprintln!(
-                "\nRolled back: {} serve{} {} again (deployment {}).",
-                instances.join(", "),
-                if instances.len() == 1 { "s" } else { "" },
-                r.version,
-                r.deployment_id
-            );
-        } else {
-            eprintln!(
-                "\nThe rollback to {} (deployment {}) failed too: see `beanpole logs {}`.",
-                r.version, r.deployment_id, outcome.environment
-            );
-        }
-    }
-    if let Some(by) = &outcome.aborted {
-        return error(format!(
-            "the deployment of {} to {} was aborted by {}",
-            outcome.version,
-            outcome.environment,
-            super::printable(by)
-        ));
-    }
-    error(format!(
-        "the deployment of {} to {} failed; {}. Fix the version and deploy again, or `beanpole deploy ENV --version LABEL` to go back to a good one",
-        outcome.version,
-        outcome.environment,
-        if outcome.not_deployed.is_empty() {
-            "no other batch was left".to_string()
-        } else {
-            format!(
-                "not started on {} (still on the previous version)",
-                outcome.not_deployed.join(", ")
-            )
-        }
-    ))
+    error(super::printable(&outcome.failure_message()))
 }

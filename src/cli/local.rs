@@ -2,8 +2,8 @@
 //! engine step, serve in the foreground until Ctrl-C, then stop every process it started.
 
 use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
+use crate::interrupt::Interrupt;
 use crate::ops::local::{choose_environment, claim, release, run, LocalRequest};
-use crate::platform::report::Report;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -42,10 +42,7 @@ pub async fn local_run(spec: &SpecArgs, args: &LocalRunArgs) -> i32 {
             .unwrap_or_else(|| "app".into());
         (None, name, source)
     } else {
-        let (compilation, _) = match load_spec(spec) {
-            Ok(c) => c,
-            Err(code) => return code,
-        };
+        let (compilation, _) = or_exit!(load_spec(spec));
         let env = match choose_environment(&compilation.spec, args.env.as_deref()) {
             Ok((env, others)) => {
                 if !others.is_empty() {
@@ -97,9 +94,7 @@ async fn serve(
         ),
     };
     // Ctrl-C from now on is noted, never fatal: whatever the engine started gets stopped.
-    let Some(stop) = StopSignal::listen() else {
-        return error("cannot listen for Ctrl-C");
-    };
+    let stop = interrupt_on_signals();
     println!(
         "Deploying {what} on this machine, in {}",
         crate::ops::local::state_dir(source).display()
@@ -121,20 +116,19 @@ async fn serve(
         Err(e) => return error(format!("the deployment stopped: {e}")),
     };
     for u in &run.unsupported {
-        eprintln!(
-            "warning: {}: `{}` is not carried out: {}",
-            u.file, u.key, u.reason
-        );
+        eprintln!("warning: {u}");
     }
-    print_steps(&run.report);
+    for line in run.report.step_lines() {
+        println!("{line}");
+    }
     for w in &run.report.warnings {
         eprintln!("warning: {w}");
     }
     if !run.report.succeeded() {
         let _ = run.engine.stop(&run.root);
-        return error(failure_text(&run.report));
+        return error(run.report.failure_text());
     }
-    if stop.received() {
+    if stop.is_raised() {
         let _ = run.engine.stop(&run.root);
         eprintln!("Interrupted: stopped the application and the proxy.");
         return EXIT_INTERRUPTED;
@@ -147,7 +141,7 @@ async fn serve(
         run.report.version,
         run.root.join("var/log").display()
     );
-    stop.wait().await;
+    stop.raised().await;
     println!("Stopping the application and the proxy…");
     match run.engine.stop(&run.root) {
         Ok(()) => {
@@ -161,77 +155,26 @@ async fn serve(
     }
 }
 
-/// The engine's steps with their durations, one per line.
-pub fn print_steps(report: &Report) {
-    for step in &report.steps {
-        let mark = if step.outcome == crate::platform::report::StepOutcome::Ok {
-            "ok"
-        } else {
-            "FAILED"
-        };
-        println!("  {:<32} {:>8.2} s  {mark}", step.name, step.seconds);
-    }
-}
-
-/// A failed deployment: the step, why, the output's last lines, and what serves now.
-pub fn failure_text(report: &Report) -> String {
-    let mut text = format!(
-        "the deployment of {} failed at {}: {}",
-        report.version,
-        report.failed_step.as_deref().unwrap_or("?"),
-        report.message
+/// An interrupt raised by Ctrl-C (SIGINT) or SIGTERM, noted from now on (never fatal: what
+/// was started gets stopped).
+fn interrupt_on_signals() -> Interrupt {
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = Interrupt::new();
+    let raised = interrupt.clone();
+    let (int, term) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
     );
-    if !report.output_tail.is_empty() {
-        text.push_str("\n--- last lines of its output ---\n");
-        text.push_str(&report.output_tail);
-    }
-    if let Some(previous) = &report.rolled_back_to {
-        text.push_str(&format!("\nversion {previous} was put back and serves"));
-    }
-    text
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM, noted from the moment it listens.
-struct StopSignal {
-    received: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    notify: std::sync::Arc<tokio::sync::Notify>,
-}
-
-impl StopSignal {
-    fn listen() -> Option<StopSignal> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let received = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
-        let mut interrupt = signal(SignalKind::interrupt()).ok()?;
-        let mut terminate = signal(SignalKind::terminate()).ok()?;
-        let (flag, wake) = (received.clone(), notify.clone());
+    if let (Ok(mut int), Ok(mut term)) = (int, term) {
         tokio::spawn(async move {
             tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-            wake.notify_waiters();
+            raised.raise();
         });
-        Some(StopSignal { received, notify })
     }
-
-    fn received(&self) -> bool {
-        self.received.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Resolves once the signal came (at once if it already did).
-    async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.received() {
-                return;
-            }
-            notified.await;
-        }
-    }
+    interrupt
 }
 
 #[derive(Debug, Clone, Args)]
@@ -246,26 +189,9 @@ pub struct LocalFleetArgs {
 pub struct FleetInstanceArgs {
     #[arg(long)]
     pub instance: String,
-    #[arg(long)]
-    pub application: String,
-    #[arg(long)]
-    pub environment: String,
-    #[arg(long)]
-    pub group: String,
-    #[arg(long)]
-    pub region: String,
-    #[arg(long = "launch-template")]
-    pub launch_template: String,
-    #[arg(long = "launch-template-version")]
-    pub launch_template_version: String,
+    /// The instance's root folder, where the fleet wrote what to play
     #[arg(long)]
     pub root: PathBuf,
-    #[arg(long)]
-    pub port: u16,
-    #[arg(long = "app-port")]
-    pub app_port: u16,
-    #[arg(long = "endpoint-url")]
-    pub endpoint: String,
 }
 
 fn show_fleet_event(event: crate::fleet::FleetEvent) {
@@ -301,21 +227,14 @@ fn show_fleet_event(event: crate::fleet::FleetEvent) {
 /// per instance (this binary's hidden `local fleet-instance`).
 pub async fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFleetArgs) -> i32 {
     use crate::fleet::{check_local, run as run_fleet, InstanceSpec};
-    let endpoint = match check_local(aws.endpoint_url.as_deref()) {
-        Ok(e) => e,
-        Err(e) => return error(e),
-    };
-    let (compilation, _) = match load_spec(spec) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let session = match crate::ops::Session::open(&compilation, aws.endpoint_url.as_deref()).await {
-        Ok(s) => s,
-        Err(e) => return error(e),
-    };
-    let Some(signal) = StopSignal::listen() else {
-        return error("cannot listen for Ctrl-C");
-    };
+    let endpoint = or_exit!(check_local(aws.endpoint_url.as_deref()).map_err(error));
+    let (compilation, _) = or_exit!(load_spec(spec));
+    let session = or_exit!(
+        crate::ops::Session::open(&compilation, aws.endpoint_url.as_deref())
+            .await
+            .map_err(error)
+    );
+    let signal = interrupt_on_signals();
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -339,37 +258,8 @@ pub async fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFlee
         applications.join(", "),
         dir.join("fleet.json").display()
     );
-    let launch = |instance: &InstanceSpec| {
-        use std::os::unix::process::CommandExt;
-        std::process::Command::new(&exe)
-            .args(["local", "fleet-instance", "--instance"])
-            .arg(&instance.instance)
-            .arg("--application")
-            .arg(&instance.application)
-            .arg("--environment")
-            .arg(&instance.environment)
-            .arg("--group")
-            .arg(&instance.group)
-            .arg("--region")
-            .arg(&instance.region)
-            .arg("--launch-template")
-            .arg(&instance.launch_template)
-            .arg("--launch-template-version")
-            .arg(&instance.launch_template_version)
-            .arg("--root")
-            .arg(&instance.root)
-            .arg("--port")
-            .arg(instance.port.to_string())
-            .arg("--app-port")
-            .arg(instance.app_port.to_string())
-            .arg("--endpoint-url")
-            .arg(&instance.endpoint)
-            .stdin(std::process::Stdio::null())
-            // Its own process group: the fleet stops it (a terminal's Ctrl-C reaches the fleet).
-            .process_group(0)
-            .spawn()
-    };
-    let stop = || signal.received();
+    let launch = |instance: &InstanceSpec| crate::fleet::spawn_player(&exe, instance);
+    let stop = || signal.is_raised();
     match run_fleet(
         &session,
         &applications,
@@ -391,25 +281,14 @@ pub async fn local_fleet(spec: &SpecArgs, aws: &super::AwsArgs, args: &LocalFlee
 
 /// `local fleet-instance`: one instance of the local fleet, until SIGTERM or Ctrl-C.
 pub async fn local_fleet_instance(args: &FleetInstanceArgs) -> i32 {
-    use crate::fleet::{play_instance, InstanceSpec};
-    let Some(signal) = StopSignal::listen() else {
-        return error("cannot listen for SIGTERM");
+    let stop = interrupt_on_signals();
+    let result = match crate::fleet::read_player(&args.root, &args.instance) {
+        Ok(spec) => {
+            crate::fleet::play_instance(&spec, &|| stop.is_raised(), &mut show_fleet_event).await
+        }
+        Err(e) => Err(e),
     };
-    let spec = InstanceSpec {
-        instance: args.instance.clone(),
-        application: args.application.clone(),
-        environment: args.environment.clone(),
-        group: args.group.clone(),
-        region: args.region.clone(),
-        launch_template: args.launch_template.clone(),
-        launch_template_version: args.launch_template_version.clone(),
-        root: args.root.clone(),
-        port: args.port,
-        app_port: args.app_port,
-        endpoint: args.endpoint.clone(),
-    };
-    let stop = || signal.received();
-    match play_instance(&spec, &stop, &mut show_fleet_event).await {
+    match result {
         Ok(()) => EXIT_OK,
         Err(e) => error(format!("{}: {e}", args.instance)),
     }

@@ -17,10 +17,7 @@ pub struct UnlockArgs {
 }
 
 pub async fn unlock(spec: &SpecArgs, aws: &AwsArgs, args: &UnlockArgs) -> i32 {
-    let (compilation, _) = match load_spec(spec) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let (compilation, _) = or_exit!(load_spec(spec));
     if let Err(why) = compilation.spec.the_application(Some(&args.application)) {
         return error(why);
     }
@@ -30,10 +27,9 @@ pub async fn unlock(spec: &SpecArgs, aws: &AwsArgs, args: &UnlockArgs) -> i32 {
             args.application
         ));
     }
-    let session = match Session::open(&compilation, aws.endpoint_url.as_deref()).await {
-        Ok(s) => s,
-        Err(e) => return error(e),
-    };
+    let session = or_exit!(Session::open(&compilation, aws.endpoint_url.as_deref())
+        .await
+        .map_err(error));
     match force_unlock(&session, &args.application).await {
         Ok(Unlocked::Held(holder)) => {
             println!(

@@ -26,19 +26,15 @@ pub struct LogsArgs {
 }
 
 pub async fn logs(spec_args: &SpecArgs, aws: &AwsArgs, args: &LogsArgs) -> i32 {
-    let opened = match open(spec_args, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(spec_args, aws).await);
     let request = LogsRequest {
         environment: args.environment.clone(),
         instance: args.instance.clone(),
         lines: if args.all { 0 } else { args.lines },
     };
-    let answers = match collect_logs(opened.context(), &request).await {
-        Ok(a) => a,
-        Err(e) => return error(e),
-    };
+    let answers = or_exit!(collect_logs(opened.context(), &request)
+        .await
+        .map_err(error));
     let missing = answers.iter().filter(|a| a.missing.is_some()).count();
     if args.all {
         let out = args.out.clone().unwrap_or_else(|| {

@@ -2,6 +2,17 @@
 //! code that calls one operation and renders its events and report. Only this layer prints
 //! or decides exit statuses; it calls nothing in `aws` and decides no rule.
 
+/// The value of a `Result` whose error is an exit status already reported, or that status,
+/// returned from the command at once.
+macro_rules! or_exit {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(code) => return code,
+        }
+    };
+}
+
 pub mod abort;
 pub mod apply;
 pub mod bundle;
@@ -12,15 +23,15 @@ pub mod lock;
 pub mod logs;
 pub mod plan;
 pub mod progress;
-pub mod report;
 pub mod status;
 pub mod swap;
 pub mod versions;
 
 use crate::graph::{compile_graph, render, ResourceGraph};
 use crate::interrupt::Interrupt;
-use crate::ops::lock::{LockError, LockEvent, Takeover};
+use crate::ops::lock::{LockError, LockEvent};
 use crate::ops::{Context, Session};
+use crate::spec::report;
 use crate::spec::{
     compile_dir, Compilation, Diagnostic, DiskFs, SourceMap, SpecError, VariableInputs,
 };
@@ -102,27 +113,7 @@ pub fn interrupt_on_ctrl_c() -> Interrupt {
 
 /// What a command taking an application's lock prints as it does.
 pub fn show_lock_event(event: LockEvent) {
-    match event {
-        LockEvent::Waiting(holder) => eprintln!(
-            "Waiting for the lock of {}: held by {}…",
-            holder.application,
-            holder.describe()
-        ),
-        LockEvent::TookOver(holder, Takeover::LeaseExpired) => eprintln!(
-            "warning: took over the lock of {}: its holder, {}, stopped renewing it (its lease ran out at {})",
-            holder.application,
-            holder.describe(),
-            crate::duration::utc(holder.expires())
-        ),
-        LockEvent::TookOver(holder, Takeover::HolderGone) => eprintln!(
-            "warning: took over the lock of {}: its holder, {}, ran on this host in a process that no longer exists",
-            holder.application,
-            holder.describe()
-        ),
-        LockEvent::CreatedBucket(bucket) => eprintln!(
-            "Created the versions bucket {bucket} (the application's lock and versions live there)."
-        ),
-    }
+    eprintln!("{}", crate::display::printable(&event.line()));
 }
 
 /// The exit status of a command refused its lock: 130 when Ctrl-C ended its wait.
@@ -278,19 +269,7 @@ pub(crate) fn capitalized(text: &str) -> String {
     }
 }
 
-/// Text from the bucket or an instance, safe for a terminal: control characters (escape
-/// sequences among them) are shown escaped, never sent.
-pub(crate) fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                c.escape_default().collect::<Vec<char>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
+pub(crate) use crate::display::printable;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum GraphFormat {
@@ -317,16 +296,5 @@ pub fn graph(args: &SpecArgs, format: GraphFormat) -> i32 {
             EXIT_OK
         }
         Err(code) => code,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn printable_text_carries_no_escape_sequence() {
-        assert_eq!(printable("new \u{1b}[2Jpage"), "new \\u{1b}[2Jpage");
-        assert_eq!(printable("a\tb\nc"), "a\tb\nc");
     }
 }

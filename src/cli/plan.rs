@@ -52,24 +52,18 @@ pub async fn plan(spec: &SpecArgs, aws: &AwsArgs, args: &PlanArgs) -> i32 {
         destroy: false,
         delete_versions: false,
     };
-    let opened = match open(spec, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(spec, aws).await);
     if let Err(e) = check_scope(&opened.compilation, &scope.environments) {
         return error(e);
     }
-    let planned = match make_plan(
+    let planned = or_exit!(make_plan(
         &opened.session,
         opened.graph.clone(),
         &opened.compilation.spec.environments,
         &scope,
     )
     .await
-    {
-        Ok(p) => p,
-        Err(e) => return error(e),
-    };
+    .map_err(error));
     if aws.verbose {
         eprintln!("{}", render_calls(&planned.calls));
     }

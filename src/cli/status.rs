@@ -6,9 +6,9 @@ use super::{error, open, AwsArgs, SpecArgs, EXIT_OK};
 use crate::duration::parse_duration;
 use crate::ops::status::{status as observe, StatusRequest};
 use crate::reconcile::render::render_calls;
-use crate::status::{Colour, Health, Observation, TargetState};
+use crate::status::render::{status_json, status_text};
+use crate::status::{Health, Observation};
 use clap::Args;
-use serde_json::json;
 use std::io::IsTerminal;
 
 #[derive(Debug, Clone, Args)]
@@ -27,117 +27,19 @@ pub struct StatusArgs {
     pub interval: String,
 }
 
-fn colour_text(colour: Colour, tty: bool) -> String {
-    if !tty {
-        return colour.as_str().to_string();
-    }
-    let code = match colour {
-        Colour::Green => "32",
-        Colour::Yellow => "33",
-        Colour::Red => "31",
-        Colour::Grey => "90",
-    };
-    format!("\x1b[1;{code}m{}\x1b[0m", colour.as_str())
-}
-
-fn status_json(rows: &[(Observation, Health)]) -> serde_json::Value {
-    json!({
-        "environments": rows.iter().map(|(o, h)| {
-            let healthy = o.targets.iter().filter(|t| t.state == TargetState::Healthy).count();
-            json!({
-                "name": o.environment,
-                "application": o.application,
-                "health": h.colour.as_str(),
-                "causes": h.causes,
-                "cnames": o.cnames,
-                "load_balancer_dns": o.load_balancer_dns,
-                "load_balancer_state": o.load_balancer_state,
-                "instances": {
-                    "desired": o.desired,
-                    "min": o.min,
-                    "max": o.max,
-                    "in_service": o.in_service,
-                    "healthy_targets": healthy,
-                    "registered_targets": o.targets.len(),
-                },
-                "version": o.expected_version,
-                "instance_versions": o.instance_versions.iter().map(|(i, v)| (i.clone(), json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
-                "deployment": o.deployment,
-            })
-        }).collect::<Vec<_>>(),
-    })
-}
-
-fn status_text(rows: &[(Observation, Health)], tty: bool) -> String {
-    let mut out = String::new();
-    for (o, h) in rows {
-        let healthy = o
-            .targets
-            .iter()
-            .filter(|t| t.state == TargetState::Healthy)
-            .count();
-        out.push_str(&format!(
-            "{}  ({})  {}\n",
-            o.environment,
-            o.application,
-            colour_text(h.colour, tty)
-        ));
-        for cause in &h.causes {
-            out.push_str(&format!("  cause          {cause}\n"));
-        }
-        let cnames = if o.cnames.is_empty() {
-            "(none)".to_string()
-        } else {
-            o.cnames.join(", ")
-        };
-        out.push_str(&format!("  serves         {cnames}\n"));
-        out.push_str(&format!(
-            "  load balancer  {}\n",
-            o.load_balancer_dns.as_deref().unwrap_or("(none)")
-        ));
-        out.push_str(&format!(
-            "  instances      {} desired (min {}, max {}), {} in service, {} of {} targets healthy\n",
-            o.desired,
-            o.min,
-            o.max,
-            o.in_service,
-            healthy,
-            o.targets.len()
-        ));
-        if let Some(expected) = &o.expected_version {
-            let on = o
-                .instance_versions
-                .iter()
-                .filter(|(_, v)| v.as_deref() == Some(expected.as_str()))
-                .count();
-            out.push_str(&format!(
-                "  version        {expected} (on {on} of {} instances)\n",
-                o.instance_versions.len()
-            ));
-        }
-    }
-    out
-}
-
 pub async fn status(spec: &SpecArgs, aws: &AwsArgs, args: &StatusArgs) -> i32 {
     let interval = match parse_duration(&args.interval) {
         Ok(d) if d >= std::time::Duration::from_millis(100) => d,
         Ok(_) => return error(format!("`--interval {}`: at least 100ms", args.interval)),
         Err(reason) => return error(format!("`--interval {}`: {reason}", args.interval)),
     };
-    let opened = match open(spec, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(spec, aws).await);
     let request = StatusRequest {
         environments: args.environments.clone(),
     };
     let tty = std::io::stdout().is_terminal();
     loop {
-        let observed = match observe(opened.context(), &request).await {
-            Ok(o) => o,
-            Err(e) => return error(e),
-        };
+        let observed = or_exit!(observe(opened.context(), &request).await.map_err(error));
         if aws.verbose {
             eprintln!("{}", render_calls(&observed.calls));
         }

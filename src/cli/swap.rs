@@ -11,7 +11,6 @@ use crate::ops::swap::decide::{Refusal, SwapPlan, SwapRequest};
 use crate::ops::swap::{
     swap as run_swap, SwapError, SwapEvent, SwapOutcome, SwapProgress, Swapped,
 };
-use crate::ops::utc;
 use crate::reconcile::render::render_calls;
 use clap::Args;
 
@@ -57,10 +56,7 @@ pub async fn swap(spec: &SpecArgs, aws: &AwsArgs, args: &SwapArgs) -> i32 {
         interval,
         force: args.force,
     };
-    let opened = match open(spec, aws).await {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened = or_exit!(open(spec, aws).await);
     let mut plan: Option<SwapPlan> = None;
     let result = run_swap(
         opened.context(),
@@ -100,74 +96,30 @@ fn print_plan(plan: &SwapPlan) {
     if let Some(warning) = &plan.forced {
         eprintln!("warning: {warning}");
     }
-    let (giving, receiving) = (&plan.giving, &plan.receiving);
-    println!(
-        "Swap in application {}:\n  {}: {} → {}\n  {}: {} → {}",
-        plan.application,
-        plan.production,
-        giving.environment,
-        receiving.environment,
-        receiving.name,
-        receiving.environment,
-        giving.environment
-    );
-    if let Some((give, take)) = plan.resumed_from {
-        println!(
-            "Continuing an unfinished gradual swap: {} is at {} {take}%, {} {give}%.",
-            plan.production, receiving.environment, giving.environment
-        );
+    for line in plan.lines() {
+        println!("{line}");
     }
 }
 
 fn show_step(plan: &SwapPlan, event: SwapEvent) {
-    let (giving, receiving) = (&plan.giving, &plan.receiving);
     match event {
         SwapEvent::Step {
             number,
             of,
             take,
             interval,
-        } => println!(
-            "step {number}/{of}: {} → {} {take}%, {} {}%; checking {} again in {} s",
-            plan.production,
-            receiving.environment,
-            giving.environment,
-            100 - take,
-            receiving.environment,
-            interval.as_secs_f64()
-        ),
-        SwapEvent::Checked { health } => println!(
-            "  {} is {}{}",
-            receiving.environment,
-            health.colour.as_str(),
-            if health.causes.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", health.causes.join("; "))
-            }
-        ),
+        } => println!("{}", plan.step_line(number, of, take, interval)),
+        SwapEvent::Checked { health } => println!("{}", plan.checked_line(&health)),
         SwapEvent::RollingBack { reason } => eprintln!("rolling back: {reason}"),
     }
 }
 
 fn performed(plan: &SwapPlan, outcome: SwapOutcome) -> i32 {
-    let (giving, receiving) = (&plan.giving, &plan.receiving);
     match outcome {
         SwapOutcome::Swapped { at } => {
-            println!(
-                "\nSwapped: {} → {} ({}), {} → {} ({}).",
-                plan.production,
-                receiving.environment,
-                receiving.dns,
-                receiving.name,
-                giving.environment,
-                giving.dns
-            );
-            println!(
-                "The records' TTL is {RECORD_TTL} s: clients may keep the old address for at least that long (some resolvers longer). Do not destroy {} before {} (`beanpole destroy` refuses until then without --force).",
-                giving.environment,
-                utc(at.saturating_add(RECORD_TTL as u64))
-            );
+            for line in plan.swapped_lines(at, RECORD_TTL as u64) {
+                println!("{line}");
+            }
             EXIT_OK
         }
         SwapOutcome::RolledBack {
@@ -176,7 +128,7 @@ fn performed(plan: &SwapPlan, outcome: SwapOutcome) -> i32 {
         } => {
             error(format!(
                 "{reason}; rolled back: {} is served by {} again",
-                plan.production, giving.environment
+                plan.production, plan.giving.environment
             ));
             if interrupted {
                 EXIT_INTERRUPTED

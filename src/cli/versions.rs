@@ -5,11 +5,10 @@
 use super::{error, load_spec, AwsArgs, SpecArgs, EXIT_OK};
 use crate::model::Spec;
 use crate::ops::bundle::BundleError;
-use crate::ops::versions::{self, VersionError, VersionInfo};
-use crate::ops::{utc, Session};
+use crate::ops::versions::{self, VersionError};
+use crate::ops::Session;
 use crate::spec::Compilation;
 use clap::{Args, Subcommand};
-use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Args)]
@@ -88,69 +87,27 @@ async fn open(
 }
 
 pub async fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
-    let (_, application, session) = match open(spec_args, aws, args.application.as_deref()).await {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
-    let report = match versions::list(&session, &application).await {
-        Ok(r) => r,
-        Err(e) => return error(e),
-    };
+    let (_, application, session) =
+        or_exit!(open(spec_args, aws, args.application.as_deref()).await);
+    let report = or_exit!(versions::list(&session, &application).await.map_err(error));
     for skipped in &report.unreadable {
         eprintln!("warning: skipped {skipped}");
     }
     if args.json {
-        let out = json!({
-            "application": report.application,
-            "bucket": report.bucket,
-            "versions": report.versions.iter().map(|v| json!({
-                "label": v.manifest.label,
-                "created": utc(v.manifest.created),
-                "size": v.manifest.size,
-                "sha256": v.manifest.sha256,
-                "message": v.manifest.message,
-                "environments": v.environments,
-            })).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).unwrap_or_default()
+        );
         return EXIT_OK;
     }
     if report.versions.is_empty() {
         println!("{application} has no versions yet (in {}).", report.bucket);
         return EXIT_OK;
     }
-    print_table(&application, &report.versions);
-    EXIT_OK
-}
-
-fn print_table(application: &str, versions: &[VersionInfo]) {
-    println!("Versions of {application}, newest first:");
-    let width = versions
-        .iter()
-        .map(|v| v.manifest.label.len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    println!(
-        "  {:<width$}  {:<23}  {:>10}  {:<12}  {:<20}  MESSAGE",
-        "LABEL", "CREATED", "SIZE", "SHA256", "RUNNING ON"
-    );
-    for v in versions {
-        let running = if v.environments.is_empty() {
-            "-".to_string()
-        } else {
-            v.environments.join(",")
-        };
-        println!(
-            "  {:<width$}  {:<23}  {:>10}  {:<12}  {:<20}  {}",
-            v.manifest.label,
-            utc(v.manifest.created),
-            v.manifest.size,
-            &v.manifest.sha256[..v.manifest.sha256.len().min(12)],
-            running,
-            super::printable(&v.manifest.message)
-        );
+    for line in report.table() {
+        println!("{}", super::printable(&line));
     }
+    EXIT_OK
 }
 
 pub async fn command(command: &VersionsCommand) -> i32 {
@@ -167,10 +124,7 @@ pub async fn command(command: &VersionsCommand) -> i32 {
 
 async fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
     let (compilation, application, session) =
-        match open(spec_args, aws, args.application.as_deref()).await {
-            Ok(opened) => opened,
-            Err(code) => return code,
-        };
+        or_exit!(open(spec_args, aws, args.application.as_deref()).await);
     let source = args.source.clone().unwrap_or_else(|| {
         compilation
             .spec
@@ -222,10 +176,7 @@ async fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
 }
 
 async fn delete(spec_args: &SpecArgs, aws: &AwsArgs, label: &str, named: Option<&str>) -> i32 {
-    let (_, application, session) = match open(spec_args, aws, named).await {
-        Ok(opened) => opened,
-        Err(code) => return code,
-    };
+    let (_, application, session) = or_exit!(open(spec_args, aws, named).await);
     match versions::delete(&session, &application, label).await {
         Ok(manifest) => {
             println!(

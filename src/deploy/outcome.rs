@@ -193,6 +193,100 @@ impl DeployOutcome {
     pub fn instance_count(&self) -> usize {
         self.batches.iter().map(|b| b.instances.len()).sum()
     }
+
+    /// Why it stopped, when Ctrl-C or another command's lock stopped it.
+    pub fn stop_message(&self) -> String {
+        let still = if self.not_deployed.is_empty() {
+            "no other instance".to_string()
+        } else {
+            self.not_deployed.join(", ")
+        };
+        let runs = if self.not_deployed.len() == 1 {
+            "s"
+        } else {
+            ""
+        };
+        if self.lost_lock {
+            format!(
+                "the deploy of {} to {} stopped: another command took the application's lock (`beanpole unlock --force`); the batches that completed run {}; {still} still run{runs} the previous version",
+                self.version, self.environment, self.version
+            )
+        } else {
+            format!(
+                "Interrupted: the batches that completed run {}; {still} still run{runs} the previous version.",
+                self.version
+            )
+        }
+    }
+
+    /// A failed deploy's account: each failed instance (its step, why, its output's last
+    /// lines, what it serves now), then its rollback.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for failed in self.failed_instances() {
+            lines.push(format!(
+                "\n{}: {} at {}: {}",
+                failed.instance,
+                failed.outcome,
+                failed.failed_step.as_deref().unwrap_or("-"),
+                failed.message
+            ));
+            lines.extend(failed.log_tail.lines().map(|l| format!("  | {l}")));
+            lines.push(match &failed.serving {
+                Some(v) => format!("  {} still serves {v}.", failed.instance),
+                None => format!(
+                    "  {} may serve nothing: see `beanpole logs {} --instance {}`.",
+                    failed.instance, self.environment, failed.instance
+                ),
+            });
+        }
+        if let Some(r) = &self.rollback {
+            let instances = r.instances();
+            lines.push(if r.method == RollbackMethod::NewInstancesRemoved {
+                format!(
+                    "\nRolled back: the new instances went with the temporary group; the environment's instances never stopped serving {}.",
+                    r.version
+                )
+            } else if r.succeeded() {
+                format!(
+                    "\nRolled back: {} serve{} {} again (deployment {}).",
+                    instances.join(", "),
+                    if instances.len() == 1 { "s" } else { "" },
+                    r.version,
+                    r.deployment_id
+                )
+            } else {
+                format!(
+                    "\nThe rollback to {} (deployment {}) failed too: see `beanpole logs {}`.",
+                    r.version, r.deployment_id, self.environment
+                )
+            });
+        }
+        lines
+    }
+
+    /// The error a failed (or aborted) deploy ends with.
+    pub fn failure_message(&self) -> String {
+        if let Some(by) = &self.aborted {
+            return format!(
+                "the deployment of {} to {} was aborted by {by}",
+                self.version, self.environment
+            );
+        }
+        format!(
+            "the deployment of {} to {} failed; {}. Fix the version and deploy again, or `beanpole deploy ENV --version LABEL` to go back to a good one",
+            self.version,
+            self.environment,
+            if self.not_deployed.is_empty() {
+                "no other batch was left".to_string()
+            } else {
+                format!(
+                    "not started on {} (still on the previous version)",
+                    self.not_deployed.join(", ")
+                )
+            }
+        )
+    }
 }
 
 /// The instances of some batches whose deployment did not succeed.

@@ -31,6 +31,8 @@ pub enum FleetError {
     NoAwsCli,
     #[error("cannot write {path}: {error}")]
     Write { path: String, error: std::io::Error },
+    #[error("{0} does not say which instance to play: the local fleet starts this command")]
+    NotPlayed(String),
     #[error(transparent)]
     Op(#[from] OpError),
 }
@@ -76,8 +78,9 @@ pub struct Member {
     pub commands_run: usize,
 }
 
-/// What the process playing one instance needs to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the process playing one instance needs to know (the fleet writes it into the
+/// instance's root, where that process reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct InstanceSpec {
     pub instance: String,
     pub application: String,
@@ -270,6 +273,46 @@ pub async fn run(
         m.state = "stopped".into();
     }
     write_state(&dir, &members)
+}
+
+/// Where the fleet leaves an instance's process what it plays.
+fn spec_file(root: &Path) -> PathBuf {
+    root.join("opt/beanpole/fleet-instance.json")
+}
+
+/// Starts the process that plays one instance: `EXE local fleet-instance --instance ID --root
+/// ROOT` (this binary's hidden command, reading its spec from the root), in its own process
+/// group (a terminal's Ctrl-C reaches the fleet, which stops it).
+pub fn spawn_player(exe: &Path, instance: &InstanceSpec) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let file = spec_file(&instance.root);
+    if let Some(folder) = file.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    std::fs::write(
+        &file,
+        serde_json::to_vec_pretty(instance).unwrap_or_default(),
+    )?;
+    Command::new(exe)
+        .args(["local", "fleet-instance", "--instance", &instance.instance])
+        .arg("--root")
+        .arg(&instance.root)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+}
+
+/// The instance the fleet asked this process to play (from its root).
+pub fn read_player(root: &Path, instance: &str) -> Result<InstanceSpec, FleetError> {
+    let file = spec_file(root);
+    let spec: InstanceSpec = std::fs::read(&file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| FleetError::NotPlayed(file.display().to_string()))?;
+    if spec.instance != instance {
+        return Err(FleetError::NotPlayed(file.display().to_string()));
+    }
+    Ok(spec)
 }
 
 /// Asks an instance's process to stop its instance (SIGTERM) and waits for it.

@@ -44,13 +44,46 @@ pub enum AbortEvent {
 /// How an abort ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AbortReport {
-    /// The deploy that was asked to stop released the lock; its event (the deploy's outcome),
-    /// if it wrote one.
-    DeployEnded(Option<Box<Event>>),
+    /// The deploy that was asked to stop released the lock.
+    DeployEnded(DeployEnd),
     /// Abort undid what a dead deployment left itself.
     Undone(Undone),
     /// No deployment of the environment is in progress or unfinished.
     NothingToAbort,
+}
+
+/// How the deploy asked to stop ended, as its event says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeployEnd {
+    /// It stopped at the abort and put the last good version back.
+    RolledBack(Box<Event>),
+    /// It stopped at the abort before any instance took its version: nothing to roll back.
+    StoppedBeforeAnyInstance(Box<Event>),
+    /// It finished before its next batch: its version runs everywhere.
+    FinishedFirst(Box<Event>),
+    /// It ended another way (its rollback failed, it was interrupted): its event says how.
+    Otherwise(Box<Event>),
+    /// It released the lock without writing an event.
+    NoEvent,
+}
+
+impl DeployEnd {
+    /// What a deploy's event says of its end.
+    pub fn of(event: Option<Event>) -> DeployEnd {
+        let Some(event) = event else {
+            return DeployEnd::NoEvent;
+        };
+        let outcome = event.details.deploy();
+        let aborted = outcome.is_some_and(|o| o.aborted.is_some());
+        let rollback = outcome.and_then(|o| o.rollback.as_ref().map(|r| r.outcome));
+        let event = Box::new(event);
+        match (aborted, rollback) {
+            (true, Some(Completion::Succeeded)) => DeployEnd::RolledBack(event),
+            (true, None) => DeployEnd::StoppedBeforeAnyInstance(event),
+            _ if event.outcome == EventOutcome::Succeeded => DeployEnd::FinishedFirst(event),
+            _ => DeployEnd::Otherwise(event),
+        }
+    }
 }
 
 pub async fn abort(
@@ -96,9 +129,9 @@ pub async fn abort(
                             e.command == deploy_command && e.environments.contains(&env.name)
                         })
                         .await?;
-                    return Ok(AbortReport::DeployEnded(
-                        events.into_iter().next().map(Box::new),
-                    ));
+                    return Ok(AbortReport::DeployEnded(DeployEnd::of(
+                        events.into_iter().next(),
+                    )));
                 }
                 None => on_event(AbortEvent::HolderDied),
             }
@@ -181,7 +214,7 @@ async fn undo_here(
                     r.version, r.deployment_id, r.outcome
                 ),
             ),
-            None => (EventOutcome::Succeeded, undone_summary(undone)),
+            None => (EventOutcome::Succeeded, undone.summary()),
         };
         let details = undone
             .rollback
@@ -204,23 +237,4 @@ async fn undo_here(
         Some(undone) => AbortReport::Undone(undone),
         None => AbortReport::NothingToAbort,
     })
-}
-
-/// One line on what an undo did without a rollback.
-pub fn undone_summary(undone: &Undone) -> String {
-    let mut parts = Vec::new();
-    if let (Some(id), Some(version)) = (undone.deployment_id, &undone.version) {
-        parts.push(if undone.finished {
-            format!("deployment {id} of {version} finished (every old instance was gone)")
-        } else {
-            format!("deployment {id} of {version} undone")
-        });
-    }
-    if !undone.temporary.is_empty() {
-        parts.push(format!("removed {}", undone.temporary.join(", ")));
-    }
-    if !undone.retired.is_empty() {
-        parts.push(format!("retired {}", undone.retired.join(", ")));
-    }
-    parts.join("; ")
 }

@@ -33,6 +33,64 @@ pub struct BundleReport {
     pub rules_file: Option<String>,
 }
 
+impl BundleReport {
+    /// What went in (and why), what did not, the size, sha256, default label and what its
+    /// `.ebextensions` carry: how `bundle` reports a bundle of `source` made at `now`.
+    pub fn lines(&self, source: &Path, now: u64) -> Vec<String> {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let mut lines = vec![format!(
+            "Bundle of {}{}:",
+            source.display(),
+            self.rules_file
+                .as_deref()
+                .map(|f| format!(" (ignore rules: {f})"))
+                .unwrap_or_default()
+        )];
+        for (path, why) in &self.included {
+            lines.push(match why.as_str() {
+                "" => format!("  + {path}"),
+                why => format!("  + {path}  ({why})"),
+            });
+        }
+        lines.extend(
+            self.excluded
+                .iter()
+                .map(|(p, why)| format!("  - {p}  ({why})")),
+        );
+        let (bundle, files) = (&self.bundle, self.bundle.paths.len());
+        lines.push(format!(
+            "{files} file{}, {} bytes zipped, sha256 {}",
+            plural(files),
+            bundle.bytes.len(),
+            bundle.sha256
+        ));
+        lines.push(format!(
+            "Default version label: {}",
+            bundle.default_label(now)
+        ));
+        let ext = &bundle.ebextensions;
+        let counts = [
+            (ext.option_settings.len(), "option setting"),
+            (ext.packages.len(), "package"),
+            (ext.files.len(), "file"),
+            (ext.commands.len(), "command"),
+            (ext.container_commands.len(), "container command"),
+        ];
+        if counts.iter().any(|(n, _)| *n > 0) {
+            let said: Vec<String> = counts
+                .iter()
+                .map(|(n, what)| format!("{n} {what}{}", plural(*n)))
+                .collect();
+            lines.push(format!(
+                ".ebextensions: {}; WSGI path {}",
+                said.join(", "),
+                bundle.wsgi_path
+            ));
+        }
+        lines
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("{0} is not a folder: give the application's source folder (`--source DIR`, or `source` in the spec's application block)")]

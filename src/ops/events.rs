@@ -24,6 +24,28 @@ pub struct EventsReport {
     pub unreadable: Vec<Unreadable>,
 }
 
+impl EventsReport {
+    /// `events --json`: `{"application", "environment", "events": [{"time", "time_ms",
+    /// "command", "environments", "principal", "host", "outcome", "summary", "details"}]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "application": self.application,
+            "environment": self.environment,
+            "events": self.events.iter().map(|e| serde_json::json!({
+                "time": crate::duration::utc(e.time_ms / 1000),
+                "time_ms": e.time_ms,
+                "command": e.command,
+                "environments": e.environments,
+                "principal": e.principal,
+                "host": e.host,
+                "outcome": e.outcome,
+                "summary": e.summary,
+                "details": e.details,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 pub async fn events(ctx: Context<'_>, request: &EventsRequest) -> Result<EventsReport, OpError> {
     let env = ctx.environment(&request.environment)?;
     let store = ctx.session.store(&env.application).await?;

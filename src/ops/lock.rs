@@ -81,6 +81,33 @@ pub enum LockEvent {
     CreatedBucket(String),
 }
 
+impl LockEvent {
+    /// The event as a command says it.
+    pub fn line(&self) -> String {
+        match self {
+            LockEvent::Waiting(holder) => format!(
+                "Waiting for the lock of {}: held by {}…",
+                holder.application,
+                holder.describe()
+            ),
+            LockEvent::TookOver(holder, Takeover::LeaseExpired) => format!(
+                "warning: took over the lock of {}: its holder, {}, stopped renewing it (its lease ran out at {})",
+                holder.application,
+                holder.describe(),
+                utc(holder.expires())
+            ),
+            LockEvent::TookOver(holder, Takeover::HolderGone) => format!(
+                "warning: took over the lock of {}: its holder, {}, ran on this host in a process that no longer exists",
+                holder.application,
+                holder.describe()
+            ),
+            LockEvent::CreatedBucket(bucket) => format!(
+                "Created the versions bucket {bucket} (the application's lock and versions live there)."
+            ),
+        }
+    }
+}
+
 /// How a command takes its locks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockRequest {

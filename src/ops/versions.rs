@@ -77,6 +77,60 @@ pub struct VersionsReport {
     pub unreadable: Vec<Unreadable>,
 }
 
+impl VersionsReport {
+    /// `versions --json`: `{"application", "bucket", "versions": [{"label", "created", "size",
+    /// "sha256", "message", "environments"}]}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "application": self.application,
+            "bucket": self.bucket,
+            "versions": self.versions.iter().map(|v| serde_json::json!({
+                "label": v.manifest.label,
+                "created": crate::duration::utc(v.manifest.created),
+                "size": v.manifest.size,
+                "sha256": v.manifest.sha256,
+                "message": v.manifest.message,
+                "environments": v.environments,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The versions as a table, newest first.
+    pub fn table(&self) -> Vec<String> {
+        let width = self
+            .versions
+            .iter()
+            .map(|v| v.manifest.label.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let mut lines = vec![
+            format!("Versions of {}, newest first:", self.application),
+            format!(
+                "  {:<width$}  {:<23}  {:>10}  {:<12}  {:<20}  MESSAGE",
+                "LABEL", "CREATED", "SIZE", "SHA256", "RUNNING ON"
+            ),
+        ];
+        for v in &self.versions {
+            let m = &v.manifest;
+            let running = match v.environments.as_slice() {
+                [] => "-".to_string(),
+                envs => envs.join(","),
+            };
+            lines.push(format!(
+                "  {:<width$}  {:<23}  {:>10}  {:<12}  {:<20}  {}",
+                m.label,
+                crate::duration::utc(m.created),
+                m.size,
+                &m.sha256[..m.sha256.len().min(12)],
+                running,
+                m.message
+            ));
+        }
+        lines
+    }
+}
+
 /// One application's versions.
 pub struct VersionStore {
     pub application: String,

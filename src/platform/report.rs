@@ -64,6 +64,38 @@ impl Report {
             .any(|s| s.name == "FlipApplication" && s.outcome == StepOutcome::Ok)
     }
 
+    /// The steps with their durations, one line each.
+    pub fn step_lines(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|step| {
+                let mark = match step.outcome {
+                    StepOutcome::Ok => "ok",
+                    StepOutcome::Failed => "FAILED",
+                };
+                format!("  {:<32} {:>8.2} s  {mark}", step.name, step.seconds)
+            })
+            .collect()
+    }
+
+    /// A failed deployment: the step, why, the output's last lines, and what serves now.
+    pub fn failure_text(&self) -> String {
+        let mut text = format!(
+            "the deployment of {} failed at {}: {}",
+            self.version,
+            self.failed_step.as_deref().unwrap_or("?"),
+            self.message
+        );
+        if !self.output_tail.is_empty() {
+            text.push_str("\n--- last lines of its output ---\n");
+            text.push_str(&self.output_tail);
+        }
+        if let Some(previous) = &self.rolled_back_to {
+            text.push_str(&format!("\nversion {previous} was put back and serves"));
+        }
+        text
+    }
+
     /// The version the instance serves after this deployment: the new one, the one put back
     /// after a failure past the flip, or (`None`) nothing known.
     pub fn serving(&self) -> Option<&str> {

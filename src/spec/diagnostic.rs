@@ -1,6 +1,6 @@
 //! What can be wrong with a spec, in the domain's words, and where. The compiler collects every
-//! [`Diagnostic`] of a run instead of stopping at the first; rendering them for a terminal is the
-//! CLI's job ([`crate::cli::report`]), not this module's.
+//! [`Diagnostic`] of a run instead of stopping at the first; rendering them as text for people
+//! is [`super::report`]'s job.
 
 use super::source::Span;
 use thiserror::Error;

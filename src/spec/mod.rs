@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod functions;
 pub mod load;
+pub mod report;
 pub mod source;
 pub mod value;
 pub mod variables;

@@ -2,6 +2,8 @@
 //! health and the Auto Scaling group), never from requests to the instances. Pure: an
 //! observation in, a colour and the sentences that explain it out.
 
+pub mod render;
+
 use serde::{Deserialize, Serialize};
 
 /// Elastic Beanstalk's health colours.

@@ -15,9 +15,9 @@
 //! debug build); `scripts/fuzz` runs a long campaign. Failures are persisted to
 //! `tests/fuzz/proptest-regressions.txt` and replayed first on every later run.
 
-use beanpole::cli::report::{render_all, Style};
 use beanpole::graph::compile_graph;
 use beanpole::graph::render::{to_dot, to_json};
+use beanpole::spec::report::{render_all, Style};
 use beanpole::spec::{compile_dir, Compilation, MemoryFs, SpecError, VariableInputs};
 use proptest::prelude::*;
 use proptest::sample::{select, Index};

@@ -19,6 +19,8 @@ mod policies_moto;
 mod reconcile_moto;
 mod regressions;
 mod rollout_moto;
+mod schemas;
 mod secrets_moto;
 mod spec_diagnostics;
+mod tour_moto;
 mod versions_moto;

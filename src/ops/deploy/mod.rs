@@ -13,6 +13,7 @@
 //! keeps while it runs) and [`recover`] (what one that died or lost its lock left).
 
 mod batches;
+mod event;
 mod group;
 mod in_place;
 mod instances;
@@ -23,7 +24,7 @@ mod rollback;
 pub mod targets;
 
 use super::bundle::{bundle, BundleError, BundleRequest};
-use super::lock::{hold, Held, LockError, LockEvent, LockRequest};
+use super::lock::{hold, Held, LockError, LockRequest};
 use super::versions::{VersionError, VersionStore};
 use super::{Context, OpError};
 use crate::aws::store::{Store, StoreError};
@@ -32,7 +33,7 @@ use crate::bucket::{
     AbortRequest, DeploymentRecord, EnvironmentPointer, EventDetails, EventOutcome, VersionManifest,
 };
 use crate::deploy::outcome::{
-    serving, summary, BatchOutcome, Completion, DeployOutcome, InstanceOutcome, RollbackOutcome,
+    serving, summary, BatchOutcome, Completion, DeployOutcome, RollbackOutcome,
 };
 use crate::deploy::{plan, DeployPlan};
 use crate::duration::now_unix;
@@ -44,6 +45,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub use crate::deploy::outcome;
+pub use event::DeployEvent;
 pub(crate) use replace::{clean_up, replace as replace_all};
 
 #[derive(Debug, Clone)]
@@ -79,103 +81,6 @@ pub enum DeployError {
     Settings(Vec<SettingProblem>),
     #[error("{0}")]
     Refused(String),
-}
-
-/// What a deploy reports as it goes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DeployEvent {
-    /// Taking the application's lock.
-    Lock(LockEvent),
-    /// A deployment whose command lost its lock is still at work: waiting for it to stop.
-    WaitingForStopped(Box<DeploymentRecord>),
-    /// What a deployment left that died (or lost its lock) was undone first.
-    Undone(recover::Undone),
-    /// The version to deploy: stored now, or the stored one with the same content.
-    Version {
-        label: String,
-        sha256: String,
-        reused: bool,
-    },
-    Planned {
-        deployment_id: u64,
-        plan: DeployPlan,
-    },
-    BatchStarted {
-        number: usize,
-        of: usize,
-        instances: Vec<String>,
-    },
-    /// The batch left the target group (the load balancer lists none of them any more).
-    Deregistered {
-        instances: Vec<String>,
-    },
-    /// An instance's engine is at this step.
-    Step {
-        instance: String,
-        step: String,
-        elapsed: Duration,
-    },
-    InstanceDone(InstanceOutcome),
-    /// The batch's instances are back in the target group and healthy.
-    Registered {
-        instances: Vec<String>,
-    },
-    /// `beanpole abort` asked this deploy to stop: it stops here and rolls back.
-    Aborting(AbortRequest),
-    /// Another command took the application's lock: the deploy stops at this safe point.
-    LostLock,
-    /// `rolling-with-additional-batch`: launching this many instances first.
-    Launching {
-        count: usize,
-    },
-    /// They booted (out of the target group): they take the new version as the first batch.
-    Launched {
-        instances: Vec<String>,
-    },
-    /// Leaving the group at the end (the group returns to its size).
-    Retiring {
-        instances: Vec<String>,
-    },
-    /// The deploy failed: the last good version goes back on these instances.
-    RollingBack {
-        to: String,
-        deployment_id: u64,
-        instances: Vec<String>,
-    },
-    /// In-service instances that were out of the target group (left there by a deploy that
-    /// was killed) were put back before anything else.
-    Restored {
-        instances: Vec<String>,
-    },
-    /// `immutable`, `traffic-splitting`: the deployment's temporary group (and target group)
-    /// was created; it launches this many instances, one first.
-    TemporaryGroup {
-        group: String,
-        target_group: Option<String>,
-        instances: usize,
-    },
-    /// `traffic-splitting`: the new instances take this share of the requests now (for the
-    /// evaluation time, when given).
-    TrafficShifted {
-        percent: u32,
-        evaluation_secs: Option<u32>,
-    },
-    /// The new instances joined the environment's group.
-    MovedIntoGroup {
-        instances: Vec<String>,
-        group: String,
-    },
-    /// A deployment's temporary resources were deleted (with these instances).
-    TemporaryRemoved {
-        group: String,
-        target_group: Option<String>,
-        instances: Vec<String>,
-    },
-    /// The event could not be written (the deployment itself is done).
-    NotRecorded {
-        application: String,
-        error: String,
-    },
 }
 
 /// Why a deployment stops before its end.

@@ -54,6 +54,35 @@ impl Undone {
     pub fn anything(&self) -> bool {
         self.deployment_id.is_some() || !self.temporary.is_empty() || !self.retired.is_empty()
     }
+
+    /// What was undone, in one line without a rollback's.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let (Some(id), Some(version)) = (self.deployment_id, &self.version) {
+            parts.push(if self.finished {
+                format!("deployment {id} of {version} finished (every old instance was gone)")
+            } else {
+                format!("deployment {id} of {version} undone")
+            });
+        }
+        if !self.temporary.is_empty() {
+            parts.push(format!("removed {}", self.temporary.join(", ")));
+        }
+        if !self.retired.is_empty() {
+            parts.push(format!("retired {}", self.retired.join(", ")));
+        }
+        parts.join("; ")
+    }
+
+    /// As a progress line says it.
+    pub fn line(&self) -> String {
+        match self.summary() {
+            summary if summary.is_empty() => {
+                "finished what a deployment that died left".to_string()
+            }
+            summary => format!("what a deployment that died left: {summary}"),
+        }
+    }
 }
 
 /// Before a command changes an environment: waits for a deployment still at work (it lost

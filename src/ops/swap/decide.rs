@@ -102,6 +102,86 @@ pub struct SwapPlan {
     pub forced: Option<String>,
 }
 
+impl SwapPlan {
+    /// What the swap will do, as shown before it asks: the two names and who takes each, and
+    /// where an unfinished gradual swap it continues stands.
+    pub fn lines(&self) -> Vec<String> {
+        let (giving, receiving) = (&self.giving, &self.receiving);
+        let mut lines = vec![
+            format!("Swap in application {}:", self.application),
+            format!(
+                "  {}: {} → {}",
+                self.production, giving.environment, receiving.environment
+            ),
+            format!(
+                "  {}: {} → {}",
+                receiving.name, receiving.environment, giving.environment
+            ),
+        ];
+        if let Some((give, take)) = self.resumed_from {
+            lines.push(format!(
+                "Continuing an unfinished gradual swap: {} is at {} {take}%, {} {give}%.",
+                self.production, receiving.environment, giving.environment
+            ));
+        }
+        lines
+    }
+
+    /// A weighted step, as the swap says it.
+    pub fn step_line(
+        &self,
+        number: usize,
+        of: usize,
+        take: i64,
+        interval: std::time::Duration,
+    ) -> String {
+        format!(
+            "step {number}/{of}: {} → {} {take}%, {} {}%; checking {} again in {} s",
+            self.production,
+            self.receiving.environment,
+            self.giving.environment,
+            100 - take,
+            self.receiving.environment,
+            interval.as_secs_f64()
+        )
+    }
+
+    /// The receiving side's health after a step.
+    pub fn checked_line(&self, health: &crate::status::Health) -> String {
+        format!(
+            "  {} is {}{}",
+            self.receiving.environment,
+            health.colour.as_str(),
+            if health.causes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", health.causes.join("; "))
+            }
+        )
+    }
+
+    /// The names exchanged at `at`, and until when the giving side must not be destroyed.
+    pub fn swapped_lines(&self, at: u64, ttl: u64) -> [String; 2] {
+        let (giving, receiving) = (&self.giving, &self.receiving);
+        [
+            format!(
+                "\nSwapped: {} → {} ({}), {} → {} ({}).",
+                self.production,
+                receiving.environment,
+                receiving.dns,
+                receiving.name,
+                giving.environment,
+                giving.dns
+            ),
+            format!(
+                "The records' TTL is {ttl} s: clients may keep the old address for at least that long (some resolvers longer). Do not destroy {} before {} (`beanpole destroy` refuses until then without --force).",
+                giving.environment,
+                crate::duration::utc(at.saturating_add(ttl))
+            ),
+        ]
+    }
+}
+
 /// The request's own checks, before anything is read from AWS: the pair, the steps, the
 /// interval, the application and its domain. Returns the application and its domain.
 pub fn check_request(

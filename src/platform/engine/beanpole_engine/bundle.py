@@ -45,7 +45,7 @@ def fetch_version(runner, paths, version):
         try:
             shutil.copyfile(source, target)
         except OSError as e:
-            raise Failure("cannot read the version's bundle %s: %s" % (source, e))
+            raise Failure("cannot read the version's bundle %s: %s" % (source, e)) from e
     digest = hashlib.sha256()
     with open(target, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -99,7 +99,7 @@ def stage_application(runner, paths):
                 make_link(staging, name, target)
             check_links(staging, [name for name, _ in links])
     except (zipfile.BadZipFile, OSError) as e:
-        raise Failure("cannot unzip the bundle: %s" % e)
+        raise Failure("cannot unzip the bundle: %s" % e) from e
 
 
 def write_entry(z, info, staging):

@@ -24,7 +24,7 @@ def file_bytes(spec):
         try:
             return base64.b64decode(spec["content"])
         except ValueError:
-            raise Failure("%s: files.%s is not valid base64" % (spec["file"], spec["path"]))
+            raise Failure("%s: files.%s is not valid base64" % (spec["file"], spec["path"])) from None
     return spec["content"].encode("utf-8")
 
 
@@ -41,7 +41,7 @@ def write_files(paths, files):
             try:
                 shutil.chown(target, spec["owner"] or None, spec["group"] or None)
             except (LookupError, OSError) as e:
-                raise Failure("%s: files.%s: cannot set its owner: %s" % (spec["file"], spec["path"], e))
+                raise Failure("%s: files.%s: cannot set its owner: %s" % (spec["file"], spec["path"], e)) from e
 
 
 def container_command_order(commands, leader):

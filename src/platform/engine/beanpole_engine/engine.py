@@ -194,8 +194,15 @@ class Engine:
         ]
 
     def deploy(self, document_path, leader, report_path=None, report_prefix=None):
+        """One deployment, under the instance's engine lock; its report."""
+        handle = self.lock()
+        try:
+            return self.deploy_locked(document_path, leader, report_path, report_prefix)
+        finally:
+            handle.close()
+
+    def deploy_locked(self, document_path, leader, report_path, report_prefix):
         started = time.time()
-        self.lock_handle = self.lock()
         self.recover()
         report_path = self.report_path(report_path, report_prefix)
         self.leader = leader
@@ -237,7 +244,7 @@ class Engine:
                 except Failure:
                     raise
                 except Exception as e:  # a bug or an unexpected system error: still a report
-                    raise Failure("%s: %s" % (type(e).__name__, e), tail(traceback.format_exc()))
+                    raise Failure("%s: %s" % (type(e).__name__, e), tail(traceback.format_exc())) from e
             except Failure as e:
                 report["steps"].append(documents.step(name, time.time() - t0, False))
                 report["status"] = "FAILURE"

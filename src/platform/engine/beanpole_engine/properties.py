@@ -29,7 +29,7 @@ def resolve_secrets(runner, secrets):
         try:
             proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as e:
-            raise Failure("cannot read property %s from %s: %s" % (name, where, e))
+            raise Failure("cannot read property %s from %s: %s" % (name, where, e)) from e
         if proc.returncode != 0:
             # The error says why (denied, not found); it holds no value.
             raise Failure("cannot read property %s from %s: does it exist, and does the instance role allow reading it?" % (name, where),

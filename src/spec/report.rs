@@ -1,7 +1,7 @@
 //! Renders spec diagnostics for people: headline, `file:line:column`, the source line with a
 //! caret under the offending text, and a hint — the shape rustc made familiar.
 
-use crate::spec::{Diagnostic, SourceMap};
+use super::{Diagnostic, SourceMap};
 use std::fmt::Write;
 
 pub struct Style {

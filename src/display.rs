@@ -1,0 +1,26 @@
+//! Text from outside (the bucket, an instance, AWS) made safe to print: control characters,
+//! escape sequences among them, are shown escaped, never sent to a terminal. Pure.
+
+/// `text` with every control character but newline and tab escaped.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_text_carries_no_escape_sequence() {
+        assert_eq!(printable("new \u{1b}[2Jpage"), "new \\u{1b}[2Jpage");
+        assert_eq!(printable("a\tb\nc"), "a\tb\nc");
+    }
+}
