@@ -9,11 +9,16 @@ FAULTS_JSON (optional):
      "seed": 7,
      "refuse": [{"action": "CreateAutoScalingGroup", "times": 2,   # -1: always
                  "skip": 0,                 # let this many matching calls through first
-                 "status": 400, "code": "ValidationError", "message": "..."}],
+                 "status": 400, "code": "ValidationError", "message": "...",
+                 "after": "DeregisterTargets"}],  # armed once a call with this ACTION was
+                                            # answered (optional; also for "lose")
      "lose": [{"match": "^PUT /[^/]+/pets-app/lock[.]json$",       # a regular expression
                "header": "If-None-Match",   # only requests with this header (optional)
                "times": 1, "skip": 0}],     # the call is made upstream, its answer dropped
      "log": "/path/to/file"}                # one line per request: "ACTION answer"
+
+The faults can be replaced while the proxy runs: `POST /__faults` with a FAULTS_JSON body
+(its "refuse" and "lose" rules replace the running ones; `throttle` and `log` stay).
 
 An ACTION is the query API's Action (CreateAutoScalingGroup), or "METHOD /path" for the others
 (S3: "PUT /BUCKET/KEY"). A lost answer is the request carried out by moto and the connection
@@ -70,12 +75,23 @@ def main():
     faults = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
     lock = threading.Lock()
     rng = random.Random(faults.get("seed", 7))
-    refusals = [dict(r) for r in faults.get("refuse", [])]
-    losses = [dict(r, pattern=re.compile(r["match"])) for r in faults.get("lose", [])]
+    rules = {}
+
+    def arm(new):
+        """Replaces the refusal and loss rules (and forgets which actions were answered)."""
+        with lock:
+            rules["refuse"] = [dict(r) for r in new.get("refuse", [])]
+            rules["lose"] = [dict(r, pattern=re.compile(r["match"])) for r in new.get("lose", [])]
+            answered.clear()
+
     log_path = faults.get("log")
+    answered = set()
 
     def take(rule):
-        """Whether a matching call is affected now: after `skip` calls, `times` of them."""
+        """Whether a matching call is affected now: once armed, after `skip` calls, `times`
+        of them."""
+        if rule.get("after") and rule["after"] not in answered:
+            return False
         if rule.get("skip", 0) > 0:
             rule["skip"] -= 1
             return False
@@ -87,7 +103,7 @@ def main():
 
     def loses(action, headers):
         with lock:
-            for r in losses:
+            for r in rules["lose"]:
                 if r["pattern"].search(action) and (not r.get("header") or r["header"] in headers):
                     if take(r):
                         return True
@@ -95,7 +111,7 @@ def main():
 
     def decide(service, action):
         with lock:
-            for r in refusals:
+            for r in rules["refuse"]:
                 if r["action"] == action and take(r):
                     return r.get("status", 400), r.get("code", "ValidationError"), r.get("message", "refused")
             if rng.random() < faults.get("throttle", 0.0):
@@ -107,6 +123,8 @@ def main():
                     return 503, "SlowDown", "Please reduce your request rate."
                 return 400, "Throttling", "Rate exceeded"
         return None
+
+    arm(faults)
 
     def log(line):
         if log_path:
@@ -131,6 +149,10 @@ def main():
         def forward(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
+            if self.command == "POST" and self.path == "/__faults":
+                arm(json.loads(body or b"{}"))
+                self.reply(200, [("Content-Type", "text/plain")], b"armed\n")
+                return
             time.sleep(delay_ms / 1000.0)
             service = service_of(self.headers)
             action = action_of(self.command, self.path, body)
@@ -159,6 +181,8 @@ def main():
                 self.close_connection = True
                 return
             log(f"{action} {response.status}")
+            with lock:
+                answered.add(action)
             self.reply(response.status, response.getheaders(), data)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = forward

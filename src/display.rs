@@ -14,6 +14,19 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
+/// `text` on one line: every control character escaped, newline and tab among them.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -22,5 +35,6 @@ mod tests {
     fn printable_text_carries_no_escape_sequence() {
         assert_eq!(printable("new \u{1b}[2Jpage"), "new \\u{1b}[2Jpage");
         assert_eq!(printable("a\tb\nc"), "a\tb\nc");
+        assert_eq!(one_line("a\tb\nc\u{7}"), "a\\tb\\nc\\u{7}");
     }
 }

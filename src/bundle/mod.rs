@@ -356,6 +356,8 @@ pub fn build_within(
                 text: "(not UTF-8 text)".into(),
             }),
         },
+        // A WSGI path that is not `module:callable` names no file: the settings' check says so.
+        None if crate::spec::checks::wsgi_path(wsgi_path).is_err() => {}
         None => {
             let (candidates, module_file, callable) = module_files(wsgi_path);
             if !candidates.iter().any(|c| file(c).is_some()) {

@@ -144,17 +144,42 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
         mut problems,
         ..
     } = walk;
-    let built = build(entries, request.wsgi_path.as_deref()).and_then(|bundle| {
-        // Option values a deploy would refuse are refused here, before an upload.
-        match crate::platform::settings::resolve(request.environment.as_ref(), &bundle.ebextensions)
-        {
-            Ok(_) => Ok(bundle),
-            Err(settings) => Err(settings
+    // Option values a deploy would refuse are refused here, before an upload, whatever else
+    // is wrong with the bundle.
+    let configs: Vec<(String, Vec<u8>)> = entries
+        .iter()
+        .filter(|e| e.path.starts_with(".ebextensions/"))
+        .filter_map(|e| match &e.data {
+            EntryData::File { bytes, .. } => Some((e.path.clone(), bytes.clone())),
+            EntryData::Symlink { .. } => None,
+        })
+        .collect();
+    let settings_problems = || -> Vec<BundleProblem> {
+        let files: Vec<(&str, &[u8])> = configs
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        let Ok(ebextensions) = crate::bundle::ebextensions::read(&files) else {
+            return Vec::new(); // the build names what is wrong with the files
+        };
+        match crate::platform::settings::resolve(request.environment.as_ref(), &ebextensions) {
+            Ok(_) => Vec::new(),
+            Err(settings) => settings
                 .iter()
                 .map(|p| BundleProblem::Setting(p.to_string()))
-                .collect()),
+                .collect(),
         }
-    });
+    };
+    let built = match build(entries, request.wsgi_path.as_deref()) {
+        Ok(bundle) => match settings_problems() {
+            more if more.is_empty() => Ok(bundle),
+            more => Err(more),
+        },
+        Err(mut problems) => {
+            problems.extend(settings_problems());
+            Err(problems)
+        }
+    };
     let bundle = match built {
         Ok(bundle) if problems.is_empty() => bundle,
         Ok(_) => {

@@ -72,7 +72,7 @@ impl RuntimeSettings {
 
 /// An option setting with a value Beanpole cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {namespace} {option} = `{value}`: {reason}")]
+#[error("{file}: {namespace} {} = `{}`: {reason}", crate::display::one_line(.option), crate::display::one_line(.value))]
 pub struct SettingProblem {
     pub file: String,
     pub namespace: String,

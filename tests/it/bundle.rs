@@ -282,3 +282,71 @@ fn the_spec_names_the_source_folder() {
     );
     assert!(stdout.contains("  + application.py"), "{stdout}");
 }
+
+#[test]
+fn hostile_bundles_are_refused_with_every_problem_named() {
+    // A chain of links: `static` stays inside the folder read as text, but its first step,
+    // `…/D`, is itself a link to `x`, so the whole walks out to the host's /etc.
+    let dir = app("bundle-link-chain");
+    write(&dir, "x/keep.txt", "x\n", 0o644);
+    let deep = "z1/z2/z3/z4/z5/z6/z7/z8/z9/z10";
+    std::fs::create_dir_all(dir.path().join(deep)).unwrap();
+    std::os::unix::fs::symlink(
+        format!("{}x", "../".repeat(10)),
+        dir.path().join(deep).join("D"),
+    )
+    .unwrap();
+    let static_target = format!("{deep}/D/{}etc", "../".repeat(11));
+    std::os::unix::fs::symlink(&static_target, dir.path().join("static")).unwrap();
+    let stderr = refused(&dir, &["--out", "out.zip"]);
+    assert!(
+        stderr.contains(&format!(
+            "static is a symbolic link to `{static_target}`, outside the source folder"
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out.zip").exists());
+
+    // UTF-16 without a byte-order mark: pip would read garbage on every instance.
+    let dir = app("bundle-utf16");
+    let utf16: Vec<u8> = "Flask\r\n"
+        .encode_utf16()
+        .flat_map(|u| u.to_le_bytes())
+        .collect();
+    std::fs::write(dir.path().join("requirements.txt"), utf16).unwrap();
+    let stderr = refused(&dir, &[]);
+    assert!(
+        stderr.contains("requirements.txt cannot be read by pip: it holds NUL bytes"),
+        "{stderr}"
+    );
+
+    // Option values a deploy would refuse: all of them, each named, the value on one line.
+    let dir = app("bundle-options");
+    write(
+        &dir,
+        ".ebextensions/01-options.config",
+        "option_settings:\n  aws:elasticbeanstalk:container:python:\n    WSGIPath: \"application;touch /tmp/owned\"\n  aws:elasticbeanstalk:application:environment:\n    \"A B\": x\n    \"C=D\": y\n    E: \"one\\ntwo\"\n",
+        0o644,
+    );
+    let stderr = refused(&dir, &[]);
+    for expected in [
+        "WSGIPath = `application;touch /tmp/owned`: write `module:callable`",
+        "environment A B = `x`: a property name is an environment variable name",
+        "environment C=D = `y`: a property name",
+        "environment E = `one\\ntwo`: a property value is one line of text",
+        "refused (4 problems above)",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+
+    // What the files unpack to is limited, not only the zip: a sparse file of 600 MB zips
+    // small but would fill every instance's disk; refused before it is read.
+    let dir = app("bundle-unpacked");
+    let big = std::fs::File::create(dir.path().join("data.bin")).unwrap();
+    big.set_len(600 << 20).unwrap();
+    let stderr = refused(&dir, &[]);
+    assert!(
+        stderr.contains("over the limit of 536870912 bytes that every instance would unpack"),
+        "{stderr}"
+    );
+}

@@ -569,15 +569,19 @@ fn failing_deployments_keep_the_previous_version_answering() {
     }
 }
 
-#[test]
-fn local_run_serves_the_pets_app_until_ctrl_c_and_stops_everything() {
-    require("nginx", "nginx");
-    let dir = TempDir::new("local-run");
-    copy_tree(&manifest_dir().join("examples/pets-app"), dir.path());
-    let (port, app_port) = (free_port(), free_port());
-    let mut command = beanpole(dir.path());
+/// `beanpole local run` in `dir` with `args` until it says it serves: each of `paths`'
+/// answer, then Ctrl-C; (the answers, everything it printed, its exit status).
+fn local_run(
+    dir: &Path,
+    args: &[&str],
+    port: u16,
+    app_port: u16,
+    paths: &[&str],
+) -> (Vec<(u16, String)>, String, std::process::ExitStatus) {
+    let mut command = beanpole(dir);
     command
-        .args(["local", "run", "-C", "."])
+        .args(["local", "run"])
+        .args(args)
         .args([
             "--port",
             &port.to_string(),
@@ -609,7 +613,7 @@ fn local_run_serves_the_pets_app_until_ctrl_c_and_stops_everything() {
             break;
         }
     }
-    let answer = get(port, "/");
+    let answers = paths.iter().map(|p| get(port, p)).collect();
     // SAFETY: signalling our own child process.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -617,6 +621,17 @@ fn local_run_serves_the_pets_app_until_ctrl_c_and_stops_everything() {
     let out = child.wait_with_output().expect("local run output");
     printed.extend(lines_rx.try_iter());
     let text = format!("{}\n{}", printed.join("\n"), crate::common::text(&out));
+    (answers, text, out.status)
+}
+
+#[test]
+fn local_run_serves_the_pets_app_until_ctrl_c_and_stops_everything() {
+    require("nginx", "nginx");
+    let dir = TempDir::new("local-run");
+    copy_tree(&manifest_dir().join("examples/pets-app"), dir.path());
+    let (port, app_port) = (free_port(), free_port());
+    let (answers, text, status) = local_run(dir.path(), &["-C", "."], port, app_port, &["/"]);
+    let answer = &answers[0];
     assert_eq!(answer.0, 200, "{text}");
     assert!(
         answer.1.contains("\"name\":\"Rex\""),
@@ -624,10 +639,10 @@ fn local_run_serves_the_pets_app_until_ctrl_c_and_stops_everything() {
         answer.1
     );
     assert_eq!(
-        out.status.code(),
+        status.code(),
         Some(0),
         "signal {:?}: {text}",
-        std::os::unix::process::ExitStatusExt::signal(&out.status)
+        std::os::unix::process::ExitStatusExt::signal(&status)
     );
     assert!(text.contains("Stopped."), "{text}");
     // Nothing it started is left: no answer on either port, no pid files.
@@ -638,6 +653,46 @@ fn local_run_serves_the_pets_app_until_ctrl_c_and_stops_everything() {
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// Run by root (as here) from a folder only its owner may enter (`mktemp -d`, `/root/app`),
+/// nginx's workers must still read the static files: they run as the folder's owner.
+#[test]
+fn local_run_from_a_folder_only_its_owner_can_read_serves_static_files() {
+    use std::os::unix::fs::PermissionsExt;
+    require("nginx", "nginx");
+    let dir = TempDir::new("local-run-private");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let source = dir.path().join("app");
+    put(
+        &source,
+        "main.py",
+        "def app(environ, start_response):\n    start_response('200 OK', [('Content-Type', 'text/plain')])\n    return [b'private app']\n",
+        false,
+    );
+    put(&source, "requirements.txt", "gunicorn\n", false);
+    put(&source, "static/hello.txt", "hello from a private folder\n", false);
+    put(
+        &source,
+        ".ebextensions/python.config",
+        "option_settings:\n  aws:elasticbeanstalk:container:python:\n    WSGIPath: main:app\n  aws:elasticbeanstalk:environment:proxy:staticfiles:\n    /static: static\n",
+        false,
+    );
+    let (port, app_port) = (free_port(), free_port());
+    let source_arg = source.display().to_string();
+    let (answers, text, _) = local_run(
+        dir.path(),
+        &["--source", &source_arg],
+        port,
+        app_port,
+        &["/", "/static/hello.txt"],
+    );
+    assert_eq!(answers[0], (200, "private app".to_string()), "{text}");
+    assert_eq!(
+        answers[1],
+        (200, "hello from a private folder\n".to_string()),
+        "{text}"
+    );
 }
 
 #[test]

@@ -315,5 +315,64 @@ fn moto_secret_properties_reach_the_app_and_appear_nowhere_else() {
         )])]
     );
     assert!(grants("kms:Decrypt").is_empty());
+
+    // On the instance, a file holding a value is readable by its owner only, also after a
+    // second deployment (the engine's state, the previous state and environment it keeps).
+    std::fs::write(source.join("v2.txt"), "v2\n").unwrap();
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["deploy", "pets-env-blue", "--label", "v2", "--source"])
+        .arg(&source));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for m in fleet.wait_serving("pets-env-blue", 1, Duration::from_secs(60)) {
+        let holding = files_holding_a_secret(&fleet.dir.join(&m.instance));
+        let names: Vec<String> = holding.iter().map(|(p, _)| p.clone()).collect();
+        for expected in ["var/lib/beanpole/state.json", "var/lib/beanpole/state.previous.json"] {
+            assert!(names.iter().any(|n| n == expected), "{expected} not among {names:?}");
+        }
+        for (path, mode) in &holding {
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{}: {path} holds a secret with mode {mode:o}",
+                m.instance
+            );
+        }
+    }
     drop(fleet);
+}
+
+/// The regular files under `root` (not in virtualenvs) that hold a secret's value: their
+/// paths (relative) and modes.
+fn files_holding_a_secret(root: &std::path::Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if !path.join("pyvenv.cfg").exists() {
+                    pending.push(path);
+                }
+            } else if meta.is_file() && meta.len() < 4 << 20 {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    if holds_secret(&bytes) {
+                        let relative = path.strip_prefix(root).unwrap_or(&path);
+                        found.push((
+                            relative.display().to_string(),
+                            meta.permissions().mode() & 0o777,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    found
 }

@@ -185,3 +185,122 @@ fn moto_versions_are_created_once_listed_and_deleted_unless_running() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a version label"));
 }
+
+/// Puts `body` at `key` of the versions bucket, as someone with write access to it might.
+fn put_object(moto: &Moto, key: &str, body: Vec<u8>) {
+    let aws = moto.clients();
+    runtime().block_on(async {
+        aws.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("PutObject")
+    });
+}
+
+#[test]
+fn moto_objects_beanpole_did_not_write_are_listed_apart_never_used_and_never_printed_raw() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = TempDir::new("versions-hostile");
+    copy_tree(
+        &common::manifest_dir().join("examples/pets-app"),
+        dir.path(),
+    );
+    let beanpole = |args: &[&str]| run(moto.beanpole(dir.path()).args(args));
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = beanpole(&["versions", "create", "--label", "v1", "--message", "first"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v1 = versions_json(&moto, &dir)["versions"][0].clone();
+    assert_eq!(v1["label"], "v1");
+
+    // A manifest whose label climbs out of the versions folder, one that is not JSON, and one
+    // whose message holds a terminal escape sequence.
+    let aws = moto.clients();
+    let manifest: Value = runtime().block_on(async {
+        let body = aws
+            .s3
+            .get_object()
+            .bucket(BUCKET)
+            .key("pets-app/versions/v1.json")
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        serde_json::from_slice(&body).unwrap()
+    });
+    let mut climbing = manifest.clone();
+    climbing["label"] = "../../x".into();
+    put_object(
+        &moto,
+        "pets-app/versions/climb.json",
+        serde_json::to_vec(&climbing).unwrap(),
+    );
+    put_object(&moto, "pets-app/versions/broken.json", b"{not json".to_vec());
+    let mut escaping = manifest.clone();
+    escaping["label"] = "esc".into();
+    escaping["message"] = "\u{1b}[2J\u{1b}]0;owned\u{7}cleared".into();
+    put_object(
+        &moto,
+        "pets-app/versions/esc.json",
+        serde_json::to_vec(&escaping).unwrap(),
+    );
+
+    let out = beanpole(&["versions"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("  v1 "), "{all}");
+    for key in ["climb.json", "broken.json", "esc.json"] {
+        assert!(
+            all.contains(&format!("warning: skipped pets-app/versions/{key}")),
+            "{key}: {all}"
+        );
+    }
+    assert!(all.contains("`../../x` is not a version label"), "{all}");
+    let labels: Vec<Value> = versions_json(&moto, &dir)["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["label"].clone())
+        .collect();
+    assert_eq!(labels, vec![Value::from("v1")]);
+    // Nothing takes the climbing label as a key.
+    let out = beanpole(&["deploy", "pets-env-blue", "--version", "../../x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("`../../x` is not a version label"),
+        "{}",
+        text(&out)
+    );
+
+    // A lock that is not one Beanpole wrote: commands refuse it, naming it; `unlock --force`
+    // says what it was and removes it.
+    put_object(&moto, "pets-app/lock.json", b"garbage".to_vec());
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("pets-app/lock.json in the versions bucket is not a lock Beanpole wrote")
+            && text(&out).contains("beanpole unlock pets-app --force"),
+        "{}",
+        text(&out)
+    );
+    let out = beanpole(&["unlock", "pets-app", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("Removed the lock of pets-app: it was not a lock Beanpole wrote"),
+        "{}",
+        text(&out)
+    );
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -122,6 +122,23 @@ impl Moto {
         self
     }
 
+    /// Replaces the proxy's refusal and loss rules now (see scripts/delay-proxy.py).
+    pub fn arm_faults(&self, faults: &serde_json::Value) {
+        use std::io::{Read, Write};
+        let (_, port) = self.proxy.as_ref().expect("arm_faults needs with_proxy");
+        let body = faults.to_string();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", *port)).expect("the proxy");
+        write!(
+            stream,
+            "POST /__faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write to the proxy");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(answer.contains("armed"), "the proxy did not take the faults: {answer}");
+    }
+
     /// Where beanpole should send its calls.
     pub fn endpoint(&self) -> String {
         let port = self.proxy.as_ref().map(|(_, p)| *p).unwrap_or(self.port);
