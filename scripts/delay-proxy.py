@@ -18,7 +18,8 @@ FAULTS_JSON (optional):
      "log": "/path/to/file"}                # one line per request: "ACTION answer"
 
 The faults can be replaced while the proxy runs: `POST /__faults` with a FAULTS_JSON body
-(its "refuse" and "lose" rules replace the running ones; `throttle` and `log` stay).
+(its "refuse" and "lose" rules replace the running ones; "delay_ms" and "log" change when
+given; `throttle` stays).
 
 An ACTION is the query API's Action (CreateAutoScalingGroup), or "METHOD /path" for the others
 (S3: "PUT /BUCKET/KEY"). A lost answer is the request carried out by moto and the connection
@@ -80,11 +81,12 @@ def main():
     def arm(new):
         """Replaces the refusal and loss rules (and forgets which actions were answered)."""
         with lock:
+            rules["delay_ms"] = new.get("delay_ms", rules.get("delay_ms", delay_ms))
+            rules["log"] = new.get("log", rules.get("log"))
             rules["refuse"] = [dict(r) for r in new.get("refuse", [])]
             rules["lose"] = [dict(r, pattern=re.compile(r["match"])) for r in new.get("lose", [])]
             answered.clear()
 
-    log_path = faults.get("log")
     answered = set()
 
     def take(rule):
@@ -127,6 +129,7 @@ def main():
     arm(faults)
 
     def log(line):
+        log_path = rules.get("log")
         if log_path:
             with lock, open(log_path, "a") as f:
                 f.write(line + "\n")
@@ -153,7 +156,7 @@ def main():
                 arm(json.loads(body or b"{}"))
                 self.reply(200, [("Content-Type", "text/plain")], b"armed\n")
                 return
-            time.sleep(delay_ms / 1000.0)
+            time.sleep(rules["delay_ms"] / 1000.0)
             service = service_of(self.headers)
             action = action_of(self.command, self.path, body)
             fault = decide(service, action)

@@ -45,7 +45,7 @@ pub async fn send_shell_script(
         .set_instance_ids(Some(instances.to_vec()))
         .parameters("commands", lines.to_vec())
         .parameters("executionTimeout", vec![timeout_secs.to_string()])
-        .comment(comment.chars().take(100).collect::<String>())
+        .comment(command_comment(comment))
         .timeout_seconds(60)
         .send()
         .await
@@ -54,6 +54,42 @@ pub async fn send_shell_script(
         .and_then(|c| c.command_id())
         .map(str::to_string)
         .ok_or_else(|| AwsError::Unexpected("SendCommand returned no command id".into()))
+}
+
+/// Run Command keeps a command's comment to 100 characters.
+pub fn command_comment(comment: &str) -> String {
+    comment.chars().take(100).collect()
+}
+
+/// The instances the shell scripts with this comment were sent to: Run Command remembers
+/// what was sent, also when the sender died before it wrote anything down.
+pub async fn instances_sent(
+    client: &aws_sdk_ssm::Client,
+    comment: &str,
+) -> Result<Vec<String>, AwsError> {
+    let comment = command_comment(comment);
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let out = client
+            .list_commands()
+            .set_next_token(token)
+            .send()
+            .await
+            .op("ListCommands")?;
+        for command in out.commands() {
+            if command.comment() == Some(comment.as_str()) {
+                found.extend(command.instance_ids().iter().cloned());
+            }
+        }
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
 }
 
 /// A shell script sent to an instance.

@@ -26,7 +26,10 @@ pub async fn events(spec: &SpecArgs, aws: &AwsArgs, args: &EventsArgs) -> i32 {
     };
     let report = or_exit!(list(opened.context(), &request).await.map_err(error));
     for skipped in &report.unreadable {
-        eprintln!("warning: skipped {}", super::printable(&skipped.to_string()));
+        eprintln!(
+            "warning: skipped {}",
+            super::printable(&skipped.to_string())
+        );
     }
     if args.json {
         println!(

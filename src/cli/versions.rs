@@ -91,7 +91,10 @@ pub async fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
         or_exit!(open(spec_args, aws, args.application.as_deref()).await);
     let report = or_exit!(versions::list(&session, &application).await.map_err(error));
     for skipped in &report.unreadable {
-        eprintln!("warning: skipped {}", super::printable(&skipped.to_string()));
+        eprintln!(
+            "warning: skipped {}",
+            super::printable(&skipped.to_string())
+        );
     }
     if args.json {
         println!(

@@ -208,8 +208,8 @@ impl DeployOutcome {
         };
         if self.lost_lock {
             format!(
-                "the deploy of {} to {} stopped: another command took the application's lock (`beanpole unlock --force`); the batches that completed run {}; {still} still run{runs} the previous version",
-                self.version, self.environment, self.version
+                "the deploy of {} to {} stopped: another command took the application's lock (`beanpole unlock --force`), and this one changes nothing more; the batches that completed run {}; the next apply, deploy or abort undoes what it left (instances out of the target group, {} on those that took it)",
+                self.version, self.environment, self.version, self.version
             )
         } else {
             format!(

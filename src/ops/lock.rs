@@ -329,6 +329,8 @@ async fn acquire(
         lease_secs: lease,
     };
     let mut waited_for: Option<LockRecord> = None;
+    // A takeover whose answer may have been lost: said once the lock is found to be ours.
+    let mut taking_over: Option<(LockRecord, Takeover)> = None;
     let etag = loop {
         if interrupt.is_raised() {
             return Err(LockError::Interrupted(application.to_string()));
@@ -352,6 +354,9 @@ async fn acquire(
         })?;
         if holder.token == me.token {
             // Our create (or takeover) landed; its answer was lost.
+            if let Some((holder, why)) = taking_over.take() {
+                on_event(LockEvent::TookOver(holder, why));
+            }
             break etag;
         }
         let takeover = if holder.expired(now) {
@@ -367,6 +372,7 @@ async fn acquire(
                 on_event(LockEvent::TookOver(holder, why));
                 break etag;
             }
+            taking_over = Some((holder, why));
             continue;
         }
         if !request.wait {

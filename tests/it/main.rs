@@ -17,6 +17,7 @@ mod names;
 mod platform;
 mod policies_moto;
 mod reconcile_moto;
+mod recovery_moto;
 mod regressions;
 mod rollout_moto;
 mod schemas;

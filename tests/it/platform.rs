@@ -671,7 +671,12 @@ fn local_run_from_a_folder_only_its_owner_can_read_serves_static_files() {
         false,
     );
     put(&source, "requirements.txt", "gunicorn\n", false);
-    put(&source, "static/hello.txt", "hello from a private folder\n", false);
+    put(
+        &source,
+        "static/hello.txt",
+        "hello from a private folder\n",
+        false,
+    );
     put(
         &source,
         ".ebextensions/python.config",

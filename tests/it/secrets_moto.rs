@@ -327,8 +327,14 @@ fn moto_secret_properties_reach_the_app_and_appear_nowhere_else() {
     for m in fleet.wait_serving("pets-env-blue", 1, Duration::from_secs(60)) {
         let holding = files_holding_a_secret(&fleet.dir.join(&m.instance));
         let names: Vec<String> = holding.iter().map(|(p, _)| p.clone()).collect();
-        for expected in ["var/lib/beanpole/state.json", "var/lib/beanpole/state.previous.json"] {
-            assert!(names.iter().any(|n| n == expected), "{expected} not among {names:?}");
+        for expected in [
+            "var/lib/beanpole/state.json",
+            "var/lib/beanpole/state.previous.json",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} not among {names:?}"
+            );
         }
         for (path, mode) in &holding {
             assert_eq!(

@@ -244,7 +244,11 @@ fn moto_objects_beanpole_did_not_write_are_listed_apart_never_used_and_never_pri
         "pets-app/versions/climb.json",
         serde_json::to_vec(&climbing).unwrap(),
     );
-    put_object(&moto, "pets-app/versions/broken.json", b"{not json".to_vec());
+    put_object(
+        &moto,
+        "pets-app/versions/broken.json",
+        b"{not json".to_vec(),
+    );
     let mut escaping = manifest.clone();
     escaping["label"] = "esc".into();
     escaping["message"] = "\u{1b}[2J\u{1b}]0;owned\u{7}cleared".into();
@@ -258,7 +262,10 @@ fn moto_objects_beanpole_did_not_write_are_listed_apart_never_used_and_never_pri
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let all = text(&out);
     assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("  v1 "), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("  v1 "),
+        "{all}"
+    );
     for key in ["climb.json", "broken.json", "esc.json"] {
         assert!(
             all.contains(&format!("warning: skipped pets-app/versions/{key}")),
@@ -288,7 +295,8 @@ fn moto_objects_beanpole_did_not_write_are_listed_apart_never_used_and_never_pri
     let out = beanpole(&["apply", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("pets-app/lock.json in the versions bucket is not a lock Beanpole wrote")
+        text(&out)
+            .contains("pets-app/lock.json in the versions bucket is not a lock Beanpole wrote")
             && text(&out).contains("beanpole unlock pets-app --force"),
         "{}",
         text(&out)

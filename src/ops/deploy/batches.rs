@@ -3,8 +3,8 @@
 //! the deployment through Run Command, back in and healthy; stops at the first failed batch,
 //! and before a batch when asked to (Ctrl-C, a lost lock, an abort).
 
-use super::instances::run_batch;
-use super::targets::{deregister_listed, wait_targets};
+use super::instances::run_batch_while_held;
+use super::targets::{deregister_listed, wait_targets_while_held, Waited};
 use super::{DeployError, DeployEvent, Deployment, Stop};
 use crate::aws::elbv2;
 use crate::bucket::AbortRequest;
@@ -66,7 +66,14 @@ pub(crate) async fn run(
         });
         out.reached.extend(batch.instances.iter().cloned());
         let outcomes = match run_one(dep, plan, id, previous, &batch.instances, on_event).await {
-            Ok(outcomes) => outcomes,
+            Ok(Some(outcomes)) => outcomes,
+            Ok(None) => {
+                // The lock is lost: nothing more is changed here (the batch stays as it is,
+                // for the command that took the lock to undo).
+                on_event(DeployEvent::LostLock);
+                out.stopped = Some(Stop::LostLock);
+                break;
+            }
             Err(e) => {
                 // Whatever failed, the batch goes back behind the load balancer: its
                 // instances serve what they served, or what their engine put back.
@@ -99,7 +106,8 @@ pub(crate) async fn run(
     Ok(out)
 }
 
-/// One batch: out of the target group (rolling), the deployment, back in and healthy.
+/// One batch: out of the target group (rolling), the deployment, back in and healthy; `None`
+/// when the lock was lost while it waited.
 async fn run_one(
     dep: &Deployment<'_>,
     plan: &DeployPlan,
@@ -107,25 +115,48 @@ async fn run_one(
     previous: &str,
     instances: &[String],
     on_event: &mut dyn FnMut(DeployEvent),
-) -> Result<Vec<crate::deploy::outcome::InstanceOutcome>, DeployError> {
+) -> Result<Option<Vec<crate::deploy::outcome::InstanceOutcome>>, DeployError> {
     let timeout = dep.timeout;
     if plan.leaves_target_group {
         // (An extra batch is not listed yet.)
         deregister_listed(dep.aws, dep.target_group, instances).await?;
-        wait_targets(dep.aws, dep.target_group, instances, timeout, drained)
-            .await?
-            .map_err(|still| {
-                DeployError::Refused(format!(
+        match wait_targets_while_held(
+            dep.aws,
+            dep.target_group,
+            instances,
+            timeout,
+            dep.lost,
+            drained,
+        )
+        .await?
+        {
+            Waited::Done => {}
+            Waited::LostLock => return Ok(None),
+            Waited::Pending(still) => {
+                return Err(DeployError::Refused(format!(
                     "instances {} were still draining from the target group after {} s",
                     still.join(", "),
                     timeout.as_secs()
-                ))
-            })?;
+                )))
+            }
+        }
         on_event(DeployEvent::Deregistered {
             instances: instances.to_vec(),
         });
     }
-    let outcomes = run_batch(dep, id, &plan.leader, previous, instances, on_event).await?;
+    let Some(outcomes) = run_batch_while_held(
+        dep,
+        id,
+        &plan.leader,
+        previous,
+        instances,
+        Some(dep.lost),
+        on_event,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
     // Every instance that serves something goes back behind the load balancer: a failed one
     // still serves the previous version.
     let serving: Vec<String> = outcomes
@@ -137,18 +168,27 @@ async fn run_one(
         elbv2::register(&dep.aws.elbv2, dep.target_group, &serving).await?;
     }
     if !serving.is_empty() {
-        wait_targets(dep.aws, dep.target_group, &serving, timeout, |t| {
-            dep.passes(t)
-        })
+        match wait_targets_while_held(
+            dep.aws,
+            dep.target_group,
+            &serving,
+            timeout,
+            dep.lost,
+            |t| dep.passes(t),
+        )
         .await?
-        .map_err(|still| {
-            DeployError::Refused(format!(
-                "instances {} did not become healthy in the target group within {} s",
-                still.join(", "),
-                timeout.as_secs()
-            ))
-        })?;
+        {
+            Waited::Done => {}
+            Waited::LostLock => return Ok(None),
+            Waited::Pending(still) => {
+                return Err(DeployError::Refused(format!(
+                    "instances {} did not become healthy in the target group within {} s",
+                    still.join(", "),
+                    timeout.as_secs()
+                )))
+            }
+        }
         on_event(DeployEvent::Registered { instances: serving });
     }
-    Ok(outcomes)
+    Ok(Some(outcomes))
 }

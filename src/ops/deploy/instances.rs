@@ -5,8 +5,15 @@
 use super::{DeployError, DeployEvent, Deployment};
 use crate::aws::{ssm, Poll, Poller};
 use crate::deploy::outcome::{from_report, timed_out, unreadable, InstanceOutcome};
+use crate::interrupt::Interrupt;
 use crate::platform::command::deploy_script;
 use std::collections::BTreeMap;
+
+/// The comment of deployment `id`'s Run Commands (which instances it was sent to is found by
+/// it).
+pub(crate) fn comment(application: &str, environment: &str, id: u64) -> String {
+    format!("beanpole deploy {application}/{environment} #{id}")
+}
 
 /// Sends deployment `id` to `instances` (`leader` runs `leader_only` container commands) and
 /// waits for each instance's report, at most the deployment's timeout.
@@ -18,8 +25,26 @@ pub(crate) async fn run_batch(
     instances: &[String],
     on_event: &mut dyn FnMut(DeployEvent),
 ) -> Result<Vec<InstanceOutcome>, DeployError> {
+    Ok(
+        run_batch_while_held(dep, id, leader, previous, instances, None, on_event)
+            .await?
+            .unwrap_or_default(),
+    )
+}
+
+/// [`run_batch`] that stops waiting (`None`) as soon as `lost` is raised: a command that lost
+/// its lock changes nothing more, and the next command undoes the batch.
+pub(crate) async fn run_batch_while_held(
+    dep: &Deployment<'_>,
+    id: u64,
+    leader: &str,
+    previous: &str,
+    instances: &[String],
+    lost: Option<&Interrupt>,
+    on_event: &mut dyn FnMut(DeployEvent),
+) -> Result<Option<Vec<InstanceOutcome>>, DeployError> {
     let (application, environment) = (dep.application, dep.env.name.as_str());
-    let comment = format!("beanpole deploy {application}/{environment} #{id}");
+    let comment = comment(application, environment, id);
     let timeout_secs = u32::try_from(dep.timeout.as_secs()).unwrap_or(u32::MAX);
     let followers: Vec<String> = instances
         .iter()
@@ -83,7 +108,14 @@ pub(crate) async fn run_batch(
         if outcomes.len() == instances.len() {
             break;
         }
-        if !poller.pause().await {
+        let more = match lost {
+            Some(lost) => poller.pause_unless(lost).await,
+            None => poller.pause().await,
+        };
+        if lost.is_some_and(Interrupt::is_raised) {
+            return Ok(None);
+        }
+        if !more {
             for instance in instances {
                 if !outcomes.contains_key(instance) {
                     let outcome = timed_out(
@@ -98,8 +130,10 @@ pub(crate) async fn run_batch(
             break;
         }
     }
-    Ok(instances
-        .iter()
-        .filter_map(|i| outcomes.remove(i))
-        .collect())
+    Ok(Some(
+        instances
+            .iter()
+            .filter_map(|i| outcomes.remove(i))
+            .collect(),
+    ))
 }

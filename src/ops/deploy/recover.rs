@@ -21,7 +21,7 @@
 
 use super::{rollback, targets, DeployError, DeployEvent, Deployment};
 use crate::aws::store::{Store, Tagged};
-use crate::aws::{autoscaling, Aws, Poll, Poller};
+use crate::aws::{autoscaling, ssm, Aws, Poll, Poller};
 use crate::bucket::{DeploymentRecord, EnvironmentPointer};
 use crate::deploy::outcome::RollbackOutcome;
 use crate::duration::now_unix;
@@ -260,11 +260,12 @@ pub(crate) async fn undo(
     Ok(undone)
 }
 
-/// Which of `in_service` took a dead deployment's version: a successful report, or a step
-/// under way with no report (killed mid-way; the rollback waits for its engine on the
-/// instance).
+/// Which of `in_service` took (or may still be taking) a dead deployment's version: every
+/// instance its Run Commands were sent to, or that shows a step under way, unless its report
+/// says it failed (its engine put the previous version back). The rollback waits for an engine
+/// still at work on an instance: it deploys after it.
 async fn took_version(
-    _aws: &Aws,
+    aws: &Aws,
     store: &Store,
     env: &Environment,
     record: &DeploymentRecord,
@@ -274,7 +275,12 @@ async fn took_version(
     let keys = store
         .report_keys(application, &env.name, record.deployment_id)
         .await?;
-    let mut took: Vec<String> = keys.in_progress.into_iter().collect();
+    let sent = ssm::instances_sent(
+        &aws.ssm,
+        &super::instances::comment(application, &env.name, record.deployment_id),
+    )
+    .await?;
+    let mut took: Vec<String> = keys.in_progress.into_iter().chain(sent).collect();
     for instance in keys.reported {
         let report = store
             .report(application, &env.name, record.deployment_id, &instance)
@@ -282,6 +288,8 @@ async fn took_version(
             .and_then(Result::ok);
         if report.is_some_and(|r| r.succeeded()) {
             took.push(instance);
+        } else {
+            took.retain(|i| i != &instance);
         }
     }
     took.retain(|i| in_service.contains(i));

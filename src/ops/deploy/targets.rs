@@ -5,6 +5,7 @@
 
 use super::DeployEvent;
 use crate::aws::{elbv2, Aws, AwsError, Poll, Poller};
+use crate::interrupt::Interrupt;
 use crate::status::TargetState;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -75,6 +76,35 @@ pub async fn wait_targets(
     timeout: Duration,
     done: impl Fn(Option<TargetState>) -> bool,
 ) -> Result<Result<(), Vec<String>>, AwsError> {
+    let never = Interrupt::new();
+    Ok(
+        match wait_targets_while_held(aws, target_group, instances, timeout, &never, done).await? {
+            Waited::Pending(pending) => Err(pending),
+            // (`never` is never raised.)
+            Waited::Done | Waited::LostLock => Ok(()),
+        },
+    )
+}
+
+/// How a wait on target states ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waited {
+    Done,
+    /// The instances for which it never held.
+    Pending(Vec<String>),
+    /// The command lost its lock meanwhile: it stops waiting, and changes nothing more.
+    LostLock,
+}
+
+/// [`wait_targets`] that stops as soon as `lost` is raised.
+pub async fn wait_targets_while_held(
+    aws: &Aws,
+    target_group: &str,
+    instances: &[String],
+    timeout: Duration,
+    lost: &Interrupt,
+    done: impl Fn(Option<TargetState>) -> bool,
+) -> Result<Waited, AwsError> {
     let mut poller = Poller::new(timeout, Poll::every(POLL));
     loop {
         let now = states(aws, target_group).await?;
@@ -84,10 +114,14 @@ pub async fn wait_targets(
             .cloned()
             .collect();
         if pending.is_empty() {
-            return Ok(Ok(()));
+            return Ok(Waited::Done);
         }
-        if !poller.pause().await {
-            return Ok(Err(pending));
+        let more = poller.pause_unless(lost).await;
+        if lost.is_raised() {
+            return Ok(Waited::LostLock);
+        }
+        if !more {
+            return Ok(Waited::Pending(pending));
         }
     }
 }

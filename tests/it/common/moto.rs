@@ -136,7 +136,10 @@ impl Moto {
         .expect("write to the proxy");
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer);
-        assert!(answer.contains("armed"), "the proxy did not take the faults: {answer}");
+        assert!(
+            answer.contains("armed"),
+            "the proxy did not take the faults: {answer}"
+        );
     }
 
     /// Where beanpole should send its calls.
