@@ -41,12 +41,14 @@ pub async fn read(
         );
     }
     for request in requests {
-        let mut pages = request.into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for group in page.op("DescribeAutoScalingGroups")?.auto_scaling_groups() {
-                if let Some(name) = group.auto_scaling_group_name() {
-                    groups.insert(name.to_string(), group.clone());
-                }
+        let pages = request.into_paginator().send();
+        let listed = super::paginated(pages, "DescribeAutoScalingGroups", |page| {
+            page.auto_scaling_groups.unwrap_or_default()
+        })
+        .await?;
+        for group in listed {
+            if let Some(name) = group.auto_scaling_group_name() {
+                groups.insert(name.to_string(), group.clone());
             }
         }
     }
@@ -333,11 +335,9 @@ pub async fn wait_serving(
 pub async fn update_group(
     aws: &super::Aws,
     name: &str,
-    before: &Attributes,
-    after: &Attributes,
-    old_tags: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
+    change: &super::Change<'_>,
 ) -> Result<(), AwsError> {
+    let (before, after, old_tags, tags) = change.parts();
     super::retry_while(
         ErrorClass::NotYetPropagated,
         aws.waits.iam_propagation,
@@ -384,31 +384,29 @@ pub async fn update_group(
             .await
             .op("DetachLoadBalancerTargetGroups")?;
     }
-    let changes = super::tag_changes(old_tags, tags);
-    if !changes.set.is_empty() {
-        aws.autoscaling
-            .create_or_update_tags()
-            .set_tags(Some(tag_list(name, &changes.set)))
-            .send()
-            .await
-            .op("CreateOrUpdateTags")?;
-    }
-    if !changes.remove.is_empty() {
-        let gone: BTreeMap<String, String> = changes
-            .remove
-            .into_iter()
-            .map(|k| {
-                let v = old_tags.get(&k).cloned().unwrap_or_default();
-                (k, v)
-            })
-            .collect();
-        aws.autoscaling
-            .delete_tags()
-            .set_tags(Some(tag_list(name, &gone)))
-            .send()
-            .await
-            .op("DeleteTags")?;
-    }
+    super::retag(
+        old_tags,
+        tags,
+        |set| async move {
+            aws.autoscaling
+                .create_or_update_tags()
+                .set_tags(Some(tag_list(name, &set)))
+                .send()
+                .await
+                .op("CreateOrUpdateTags")
+                .map(drop)
+        },
+        |gone| async move {
+            aws.autoscaling
+                .delete_tags()
+                .set_tags(Some(tag_list(name, &gone)))
+                .send()
+                .await
+                .op("DeleteTags")
+                .map(drop)
+        },
+    )
+    .await?;
     // The instances this change launches are waited for by the step after it
     // (`StepWork::AwaitReady`), so the scaling policies need not wait.
     Ok(())
@@ -426,9 +424,8 @@ pub async fn delete_group(aws: &super::Aws, name: &str) -> Result<(), AwsError> 
             .op("DeleteAutoScalingGroup")
     })
     .await;
-    match deleted {
-        Err(e) if e.is_not_found() => return Ok(()),
-        other => other.map(|_| ())?,
+    if super::present(deleted)?.is_none() {
+        return Ok(());
     }
     super::wait_for(
         &format!("Auto Scaling group {name}"),
@@ -596,8 +593,7 @@ async fn groups_tagged(
     client: &Client,
     application: &str,
 ) -> Result<Vec<AutoScalingGroup>, AwsError> {
-    let mut found = Vec::new();
-    let mut pages = client
+    let pages = client
         .describe_auto_scaling_groups()
         .filters(
             Filter::builder()
@@ -607,10 +603,10 @@ async fn groups_tagged(
         )
         .into_paginator()
         .send();
-    while let Some(page) = pages.next().await {
-        found.extend_from_slice(page.op("DescribeAutoScalingGroups")?.auto_scaling_groups());
-    }
-    Ok(found)
+    super::paginated(pages, "DescribeAutoScalingGroups", |page| {
+        page.auto_scaling_groups.unwrap_or_default()
+    })
+    .await
 }
 
 /// Every group tagged with `application`.

@@ -248,11 +248,9 @@ pub async fn create_security_group(
 pub async fn update_security_group(
     client: &aws_sdk_ec2::Client,
     id: &str,
-    before: &Attributes,
-    after: &Attributes,
-    old_tags: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
+    change: &super::Change<'_>,
 ) -> Result<(), AwsError> {
+    let (before, after, old_tags, tags) = change.parts();
     let have = rules(before.get("ingress"));
     let want = rules(after.get("ingress"));
     let add: Vec<IpPermission> = want
@@ -293,32 +291,32 @@ pub async fn retag(
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let changes = super::tag_changes(old, new);
-    if !changes.set.is_empty() {
-        client
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(tag_list(&changes.set)))
-            .send()
-            .await
-            .op("CreateTags")?;
-    }
-    if !changes.remove.is_empty() {
-        client
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(
-                changes
-                    .remove
-                    .iter()
-                    .map(|k| Tag::builder().key(k).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .op("DeleteTags")?;
-    }
-    Ok(())
+    super::retag(
+        old,
+        new,
+        |set| async move {
+            client
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(tag_list(&set)))
+                .send()
+                .await
+                .op("CreateTags")
+                .map(drop)
+        },
+        |gone| async move {
+            let keys = gone.keys().map(|k| Tag::builder().key(k).build()).collect();
+            client
+                .delete_tags()
+                .resources(id)
+                .set_tags(Some(keys))
+                .send()
+                .await
+                .op("DeleteTags")
+                .map(drop)
+        },
+    )
+    .await
 }
 
 /// Revokes every ingress rule (so that no other group's rule keeps this one alive) and

@@ -5,9 +5,9 @@ use super::{AwsError, Sdk};
 use crate::graph::{Address, ResourceKind};
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, IpAddressType, LoadBalancerAttribute,
+    Action, ActionTypeEnum, Certificate, IpAddressType, LoadBalancer, LoadBalancerAttribute,
     LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Matcher, ProtocolEnum,
-    RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetTypeEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, Tag, TargetGroup, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::future::try_join_all;
@@ -29,6 +29,46 @@ fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
+/// The load balancers whose name `keep` accepts: one paginated listing.
+pub async fn load_balancers(
+    client: &Client,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<LoadBalancer>, AwsError> {
+    let pages = client
+        .describe_load_balancers()
+        .page_size(400)
+        .into_paginator()
+        .send();
+    super::paginated(pages, "DescribeLoadBalancers", |page| {
+        page.load_balancers
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|lb| keep(lb.load_balancer_name().unwrap_or_default()))
+            .collect()
+    })
+    .await
+}
+
+/// The target groups whose name `keep` accepts: one paginated listing.
+pub async fn target_groups(
+    client: &Client,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<TargetGroup>, AwsError> {
+    let pages = client
+        .describe_target_groups()
+        .page_size(400)
+        .into_paginator()
+        .send();
+    super::paginated(pages, "DescribeTargetGroups", |page| {
+        page.target_groups
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|tg| keep(tg.target_group_name().unwrap_or_default()))
+            .collect()
+    })
+    .await
+}
+
 /// Load balancers, target groups and listeners named as Beanpole names them (or as one of
 /// `lb_names`/`tg_names`): one paginated listing per kind, tags in batches of 20, and the
 /// per-balancer listener and attribute reads concurrently.
@@ -37,34 +77,14 @@ pub async fn read(
     lb_names: &[String],
     tg_names: &[String],
 ) -> Result<Vec<LiveResource>, AwsError> {
-    let mut balancers = Vec::new();
-    let mut pages = client
-        .describe_load_balancers()
-        .page_size(400)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for lb in page.op("DescribeLoadBalancers")?.load_balancers() {
-            let name = lb.load_balancer_name().unwrap_or_default();
-            if lb_names.iter().any(|n| n == name) || looks_like_ours(name) {
-                balancers.push(lb.clone());
-            }
-        }
-    }
-    let mut groups = Vec::new();
-    let mut pages = client
-        .describe_target_groups()
-        .page_size(400)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for tg in page.op("DescribeTargetGroups")?.target_groups() {
-            let name = tg.target_group_name().unwrap_or_default();
-            if tg_names.iter().any(|n| n == name) || looks_like_ours(name) {
-                groups.push(tg.clone());
-            }
-        }
-    }
+    let balancers = load_balancers(client, |name| {
+        lb_names.iter().any(|n| n == name) || looks_like_ours(name)
+    })
+    .await?;
+    let groups = target_groups(client, |name| {
+        tg_names.iter().any(|n| n == name) || looks_like_ours(name)
+    })
+    .await?;
     let details = try_join_all(balancers.iter().map(|lb| async move {
         let arn = lb.load_balancer_arn().unwrap_or_default();
         let (listeners, attributes) = futures::try_join!(
@@ -417,26 +437,31 @@ pub async fn retag(
     old: &BTreeMap<String, String>,
     new: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
-    let changes = super::tag_changes(old, new);
-    if !changes.set.is_empty() {
-        client
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(tag_list(&changes.set)))
-            .send()
-            .await
-            .op("AddTags")?;
-    }
-    if !changes.remove.is_empty() {
-        client
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(changes.remove))
-            .send()
-            .await
-            .op("RemoveTags")?;
-    }
-    Ok(())
+    super::retag(
+        old,
+        new,
+        |set| async move {
+            client
+                .add_tags()
+                .resource_arns(arn)
+                .set_tags(Some(tag_list(&set)))
+                .send()
+                .await
+                .op("AddTags")
+                .map(drop)
+        },
+        |gone| async move {
+            client
+                .remove_tags()
+                .resource_arns(arn)
+                .set_tag_keys(Some(gone.into_keys().collect()))
+                .send()
+                .await
+                .op("RemoveTags")
+                .map(drop)
+        },
+    )
+    .await
 }
 
 /// Creates the load balancer and waits until it is active.
@@ -544,11 +569,9 @@ pub async fn wait_active(aws: &super::Aws, arn: &str, name: &str) -> Result<(), 
 pub async fn update_load_balancer(
     client: &Client,
     arn: &str,
-    before: &Attributes,
-    after: &Attributes,
-    old_tags: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
+    change: &super::Change<'_>,
 ) -> Result<(), AwsError> {
+    let (before, after, old_tags, tags) = change.parts();
     let differs = |key: &str| {
         let canonical = |v: Option<&Value>| {
             crate::reconcile::plan::canonical(
@@ -586,16 +609,15 @@ pub async fn update_load_balancer(
 /// Deletes the load balancer (its listeners go with it) and waits until it is gone, so that
 /// its security group can follow.
 pub async fn delete_load_balancer(aws: &super::Aws, arn: &str, name: &str) -> Result<(), AwsError> {
-    match aws
+    let deleted = aws
         .elbv2
         .delete_load_balancer()
         .load_balancer_arn(arn)
         .send()
         .await
-        .op("DeleteLoadBalancer")
-    {
-        Err(e) if e.is_not_found() => return Ok(()),
-        other => other.map(|_| ())?,
+        .op("DeleteLoadBalancer");
+    if super::present(deleted)?.is_none() {
+        return Ok(());
     }
     super::wait_for(
         &format!("load balancer {name}"),
@@ -603,19 +625,17 @@ pub async fn delete_load_balancer(aws: &super::Aws, arn: &str, name: &str) -> Re
         aws.waits.load_balancer_active,
         aws.waits.poll,
         || async {
-            match aws
+            let listed = aws
                 .elbv2
                 .describe_load_balancers()
                 .load_balancer_arns(arn)
                 .send()
                 .await
-                .op("DescribeLoadBalancers")
-            {
-                Ok(out) if out.load_balancers().is_empty() => Ok(Some(())),
-                Ok(_) => Ok(None),
-                Err(e) if e.is_not_found() => Ok(Some(())),
-                Err(e) => Err(e),
-            }
+                .op("DescribeLoadBalancers");
+            Ok(match super::present(listed)? {
+                Some(out) if !out.load_balancers().is_empty() => None,
+                _ => Some(()),
+            })
         },
     )
     .await
@@ -731,21 +751,18 @@ pub async fn target_health(
 
 /// The ARN of the target group named `name`, if there is one.
 pub async fn target_group_arn(client: &Client, name: &str) -> Result<Option<String>, AwsError> {
-    match client
+    let listed = client
         .describe_target_groups()
         .names(name)
         .send()
         .await
-        .op("DescribeTargetGroups")
-    {
-        Ok(out) => Ok(out
-            .target_groups()
+        .op("DescribeTargetGroups");
+    Ok(super::present(listed)?.and_then(|out| {
+        out.target_groups()
             .first()
             .and_then(|g| g.target_group_arn())
-            .map(str::to_string)),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+            .map(str::to_string)
+    }))
 }
 
 fn instance_targets(
@@ -920,19 +937,11 @@ pub async fn temporary_target_groups(
     application: &str,
     environment: &str,
 ) -> Result<Vec<String>, AwsError> {
-    let mut arns = Vec::new();
-    let mut pages = client
-        .describe_target_groups()
-        .page_size(400)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for tg in page.op("DescribeTargetGroups")?.target_groups() {
-            if looks_like_ours(tg.target_group_name().unwrap_or_default()) {
-                arns.extend(tg.target_group_arn().map(str::to_string));
-            }
-        }
-    }
+    let arns: Vec<String> = target_groups(client, looks_like_ours)
+        .await?
+        .iter()
+        .filter_map(|tg| tg.target_group_arn().map(str::to_string))
+        .collect();
     let mut found = Vec::new();
     for chunk in arns.chunks(TAGS_PER_CALL) {
         let out = client

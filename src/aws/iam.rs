@@ -202,16 +202,14 @@ pub async fn create_role(
         .await
         .op("CreateRole")?;
     let arn = created.role().map(|r| r.arn().to_string());
-    let nothing = Attributes::new();
-    update_role(
-        client,
-        name,
-        &nothing,
-        attributes,
-        &BTreeMap::new(),
-        &BTreeMap::new(),
-    )
-    .await?;
+    let (nothing, untagged) = (Attributes::new(), BTreeMap::new());
+    let change = super::Change {
+        before: &nothing,
+        after: attributes,
+        old_tags: &untagged,
+        tags: &untagged,
+    };
+    update_role(client, name, &change).await?;
     Ok(BTreeMap::from([
         ("name".to_string(), json!(name)),
         ("arn".to_string(), json!(arn)),
@@ -223,11 +221,9 @@ pub async fn create_role(
 pub async fn update_role(
     client: &Client,
     name: &str,
-    before: &Attributes,
-    after: &Attributes,
-    old_tags: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
+    change: &super::Change<'_>,
 ) -> Result<(), AwsError> {
+    let (before, after, old_tags, tags) = change.parts();
     if !before.is_empty() && before.get("assume_role_policy") != after.get("assume_role_policy") {
         client
             .update_assume_role_policy()
@@ -283,25 +279,31 @@ pub async fn update_role(
             .op("DetachRolePolicy")?;
     }
     if !old_tags.is_empty() {
-        let changes = super::tag_changes(old_tags, tags);
-        if !changes.set.is_empty() {
-            client
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(tag_list(&changes.set)?))
-                .send()
-                .await
-                .op("TagRole")?;
-        }
-        if !changes.remove.is_empty() {
-            client
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(changes.remove))
-                .send()
-                .await
-                .op("UntagRole")?;
-        }
+        super::retag(
+            old_tags,
+            tags,
+            |set| async move {
+                client
+                    .tag_role()
+                    .role_name(name)
+                    .set_tags(Some(tag_list(&set)?))
+                    .send()
+                    .await
+                    .op("TagRole")
+                    .map(drop)
+            },
+            |gone| async move {
+                client
+                    .untag_role()
+                    .role_name(name)
+                    .set_tag_keys(Some(gone.into_keys().collect()))
+                    .send()
+                    .await
+                    .op("UntagRole")
+                    .map(drop)
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -309,30 +311,32 @@ pub async fn update_role(
 /// Empties the role (profiles, managed and inline policies) and deletes it.
 pub async fn delete_role(aws: &super::Aws, name: &str) -> Result<(), AwsError> {
     let client = &aws.iam;
-    let profiles = match client
-        .list_instance_profiles_for_role()
-        .role_name(name)
-        .send()
-        .await
-        .op("ListInstanceProfilesForRole")
-    {
-        Err(e) if e.is_not_found() => return Ok(()),
-        other => other?,
+    let Some(profiles) = super::present(
+        client
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .send()
+            .await
+            .op("ListInstanceProfilesForRole"),
+    )?
+    else {
+        return Ok(());
     };
     for profile in profiles.instance_profiles() {
         remove_role(client, profile.instance_profile_name(), name).await?;
     }
     // The role may disappear between these calls (a destroy whose earlier answer was lost, or
     // one running beside this one): a role that is not there any more counts as deleted.
-    let attached = match client
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .op("ListAttachedRolePolicies")
-    {
-        Err(e) if e.is_not_found() => return Ok(()),
-        other => other?,
+    let Some(attached) = super::present(
+        client
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .op("ListAttachedRolePolicies"),
+    )?
+    else {
+        return Ok(());
     };
     for policy in attached.attached_policies() {
         if let Some(arn) = policy.policy_arn() {
@@ -347,15 +351,16 @@ pub async fn delete_role(aws: &super::Aws, name: &str) -> Result<(), AwsError> {
             )?;
         }
     }
-    let inline = match client
-        .list_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .op("ListRolePolicies")
-    {
-        Err(e) if e.is_not_found() => return Ok(()),
-        other => other?,
+    let Some(inline) = super::present(
+        client
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .op("ListRolePolicies"),
+    )?
+    else {
+        return Ok(());
     };
     for policy in inline.policy_names() {
         super::already_gone(
@@ -427,11 +432,9 @@ pub async fn create_instance_profile(
 pub async fn update_instance_profile(
     client: &Client,
     name: &str,
-    before: &Attributes,
-    after: &Attributes,
-    old_tags: &BTreeMap<String, String>,
-    tags: &BTreeMap<String, String>,
+    change: &super::Change<'_>,
 ) -> Result<(), AwsError> {
+    let (before, after, old_tags, tags) = change.parts();
     let have = before.get("role").and_then(Value::as_str);
     let want = after.get("role").and_then(Value::as_str);
     if have != want {
@@ -448,16 +451,31 @@ pub async fn update_instance_profile(
                 .op("AddRoleToInstanceProfile")?;
         }
     }
-    let changes = super::tag_changes(old_tags, tags);
-    if !changes.set.is_empty() {
-        client
-            .tag_instance_profile()
-            .instance_profile_name(name)
-            .set_tags(Some(tag_list(&changes.set)?))
-            .send()
-            .await
-            .op("TagInstanceProfile")?;
-    }
+    super::retag(
+        old_tags,
+        tags,
+        |set| async move {
+            client
+                .tag_instance_profile()
+                .instance_profile_name(name)
+                .set_tags(Some(tag_list(&set)?))
+                .send()
+                .await
+                .op("TagInstanceProfile")
+                .map(drop)
+        },
+        |gone| async move {
+            client
+                .untag_instance_profile()
+                .instance_profile_name(name)
+                .set_tag_keys(Some(gone.into_keys().collect()))
+                .send()
+                .await
+                .op("UntagInstanceProfile")
+                .map(drop)
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -312,12 +312,38 @@ where
     }
 }
 
+/// Every item a paginated listing's pages yield through `items`, in order, the pages read one
+/// after another; the first error is named by `operation`.
+pub async fn paginated<O, E, R, T>(
+    mut pages: aws_smithy_async::future::pagination_stream::PaginationStream<
+        Result<O, SdkError<E, R>>,
+    >,
+    operation: &'static str,
+    mut items: impl FnMut(O) -> Vec<T>,
+) -> Result<Vec<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await {
+        found.extend(items(page.op(operation)?));
+    }
+    Ok(found)
+}
+
+/// The one rule for what AWS says is not there: absent (`None`), not an error.
+pub fn present<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// For deletes: a resource that is already gone counts as deleted.
 pub fn already_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    present(result).map(drop)
 }
 
 /// Retries `attempt` while it fails with `class`, with exponential backoff, for at most
@@ -516,6 +542,61 @@ pub fn tag_changes(
             .cloned()
             .collect(),
     }
+}
+
+/// An update of a live resource: its attributes and tags as they are (`before`, `old_tags`)
+/// and as they should be (`after`, `tags`).
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub before: &'a crate::reconcile::Attributes,
+    pub after: &'a crate::reconcile::Attributes,
+    pub old_tags: &'a std::collections::BTreeMap<String, String>,
+    pub tags: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Change<'a> {
+    /// (before, after, old tags, tags)
+    pub fn parts(
+        &self,
+    ) -> (
+        &'a crate::reconcile::Attributes,
+        &'a crate::reconcile::Attributes,
+        &'a std::collections::BTreeMap<String, String>,
+        &'a std::collections::BTreeMap<String, String>,
+    ) {
+        (self.before, self.after, self.old_tags, self.tags)
+    }
+}
+
+/// Sets a resource's tags from `old` to exactly `new`, AWS's own `aws:` tags left alone, with
+/// its service's two calls: `set` adds or changes tags, `remove` deletes the keys given (with
+/// the values they had, for the services that want them).
+pub async fn retag<Set, Remove>(
+    old: &std::collections::BTreeMap<String, String>,
+    new: &std::collections::BTreeMap<String, String>,
+    set: impl FnOnce(std::collections::BTreeMap<String, String>) -> Set,
+    remove: impl FnOnce(std::collections::BTreeMap<String, String>) -> Remove,
+) -> Result<(), AwsError>
+where
+    Set: std::future::Future<Output = Result<(), AwsError>>,
+    Remove: std::future::Future<Output = Result<(), AwsError>>,
+{
+    let changes = tag_changes(old, new);
+    if !changes.set.is_empty() {
+        set(changes.set).await?;
+    }
+    if !changes.remove.is_empty() {
+        let gone = changes
+            .remove
+            .into_iter()
+            .map(|k| {
+                let v = old.get(&k).cloned().unwrap_or_default();
+                (k, v)
+            })
+            .collect();
+        remove(gone).await?;
+    }
+    Ok(())
 }
 
 /// Tags as a sorted map, from any service's (key, value) pairs.

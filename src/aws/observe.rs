@@ -33,21 +33,13 @@ pub async fn observe(
     aws: &Aws,
     lookups: &[Lookup],
 ) -> Result<(Vec<Observation>, BTreeMap<String, Zone>), AwsError> {
-    let mut balancers = BTreeMap::new();
-    let mut pages = aws
-        .elbv2
-        .describe_load_balancers()
-        .page_size(400)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for lb in page.op("DescribeLoadBalancers")?.load_balancers() {
-            let name = lb.load_balancer_name().unwrap_or_default();
-            if lookups.iter().any(|l| l.load_balancer == name) {
-                balancers.insert(name.to_string(), lb.clone());
-            }
-        }
-    }
+    let balancers: BTreeMap<String, _> = super::elbv2::load_balancers(&aws.elbv2, |name| {
+        lookups.iter().any(|l| l.load_balancer == name)
+    })
+    .await?
+    .into_iter()
+    .map(|lb| (lb.load_balancer_name().unwrap_or_default().to_string(), lb))
+    .collect();
     let arns: Vec<String> = balancers
         .values()
         .filter_map(|b| b.load_balancer_arn().map(str::to_string))
@@ -69,24 +61,18 @@ pub async fn observe(
         }
     }
 
-    let mut groups = BTreeMap::new();
-    let mut pages = aws
-        .elbv2
-        .describe_target_groups()
-        .page_size(400)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        for tg in page.op("DescribeTargetGroups")?.target_groups() {
-            let name = tg.target_group_name().unwrap_or_default();
-            if lookups.iter().any(|l| l.target_group == name) {
-                groups.insert(
-                    name.to_string(),
-                    tg.target_group_arn().unwrap_or_default().to_string(),
-                );
-            }
-        }
-    }
+    let groups: BTreeMap<String, String> = super::elbv2::target_groups(&aws.elbv2, |name| {
+        lookups.iter().any(|l| l.target_group == name)
+    })
+    .await?
+    .into_iter()
+    .map(|tg| {
+        (
+            tg.target_group_name().unwrap_or_default().to_string(),
+            tg.target_group_arn().unwrap_or_default().to_string(),
+        )
+    })
+    .collect();
     let health = try_join_all(groups.iter().map(|(name, arn)| async move {
         let targets = super::elbv2::target_health(&aws.elbv2, arn).await?;
         Ok::<_, AwsError>((name.clone(), targets))

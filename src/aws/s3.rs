@@ -115,16 +115,14 @@ pub async fn configure_bucket(
 /// already gone counts as deleted.
 pub async fn delete_bucket(client: &aws_sdk_s3::Client, name: &str) -> Result<(), AwsError> {
     loop {
-        let listed = match client
+        let listed = client
             .list_objects_v2()
             .bucket(name)
             .send()
             .await
-            .op("ListObjectsV2")
-        {
-            Ok(listed) => listed,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+            .op("ListObjectsV2");
+        let Some(listed) = super::present(listed)? else {
+            return Ok(());
         };
         let keys: Vec<aws_sdk_s3::types::ObjectIdentifier> = listed
             .contents()
@@ -226,66 +224,59 @@ pub async fn read_bucket(
             )))
         }
     }
-    let tags: BTreeMap<String, String> = match client
+    let tagging = client
         .get_bucket_tagging()
         .bucket(name)
         .send()
         .await
-        .op("GetBucketTagging")
-    {
-        Ok(out) => out
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect(),
-        Err(e) if e.is_not_found() => BTreeMap::new(),
-        Err(e) => return Err(e),
-    };
-    let blocked = match client
+        .op("GetBucketTagging");
+    let tags: BTreeMap<String, String> = super::present(tagging)?
+        .map(|out| {
+            out.tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let block = client
         .get_public_access_block()
         .bucket(name)
         .send()
         .await
-        .op("GetPublicAccessBlock")
-    {
-        Ok(out) => out.public_access_block_configuration().is_some_and(|c| {
+        .op("GetPublicAccessBlock");
+    let blocked = super::present(block)?.is_some_and(|out| {
+        out.public_access_block_configuration().is_some_and(|c| {
             c.block_public_acls() == Some(true)
                 && c.ignore_public_acls() == Some(true)
                 && c.block_public_policy() == Some(true)
                 && c.restrict_public_buckets() == Some(true)
-        }),
-        Err(e) if e.is_not_found() => false,
-        Err(e) => return Err(e),
-    };
-    let encryption = match client
+        })
+    });
+    let configured = client
         .get_bucket_encryption()
         .bucket(name)
         .send()
         .await
-        .op("GetBucketEncryption")
-    {
-        Ok(out) => out
-            .server_side_encryption_configuration()
-            .and_then(|c| c.rules().first())
-            .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| d.sse_algorithm().as_str().to_string())
-            .map(Value::String)
-            .unwrap_or(Value::Null),
-        Err(e) if e.is_not_found() => Value::Null,
-        Err(e) => return Err(e),
-    };
+        .op("GetBucketEncryption");
+    let encryption = super::present(configured)?
+        .and_then(|out| {
+            out.server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())
+                .and_then(|r| r.apply_server_side_encryption_by_default())
+                .map(|d| Value::String(d.sse_algorithm().as_str().to_string()))
+        })
+        .unwrap_or(Value::Null);
     let engine_key = crate::platform::boot::engine_key(&crate::platform::engine_digest());
-    let engine = match client
+    let head = client
         .head_object()
         .bucket(name)
         .key(&engine_key)
         .send()
         .await
-        .op("HeadObject")
-    {
-        Ok(_) => json!(crate::platform::engine_digest()),
-        Err(e) if e.is_not_found() => Value::Null,
-        Err(e) => return Err(e),
+        .op("HeadObject");
+    let engine = match super::present(head)? {
+        Some(_) => json!(crate::platform::engine_digest()),
+        None => Value::Null,
     };
     let attributes = BTreeMap::from([
         ("block_public_access".to_string(), json!(blocked)),
@@ -348,23 +339,9 @@ pub async fn get(
     bucket: &str,
     key: &str,
 ) -> Result<Option<Vec<u8>>, AwsError> {
-    match client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .op("GetObject")
-    {
-        Ok(out) => out
-            .body
-            .collect()
-            .await
-            .map(|b| Some(b.into_bytes().to_vec()))
-            .map_err(|e| AwsError::Unexpected(format!("GetObject {key}: {e}"))),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(get_with_etag(client, bucket, key)
+        .await?
+        .map(|(bytes, _)| bytes))
 }
 
 /// Every key under `prefix`.
@@ -412,17 +389,13 @@ pub async fn delete(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Res
 
 /// Whether the bucket exists and can be read.
 pub async fn bucket_exists(client: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, AwsError> {
-    match client
+    let head = client
         .head_bucket()
         .bucket(bucket)
         .send()
         .await
-        .op("HeadBucket")
-    {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e),
-    }
+        .op("HeadBucket");
+    Ok(super::present(head)?.is_some())
 }
 
 /// Writes an object, replacing any of that key (for what is meant to change: an environment's
@@ -475,25 +448,22 @@ pub async fn get_with_etag(
     bucket: &str,
     key: &str,
 ) -> Result<Option<(Vec<u8>, String)>, AwsError> {
-    match client
+    let got = client
         .get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .op("GetObject")
-    {
-        Ok(out) => {
-            let etag = out.e_tag().unwrap_or_default().to_string();
-            out.body
-                .collect()
-                .await
-                .map(|b| Some((b.into_bytes().to_vec(), etag)))
-                .map_err(|e| AwsError::Unexpected(format!("GetObject {key}: {e}")))
-        }
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e),
-    }
+        .op("GetObject");
+    let Some(out) = super::present(got)? else {
+        return Ok(None);
+    };
+    let etag = out.e_tag().unwrap_or_default().to_string();
+    out.body
+        .collect()
+        .await
+        .map(|b| Some((b.into_bytes().to_vec(), etag)))
+        .map_err(|e| AwsError::Unexpected(format!("GetObject {key}: {e}")))
 }
 
 /// Replaces an object only if its ETag is still `etag`; the new ETag, or `None` when it

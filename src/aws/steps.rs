@@ -2,7 +2,7 @@
 //! one is ready), given the desired resource with its references resolved from the outputs of
 //! the steps before it. What each kind does is in `aws::kinds`.
 
-use super::kinds::ops;
+use super::kinds::{ops, Desired, Tags};
 use super::{Aws, AwsError};
 use crate::graph::Address;
 use crate::reconcile::plan::{desired_hash, resolve_attributes};
@@ -62,9 +62,13 @@ pub async fn run_step(aws: &Aws, work: &StepWork, outputs: &Outputs) -> Result<(
             let produced = outputs.snapshot();
             let desired = resolve_attributes(resource, &produced);
             let own = produced.get(&resource.address).cloned().unwrap_or_default();
-            ops(resource.kind)
-                .await_ready(aws, resource, &desired, &own)
-                .await
+            let to = Desired {
+                aws,
+                resource,
+                attributes: &desired,
+                tags: &resource.tags,
+            };
+            ops(resource.kind).await_ready(&to, &own).await
         }
         StepWork::Converge {
             resource,
@@ -84,27 +88,27 @@ pub async fn run_step(aws: &Aws, work: &StepWork, outputs: &Outputs) -> Result<(
                     resource.address
                 )));
             }
-            let mut tags = resource.tags.clone();
-            if !tags.is_empty() {
-                tags.insert(
-                    TAG_DESIRED_HASH.to_string(),
-                    desired_hash(resource.kind, &desired, &resource.tags),
-                );
-            }
+            let tags = tags_with_hash(resource, &desired);
+            let to = Desired {
+                aws,
+                resource,
+                attributes: &desired,
+                tags: &tags,
+            };
             let kind = ops(resource.kind);
             let produced = match (action, live) {
                 (Action::Update, Some(live)) => {
                     let mut out = live.outputs.clone();
-                    out.extend(kind.update(aws, resource, live, &desired, &tags).await?);
+                    out.extend(kind.update(&to, live).await?);
                     out
                 }
                 (Action::Replace, Some(live)) if live.aws_name == resource.aws_name => {
                     delete(aws, live).await?;
-                    kind.create(aws, resource, &desired, &tags).await?
+                    kind.create(&to).await?
                 }
                 // A replacement under a new name: the old one is deleted by a later step, once
                 // nothing uses it any more.
-                _ => kind.create(aws, resource, &desired, &tags).await?,
+                _ => kind.create(&to).await?,
             };
             outputs.publish(&resource.address, produced);
             Ok(())
@@ -125,14 +129,25 @@ pub async fn create_standalone(
     resource: &crate::graph::Resource,
 ) -> Result<Attributes, AwsError> {
     let desired = resolve_attributes(resource, &BTreeMap::new());
+    let tags = tags_with_hash(resource, &desired);
+    let to = Desired {
+        aws,
+        resource,
+        attributes: &desired,
+        tags: &tags,
+    };
+    ops(resource.kind).create(&to).await
+}
+
+/// The tags a resource carries: the spec's, and (on a tagged kind) the hash of its desired
+/// state, by which a later plan sees a change made outside Beanpole.
+fn tags_with_hash(resource: &crate::graph::Resource, desired: &Attributes) -> Tags {
     let mut tags = resource.tags.clone();
     if !tags.is_empty() {
         tags.insert(
             TAG_DESIRED_HASH.to_string(),
-            desired_hash(resource.kind, &desired, &resource.tags),
+            desired_hash(resource.kind, desired, &resource.tags),
         );
     }
-    ops(resource.kind)
-        .create(aws, resource, &desired, &tags)
-        .await
+    tags
 }

@@ -25,12 +25,7 @@ pub async fn events(spec: &SpecArgs, aws: &AwsArgs, args: &EventsArgs) -> i32 {
         limit: args.limit,
     };
     let report = or_exit!(list(opened.context(), &request).await.map_err(error));
-    for skipped in &report.unreadable {
-        eprintln!(
-            "warning: skipped {}",
-            super::printable(&skipped.to_string())
-        );
-    }
+    super::warn_skipped(&report.unreadable);
     if args.json {
         println!(
             "{}",

@@ -159,6 +159,13 @@ pub async fn open(spec: &SpecArgs, aws: &AwsArgs) -> Result<Opened, i32> {
     })
 }
 
+/// One warning per object of the bucket a listing skipped (not what Beanpole wrote).
+pub fn warn_skipped(skipped: &[crate::ops::Unreadable]) {
+    for object in skipped {
+        eprintln!("warning: skipped {}", printable(&object.to_string()));
+    }
+}
+
 /// Where the spec is and the values of its variables: shared by every command that reads a spec.
 #[derive(Debug, Clone, Args)]
 pub struct SpecArgs {

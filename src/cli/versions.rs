@@ -90,12 +90,7 @@ pub async fn list(spec_args: &SpecArgs, aws: &AwsArgs, args: &ListArgs) -> i32 {
     let (_, application, session) =
         or_exit!(open(spec_args, aws, args.application.as_deref()).await);
     let report = or_exit!(versions::list(&session, &application).await.map_err(error));
-    for skipped in &report.unreadable {
-        eprintln!(
-            "warning: skipped {}",
-            super::printable(&skipped.to_string())
-        );
-    }
+    super::warn_skipped(&report.unreadable);
     if args.json {
         println!(
             "{}",

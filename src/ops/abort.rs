@@ -11,7 +11,7 @@
 use super::deploy::recover::{settle, Undone};
 use super::deploy::{locate, DeployError, DeployEvent};
 use super::holder::{host, owner_gone};
-use super::lock::{hold, LockEvent, LockRequest};
+use super::lock::{hold, LockRequest};
 use super::Context;
 use crate::aws::store::Tagged;
 use crate::aws::{sts, Poll, Poller};
@@ -185,12 +185,10 @@ async fn undo_here(
         create_bucket: false,
     };
     let held = hold(
-        ctx.session,
-        ctx.graph,
+        ctx,
         std::slice::from_ref(&env.application),
         &lock,
-        ctx.interrupt,
-        &mut |e: LockEvent| on_event(AbortEvent::Deploy(DeployEvent::Lock(e))),
+        &mut |e| on_event(AbortEvent::Deploy(DeployEvent::Lock(e))),
     )
     .await?;
     let result = async {

@@ -128,14 +128,10 @@ pub(crate) async fn take_locks(
         wait,
         create_bucket,
     };
-    hold(
-        ctx.session,
-        ctx.graph,
-        &applications_of(ctx.compilation, &scope.environments),
-        &request,
-        ctx.interrupt,
-        &mut |e| on_event(ApplyEvent::Lock(e)),
-    )
+    let applications = applications_of(ctx.compilation, &scope.environments);
+    hold(ctx, &applications, &request, &mut |e| {
+        on_event(ApplyEvent::Lock(e))
+    })
     .await
 }
 

@@ -18,7 +18,7 @@
 //! first, exactly as that apply would (its tags and settings), so the apply then finds it.
 
 use super::holder::{host, owner_gone, this_process};
-use super::{OpError, Session};
+use super::{Context, OpError, Session};
 use crate::aws::store::{Store, Tagged};
 use crate::aws::{steps, AwsError};
 use crate::bucket::{Event, EventDetails, EventOutcome, LockRecord, Owner};
@@ -466,13 +466,12 @@ async fn renew(
 /// Takes the locks of several applications, in name order (so two commands never wait for
 /// each other); on a refusal, gives back those already taken.
 pub async fn hold(
-    session: &Session,
-    graph: &ResourceGraph,
+    ctx: Context<'_>,
     applications: &[String],
     request: &LockRequest,
-    interrupt: &Interrupt,
     on_event: &mut dyn FnMut(LockEvent),
 ) -> Result<Held, LockError> {
+    let (session, graph, interrupt) = (ctx.session, ctx.graph, ctx.interrupt);
     let mut names: Vec<String> = applications.to_vec();
     names.sort();
     names.dedup();

@@ -40,6 +40,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use crate::aws::store::Unreadable;
 pub use crate::duration::{now_unix, utc};
 
 /// Why an operation could not be done. The CLI renders these; each says what to do next.

@@ -357,26 +357,24 @@ fn moto_ops_deploy_called_from_the_library_is_refused_naming_the_holder() {
             .await
             .expect("a session on moto");
         // Another command holds the application's lock (an apply, in this process).
-        let holder = hold(
-            &session,
-            &graph,
-            &["pets-app".to_string()],
-            &LockRequest {
-                command: "apply".into(),
-                wait: false,
-                create_bucket: false,
-            },
-            &interrupt,
-            &mut |_| {},
-        )
-        .await
-        .expect("the lock, for the other command");
         let ctx = beanpole::ops::Context {
             compilation: &compilation,
             graph: &graph,
             session: &session,
             interrupt: &interrupt,
         };
+        let holder = hold(
+            ctx,
+            &["pets-app".to_string()],
+            &LockRequest {
+                command: "apply".into(),
+                wait: false,
+                create_bucket: false,
+            },
+            &mut |_| {},
+        )
+        .await
+        .expect("the lock, for the other command");
         let request = DeployRequest {
             environment: BLUE.into(),
             version: None,

@@ -1,69 +1,29 @@
 //! The Application Load Balancer: created without waiting (its listeners and CNAME need only
 //! its ARN and DNS name); `await_ready` waits for `active` in a step of its own.
 
-use super::{output, KindOps, Tags};
+use super::{output, Desired, Kind};
 use crate::aws::{elbv2, Aws, AwsError};
-use crate::graph::Resource;
 use crate::reconcile::{Attributes, LiveResource};
-use futures::future::BoxFuture;
 
 pub struct LoadBalancer;
 
-impl KindOps for LoadBalancer {
-    fn create<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            elbv2::create_load_balancer(aws, &resource.aws_name, desired, tags).await
-        })
+impl Kind for LoadBalancer {
+    async fn create(&self, to: &Desired<'_>) -> Result<Attributes, AwsError> {
+        elbv2::create_load_balancer(to.aws, &to.resource.aws_name, to.attributes, to.tags).await
     }
 
-    fn update<'a>(
-        &'a self,
-        aws: &'a Aws,
-        _resource: &'a Resource,
-        live: &'a LiveResource,
-        desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            elbv2::update_load_balancer(
-                &aws.elbv2,
-                &output(live, "arn"),
-                &live.attributes,
-                desired,
-                &live.tags,
-                tags,
-            )
-            .await?;
-            Ok(Attributes::new())
-        })
+    async fn update(&self, to: &Desired<'_>, live: &LiveResource) -> Result<Attributes, AwsError> {
+        let arn = output(live, "arn");
+        elbv2::update_load_balancer(&to.aws.elbv2, &arn, &to.change(live)).await?;
+        Ok(Attributes::new())
     }
 
-    fn delete<'a>(
-        &'a self,
-        aws: &'a Aws,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            elbv2::delete_load_balancer(aws, &output(live, "arn"), &live.aws_name).await
-        })
+    async fn delete(&self, aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
+        elbv2::delete_load_balancer(aws, &output(live, "arn"), &live.aws_name).await
     }
 
-    fn await_ready<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        _desired: &'a Attributes,
-        outputs: &'a Attributes,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            let arn = crate::aws::str_attr(outputs, "arn");
-            elbv2::wait_active(aws, arn, &resource.aws_name).await
-        })
+    async fn await_ready(&self, to: &Desired<'_>, outputs: &Attributes) -> Result<(), AwsError> {
+        let arn = crate::aws::str_attr(outputs, "arn");
+        elbv2::wait_active(to.aws, arn, &to.resource.aws_name).await
     }
 }

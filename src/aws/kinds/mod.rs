@@ -22,48 +22,109 @@ use crate::graph::{Resource, ResourceKind};
 use crate::reconcile::{Attributes, LiveResource};
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
+use std::future::Future;
 
 pub type Tags = BTreeMap<String, String>;
 
-/// What the shell does for one kind.
-pub trait KindOps: Sync {
-    /// Creates the resource with its tags; returns its outputs (ids, ARNs, names).
-    fn create<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>>;
+/// What a create, an update or a readiness wait works toward: a resource of the graph, its
+/// attributes with references resolved, the tags it carries.
+pub struct Desired<'a> {
+    pub aws: &'a Aws,
+    pub resource: &'a Resource,
+    pub attributes: &'a Attributes,
+    pub tags: &'a Tags,
+}
 
-    /// Brings a live resource to `desired` in place; returns the outputs that changed.
-    fn update<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        live: &'a LiveResource,
-        desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>>;
+impl Desired<'_> {
+    /// The update of `live` to this.
+    pub fn change<'a>(&'a self, live: &'a LiveResource) -> super::Change<'a> {
+        super::Change {
+            before: &live.attributes,
+            after: self.attributes,
+            old_tags: &live.tags,
+            tags: self.tags,
+        }
+    }
+}
+
+/// What the shell does for one kind (each kind's file implements it).
+pub trait Kind: Sync {
+    /// Creates the resource with its tags; returns its outputs (ids, ARNs, names).
+    fn create(&self, to: &Desired<'_>)
+        -> impl Future<Output = Result<Attributes, AwsError>> + Send;
+
+    /// Brings a live resource to `to` in place; returns the outputs that changed.
+    fn update(
+        &self,
+        to: &Desired<'_>,
+        live: &LiveResource,
+    ) -> impl Future<Output = Result<Attributes, AwsError>> + Send;
 
     /// Deletes an owned resource; one already gone counts as deleted.
+    fn delete(
+        &self,
+        aws: &Aws,
+        live: &LiveResource,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Waits until the resource is ready, for kinds whose schema says it becomes ready after
+    /// its calls return (`Readiness`); `outputs`: what its create or update returned.
+    fn await_ready(
+        &self,
+        _to: &Desired<'_>,
+        _outputs: &Attributes,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// [`Kind`] behind a reference to any kind: its futures boxed, here once for every kind.
+pub trait KindOps: Sync {
+    fn create<'a>(&'a self, to: &'a Desired<'a>) -> BoxFuture<'a, Result<Attributes, AwsError>>;
+    fn update<'a>(
+        &'a self,
+        to: &'a Desired<'a>,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<Attributes, AwsError>>;
     fn delete<'a>(
         &'a self,
         aws: &'a Aws,
         live: &'a LiveResource,
     ) -> BoxFuture<'a, Result<(), AwsError>>;
-
-    /// Waits until the resource is ready, for kinds whose schema says it becomes ready after
-    /// its calls return (`Readiness`). `desired`: its attributes with references resolved;
-    /// `outputs`: what its create or update returned.
     fn await_ready<'a>(
         &'a self,
-        _aws: &'a Aws,
-        _resource: &'a Resource,
-        _desired: &'a Attributes,
-        _outputs: &'a Attributes,
+        to: &'a Desired<'a>,
+        outputs: &'a Attributes,
+    ) -> BoxFuture<'a, Result<(), AwsError>>;
+}
+
+impl<K: Kind> KindOps for K {
+    fn create<'a>(&'a self, to: &'a Desired<'a>) -> BoxFuture<'a, Result<Attributes, AwsError>> {
+        Box::pin(Kind::create(self, to))
+    }
+
+    fn update<'a>(
+        &'a self,
+        to: &'a Desired<'a>,
+        live: &'a LiveResource,
+    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
+        Box::pin(Kind::update(self, to, live))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        aws: &'a Aws,
+        live: &'a LiveResource,
     ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(Kind::delete(self, aws, live))
+    }
+
+    fn await_ready<'a>(
+        &'a self,
+        to: &'a Desired<'a>,
+        outputs: &'a Attributes,
+    ) -> BoxFuture<'a, Result<(), AwsError>> {
+        Box::pin(Kind::await_ready(self, to, outputs))
     }
 }
 

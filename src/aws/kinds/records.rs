@@ -3,114 +3,98 @@
 //! own record is success), deleted repeating the exact stored value. A CNAME left split over a
 //! gradual swap's weighted records is brought back to its simple record, or deleted with them.
 
-use super::{KindOps, Tags};
+use super::{Desired, Kind};
 use crate::aws::route53::{self, Edit, Record as DnsRecord};
 use crate::aws::{str_attr, Aws, AwsError, ErrorClass};
-use crate::graph::{Address, Resource};
+use crate::graph::Address;
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_route53::types::ChangeAction;
-use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 
 pub struct Record;
 
-impl KindOps for Record {
-    fn create<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        desired: &'a Attributes,
-        _tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            write_record(aws, ChangeAction::Create, desired, &resource.address).await?;
-            Ok(BTreeMap::from([(
-                "name".to_string(),
-                serde_json::json!(resource.aws_name),
-            )]))
-        })
+impl Kind for Record {
+    async fn create(&self, to: &Desired<'_>) -> Result<Attributes, AwsError> {
+        let resource = to.resource;
+        write_record(
+            to.aws,
+            ChangeAction::Create,
+            to.attributes,
+            &resource.address,
+        )
+        .await?;
+        Ok(BTreeMap::from([(
+            "name".to_string(),
+            serde_json::json!(resource.aws_name),
+        )]))
     }
 
-    fn update<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        live: &'a LiveResource,
-        desired: &'a Attributes,
-        _tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            let weighted = route53::weighted_of(live);
-            if weighted.is_empty() {
-                // The plan proved the record is Beanpole's before an UPSERT may overwrite it.
-                write_record(aws, ChangeAction::Upsert, desired, &resource.address).await?;
-                return Ok(Attributes::new());
-            }
-            // An unfinished gradual swap: its weighted records give way to the simple record
-            // the ownership marker says, in one atomic batch.
-            let name = resource.aws_name.as_str();
-            let mut edits: Vec<Edit> = weighted
+    async fn update(&self, to: &Desired<'_>, live: &LiveResource) -> Result<Attributes, AwsError> {
+        let (aws, resource, desired) = (to.aws, to.resource, to.attributes);
+        let weighted = route53::weighted_of(live);
+        if weighted.is_empty() {
+            // The plan proved the record is Beanpole's before an UPSERT may overwrite it.
+            write_record(aws, ChangeAction::Upsert, desired, &resource.address).await?;
+            return Ok(Attributes::new());
+        }
+        // An unfinished gradual swap: its weighted records give way to the simple record
+        // the ownership marker says, in one atomic batch.
+        let name = resource.aws_name.as_str();
+        let mut edits: Vec<Edit> = weighted
+            .iter()
+            .map(|w| Edit::Delete(w.record(name)))
+            .collect();
+        edits.push(Edit::Upsert(DnsRecord::simple(
+            name,
+            "CNAME",
+            str_attr(desired, "value"),
+        )));
+        route53::edit_records(
+            aws,
+            str_attr(desired, "zone_id"),
+            &format!(
+                "beanpole: {} (end an unfinished gradual swap)",
+                resource.address
+            ),
+            &edits,
+        )
+        .await?;
+        Ok(Attributes::new())
+    }
+
+    async fn delete(&self, aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
+        let name = live.aws_name.as_str();
+        let zone = str_attr(&live.attributes, "zone_id").to_string();
+        let weighted = route53::weighted_of(live);
+        if !weighted.is_empty() {
+            let edits: Vec<Edit> = weighted
                 .iter()
                 .map(|w| Edit::Delete(w.record(name)))
                 .collect();
-            edits.push(Edit::Upsert(DnsRecord::simple(
-                name,
-                "CNAME",
-                str_attr(desired, "value"),
-            )));
-            route53::edit_records(
+            return route53::edit_records(
                 aws,
-                str_attr(desired, "zone_id"),
-                &format!(
-                    "beanpole: {} (end an unfinished gradual swap)",
-                    resource.address
-                ),
+                &zone,
+                &format!("beanpole: delete {name} (weighted)"),
                 &edits,
             )
-            .await?;
-            Ok(Attributes::new())
-        })
-    }
-
-    fn delete<'a>(
-        &'a self,
-        aws: &'a Aws,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move {
-            let name = live.aws_name.as_str();
-            let zone = str_attr(&live.attributes, "zone_id").to_string();
-            let weighted = route53::weighted_of(live);
-            if !weighted.is_empty() {
-                let edits: Vec<Edit> = weighted
-                    .iter()
-                    .map(|w| Edit::Delete(w.record(name)))
-                    .collect();
-                return route53::edit_records(
-                    aws,
-                    &zone,
-                    &format!("beanpole: delete {name} (weighted)"),
-                    &edits,
-                )
-                .await;
-            }
-            // A DELETE must repeat the exact stored value.
-            let mut exact = live.attributes.clone();
-            if let Some(value) = live.outputs.get("record_value").filter(|v| v.is_string()) {
-                exact.insert("value".to_string(), value.clone());
-            }
-            let change = route53::change(ChangeAction::Delete, route53::record_set(&exact)?)?;
-            // Already gone counts as deleted.
-            crate::aws::already_gone(
-                route53::submit(
-                    aws,
-                    &zone,
-                    &format!("beanpole: delete {name}"),
-                    vec![change],
-                )
-                .await,
+            .await;
+        }
+        // A DELETE must repeat the exact stored value.
+        let mut exact = live.attributes.clone();
+        if let Some(value) = live.outputs.get("record_value").filter(|v| v.is_string()) {
+            exact.insert("value".to_string(), value.clone());
+        }
+        let change = route53::change(ChangeAction::Delete, route53::record_set(&exact)?)?;
+        // Already gone counts as deleted.
+        crate::aws::already_gone(
+            route53::submit(
+                aws,
+                &zone,
+                &format!("beanpole: delete {name}"),
+                vec![change],
             )
-        })
+            .await,
+        )
     }
 }
 

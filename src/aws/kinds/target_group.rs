@@ -1,46 +1,24 @@
 //! The target group and its health check.
 
-use super::{output, KindOps, Tags};
+use super::{output, Desired, Kind};
 use crate::aws::{elbv2, Aws, AwsError};
-use crate::graph::Resource;
 use crate::reconcile::{Attributes, LiveResource};
-use futures::future::BoxFuture;
 
 pub struct TargetGroup;
 
-impl KindOps for TargetGroup {
-    fn create<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            elbv2::create_target_group(&aws.elbv2, &resource.aws_name, desired, tags).await
-        })
+impl Kind for TargetGroup {
+    async fn create(&self, to: &Desired<'_>) -> Result<Attributes, AwsError> {
+        elbv2::create_target_group(&to.aws.elbv2, &to.resource.aws_name, to.attributes, to.tags)
+            .await
     }
 
-    fn update<'a>(
-        &'a self,
-        aws: &'a Aws,
-        _resource: &'a Resource,
-        live: &'a LiveResource,
-        desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            elbv2::update_target_group(&aws.elbv2, &output(live, "arn"), desired, &live.tags, tags)
-                .await?;
-            Ok(Attributes::new())
-        })
+    async fn update(&self, to: &Desired<'_>, live: &LiveResource) -> Result<Attributes, AwsError> {
+        let arn = output(live, "arn");
+        elbv2::update_target_group(&to.aws.elbv2, &arn, to.attributes, &live.tags, to.tags).await?;
+        Ok(Attributes::new())
     }
 
-    fn delete<'a>(
-        &'a self,
-        aws: &'a Aws,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { elbv2::delete_target_group(aws, &output(live, "arn")).await })
+    async fn delete(&self, aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
+        elbv2::delete_target_group(aws, &output(live, "arn")).await
     }
 }

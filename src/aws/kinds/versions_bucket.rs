@@ -3,53 +3,29 @@
 //! account and region, so the plan never deletes it (`destroy --delete-versions` removes an
 //! application's versions, and the bucket once it is empty).
 
-use super::{KindOps, Tags};
+use super::{Desired, Kind};
+use crate::aws::store::Store;
 use crate::aws::{s3, Aws, AwsError};
-use crate::graph::Resource;
 use crate::reconcile::{Attributes, LiveResource};
-use futures::future::BoxFuture;
 
 pub struct VersionsBucket;
 
-impl KindOps for VersionsBucket {
-    fn create<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        _desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            let outputs = s3::create_bucket(&aws.s3, &aws.region, &resource.aws_name, tags).await?;
-            crate::aws::store::Store::named(aws, resource.aws_name.clone())
-                .put_engine()
-                .await?;
-            Ok(outputs)
-        })
+impl Kind for VersionsBucket {
+    async fn create(&self, to: &Desired<'_>) -> Result<Attributes, AwsError> {
+        let (aws, name) = (to.aws, &to.resource.aws_name);
+        let outputs = s3::create_bucket(&aws.s3, &aws.region, name, to.tags).await?;
+        Store::named(aws, name.clone()).put_engine().await?;
+        Ok(outputs)
     }
 
-    fn update<'a>(
-        &'a self,
-        aws: &'a Aws,
-        resource: &'a Resource,
-        _live: &'a LiveResource,
-        _desired: &'a Attributes,
-        tags: &'a Tags,
-    ) -> BoxFuture<'a, Result<Attributes, AwsError>> {
-        Box::pin(async move {
-            s3::configure_bucket(&aws.s3, &resource.aws_name, tags).await?;
-            crate::aws::store::Store::named(aws, resource.aws_name.clone())
-                .put_engine()
-                .await?;
-            Ok(Attributes::new())
-        })
+    async fn update(&self, to: &Desired<'_>, _live: &LiveResource) -> Result<Attributes, AwsError> {
+        let (aws, name) = (to.aws, &to.resource.aws_name);
+        s3::configure_bucket(&aws.s3, name, to.tags).await?;
+        Store::named(aws, name.clone()).put_engine().await?;
+        Ok(Attributes::new())
     }
 
-    fn delete<'a>(
-        &'a self,
-        aws: &'a Aws,
-        live: &'a LiveResource,
-    ) -> BoxFuture<'a, Result<(), AwsError>> {
-        Box::pin(async move { s3::delete_bucket(&aws.s3, &live.aws_name).await })
+    async fn delete(&self, aws: &Aws, live: &LiveResource) -> Result<(), AwsError> {
+        s3::delete_bucket(&aws.s3, &live.aws_name).await
     }
 }

@@ -176,11 +176,9 @@ pub async fn deploy(
         create_bucket: false,
     };
     let held = hold(
-        ctx.session,
-        ctx.graph,
+        ctx,
         std::slice::from_ref(&env.application),
         &lock,
-        ctx.interrupt,
         &mut |e| on_event(DeployEvent::Lock(e)),
     )
     .await?;

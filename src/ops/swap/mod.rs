@@ -153,14 +153,9 @@ pub async fn swap(
         wait,
         create_bucket: false,
     };
-    let held = hold(
-        ctx.session,
-        ctx.graph,
-        &applications,
-        &lock,
-        ctx.interrupt,
-        &mut |e| on_event(SwapProgress::Lock(e)),
-    )
+    let held = hold(ctx, &applications, &lock, &mut |e| {
+        on_event(SwapProgress::Lock(e))
+    })
     .await?;
     let result = async {
         let prepared = prepare(ctx.session, ctx.compilation, ctx.graph, request).await?;
