@@ -3,9 +3,9 @@
 
 use super::{error, load_spec, SpecArgs, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
 use crate::interrupt::Interrupt;
-use crate::ops::local::{choose_environment, claim, release, run, LocalRequest};
+use crate::ops::local::{claim, is_bare, release, run, target, LocalRequest, LocalTarget};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Args)]
 pub struct LocalRunArgs {
@@ -24,85 +24,38 @@ pub struct LocalRunArgs {
     pub app_port: Option<u16>,
 }
 
-fn has_spec(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.path().extension().is_some_and(|x| x == "hcl"))
-    })
-}
-
 pub async fn local_run(spec: &SpecArgs, args: &LocalRunArgs) -> i32 {
-    let bare = args.env.is_none() && args.source.is_some() && !has_spec(&spec.dir);
-    let (environment, application, source) = if bare {
-        let source = args.source.clone().unwrap_or_default();
-        let name = std::fs::canonicalize(&source)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "app".into());
-        (None, name, source)
+    let (env, source) = (args.env.as_deref(), args.source.as_deref());
+    let compilation = if is_bare(&spec.dir, env, source) {
+        None
     } else {
-        let (compilation, _) = or_exit!(load_spec(spec));
-        let env = match choose_environment(&compilation.spec, args.env.as_deref()) {
-            Ok((env, others)) => {
-                if !others.is_empty() {
-                    println!(
-                        "Using {}, the spec's first environment (name another to use its settings: {}).",
-                        env.name,
-                        others.join(", ")
-                    );
-                }
-                env
-            }
-            Err(why) => return error(why),
-        };
-        let source = match &args.source {
-            Some(s) => s.clone(),
-            None => compilation
-                .spec
-                .application(&env.application)
-                .map(|a| a.source.clone())
-                .unwrap_or_else(|| PathBuf::from("app")),
-        };
-        (Some(env.clone()), env.application.clone(), source)
+        Some(or_exit!(load_spec(spec)).0)
     };
-    if !source.is_dir() {
-        return error(format!(
-            "{} is not a folder: give the application's source folder with `--source DIR`",
-            source.display()
-        ));
+    let target =
+        or_exit!(target(compilation.as_ref().map(|c| &c.spec), env, source).map_err(error));
+    if let Some(note) = &target.note {
+        println!("{note}");
     }
-    if let Err(e) = claim(&source) {
+    if let Err(e) = claim(&target.source) {
         return error(e);
     }
-    let code = serve(&source, environment, application, args).await;
-    release(&source);
+    let code = serve(&target, args).await;
+    release(&target.source);
     code
 }
 
-async fn serve(
-    source: &Path,
-    environment: Option<crate::model::Environment>,
-    application: String,
-    args: &LocalRunArgs,
-) -> i32 {
-    let what = match &environment {
-        Some(e) => format!("{} of {}", e.name, e.application),
-        None => format!(
-            "{} (a folder without a spec: Elastic Beanstalk's defaults)",
-            source.display()
-        ),
-    };
+async fn serve(target: &LocalTarget, args: &LocalRunArgs) -> i32 {
     // Ctrl-C from now on is noted, never fatal: whatever the engine started gets stopped.
     let stop = interrupt_on_signals();
     println!(
-        "Deploying {what} on this machine, in {}",
-        crate::ops::local::state_dir(source).display()
+        "Deploying {} on this machine, in {}",
+        target.describe(),
+        crate::ops::local::state_dir(&target.source).display()
     );
     let request = LocalRequest {
-        source: source.to_path_buf(),
-        environment,
-        application,
+        source: target.source.clone(),
+        environment: target.environment.clone(),
+        application: target.application.clone(),
         port: args.port,
         app_port: args.app_port,
         health_timeout: crate::ops::local::HEALTH_TIMEOUT_SECS,
@@ -195,31 +148,9 @@ pub struct FleetInstanceArgs {
 }
 
 fn show_fleet_event(event: crate::fleet::FleetEvent) {
-    use crate::fleet::FleetEvent;
     match event {
-        FleetEvent::Booting {
-            instance,
-            environment,
-            port,
-        } => println!("{instance} ({environment}): booting, proxy on 127.0.0.1:{port}"),
-        FleetEvent::Booted {
-            instance, ok: true, ..
-        } => println!("{instance}: serving"),
-        FleetEvent::Booted {
-            instance,
-            ok: false,
-            log_tail,
-        } => println!("{instance}: the boot FAILED:\n{log_tail}"),
-        FleetEvent::Ran {
-            instance,
-            command_id,
-            status,
-        } => println!(
-            "{instance}: ran command {command_id} (exit {})",
-            status.map_or("-".to_string(), |s| s.to_string())
-        ),
-        FleetEvent::Left { instance } => println!("{instance}: left its group: stopped"),
-        FleetEvent::Problem(p) => eprintln!("warning: {p}"),
+        crate::fleet::FleetEvent::Problem(_) => eprintln!("{}", event.line()),
+        _ => println!("{}", event.line()),
     }
 }
 

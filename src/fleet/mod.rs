@@ -61,6 +61,37 @@ pub enum FleetEvent {
     Problem(String),
 }
 
+impl FleetEvent {
+    /// The event in one line, as `local fleet` prints it (a problem is a warning).
+    pub fn line(&self) -> String {
+        match self {
+            FleetEvent::Booting {
+                instance,
+                environment,
+                port,
+            } => format!("{instance} ({environment}): booting, proxy on 127.0.0.1:{port}"),
+            FleetEvent::Booted {
+                instance, ok: true, ..
+            } => format!("{instance}: serving"),
+            FleetEvent::Booted {
+                instance,
+                ok: false,
+                log_tail,
+            } => format!("{instance}: the boot FAILED:\n{log_tail}"),
+            FleetEvent::Ran {
+                instance,
+                command_id,
+                status,
+            } => format!(
+                "{instance}: ran command {command_id} (exit {})",
+                status.map_or("-".to_string(), |s| s.to_string())
+            ),
+            FleetEvent::Left { instance } => format!("{instance}: left its group: stopped"),
+            FleetEvent::Problem(p) => format!("warning: {p}"),
+        }
+    }
+}
+
 /// One instance as `fleet.json` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {

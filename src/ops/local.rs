@@ -88,6 +88,95 @@ pub fn choose_environment(
     }
 }
 
+/// What `local run` deploys: an environment's settings (none for a bare Elastic Beanstalk
+/// folder), its application's name, the source folder; `note` says which environment was
+/// chosen when the spec has several.
+#[derive(Debug, Clone)]
+pub struct LocalTarget {
+    pub environment: Option<Environment>,
+    pub application: String,
+    pub source: PathBuf,
+    pub note: Option<String>,
+}
+
+impl LocalTarget {
+    /// What is deployed, in words.
+    pub fn describe(&self) -> String {
+        match &self.environment {
+            Some(e) => format!("{} of {}", e.name, e.application),
+            None => format!(
+                "{} (a folder without a spec: Elastic Beanstalk's defaults)",
+                self.source.display()
+            ),
+        }
+    }
+}
+
+/// Whether `local run` deploys a bare folder: a source given, no environment named, and no
+/// `*.hcl` file in the spec's folder.
+pub fn is_bare(spec_dir: &Path, env: Option<&str>, source: Option<&Path>) -> bool {
+    let has_spec = std::fs::read_dir(spec_dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "hcl"))
+    });
+    env.is_none() && source.is_some() && !has_spec
+}
+
+/// The target of `local run`: from the spec (`None`: a bare folder, named after itself), the
+/// environment named and the source folder given.
+pub fn target(
+    spec: Option<&crate::model::Spec>,
+    env: Option<&str>,
+    source: Option<&Path>,
+) -> Result<LocalTarget, String> {
+    let target = match spec {
+        None => {
+            let source = source.map(Path::to_path_buf).unwrap_or_default();
+            let application = std::fs::canonicalize(&source)
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "app".into());
+            LocalTarget {
+                environment: None,
+                application,
+                source,
+                note: None,
+            }
+        }
+        Some(spec) => {
+            let (env, others) = choose_environment(spec, env)?;
+            let source = match source {
+                Some(s) => s.to_path_buf(),
+                None => spec
+                    .application(&env.application)
+                    .map(|a| a.source.clone())
+                    .unwrap_or_else(|| PathBuf::from("app")),
+            };
+            let note = (!others.is_empty()).then(|| {
+                format!(
+                    "Using {}, the spec's first environment (name another to use its settings: {}).",
+                    env.name,
+                    others.join(", ")
+                )
+            });
+            LocalTarget {
+                application: env.application.clone(),
+                environment: Some(env),
+                source,
+                note,
+            }
+        }
+    };
+    if !target.source.is_dir() {
+        return Err(format!(
+            "{} is not a folder: give the application's source folder with `--source DIR`",
+            target.source.display()
+        ));
+    }
+    Ok(target)
+}
+
 /// Where `local run` keeps its state for a source folder.
 pub fn state_dir(source: &Path) -> PathBuf {
     source.join(".beanpole").join("local")
