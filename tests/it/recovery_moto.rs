@@ -588,6 +588,36 @@ fn moto_a_rolling_deploy_under_faults_lost_locks_and_kill_9_always_settles() {
     assert!(fewest > 0, "the target group ran empty");
     assert_settled(&moto, dir, &fleet, "Dot", "after a forced unlock");
 
+    // Again, and this time the next command is an apply: it undoes what the stopped deploy
+    // left (its instance out of the target group, its version possibly on the way there).
+    let source = version(dir, "v5", "Eve");
+    let mut command = deploy_command(&moto, dir, &["--label", "v5", "--source"], 3);
+    command.arg(&source);
+    let mut first = Watched::start(command);
+    assert!(
+        first.wait_line("out of the target group", Duration::from_secs(120)),
+        "{}",
+        first.text()
+    );
+    let out = run(moto.beanpole(dir).args(["unlock", "pets-app", "--force"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (first_code, first_out) = first.finish();
+    assert_ne!(first_code, Some(0), "{first_out}");
+    assert!(
+        first_out.contains("lost the application's lock"),
+        "{first_out}"
+    );
+    let out = run(moto
+        .beanpole(dir)
+        .args(["apply", "--auto-approve", "--env", BLUE]));
+    assert_eq!(out.status.code(), Some(0), "{first_out}\n{}", text(&out));
+    assert!(
+        text(&out).contains("deployment") && text(&out).contains("undone"),
+        "{}",
+        text(&out)
+    );
+    assert_settled(&moto, dir, &fleet, "Dot", "a forced unlock, then apply");
+
     // kill -9 at several points, then apply or abort.
     for (point, then, at) in [
         (

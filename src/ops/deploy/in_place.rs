@@ -7,7 +7,7 @@
 //! `rollback = false` keeps EB's own behaviour); an abort always rolls back.
 
 use super::batches::run;
-use super::{rollback, took_new, DeployError, DeployEvent, Deployment, Finished};
+use super::{rollback, took_new, DeployError, DeployEvent, Deployment, Finished, Stop};
 use crate::bucket::VersionManifest;
 use crate::deploy::DeployPlan;
 use crate::platform::settings::RuntimeSettings;
@@ -64,8 +64,8 @@ pub(crate) async fn deploy(
     }
     let completed = !forward.failed && forward.stopped.is_none();
     // The group ends at its size: on success the instances the plan retires go, else the
-    // extra batch does.
-    if plan.extra > 0 {
+    // extra batch does (unless the lock was lost: the command holding it now retires it).
+    if plan.extra > 0 && forward.stopped != Some(Stop::LostLock) {
         let going = if completed {
             plan.retire.clone()
         } else {

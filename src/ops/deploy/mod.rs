@@ -410,8 +410,13 @@ pub(crate) async fn deploy_holding(
         Ok(finished) => finish(&deployment, &prepared, finished, started).await,
         Err(e) => Err(e),
     };
-    // The record goes last: a command killed before it leaves it to the next one.
-    keeper.finish().await;
+    // The record goes last: a command killed before it leaves it to the next one, and so does
+    // one that lost its lock (the command holding it now undoes what this one did).
+    if matches!(&outcome, Ok(o) if o.lost_lock) {
+        keeper.abandon().await;
+    } else {
+        keeper.finish().await;
+    }
     outcome
 }
 

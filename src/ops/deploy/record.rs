@@ -124,19 +124,31 @@ impl Keeper {
     /// Stops keeping the record (a write under way lands first) and deletes it if it is
     /// still this deployment's.
     pub async fn finish(mut self) {
-        self.shared
-            .stop
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        self.shared.changed.notify_one();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.stop_heartbeat().await;
         let etag = self.shared.etag.lock().ok().and_then(|e| e.clone());
         if let Some(etag) = etag {
             let _ = self
                 .store
                 .delete_deployment_record(&self.application, &self.environment, Some(&etag))
                 .await;
+        }
+    }
+}
+
+impl Keeper {
+    /// Stops the heartbeat and leaves the record: a deployment that lost its lock leaves what
+    /// it did to the command that took the lock, which undoes it from the record.
+    pub async fn abandon(mut self) {
+        self.stop_heartbeat().await;
+    }
+
+    async fn stop_heartbeat(&mut self) {
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.changed.notify_one();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
         }
     }
 }

@@ -78,9 +78,9 @@ impl Undone {
     pub fn line(&self) -> String {
         match self.summary() {
             summary if summary.is_empty() => {
-                "finished what a deployment that died left".to_string()
+                "finished what an unfinished deployment left".to_string()
             }
-            summary => format!("what a deployment that died left: {summary}"),
+            summary => format!("what an unfinished deployment left: {summary}"),
         }
     }
 }

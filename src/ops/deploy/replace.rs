@@ -73,7 +73,8 @@ pub(crate) async fn replace(
         if result.is_ok() {
             result = remove(dep, &temporary, &[], on_event).await;
         }
-    } else if result.is_ok() {
+    } else if result.is_ok() && out.stopped != Some(Stop::LostLock) {
+        // (With the lock lost, the command holding it now removes them.)
         let launched = group_instances(dep, &temporary.group).await?;
         remove(dep, &temporary, &launched, on_event).await?;
         out.new_instances.clear();
