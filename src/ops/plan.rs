@@ -38,23 +38,29 @@ pub async fn plan(
             .1
             .push(application.clone());
     }
-    let states = futures::future::try_join_all(
-        regions
-            .values()
-            .map(|(aws, applications)| read_live_state(aws, &graph, applications)),
-    )
-    .await
-    .map_err(OpError::Read)?;
+    // The live state and the deployment records, read at the same time.
+    let states = async {
+        futures::future::try_join_all(
+            regions
+                .values()
+                .map(|(aws, applications)| read_live_state(aws, &graph, applications)),
+        )
+        .await
+        .map_err(OpError::Read)
+    };
+    let records = async {
+        if scope.destroy {
+            Ok(Vec::new())
+        } else {
+            unfinished_deployments(session, environments, scope).await
+        }
+    };
+    let (states, unfinished) = futures::try_join!(states, records)?;
     let mut live = LiveState::default();
     for s in states {
         live.resources.extend(s.resources);
         live.data.extend(s.data);
     }
-    let unfinished = if scope.destroy {
-        Vec::new()
-    } else {
-        unfinished_deployments(session, environments, scope).await?
-    };
     read_as_undone(&mut live, &unfinished);
     let calls = meter.finish();
     let swapped = follow_swaps(&mut graph, &live);
@@ -242,8 +248,8 @@ async fn unfinished_deployments(
     environments: &[crate::model::Environment],
     scope: &PlanScope,
 ) -> Result<Vec<(crate::reconcile::UnfinishedDeployment, (String, i32, i32))>, OpError> {
-    let mut found = Vec::new();
     let mut stores: BTreeMap<String, Option<crate::aws::store::Store>> = BTreeMap::new();
+    let mut in_scope = Vec::new();
     for env in environments {
         if !scope.includes(Some(env.name.as_str())) {
             continue;
@@ -254,15 +260,24 @@ async fn unfinished_deployments(
             let exists = store.exists().await?;
             stores.insert(aws.region.clone(), exists.then_some(store));
         }
-        let Some(Some(store)) = stores.get(&aws.region) else {
-            continue;
-        };
-        let Some(crate::aws::store::Tagged { record, .. }) =
-            store.deployment_record(&env.application, &env.name).await?
+        in_scope.push((env, aws.region.clone()));
+    }
+    let in_scope: Vec<(&crate::model::Environment, &crate::aws::store::Store)> = in_scope
+        .into_iter()
+        .filter_map(|(env, region)| Some((env, stores.get(&region)?.as_ref()?)))
+        .collect();
+    // One read per environment, all at once.
+    let records = futures::future::try_join_all(in_scope.iter().map(|(env, store)| async move {
+        let read = store.deployment_record(&env.application, &env.name).await?;
+        Ok::<_, OpError>((*env, read))
+    }))
+    .await?;
+    let mut found = Vec::new();
+    for (env, read) in records {
+        let Some(crate::aws::store::Tagged {
+            record: Ok(record), ..
+        }) = read
         else {
-            continue;
-        };
-        let Ok(record) = record else {
             continue;
         };
         if super::holder::deployment_running(&record, crate::duration::now_unix()) {
