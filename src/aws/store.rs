@@ -161,11 +161,18 @@ impl Store {
         &self,
         application: &str,
     ) -> Result<Option<Tagged<LockRecord>>, AwsError> {
-        let key = lock_key(application);
-        Ok(s3::get_with_etag(&self.s3, &self.bucket, &key)
+        self.read_tagged(&lock_key(application)).await
+    }
+
+    /// A record with the ETag it was read at (for a conditional write or delete after it).
+    async fn read_tagged<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<Tagged<T>>, AwsError> {
+        Ok(s3::get_with_etag(&self.s3, &self.bucket, key)
             .await?
             .map(|(bytes, etag)| Tagged {
-                record: parse(&key, &bytes),
+                record: parse(key, &bytes),
                 etag,
             }))
     }
@@ -542,13 +549,8 @@ impl Store {
         application: &str,
         environment: &str,
     ) -> Result<Option<Tagged<DeploymentRecord>>, AwsError> {
-        let key = deploying_key(application, environment);
-        Ok(s3::get_with_etag(&self.s3, &self.bucket, &key)
-            .await?
-            .map(|(bytes, etag)| Tagged {
-                record: parse(&key, &bytes),
-                etag,
-            }))
+        self.read_tagged(&deploying_key(application, environment))
+            .await
     }
 
     /// Writes the record; its ETag.

@@ -636,27 +636,7 @@ fn moto_a_rolling_deploy_under_faults_lost_locks_and_kill_9_always_settles() {
             "killed after an instance deployed, then apply",
         ),
     ] {
-        let source = version(dir, "v5", "Eve");
-        let mut command = deploy_command(&moto, dir, &["--label", "v5", "--source"], 60);
-        command.arg(&source);
-        let mut deploying = Watched::start(command);
-        assert!(
-            deploying.wait_line(point, Duration::from_secs(120)),
-            "{at}: {}",
-            deploying.text()
-        );
-        let printed = deploying.kill();
-        let out = run(moto.beanpole(dir).args(match then {
-            "apply" => vec!["apply", "--auto-approve", "--env", BLUE],
-            _ => vec!["abort", BLUE],
-        }));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{at}: {printed}\n{}",
-            text(&out)
-        );
-        eprintln!("{at}:\n{printed}\n{}", text(&out));
+        kill_at_then(&moto, dir, &version(dir, "v5", "Eve"), point, then, at);
         assert_settled(&moto, dir, &fleet, "Dot", at);
     }
 
@@ -776,27 +756,7 @@ fn moto_an_immutable_deploy_killed_at_any_point_is_finished_by_apply_or_abort() 
         ("moved into", "apply", "killed after the move, then apply"),
         ("moved into", "abort", "killed after the move, then abort"),
     ] {
-        let source = version(dir, "v2", "Bo");
-        let mut command = deploy_command(&moto, dir, &["--label", "v2", "--source"], 60);
-        command.arg(&source);
-        let mut deploying = Watched::start(command);
-        assert!(
-            deploying.wait_line(point, Duration::from_secs(180)),
-            "{at}: {}",
-            deploying.text()
-        );
-        let printed = deploying.kill();
-        let out = run(moto.beanpole(dir).args(match then {
-            "apply" => vec!["apply", "--auto-approve", "--env", BLUE],
-            _ => vec!["abort", BLUE],
-        }));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{at}: {printed}\n{}",
-            text(&out)
-        );
-        eprintln!("{at}:\n{printed}\n{}", text(&out));
+        kill_at_then(&moto, dir, &version(dir, "v2", "Bo"), point, then, at);
         // Undone, the environment serves v1; finished after the move, it may serve v2: either
         // way one version on both instances.
         let pet = if get_pet(&moto, &fleet).as_deref() == Some("Bo") {
@@ -813,6 +773,32 @@ fn moto_an_immutable_deploy_killed_at_any_point_is_finished_by_apply_or_abort() 
         }
     }
     drop(fleet);
+}
+
+/// A deploy of `source` (labelled as its folder) killed with `kill -9` once it printed
+/// `point`, then `then` (`apply` or `abort`), which must succeed.
+fn kill_at_then(moto: &Moto, dir: &Path, source: &Path, point: &str, then: &str, at: &str) {
+    let label = source.file_name().unwrap().to_string_lossy().into_owned();
+    let mut command = deploy_command(moto, dir, &["--label", &label, "--source"], 60);
+    command.arg(source);
+    let mut deploying = Watched::start(command);
+    assert!(
+        deploying.wait_line(point, Duration::from_secs(180)),
+        "{at}: {}",
+        deploying.text()
+    );
+    let printed = deploying.kill();
+    let out = run(moto.beanpole(dir).args(match then {
+        "apply" => vec!["apply", "--auto-approve", "--env", BLUE],
+        _ => vec!["abort", BLUE],
+    }));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{at}: {printed}\n{}",
+        text(&out)
+    );
+    eprintln!("{at}:\n{printed}\n{}", text(&out));
 }
 
 /// The pet one of blue's in-service instances answers.
