@@ -2,9 +2,9 @@
 //! in one zip with `--all`. The work is in `ops::logs`.
 
 use super::{error, open, plural, printable, AwsArgs, SpecArgs, EXIT_OK};
-use crate::ops::logs::{logs as collect_logs, InstanceLogs, LogsRequest};
+use crate::ops::logs::{logs as collect_logs, write_zip, LogsRequest};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Args)]
 pub struct LogsArgs {
@@ -44,9 +44,13 @@ pub async fn logs(spec_args: &SpecArgs, aws: &AwsArgs, args: &LogsArgs) -> i32 {
                 crate::duration::now_unix()
             ))
         });
-        if let Err(code) = write_zip(&answers, &out, missing) {
-            return code;
-        }
+        let files = or_exit!(write_zip(&answers, &out).map_err(error));
+        let wrote = answers.len() - missing;
+        println!(
+            "Wrote the logs of {wrote} instance{} ({files} files) to {}",
+            plural(wrote),
+            out.display()
+        );
     } else {
         for answer in &answers {
             println!(
@@ -72,32 +76,4 @@ pub async fn logs(spec_args: &SpecArgs, aws: &AwsArgs, args: &LogsArgs) -> i32 {
         ));
     }
     EXIT_OK
-}
-
-/// Every instance's log files in one zip, under a folder per instance.
-fn write_zip(answers: &[InstanceLogs], out: &Path, missing: usize) -> Result<(), i32> {
-    let mut entries = Vec::new();
-    for answer in answers {
-        for (path, text) in &answer.logs {
-            entries.push(crate::bundle::zip::Entry {
-                path: format!("{}/{}", answer.instance, path.trim_start_matches('/')),
-                data: crate::bundle::zip::EntryData::File {
-                    mode: 0o644,
-                    bytes: text.as_bytes().to_vec(),
-                },
-            });
-        }
-    }
-    let written = crate::bundle::zip::write(&entries).and_then(|bytes| std::fs::write(out, bytes));
-    if let Err(e) = written {
-        return Err(error(format!("cannot write {}: {e}", out.display())));
-    }
-    println!(
-        "Wrote the logs of {} instance{} ({} files) to {}",
-        answers.len() - missing,
-        plural(answers.len() - missing),
-        entries.len(),
-        out.display()
-    );
-    Ok(())
 }

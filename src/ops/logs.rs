@@ -30,6 +30,27 @@ pub struct InstanceLogs {
     pub missing: Option<String>,
 }
 
+/// `logs --all`: every instance's logs as whole files in one zip at `out`
+/// (`INSTANCE/PATH`); how many files it holds.
+pub fn write_zip(answers: &[InstanceLogs], out: &std::path::Path) -> Result<usize, String> {
+    let mut entries = Vec::new();
+    for answer in answers {
+        for (path, text) in &answer.logs {
+            entries.push(crate::bundle::zip::Entry {
+                path: format!("{}/{}", answer.instance, path.trim_start_matches('/')),
+                data: crate::bundle::zip::EntryData::File {
+                    mode: 0o644,
+                    bytes: text.as_bytes().to_vec(),
+                },
+            });
+        }
+    }
+    crate::bundle::zip::write(&entries)
+        .and_then(|bytes| std::fs::write(out, bytes))
+        .map(|()| entries.len())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
 pub async fn logs(
     ctx: Context<'_>,
     request: &LogsRequest,
