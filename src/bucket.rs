@@ -194,6 +194,10 @@ pub fn event_key(application: &str, time_ms: u64, pid: u32) -> String {
 pub struct Event {
     /// Unix milliseconds.
     pub time_ms: u64,
+    /// When the command took the application's lock (Unix milliseconds): with `time_ms`, the
+    /// span in which it held the lock (events before this field have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_ms: Option<u64>,
     pub application: String,
     /// `apply`, `destroy`, `swap`, `deploy pets-env-blue`…
     pub command: String,

@@ -26,7 +26,7 @@ pub struct EventsReport {
 
 impl EventsReport {
     /// `events --json`: `{"application", "environment", "events": [{"time", "time_ms",
-    /// "command", "environments", "principal", "host", "outcome", "summary", "details"}]}`.
+    /// "locked_ms", "command", "environments", "principal", "host", "outcome", "summary", "details"}]}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "application": self.application,
@@ -34,6 +34,7 @@ impl EventsReport {
             "events": self.events.iter().map(|e| serde_json::json!({
                 "time": crate::duration::utc(e.time_ms / 1000),
                 "time_ms": e.time_ms,
+                "locked_ms": e.locked_ms,
                 "command": e.command,
                 "environments": e.environments,
                 "principal": e.principal,

@@ -126,6 +126,8 @@ pub struct Lease {
     pub created_bucket: Option<String>,
     /// The lock as written (who, from where, for what, its token).
     pub record: LockRecord,
+    /// When this command took the lock (Unix milliseconds, this machine's clock).
+    pub acquired_ms: u64,
     pub store: Store,
     etag: Arc<Mutex<String>>,
     stop: Arc<AtomicBool>,
@@ -171,6 +173,7 @@ impl Held {
         for lease in &self.leases {
             let event = Event {
                 time_ms: now_unix_ms(),
+                locked_ms: Some(lease.acquired_ms),
                 application: lease.application.clone(),
                 command: lease.record.command.clone(),
                 environments: environments_of(&lease.application),
@@ -404,6 +407,7 @@ async fn acquire(
         application: application.to_string(),
         created_bucket: created.then(|| store.bucket.clone()),
         record: held,
+        acquired_ms: now_unix_ms(),
         store,
         etag,
         stop,

@@ -46,11 +46,23 @@ fn race(a: &mut Command, b: &mut Command) -> (Output, Output) {
     )
 }
 
-/// Exactly one of the two proceeded; the other was refused naming the winner's command.
-fn one_proceeded(trial: usize, what: &str, a: &Output, b: &Output) -> bool {
+/// Exactly one of the two proceeded, the other refused naming the winner's command; or both
+/// proceeded one after the other (a command can take the lock, finish and release it before
+/// the other, slowed by a loaded machine, asks for it): then the events show their spans
+/// under the lock apart. Whether `a`'s effect is the one that stands (it alone proceeded, or
+/// it came second).
+fn one_proceeded(
+    moto: &Moto,
+    dir: &std::path::Path,
+    trial: usize,
+    what: &str,
+    a: &Output,
+    b: &Output,
+) -> bool {
     let (won, lost) = match (a.status.code(), b.status.code()) {
         (Some(0), Some(1)) => (a, b),
         (Some(1), Some(0)) => (b, a),
+        (Some(0), Some(0)) => return one_after_the_other(moto, dir, trial, what, a, b),
         _ => panic!(
             "{what} trial {trial}: not exactly one proceeded:\n--- first\n{}\n--- second\n{}",
             text(a),
@@ -64,6 +76,47 @@ fn one_proceeded(trial: usize, what: &str, a: &Output, b: &Output) -> bool {
         text(won)
     );
     std::ptr::eq(won, a)
+}
+
+/// Both proceeded: the two newest events (one per command) held the lock at different times.
+/// Whether `a` (`what`'s first command) held it last.
+fn one_after_the_other(
+    moto: &Moto,
+    dir: &std::path::Path,
+    trial: usize,
+    what: &str,
+    a: &Output,
+    b: &Output,
+) -> bool {
+    let out = run(moto
+        .beanpole(dir)
+        .args(["events", "pets-env-blue", "--json", "--limit", "2"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let events: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spans: Vec<(String, u64, u64)> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["command"].as_str().unwrap_or_default().to_string(),
+                e["locked_ms"].as_u64().unwrap_or(0),
+                e["time_ms"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    // Newest first.
+    let [(last, last_locked, _), (_, _, first_recorded)] = spans.as_slice() else {
+        panic!("{what} trial {trial}: both proceeded but the events are {events}");
+    };
+    assert!(
+        *last_locked > *first_recorded,
+        "{what} trial {trial}: both held the lock at once ({spans:?}):\n--- first\n{}\n--- second\n{}",
+        text(a),
+        text(b)
+    );
+    let first_command = what.split('/').next().unwrap_or_default();
+    last.starts_with(first_command)
 }
 
 /// No CNAME without its TXT marker.
@@ -94,6 +147,18 @@ fn moto_racing_commands_never_both_proceed_and_the_account_stays_consistent() {
     let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
+    // Two commands one after the other both proceed, and the events show it.
+    let first = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    let second = run(moto
+        .beanpole(dir.path())
+        .args(["destroy", "--auto-approve", "--force"]));
+    assert!(
+        !one_proceeded(&moto, dir.path(), 0, "apply/destroy", &first, &second),
+        "the destroy came last"
+    );
+    let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
     // apply racing destroy.
     for trial in 1..=trials() {
         let (a, d) = race(
@@ -101,7 +166,7 @@ fn moto_racing_commands_never_both_proceed_and_the_account_stays_consistent() {
             moto.beanpole(dir.path())
                 .args(["destroy", "--auto-approve", "--force"]),
         );
-        let apply_won = one_proceeded(trial, "apply/destroy", &a, &d);
+        let apply_won = one_proceeded(&moto, dir.path(), trial, "apply/destroy", &a, &d);
         markers_complete(&moto, &zone, &format!("apply/destroy trial {trial}"));
         if apply_won {
             assert!(
@@ -133,7 +198,7 @@ fn moto_racing_commands_never_both_proceed_and_the_account_stays_consistent() {
             moto.beanpole(dir.path()).args(["apply", "--auto-approve"]),
             moto.beanpole(dir.path()).args(["apply", "--auto-approve"]),
         );
-        one_proceeded(trial, "apply/apply", &a, &b);
+        one_proceeded(&moto, dir.path(), trial, "apply/apply", &a, &b);
         markers_complete(&moto, &zone, &format!("apply/apply trial {trial}"));
         let out = run(moto
             .beanpole(dir.path())
@@ -155,8 +220,8 @@ fn moto_racing_commands_never_both_proceed_and_the_account_stays_consistent() {
                 .args(["deploy", "pets-env-blue", "--label", &label]),
             moto.beanpole(dir.path()).args(["apply", "--auto-approve"]),
         );
-        let deploy_won = one_proceeded(trial, "deploy/apply", &d, &a);
-        if deploy_won {
+        one_proceeded(&moto, dir.path(), trial, "deploy/apply", &d, &a);
+        if d.status.code() == Some(0) {
             assert!(
                 String::from_utf8_lossy(&d.stdout).contains("Deployed"),
                 "{}",
