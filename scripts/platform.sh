@@ -1,6 +1,6 @@
 # Shared by scripts/test, scripts/demo and the benchmarks (source it): what the platform engine
-# needs on this machine to run applications for real: nginx, Apache, Python 3.9+ with venv, and
-# a wheelhouse of the Python packages the example applications use (so that each test's
+# needs on this machine to run applications for real: nginx, Apache, Python 3.9+ with venv,
+# bubblewrap (each instance in its own filesystem view, with EB's paths), and a wheelhouse of the Python packages the example applications use (so that each test's
 # `pip install` reads local files instead of the package index).
 
 ensure_platform() {
@@ -8,6 +8,7 @@ ensure_platform() {
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || command -v httpd >/dev/null || missing+=(apache2)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  command -v bwrap >/dev/null || missing+=(bubblewrap)
   if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
       echo "==> installing ${missing[*]} (apt-get)"

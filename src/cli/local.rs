@@ -52,6 +52,9 @@ async fn serve(target: &LocalTarget, args: &LocalRunArgs) -> i32 {
         target.describe(),
         crate::ops::local::state_dir(&target.source).display()
     );
+    if let Some(warning) = crate::ops::view::isolation().warning() {
+        eprintln!("warning: {warning}");
+    }
     let request = LocalRequest {
         source: target.source.clone(),
         environment: target.environment.clone(),

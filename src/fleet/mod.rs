@@ -12,6 +12,7 @@
 //! the endpoint holds. `fleet.json` in its folder says which port plays which instance.
 
 use crate::aws::{autoscaling, ec2, ssm, Aws};
+use crate::ops::view::InstanceView;
 use crate::ops::{OpError, Session};
 use crate::platform::boot::base64_decode;
 use serde::Serialize;
@@ -172,6 +173,9 @@ pub async fn run(
         error,
     })?;
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(warning) = crate::ops::view::isolation().warning() {
+        on_event(FleetEvent::Problem(warning));
+    }
     let mut members: BTreeMap<String, Member> = BTreeMap::new();
     let mut players: BTreeMap<String, Child> = BTreeMap::new();
     write_state(&dir, &members)?;
@@ -534,16 +538,22 @@ pub async fn play_instance(
         tokio::time::sleep(POLL).await;
     }
     // The instance is gone (or the fleet stops): stop what its engine started.
-    let engine = root.join("opt/beanpole/engine.pyz");
-    if engine.exists() {
-        let _ = Command::new("python3")
-            .arg(&engine)
-            .args(["stop", "--init", "engine", "--root"])
-            .arg(root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+    let view = InstanceView::new(root);
+    if view.host_path("/opt/beanpole/engine.pyz").exists() {
+        if let Ok(mut command) = view.command("python3", &[]) {
+            let engine = view
+                .engine_root()
+                .join("opt/beanpole/engine.pyz")
+                .into_os_string();
+            let _ = command
+                .arg(engine)
+                .args(["stop", "--init", "engine", "--root"])
+                .arg(view.engine_root())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
     write_state("stopped", commands_run);
     Ok(())
@@ -577,11 +587,22 @@ async fn run_script(
         ),
         None => (Stdio::null(), Stdio::null()),
     };
-    let mut child: Child = Command::new("bash")
+    // In the instance's own view (EB's paths, the host read-only), or under its folder.
+    let view = InstanceView::new(&spec.root);
+    let mut command = match view.command("bash", &[]) {
+        Ok(command) => command,
+        Err(problem) => {
+            if let Some(mut f) = log.as_ref() {
+                use std::io::Write;
+                let _ = writeln!(f, "cannot make the instance's filesystem view: {problem}");
+            }
+            return None;
+        }
+    };
+    let mut child: Child = command
         .arg("-c")
         .arg(script)
         .current_dir(&spec.root)
-        .env("BEANPOLE_ROOT", &spec.root)
         .env("BEANPOLE_PORT", spec.port.to_string())
         .env("BEANPOLE_APP_PORT", spec.app_port.to_string())
         .env("AWS_SSM_INSTANCE_ID", &spec.instance)

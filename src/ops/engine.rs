@@ -2,8 +2,10 @@
 //! this binary (its archive) to a folder and runs it with a Python 3.9+ interpreter. The
 //! outcome is the engine's report, read from the file it writes, never its exit status alone.
 
+use crate::ops::view::InstanceView;
 use crate::platform::report::Report;
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -25,6 +27,8 @@ pub enum EngineError {
         python: String,
         error: std::io::Error,
     },
+    #[error("cannot play the instance in its own filesystem view: {problem}")]
+    View { problem: String },
     #[error("the platform engine stopped without a report (exit status {status}): {stderr}")]
     NoReport { status: String, stderr: String },
 }
@@ -48,6 +52,8 @@ impl LocalEngine {
             path: dir.display().to_string(),
             error,
         })?;
+        // Absolute: the engine runs in the instance's view, from its `/`.
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let script = dir.join("beanpole-engine.pyz");
         let engine = &crate::platform::engine::archive().bytes;
         if std::fs::read(&script).ok().as_ref() != Some(engine) {
@@ -59,32 +65,55 @@ impl LocalEngine {
         Ok(LocalEngine { python, script })
     }
 
-    fn command(&self, action: &str, root: &Path) -> Command {
-        let mut command = Command::new(&self.python);
+    /// The engine's `action` for the instance whose folder is `root`: in its private view
+    /// (`--root /`), or rooted in the folder where views are not available. `visible`: host
+    /// paths the engine reads besides its own script.
+    fn command(
+        &self,
+        action: &str,
+        root: &Path,
+        visible: &[OsString],
+    ) -> Result<Command, EngineError> {
+        let view = InstanceView::new(root);
+        let mut seen: Vec<OsString> = vec![self.script.clone().into_os_string()];
+        seen.extend(visible.iter().cloned());
+        let python = self.python.to_string_lossy().into_owned();
+        let mut command = view
+            .command(&python, &seen)
+            .map_err(|problem| EngineError::View { problem })?;
         command
             .arg(&self.script)
             .arg(action)
             .arg("--root")
-            .arg(root)
+            .arg(view.engine_root())
             .arg("--init")
             .arg("engine")
             .stdin(Stdio::null());
         // Its own process group: a Ctrl-C at the terminal reaches Beanpole, which lets the
         // engine finish and then stops what it started, never the engine mid-step.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        command
+        Ok(command)
     }
 
     /// Deploys; the report says whether it worked.
     pub fn deploy(&self, request: &EngineDeploy) -> Result<Report, EngineError> {
-        let report_path = request.root.with_extension("report.json");
+        // Where the engine can write it: the instance's own state folder.
+        let view = InstanceView::new(request.root);
+        let report_path = view.host_path("/var/lib/beanpole/local-report.json");
+        let report_arg = view
+            .engine_root()
+            .join("var/lib/beanpole/local-report.json");
         let _ = std::fs::remove_file(&report_path);
-        let mut command = self.command("deploy", request.root);
+        let document = std::path::absolute(request.document)
+            .unwrap_or_else(|_| request.document.to_path_buf());
+        let mut visible = vec![document.as_os_str().to_os_string()];
+        visible.extend(request.env.iter().map(|(_, v)| OsString::from(v)));
+        let mut command = self.command("deploy", request.root, &visible)?;
         command
             .arg("--document")
-            .arg(request.document)
+            .arg(&document)
             .arg("--report")
-            .arg(&report_path)
+            .arg(&report_arg)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if request.leader {
@@ -121,7 +150,7 @@ impl LocalEngine {
 
     /// Stops every process the engine started under `root` (the application's and the proxy).
     pub fn stop(&self, root: &Path) -> Result<(), EngineError> {
-        self.command("stop", root)
+        self.command("stop", root, &[])?
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -135,7 +164,7 @@ impl LocalEngine {
     /// The last `lines` lines of each platform log under `root`, by instance path.
     pub fn logs(&self, root: &Path, lines: u32) -> Result<BTreeMap<String, String>, EngineError> {
         let output = self
-            .command("logs", root)
+            .command("logs", root, &[])?
             .arg("--lines")
             .arg(lines.to_string())
             .stderr(Stdio::piped())

@@ -216,7 +216,9 @@ pub fn release(source: &Path) {
 
 /// Bundles, resolves and deploys the source folder on this machine.
 pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
+    // Absolute: the engine reads the bundle and the document from the instance's view.
     let state = state_dir(&request.source);
+    let state = std::path::absolute(&state).unwrap_or(state);
     std::fs::create_dir_all(&state).map_err(|error| LocalError::Write {
         path: state.display().to_string(),
         error,

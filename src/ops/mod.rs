@@ -26,6 +26,7 @@ pub mod rollout;
 pub mod status;
 pub mod swap;
 pub mod versions;
+pub mod view;
 pub mod walk;
 
 use crate::aws::calls::CallCounter;

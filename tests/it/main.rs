@@ -25,3 +25,4 @@ mod secrets_moto;
 mod spec_diagnostics;
 mod tour_moto;
 mod versions_moto;
+mod view;

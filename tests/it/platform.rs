@@ -27,7 +27,7 @@ pub fn pip_env() -> Vec<(String, String)> {
     }
 }
 
-fn require(program: &str, package: &str) {
+pub fn require(program: &str, package: &str) {
     let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         .iter()
         .any(|d| Path::new(d).join(program).exists());
@@ -119,11 +119,11 @@ pub fn deploy_with_timeout(
     .unwrap_or_else(|e| panic!("local deployment of {}: {e}", source.display()))
 }
 
-fn report_text(report: &Report) -> String {
+pub fn report_text(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default()
 }
 
-fn read(path: PathBuf) -> String {
+pub fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -149,7 +149,8 @@ def health():
     return "ok"
 "#;
 
-const RECORD_HOOK: &str = "#!/bin/sh\necho \"$0 $(pwd) leader=$EB_IS_COMMAND_LEADER port=$PORT\" >> \"$BEANPOLE_ROOT/var/log/order.log\"\n";
+const RECORD_HOOK: &str =
+    "#!/bin/sh\necho \"$0 $(pwd) leader=$EB_IS_COMMAND_LEADER port=$PORT\" >> /var/log/order.log\n";
 
 const EBEXTENSIONS: &str = r#"option_settings:
   aws:elasticbeanstalk:application:environment:
@@ -157,18 +158,18 @@ const EBEXTENSIONS: &str = r#"option_settings:
     GREETING: overridden-by-the-spec
 commands:
   01_command:
-    command: echo "command $(pwd)" >> "$BEANPOLE_ROOT/var/log/order.log"
+    command: echo "command $(pwd)" >> /var/log/order.log
 files:
-  /etc/beanpole-test/greeting.txt:
+  /var/app/greeting.txt:
     mode: "000640"
     content: |
       written by .ebextensions files
 container_commands:
   01_leader:
-    command: echo "leader $(hostname)" >> "$BEANPOLE_ROOT/var/log/leader.log"
+    command: echo "leader $(hostname)" >> /var/log/leader.log
     leader_only: true
   02_container:
-    command: echo "container $(pwd)" >> "$BEANPOLE_ROOT/var/log/order.log"
+    command: echo "container $(pwd)" >> /var/log/order.log
 unknown_key:
   x: 1
 "#;
@@ -254,12 +255,12 @@ fn flask_served_through(proxy: &str) {
         assert!(access.contains("GET /static/hello.txt"), "{access}");
     }
 
-    // Hooks and commands in EB's order, each in EB's working folder.
-    let staging = root.join("var/app/staging");
-    let current = root.join("var/app/current");
+    // Hooks and commands in EB's order, each in EB's working folder, at EB's paths.
+    let staging = Path::new("/var/app/staging");
+    let current = Path::new("/var/app/current");
     let order = read(root.join("var/log/order.log"));
     let expected = [
-        format!("command {}", root.display()),
+        "command /".to_string(),
         format!(
             ".platform/hooks/prebuild/01_record.sh {} leader=true port={app_port}",
             staging.display()
@@ -286,7 +287,7 @@ fn flask_served_through(proxy: &str) {
         .collect();
     assert_eq!(lines, expected, "{order}");
     assert_eq!(
-        read(root.join("etc/beanpole-test/greeting.txt")),
+        read(root.join("var/app/greeting.txt")),
         "written by .ebextensions files\n"
     );
     assert_eq!(read(root.join("var/log/leader.log")).lines().count(), 1);
@@ -294,10 +295,7 @@ fn flask_served_through(proxy: &str) {
     let env_file = read(root.join("opt/elasticbeanstalk/deployment/env"));
     assert!(env_file.contains("GREETING=\"world\""), "{env_file}");
     assert!(
-        env_file.contains(&format!(
-            "PYTHONPATH=\"{}\"",
-            root.join("var/app/venv/staging-LQM1lest/bin").display()
-        )),
+        env_file.contains("PYTHONPATH=\"/var/app/venv/staging-LQM1lest/bin\""),
         "{env_file}"
     );
 }
@@ -461,6 +459,8 @@ fn failing_deployments_keep_the_previous_version_answering() {
         break_it: fn(&Path),
         step: &'static str,
         output: &'static str,
+        /// In the report's message.
+        message: &'static str,
         rolled_back: bool,
     }
     let cases = [
@@ -476,6 +476,7 @@ fn failing_deployments_keep_the_previous_version_answering() {
             },
             step: "InstallDependency",
             output: "no-such-package-beanpole-test",
+            message: "",
             rolled_back: false,
         },
         Case {
@@ -490,6 +491,7 @@ fn failing_deployments_keep_the_previous_version_answering() {
             },
             step: "RunAppDeployPreDeployHooks",
             output: "predeploy says no",
+            message: "",
             rolled_back: false,
         },
         Case {
@@ -504,6 +506,7 @@ fn failing_deployments_keep_the_previous_version_answering() {
             },
             step: "HealthCheck",
             output: "boom: the application cannot start",
+            message: "",
             rolled_back: true,
         },
         Case {
@@ -518,6 +521,24 @@ fn failing_deployments_keep_the_previous_version_answering() {
             },
             step: "HealthCheck",
             output: "",
+            message: "answered 500 INTERNAL SERVER ERROR; the matcher is 200",
+            rolled_back: true,
+        },
+        Case {
+            // The most common nginx override on EB: everything to HTTPS. A load balancer's
+            // health check does not follow the redirect: it counts the 301 against the matcher.
+            name: "nginx override answering 301",
+            break_it: |s| {
+                put(
+                    s,
+                    ".platform/nginx/conf.d/elasticbeanstalk/00_application.conf",
+                    "location / {\n    return 301 https://$host$request_uri;\n}\n",
+                    false,
+                )
+            },
+            step: "HealthCheck",
+            output: "",
+            message: "answered 301 Moved Permanently, Location: https://127.0.0.1/health; the matcher is 200",
             rolled_back: true,
         },
     ];
@@ -544,7 +565,7 @@ fn failing_deployments_keep_the_previous_version_answering() {
             report_text(report)
         );
         assert!(
-            report.output_tail.contains(case.output),
+            report.output_tail.contains(case.output) && report.message.contains(case.message),
             "{}: {}",
             case.name,
             report_text(report)

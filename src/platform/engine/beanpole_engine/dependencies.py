@@ -50,7 +50,7 @@ class Virtualenvs:
         found = shutil.which(wanted)
         if found and subprocess.run([found, "-c", "import venv"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
             return found
-        if not self.paths.rooted and shutil.which("dnf"):
+        if not self.paths.local and shutil.which("dnf"):
             package = "python3" if self.python_version == "3.9" else wanted
             self.runner.run(["dnf", "install", "-y", package, package + "-pip"], what="installing %s" % package)
             found = shutil.which(wanted)

@@ -3,16 +3,18 @@ packages, then files, then commands (PreBuildEbExtension); `container_commands` 
 the staged application, the leader's `leader_only` ones first."""
 
 import base64
+import errno
 import os
 import shutil
 
+from .paths import OWN_FOLDERS
 from .runner import Failure, tail
 
 
 def install_packages(runner, paths, packages):
     for package in packages:
         spec = package["name"] + ("-" + package["version"] if package["version"] else "")
-        if paths.rooted or not shutil.which("dnf"):
+        if paths.local or not shutil.which("dnf"):
             runner.warn("%s: package %s is not installed on this machine (it is on an instance, with dnf)" % (package["file"], spec))
             continue
         runner.run(["dnf", "install", "-y", spec], what="%s: installing package %s" % (package["file"], spec))
@@ -32,10 +34,20 @@ def write_files(paths, files):
     """`files:` entries, in lexicographic order of their paths."""
     for spec in sorted(files, key=lambda f: f["path"]):
         target = paths.at(spec["path"])
-        os.makedirs(os.path.dirname(target), exist_ok=True)
         data = file_bytes(spec)
-        with open(target, "wb") as f:
-            f.write(data)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            if e.errno == errno.EROFS and paths.view:
+                raise Failure(
+                    "%s: files.%s: this machine's %s is read-only to the instances Beanpole plays here "
+                    "(each has its own %s; the rest of the host is protected): on an EC2 instance the file "
+                    "would be written; to use it locally, write it under one of those folders"
+                    % (spec["file"], spec["path"], os.path.dirname(spec["path"]), ", ".join(OWN_FOLDERS))
+                ) from None
+            raise Failure("%s: files.%s: cannot write it: %s" % (spec["file"], spec["path"], e)) from None
         os.chmod(target, int(spec["mode"] or "644", 8) & 0o7777)
         if not paths.rooted and (spec["owner"] or spec["group"]):
             try:

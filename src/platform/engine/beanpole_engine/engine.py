@@ -31,7 +31,7 @@ class Engine:
         self.paths = Paths(root)
         has_systemd = os.path.isdir("/run/systemd/system") and shutil.which("systemctl")
         if init == "auto":
-            init = "systemd" if (not self.paths.rooted and has_systemd) else "engine"
+            init = "systemd" if (not self.paths.local and has_systemd) else "engine"
         self.runner = Runner(self.paths)
         self.processes = Processes(self.runner, self.paths, init)
         self.instance_id = instance_id or self.own_instance_id()
@@ -53,7 +53,7 @@ class Engine:
                 return value
         except OSError:
             pass
-        if not self.paths.rooted:
+        if not self.paths.local:
             value = metadata_instance_id()
             if value:
                 os.makedirs(os.path.dirname(recorded), exist_ok=True)
@@ -99,10 +99,8 @@ class Engine:
         if not os.path.isdir(p.current) and os.path.isdir(p.previous):
             self.runner.log("An interrupted flip left no current version: putting the previous one back", "WARN")
             os.rename(p.previous, p.current)
-        for name in ("nginx", "httpd"):
-            live = os.path.join(p.etc, name)
-            if not os.path.isdir(live) and os.path.isdir(live + ".previous"):
-                os.rename(live + ".previous", live)
+        for kind in ("nginx", "apache"):
+            Proxy(self.runner, p, kind).recover()
 
     # ----- boot ----------------------------------------------------------------------------
 
@@ -170,7 +168,7 @@ class Engine:
             doc = json.load(f)
         if doc.get("schema") != SCHEMA:
             raise SystemExit("this engine reads deployment documents of schema %d" % SCHEMA)
-        if self.paths.rooted:
+        if self.paths.local:
             # Beanpole's local fleet plays many instances on one machine: each its own ports.
             doc = documents.for_this_machine(doc, os.environ)
         return doc

@@ -1,12 +1,12 @@
-"""The health check after a deployment: the check path, through the proxy, until it answers
-as the matcher says, or until the deployment's health threshold (EB's
+"""The health check after a deployment, as a load balancer's target group makes it (GET the
+check path through the proxy, `User-Agent: ELB-HealthChecker/2.0`, no redirect followed),
+until it answers as the matcher says, or until the deployment's health threshold (EB's
 HealthCheckSuccessThreshold) accepts the instance's rating for three checks in a row. The
 rating, as EB's enhanced health names it: Ok for a matching answer, Warning for another answer
 below 500, Degraded for a 5xx, Severe for no answer."""
 
+import http.client
 import time
-import urllib.error
-import urllib.request
 
 from .runner import Failure
 
@@ -45,16 +45,24 @@ def in_a_row(within, level, threshold, dead):
     return within + 1 if threshold > 0 and level <= threshold and not dead else 0
 
 
-def ask(url):
-    """(status, why) of one request: the HTTP status (None without an answer)."""
+def ask(port, path):
+    """One request as a load balancer's health check makes it: GET, `User-Agent:
+    ELB-HealthChecker/2.0`, no redirect followed. (status, what answered): the status is None
+    without an answer, and what answered names it (`301 Moved Permanently, Location: …`)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "beanpole-engine health check"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, None
-    except urllib.error.HTTPError as e:
-        return e.code, None
-    except (urllib.error.URLError, OSError) as e:
-        return None, str(e)
+        connection.request("GET", path, headers={"User-Agent": "ELB-HealthChecker/2.0", "Connection": "close"})
+        response = connection.getresponse()
+        response.read()
+        answered = "%d %s" % (response.status, response.reason)
+        location = response.getheader("Location")
+        if location:
+            answered += ", Location: %s" % location
+        return response.status, answered
+    except (http.client.HTTPException, OSError) as e:
+        return None, str(e) or e.__class__.__name__
+    finally:
+        connection.close()
 
 
 def check(runner, processes, state, doc):
@@ -72,14 +80,14 @@ def check(runner, processes, state, doc):
         if looping:
             raise Failure("the %s process keeps exiting (restarted %d times): see its log" % (looping[0], processes.restarts(looping[0])),
                           runner.log_tail("%s.stdout.log" % looping[0]))
-        status, why = ask(url)
+        status, answered = ask(doc["port"], spec["path"])
         if status is None:
-            last = why
+            last = answered
         elif matches(spec["matcher"], status):
-            runner.log("Health check of %s answered %d" % (url, status))
+            runner.log("Health check of %s answered %s" % (url, answered))
             return
         else:
-            last = "HTTP %d" % status
+            last = "answered " + answered
         level = level_of(status)
         within = in_a_row(within, level, threshold, dead)
         if within >= IN_A_ROW:
@@ -90,5 +98,6 @@ def check(runner, processes, state, doc):
             output = runner.log_tail("web.stdout.log")
             if dead:
                 raise Failure("the %s process is not running; %s answered: %s" % (", ".join(dead), url, last), output)
-            raise Failure("%s answered %s, not %s, for %d s" % (url, last, spec["matcher"], spec["timeout_secs"]), output)
+            raise Failure("the health check of %s (as a load balancer makes it: no redirect followed) %s; the matcher is %s (for %d s)" % (
+                url, last if status is not None else "had no answer: " + last, spec["matcher"], spec["timeout_secs"]), output)
         time.sleep(0.25)

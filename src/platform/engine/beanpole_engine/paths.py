@@ -1,5 +1,8 @@
-"""Elastic Beanstalk's paths on an instance. On an instance the root is `/`; on a developer's
-machine and in Beanpole's local fleet the same tree lives under a folder (`--root`)."""
+"""Elastic Beanstalk's paths on an instance. On an instance the root is `/`. Beanpole's local
+fleet and `local run` play an instance on a developer's machine in a private filesystem view
+(EB's paths are the instance's own folders, the rest of the host read-only), where the root is
+`/` too and `BEANPOLE_INSTANCE_VIEW=1` says the machine is not an instance; where such views
+are not available, the same tree lives under a folder (`--root`)."""
 
 import os
 
@@ -23,9 +26,34 @@ TABLE = {
 }
 
 
+# The folders that are an instance's own in the local view (Rust's `ops::view::PRIVATE`).
+OWN_FOLDERS = [
+    "/var/app",
+    "/var/log",
+    "/var/pids",
+    "/var/lib/beanpole",
+    "/opt/elasticbeanstalk",
+    "/opt/beanpole",
+    "/etc/nginx",
+    "/etc/httpd",
+    "/etc/cron.d",
+    "/home/webapp",
+    "/tmp",
+    "/run",
+]
+
+
 class Paths:
-    def __init__(self, root):
+    def __init__(self, root, view=None):
         self.root = os.path.abspath(root)
+        self.view = os.environ.get("BEANPOLE_INSTANCE_VIEW") == "1" if view is None else view
+
+    @property
+    def local(self):
+        """Whether this plays an instance on a developer's machine (rooted, or in a private
+        view) rather than running on an EC2 instance: no dnf, no systemd, no metadata service,
+        the fleet's ports."""
+        return self.rooted or self.view
 
     @property
     def rooted(self):

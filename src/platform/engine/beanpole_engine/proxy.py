@@ -190,19 +190,22 @@ class Proxy:
         self.kind = kind
 
     def folder(self, staging=False, previous=False):
-        base = os.path.join(self.paths.etc, folder_name(self.kind))
+        """The live configuration is EB's folder (/etc/nginx, /etc/httpd); the staged and the
+        previous one are the engine's, beside its state (the live folder may be a mount point,
+        which cannot be renamed: the flip replaces its contents)."""
+        name = folder_name(self.kind)
         if staging:
-            return base + ".staging"
+            return os.path.join(self.paths.state, "proxy", name + ".staging")
         if previous:
-            return base + ".previous"
-        return base
+            return os.path.join(self.paths.state, "proxy", name + ".previous")
+        return os.path.join(self.paths.etc, name)
 
     def binary(self, names, package):
         for name in names:
             found = shutil.which(name) or (os.path.exists("/usr/sbin/" + name) and "/usr/sbin/" + name)
             if found:
                 return found
-        if not self.paths.rooted and shutil.which("dnf"):
+        if not self.paths.local and shutil.which("dnf"):
             self.runner.run(["dnf", "install", "-y", package], what="installing %s" % package)
             for name in names:
                 if shutil.which(name):
@@ -228,10 +231,10 @@ class Proxy:
         p = self.paths
         if os.geteuid() != 0:
             return ""
-        if not p.rooted and user_exists("nginx"):
+        if not p.local and user_exists("nginx"):
             worker = "nginx"
         else:
-            worker = owner_of(p.root) or "nobody"
+            worker = owner_of(p.at("/var/app")) or "nobody"
         if user_exists(worker):
             # Workers write the hourly health log themselves: give them its folder.
             shutil.chown(p.log("nginx/healthd"), worker)
@@ -307,15 +310,43 @@ class Proxy:
         """The staged configuration becomes live; the live one is kept as the previous."""
         live, staged, previous = self.folder(), self.folder(staging=True), self.folder(previous=True)
         shutil.rmtree(previous, ignore_errors=True)
-        if os.path.isdir(live):
-            os.rename(live, previous)
-        os.rename(staged, live)
+        if os.path.isdir(live) and os.listdir(live):
+            shutil.copytree(live, previous, symlinks=True)
+        # A flip killed half way (the marker still there) is put back by the next engine.
+        marker = self.flipping_marker()
+        write(marker, "")
+        replace_contents(live, staged)
+        os.unlink(marker)
+        shutil.rmtree(staged, ignore_errors=True)
+
+    def flipping_marker(self):
+        return os.path.join(self.paths.state, "proxy", folder_name(self.kind) + ".flipping")
+
+    def recover(self):
+        """Puts the previous configuration back when a flip was killed half way."""
+        marker = self.flipping_marker()
+        if os.path.exists(marker):
+            if os.path.isdir(self.folder(previous=True)):
+                self.put_back()
+            os.unlink(marker)
 
     def put_back(self):
         live, previous = self.folder(), self.folder(previous=True)
         if os.path.isdir(previous):
-            shutil.rmtree(live, ignore_errors=True)
-            os.rename(previous, live)
+            replace_contents(live, previous)
+            shutil.rmtree(previous, ignore_errors=True)
+
+
+def replace_contents(folder, source):
+    """`folder` (kept itself: it may be a mount point) holds what `source` holds."""
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    shutil.copytree(source, folder, symlinks=True, dirs_exist_ok=True)
 
 
 def write(path, text):

@@ -1,0 +1,135 @@
+//! Each instance Beanpole plays on this machine (`local run`, the local fleet) runs in its own
+//! filesystem view: EB's paths are its own folders, the rest of the host is read-only. Real
+//! engines, real nginx and gunicorn; the host's `/etc` and `/usr/local/bin` are checked after.
+
+use crate::common::{free_port, TempDir};
+use crate::platform::{deploy, environment, get, put, read, report_text, require, Served};
+use beanpole::ops::view::{isolation, Isolation};
+
+/// The view needs bubblewrap (`scripts/test` installs it).
+fn require_views() {
+    assert!(
+        matches!(isolation(), Isolation::View { .. }),
+        "these tests need instance views: {:?} (scripts/test installs bubblewrap)",
+        isolation()
+    );
+}
+
+/// Reads `/var/app/current/marker.txt` at EB's path, and the environment file at EB's path.
+const MARKER_APP: &str = r#"from flask import Flask
+
+application = Flask(__name__)
+
+
+@application.route("/")
+def home():
+    with open("/var/app/current/marker.txt") as f:
+        return f.read().strip()
+"#;
+
+#[test]
+fn two_instances_on_one_machine_each_read_their_own_var_app_current() {
+    require("nginx", "nginx");
+    require_views();
+    let dir = TempDir::new("view-two");
+    let mut served = Vec::new();
+    for name in ["one", "two"] {
+        let source = dir.path().join(name);
+        put(&source, "application.py", MARKER_APP, false);
+        put(&source, "requirements.txt", "Flask\n", false);
+        put(&source, "marker.txt", &format!("instance {name}\n"), false);
+        let (port, app_port) = (free_port(), free_port());
+        let run = deploy(&source, Some(environment("")), port, app_port);
+        assert!(run.report.succeeded(), "{}", report_text(&run.report));
+        served.push(Served { run, port });
+    }
+    // Both serve at once, each its own /var/app/current.
+    for (served, name) in served.iter().zip(["one", "two"]) {
+        assert_eq!(get(served.port, "/"), (200, format!("instance {name}")));
+    }
+}
+
+#[test]
+fn a_command_cannot_change_the_host_and_eb_paths_are_the_instances_own() {
+    require("nginx", "nginx");
+    require_views();
+    let dir = TempDir::new("view-host");
+    let probe = format!("beanpole-view-probe-{}", std::process::id());
+    let host_file = std::path::Path::new("/etc").join(&probe);
+    std::fs::write(&host_file, "the host's own\n").unwrap();
+    let host_bin = std::path::Path::new("/usr/local/bin").join(&probe);
+    let _ = std::fs::remove_file(&host_bin);
+    let source = dir.path().join("app");
+    put(&source, "application.py", MARKER_APP, false);
+    put(&source, "requirements.txt", "Flask\n", false);
+    put(&source, "marker.txt", "served\n", false);
+    // A published sample's clean-up line, and a script installed into /usr/local/bin; each
+    // records its exit status at EB's log path. Then the usual Django-style line naming the
+    // virtualenv by EB's path.
+    put(
+        &source,
+        ".ebextensions/01_host.config",
+        &format!(
+            r#"commands:
+  01_remove:
+    command: "rm -f /etc/{probe}; echo remove=$? >> /var/log/probe.log"
+  02_install:
+    command: "touch /usr/local/bin/{probe}; echo install=$? >> /var/log/probe.log"
+container_commands:
+  01_venv:
+    command: "source /var/app/venv/*/bin/activate && python -c 'import flask' && echo venv=$? >> /var/log/probe.log"
+"#
+        ),
+        false,
+    );
+    let (port, app_port) = (free_port(), free_port());
+    let run = deploy(&source, Some(environment("")), port, app_port);
+    let served = Served { run, port };
+    assert!(
+        served.run.report.succeeded(),
+        "{}",
+        report_text(&served.run.report)
+    );
+    let log = read(served.run.root.join("var/log/probe.log"));
+    let kept = std::fs::read_to_string(&host_file);
+    let _ = std::fs::remove_file(&host_file);
+    assert_eq!(kept.ok().as_deref(), Some("the host's own\n"), "{log}");
+    assert!(log.contains("remove=1"), "{log}");
+    assert!(log.contains("install=1"), "{log}");
+    assert!(log.contains("venv=0"), "{log}");
+    assert!(
+        !host_bin.exists(),
+        "{} was created on the host",
+        host_bin.display()
+    );
+    assert_eq!(get(port, "/"), (200, "served".to_string()));
+}
+
+#[test]
+fn a_files_entry_outside_the_instances_folders_is_a_located_failure() {
+    require("nginx", "nginx");
+    require_views();
+    let dir = TempDir::new("view-files");
+    let source = dir.path().join("app");
+    put(&source, "application.py", MARKER_APP, false);
+    put(&source, "requirements.txt", "Flask\n", false);
+    put(&source, "marker.txt", "served\n", false);
+    put(
+        &source,
+        ".ebextensions/02_files.config",
+        "files:\n  /usr/local/bin/beanpole-view-tool:\n    mode: \"000755\"\n    content: echo hi\n",
+        false,
+    );
+    let (port, app_port) = (free_port(), free_port());
+    let run = deploy(&source, Some(environment("")), port, app_port);
+    let served = Served { run, port };
+    let report = &served.run.report;
+    assert!(!report.succeeded());
+    let message = report_text(report);
+    assert!(
+        message.contains("02_files.config: files./usr/local/bin/beanpole-view-tool")
+            && message.contains("read-only to the instances Beanpole plays here"),
+        "{message}"
+    );
+    assert!(!std::path::Path::new("/usr/local/bin/beanpole-view-tool").exists());
+}
