@@ -133,3 +133,77 @@ fn a_files_entry_outside_the_instances_folders_is_a_located_failure() {
     );
     assert!(!std::path::Path::new("/usr/local/bin/beanpole-view-tool").exists());
 }
+
+/// The headers of one GET on 127.0.0.1, lower-cased names.
+fn headers(port: u16, path: &str, extra: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Connection: close\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    text.split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+#[test]
+fn apache_loads_al2023s_modules_and_keeps_the_users_conf_d_files() {
+    require("apache2", "apache2");
+    require_views();
+    let dir = TempDir::new("view-apache");
+    let source = dir.path().join("app");
+    put(&source, "application.py", MARKER_APP, false);
+    put(&source, "requirements.txt", "Flask\n", false);
+    put(&source, "marker.txt", "served\n", false);
+    // EB's most common Apache override, as AWS's sample writes it (mod_rewrite: HTTP behind
+    // the load balancer to HTTPS), and a file `files:` writes into /etc/httpd/conf.d/
+    // (mod_headers, mod_expires).
+    put(
+        &source,
+        ".platform/httpd/conf.d/ssl_rewrite.conf",
+        "RewriteEngine On\n<If \"-n '%{HTTP:X-Forwarded-Proto}' && %{HTTP:X-Forwarded-Proto} != 'https'\">\nRewriteRule (.*) https://%{HTTP_HOST}%{REQUEST_URI} [R,L]\n</If>\n",
+        false,
+    );
+    put(
+        &source,
+        ".ebextensions/01_headers.config",
+        "files:\n  /etc/httpd/conf.d/zz_user.conf:\n    content: |\n      Header set X-From-Files \"kept\"\n      ExpiresActive On\n",
+        false,
+    );
+    let env = || environment("  proxy = \"apache\"");
+    let (port, app_port) = (free_port(), free_port());
+    let v1 = Served {
+        run: deploy(&source, Some(env()), port, app_port),
+        port,
+    };
+    assert!(v1.run.report.succeeded(), "{}", report_text(&v1.run.report));
+    let seen = headers(port, "/", "X-Forwarded-Proto: https\r\n");
+    assert!(
+        seen.starts_with("http/1.1 200") && seen.contains("x-from-files: kept"),
+        "{seen}"
+    );
+    let plain = headers(port, "/pets", "X-Forwarded-Proto: http\r\n");
+    assert!(
+        plain.starts_with("http/1.1 302") && plain.contains("location: https://127.0.0.1/pets"),
+        "{plain}"
+    );
+    // A new version without the `files:` entry: the file stays, included, as on an instance.
+    std::fs::remove_dir_all(source.join(".ebextensions")).unwrap();
+    put(&source, "marker.txt", "served again\n", false);
+    let v2 = deploy(&source, Some(env()), port, app_port);
+    assert!(v2.report.succeeded(), "{}", report_text(&v2.report));
+    assert_eq!(get(port, "/"), (200, "served again".to_string()));
+    let seen = headers(port, "/", "");
+    assert!(seen.contains("x-from-files: kept"), "{seen}");
+    let log = read(v2.root.join("var/log/eb-engine.log"));
+    assert!(
+        log.contains("/etc/httpd/conf.d/zz_user.conf: kept"),
+        "{log}"
+    );
+}

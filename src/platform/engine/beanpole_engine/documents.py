@@ -87,3 +87,12 @@ def write_json(path, value, mode=0o644):
         f.write("\n")
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+def read_json(path):
+    """A JSON file's value, or None when it is missing or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None

@@ -8,12 +8,33 @@ import os
 import re
 import shutil
 
+from . import documents
 from .runner import Failure, tail
 
 URL_PATH = re.compile(r"^/[A-Za-z0-9/._~-]*$")
 BUNDLE_FOLDER = re.compile(r"^[A-Za-z0-9._-][A-Za-z0-9/._-]*$")
-APACHE_MODULES = ("mpm_event", "unixd", "authz_core", "authz_host", "log_config", "mime", "dir",
-                  "alias", "headers", "proxy", "proxy_http", "setenvif")
+# What Amazon Linux 2023's httpd, mod_http2 and mod_ssl packages load (conf.modules.d:
+# 00-base, 00-dav, 00-lua, 00-mpm, 00-proxy, 00-ssl, 10-h2, 10-proxy_h2), in their order; one
+# this machine's Apache lacks is skipped (only the required ones must be there). cgid is left
+# out: it starts a daemon of its own and the Python platform serves no CGI.
+APACHE_MODULES = (
+    "mpm_event", "unixd", "systemd",
+    "access_compat", "actions", "alias", "allowmethods", "auth_basic", "auth_digest",
+    "authn_anon", "authn_core", "authn_dbd", "authn_dbm", "authn_file", "authn_socache",
+    "authz_core", "authz_dbd", "authz_dbm", "authz_groupfile", "authz_host", "authz_owner",
+    "authz_user", "autoindex", "brotli", "cache", "cache_disk", "cache_socache", "data", "dbd",
+    "deflate", "dir", "dumpio", "echo", "env", "expires", "ext_filter", "filter", "headers",
+    "include", "info", "log_config", "logio", "macro", "mime_magic", "mime", "negotiation",
+    "remoteip", "reqtimeout", "request", "rewrite", "setenvif", "slotmem_plain", "slotmem_shm",
+    "socache_dbm", "socache_memcache", "socache_redis", "socache_shmcb", "status", "substitute",
+    "suexec", "unique_id", "userdir", "version", "vhost_alias", "watchdog",
+    "dav", "dav_fs", "dav_lock", "lua",
+    "proxy", "lbmethod_bybusyness", "lbmethod_byrequests", "lbmethod_bytraffic",
+    "lbmethod_heartbeat", "proxy_ajp", "proxy_balancer", "proxy_connect", "proxy_express",
+    "proxy_fcgi", "proxy_fdpass", "proxy_ftp", "proxy_hcheck", "proxy_http", "proxy_scgi",
+    "proxy_uwsgi", "proxy_wstunnel",
+    "ssl", "http2", "proxy_http2",
+)
 APACHE_REQUIRED = ("mpm_event", "authz_core", "log_config", "alias", "proxy", "proxy_http")
 MIME_TYPES = ("types {\n  text/html html htm;\n  text/css css;\n  application/javascript js;\n"
               "  application/json json;\n  image/png png;\n  image/svg+xml svg;\n  text/plain txt;\n}\n")
@@ -224,6 +245,27 @@ class Proxy:
         else:
             self.configure_apache(conf, doc)
 
+    def keep_users_files(self, conf):
+        """What the engine generates (and `.platform/<proxy>/` gives) is the configuration's
+        own; every other file in the live folder (written by `.ebextensions` `files:`, or by
+        the package) is kept and included, as on EB: copied into the staged configuration
+        before its test, unless the staged one has that file. The generated files are listed
+        for the next deployment."""
+        own = sorted(files_under(conf))
+        documents.write_json(self.manifest(staging=True), own)
+        live = self.folder()
+        generated = set(documents.read_json(self.manifest()) or [])
+        for name in files_under(live):
+            if name in generated or os.path.lexists(os.path.join(conf, name)):
+                continue
+            source, target = os.path.join(live, name), os.path.join(conf, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(source, target, follow_symlinks=False)
+            self.runner.log("%s: kept (not Beanpole's; included as EB includes it)" % os.path.join(live, name))
+
+    def manifest(self, staging=False):
+        return os.path.join(self.paths.state, "proxy", folder_name(self.kind) + (".staging" if staging else "") + ".generated.json")
+
     def nginx_user(self):
         """The `user` line: nginx's workers run as nginx on an instance. Elsewhere, run as
         root, they run as the owner of the application's folder (`nobody` could not read a
@@ -260,6 +302,7 @@ class Proxy:
         user_conf = os.path.join(p.staging, ".platform", "nginx")
         if os.path.isdir(user_conf):
             shutil.copytree(user_conf, conf, dirs_exist_ok=True)
+        self.keep_users_files(conf)
         code, output = self.runner.run([nginx, "-t", "-c", os.path.join(conf, "nginx.conf"), "-p", conf + "/", "-e", p.log("nginx/error.log")], check=False)
         if code != 0:
             raise Failure("the nginx configuration is invalid (nginx -t)", tail(output))
@@ -299,6 +342,7 @@ class Proxy:
         user_conf = os.path.join(p.staging, ".platform", "httpd")
         if os.path.isdir(user_conf):
             shutil.copytree(user_conf, conf, dirs_exist_ok=True)
+        self.keep_users_files(conf)
         code, output = self.runner.run([httpd, "-t", "-d", conf, "-f", os.path.join(conf, "conf", "httpd.conf")], check=False)
         if code != 0:
             raise Failure("the Apache configuration is invalid (configtest)", tail(output))
@@ -316,6 +360,8 @@ class Proxy:
         marker = self.flipping_marker()
         write(marker, "")
         replace_contents(live, staged)
+        if os.path.exists(self.manifest(staging=True)):
+            os.replace(self.manifest(staging=True), self.manifest())
         os.unlink(marker)
         shutil.rmtree(staged, ignore_errors=True)
 
@@ -335,6 +381,15 @@ class Proxy:
         if os.path.isdir(previous):
             replace_contents(live, previous)
             shutil.rmtree(previous, ignore_errors=True)
+
+
+def files_under(folder):
+    """The files (and links) under `folder`, as paths relative to it."""
+    found = []
+    for top, dirs, files in os.walk(folder):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(top, d))]:
+            found.append(os.path.relpath(os.path.join(top, name), folder))
+    return found
 
 
 def replace_contents(folder, source):
