@@ -10,6 +10,7 @@ mod boot_moto;
 mod bundle;
 mod cycle;
 mod deploy_moto;
+mod eb_apps_moto;
 mod fuzz_front_end;
 mod graph_snapshots;
 mod lock_moto;

@@ -135,7 +135,7 @@ fn a_files_entry_outside_the_instances_folders_is_a_located_failure() {
 }
 
 /// The headers of one GET on 127.0.0.1, lower-cased names.
-fn headers(port: u16, path: &str, extra: &str) -> String {
+pub fn headers(port: u16, path: &str, extra: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return String::new();
@@ -206,4 +206,63 @@ fn apache_loads_al2023s_modules_and_keeps_the_users_conf_d_files() {
         log.contains("/etc/httpd/conf.d/zz_user.conf: kept"),
         "{log}"
     );
+}
+
+/// The Django site of `tests/fixtures/eb-django`, as a user would deploy it to EB: Apache,
+/// `migrate` and `collectstatic` as container commands naming the virtualenv by EB's path,
+/// AWS's HTTPS redirect sample. Its admin login page and the admin's CSS answer 200.
+pub fn check_eb_django(port: u16, current: &std::path::Path) {
+    let (status, page) = get(port, "/admin/login/");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("csrfmiddlewaretoken"), "{page}");
+    let (status, css) = get(port, "/static/admin/css/base.css");
+    assert_eq!(status, 200, "{css}");
+    assert!(
+        css.contains("DJANGO Admin styles"),
+        "{}",
+        &css[..css.len().min(300)]
+    );
+    let behind_http = headers(port, "/admin/", "X-Forwarded-Proto: http\r\n");
+    assert!(
+        behind_http.starts_with("http/1.1 302")
+            && behind_http.contains("location: https://127.0.0.1/admin/"),
+        "{behind_http}"
+    );
+}
+
+/// Whether `migrate` made the instance's SQLite database.
+pub fn migrated(current: &std::path::Path) -> bool {
+    std::fs::metadata(current.join("db.sqlite3")).is_ok_and(|m| m.len() > 0)
+}
+
+#[test]
+fn an_eb_django_site_runs_unchanged_through_local_run() {
+    require("apache2", "apache2");
+    require_views();
+    let dir = TempDir::new("view-django");
+    crate::platform::copy_tree(
+        &crate::common::manifest_dir().join("tests/fixtures/eb-django"),
+        dir.path(),
+    );
+    let c = beanpole::spec::compile_dir(
+        &beanpole::spec::DiskFs,
+        dir.path(),
+        &beanpole::spec::VariableInputs::default(),
+    );
+    assert!(c.is_valid(), "{:?}", c.diagnostics);
+    let env = c.spec.environments[0].clone();
+    let source = c.spec.applications[0].source.clone();
+    let (port, app_port) = (free_port(), free_port());
+    let served = Served {
+        run: deploy(&source, Some(env), port, app_port),
+        port,
+    };
+    assert!(
+        served.run.report.succeeded(),
+        "{}",
+        report_text(&served.run.report)
+    );
+    let current = served.run.root.join("var/app/current");
+    check_eb_django(port, &current);
+    assert!(migrated(&current));
 }
