@@ -211,7 +211,7 @@ fn apache_loads_al2023s_modules_and_keeps_the_users_conf_d_files() {
 /// The Django site of `tests/fixtures/eb-django`, as a user would deploy it to EB: Apache,
 /// `migrate` and `collectstatic` as container commands naming the virtualenv by EB's path,
 /// AWS's HTTPS redirect sample. Its admin login page and the admin's CSS answer 200.
-pub fn check_eb_django(port: u16, current: &std::path::Path) {
+pub fn check_eb_django(port: u16) {
     let (status, page) = get(port, "/admin/login/");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("csrfmiddlewaretoken"), "{page}");
@@ -263,6 +263,6 @@ fn an_eb_django_site_runs_unchanged_through_local_run() {
         report_text(&served.run.report)
     );
     let current = served.run.root.join("var/app/current");
-    check_eb_django(port, &current);
+    check_eb_django(port);
     assert!(migrated(&current));
 }
