@@ -46,6 +46,9 @@ pub struct Document {
     /// engine runs `.platform/confighooks` instead of `.platform/hooks`.
     #[serde(default)]
     pub configuration: bool,
+    /// What `get-config optionsettings` shows (namespace → option → value).
+    #[serde(default)]
+    pub option_settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,5 +114,6 @@ pub fn document(
         commands: ext.commands.clone(),
         container_commands: ext.container_commands.clone(),
         configuration: false,
+        option_settings: super::settings::option_settings(settings, ext),
     }
 }

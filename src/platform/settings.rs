@@ -85,6 +85,9 @@ const PYTHON: &str = "aws:elasticbeanstalk:container:python";
 const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
 const PROXY: &str = "aws:elasticbeanstalk:environment:proxy";
 const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
+/// EB's namespace for an application's own options (read back with `Fn::GetOptionSetting` and
+/// `get-config optionsettings`).
+pub const CUSTOM: &str = "aws:elasticbeanstalk:customoption";
 const COMMAND: &str = "aws:elasticbeanstalk:command";
 const SPLITTING: &str = "aws:elasticbeanstalk:trafficsplitting";
 
@@ -187,6 +190,7 @@ pub fn resolve(
             }
             // Minutes, as Elastic Beanstalk counts them.
             (SPLITTING, "EvaluationTime") => number(3, 600).map(|n| evaluation_time = Some(n * 60)),
+            (CUSTOM, _) => Ok(()),
             (namespace, option) => {
                 unsupported.push(Unsupported {
                     file: o.file.clone(),
@@ -402,4 +406,41 @@ option_settings:
             ".ebextensions/02.config: aws:elasticbeanstalk:container:python NumThreads = `lots`"
         ));
     }
+}
+
+/// What `get-config optionsettings` shows on an instance, by namespace and option: the
+/// settings Beanpole applies, under EB's names, and the application's custom options. Secret
+/// properties are absent (the document holds only their references).
+pub fn option_settings(
+    settings: &RuntimeSettings,
+    ext: &EbExtensions,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut all: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut set = |namespace: &str, option: &str, value: String| {
+        all.entry(namespace.to_string())
+            .or_default()
+            .insert(option.to_string(), value);
+    };
+    for (name, value) in &settings.properties {
+        set(PROPERTIES, name, value.clone());
+    }
+    set(PYTHON, "WSGIPath", settings.wsgi_path.clone());
+    set(PYTHON, "NumProcesses", settings.processes.to_string());
+    set(PYTHON, "NumThreads", settings.threads.to_string());
+    set(
+        PROXY,
+        "ProxyServer",
+        match settings.proxy {
+            Proxy::Nginx => "nginx".into(),
+            Proxy::Apache => "apache".into(),
+        },
+    );
+    for (path, folder) in &settings.static_files {
+        set(STATIC, path, folder.clone());
+    }
+    set(COMMAND, "Timeout", settings.timeout.to_string());
+    for o in ext.option_settings.iter().filter(|o| o.namespace == CUSTOM) {
+        set(CUSTOM, &o.option, o.value.clone());
+    }
+    all
 }

@@ -266,3 +266,41 @@ fn an_eb_django_site_runs_unchanged_through_local_run() {
     check_eb_django(port);
     assert!(migrated(&current));
 }
+
+#[test]
+fn hooks_call_eb_s_get_config_at_its_path() {
+    require("nginx", "nginx");
+    require_views();
+    let dir = TempDir::new("view-get-config");
+    let source = dir.path().join("app");
+    put(&source, "application.py", MARKER_APP, false);
+    put(&source, "requirements.txt", "Flask\n", false);
+    put(&source, "marker.txt", "served\n", false);
+    put(
+        &source,
+        ".ebextensions/options.config",
+        "option_settings:\n  aws:elasticbeanstalk:customoption:\n    Colour: green\n",
+        false,
+    );
+    put(
+        &source,
+        ".platform/hooks/prebuild/01_config.sh",
+        "#!/bin/bash\nset -e\nG=/opt/elasticbeanstalk/bin/get-config\n$G environment -k GREETING > /var/log/get-config.log\n$G optionsettings -n aws:elasticbeanstalk:customoption -o Colour >> /var/log/get-config.log\n$G platformconfig -k AppDeployDir >> /var/log/get-config.log\n$G container --output yaml | grep environment_name >> /var/log/get-config.log\n",
+        true,
+    );
+    let (port, app_port) = (free_port(), free_port());
+    let env = environment("  properties = { GREETING = \"hello there\" }");
+    let served = Served {
+        run: deploy(&source, Some(env), port, app_port),
+        port,
+    };
+    assert!(
+        served.run.report.succeeded(),
+        "{}",
+        report_text(&served.run.report)
+    );
+    assert_eq!(
+        read(served.run.root.join("var/log/get-config.log")),
+        "hello there\ngreen\n/var/app/current/\n\"environment_name\": \"e-test\"\n"
+    );
+}

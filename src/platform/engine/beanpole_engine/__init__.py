@@ -4,7 +4,7 @@ binary as one zip archive that Python runs: `python3 engine.pyz COMMAND ...`).
 
 Modules, one per concern:
 
-  paths         EB's paths on an instance (under --root on a developer's machine)
+  paths         EB's paths on an instance (in a private view, or under --root, on a developer's machine)
   runner        running commands with their output logged; a step's failure
   documents     the deployment document it reads, the report it writes
   bundle        fetching a version and staging it (links judged on the finished tree)
@@ -12,6 +12,7 @@ Modules, one per concern:
   hooks         .platform hooks
   dependencies  the virtualenv and requirements.txt / Pipfile
   properties    environment properties, secrets by reference, the environment file
+  getconfig     EB's /opt/elasticbeanstalk/bin/get-config and what it answers
   proxy         nginx and Apache configuration, and running them
   processes     the Procfile, supervision (systemd on an instance, `supervise` elsewhere)
   health        the health check and the instance's health rating

@@ -14,7 +14,7 @@ import time
 import traceback
 import urllib.request
 
-from . import bucket, bundle, documents, ebextensions, health, hooks, properties
+from . import bucket, bundle, documents, ebextensions, getconfig, health, hooks, properties
 from . import SCHEMA
 from .dependencies import Virtualenvs, replace_link
 from .paths import Paths
@@ -293,6 +293,8 @@ class Engine:
         """Reads the properties the document gives by reference, into memory only: their values
         go to the application's environment and nowhere else (not the log, not the report)."""
         self.secret_values = properties.resolve_secrets(self.runner, self.doc.get("secrets", {}))
+        # EB's get-config answers this deployment's settings from here on (hooks call it).
+        getconfig.install(self.doc, self.secret_values, self.paths)
 
     def stage_application(self):
         bundle.stage_application(self.runner, self.paths)

@@ -3,6 +3,7 @@ the health rating, `.ebextensions` ordering, hooks' order, the virtualenv's key,
 staging of a bundle (links judged on the finished tree)."""
 
 import base64
+import json
 import io
 import os
 import stat
@@ -10,7 +11,7 @@ import tempfile
 import unittest
 import zipfile
 
-from beanpole_engine import bundle, dependencies, documents, ebextensions, health, hooks, processes, properties, proxy
+from beanpole_engine import bundle, dependencies, documents, ebextensions, getconfig, health, hooks, processes, properties, proxy
 from beanpole_engine.paths import Paths
 from beanpole_engine.runner import Failure, Runner
 
@@ -212,3 +213,50 @@ class Staging(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GetConfig(unittest.TestCase):
+    """EB's get-config: the sections, -k, -n/-o, JSON and YAML, a missing key."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        doc = {"application": "shop", "environment": "shop-blue", "proxy": "apache", "properties": {"A": "1", "B": "two words"},
+               "option_settings": {"aws:elasticbeanstalk:customoption": {"Colour": "green"},
+                                   "aws:elasticbeanstalk:container:python": {"WSGIPath": "app:app"}}}
+        getconfig.install(doc, {"DB_PASSWORD": "s3cret"}, Paths(self.tmp.name))
+        self.data = os.path.join(self.tmp.name, "opt/elasticbeanstalk/config/private/get-config.json")
+        self.command = os.path.join(self.tmp.name, "opt/elasticbeanstalk/bin/get-config")
+
+    def run_it(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        import contextlib
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = getconfig.run_script(list(argv), self.data)
+            except SystemExit as e:
+                code = e.code
+        return code, out.getvalue(), err.getvalue()
+
+    def test_installed_executable_and_its_answers_are_roots_only(self):
+        self.assertTrue(os.stat(self.command).st_mode & stat.S_IXUSR)
+        self.assertEqual(stat.S_IMODE(os.stat(self.data).st_mode), 0o600)
+
+    def test_environment_with_and_without_a_key(self):
+        code, out, _ = self.run_it("environment")
+        self.assertEqual((code, json.loads(out)), (0, {"A": "1", "B": "two words", "DB_PASSWORD": "s3cret"}))
+        self.assertEqual(self.run_it("environment", "-k", "B")[:2], (0, "two words\n"))
+        code, _, err = self.run_it("environment", "-k", "NOPE")
+        self.assertEqual(code, 1)
+        self.assertIn("NOPE not found", err)
+
+    def test_optionsettings_by_namespace_and_option(self):
+        self.assertEqual(self.run_it("optionsettings", "-n", "aws:elasticbeanstalk:customoption", "-o", "Colour")[:2], (0, "green\n"))
+        code, out, _ = self.run_it("optionsettings", "--output", "yaml")
+        self.assertEqual(code, 0)
+        self.assertIn('"aws:elasticbeanstalk:customoption":\n  "Colour": "green"\n', out)
+
+    def test_platformconfig_and_container(self):
+        self.assertEqual(self.run_it("platformconfig", "-k", "ProxyServer")[:2], (0, "apache\n"))
+        code, out, _ = self.run_it("container")
+        self.assertEqual((code, json.loads(out)["environment_name"], json.loads(out)["wsgi_path"]), (0, "shop-blue", "app:app"))
