@@ -33,7 +33,7 @@ pub const SAMPLE_HEALTH_TIMEOUT: u32 = 300;
 /// the spec, the built-in application, deployment 0.
 pub fn sample_document(application: &str, env: &Environment) -> Document {
     let settings = from_spec(env);
-    document(
+    let sample = document(
         Target {
             application: application.to_string(),
             environment: env.name.clone(),
@@ -55,7 +55,13 @@ pub fn sample_document(application: &str, env: &Environment) -> Document {
         },
         &settings,
         &EbExtensions::default(),
-    )
+    );
+    // The user data carries this document: nothing that only a user's hooks read (they are
+    // not the sample's), so that a launch template stays the same across Beanpole versions.
+    Document {
+        option_settings: Default::default(),
+        ..sample
+    }
 }
 
 /// The user data: fetch the engine, write the sample document (base64: no spec value is ever

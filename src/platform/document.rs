@@ -47,7 +47,7 @@ pub struct Document {
     #[serde(default)]
     pub configuration: bool,
     /// What `get-config optionsettings` shows (namespace → option → value).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub option_settings: BTreeMap<String, BTreeMap<String, String>>,
 }
 

@@ -328,6 +328,43 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
     }
 }
 
+/// What `get-config optionsettings` shows on an instance, by namespace and option: the
+/// settings Beanpole applies, under EB's names, and the application's custom options. Secret
+/// properties are absent (the document holds only their references).
+pub fn option_settings(
+    settings: &RuntimeSettings,
+    ext: &EbExtensions,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut all: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut set = |namespace: &str, option: &str, value: String| {
+        all.entry(namespace.to_string())
+            .or_default()
+            .insert(option.to_string(), value);
+    };
+    for (name, value) in &settings.properties {
+        set(PROPERTIES, name, value.clone());
+    }
+    set(PYTHON, "WSGIPath", settings.wsgi_path.clone());
+    set(PYTHON, "NumProcesses", settings.processes.to_string());
+    set(PYTHON, "NumThreads", settings.threads.to_string());
+    set(
+        PROXY,
+        "ProxyServer",
+        match settings.proxy {
+            Proxy::Nginx => "nginx".into(),
+            Proxy::Apache => "apache".into(),
+        },
+    );
+    for (path, folder) in &settings.static_files {
+        set(STATIC, path, folder.clone());
+    }
+    set(COMMAND, "Timeout", settings.timeout.to_string());
+    for o in ext.option_settings.iter().filter(|o| o.namespace == CUSTOM) {
+        set(CUSTOM, &o.option, o.value.clone());
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,41 +443,4 @@ option_settings:
             ".ebextensions/02.config: aws:elasticbeanstalk:container:python NumThreads = `lots`"
         ));
     }
-}
-
-/// What `get-config optionsettings` shows on an instance, by namespace and option: the
-/// settings Beanpole applies, under EB's names, and the application's custom options. Secret
-/// properties are absent (the document holds only their references).
-pub fn option_settings(
-    settings: &RuntimeSettings,
-    ext: &EbExtensions,
-) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut all: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut set = |namespace: &str, option: &str, value: String| {
-        all.entry(namespace.to_string())
-            .or_default()
-            .insert(option.to_string(), value);
-    };
-    for (name, value) in &settings.properties {
-        set(PROPERTIES, name, value.clone());
-    }
-    set(PYTHON, "WSGIPath", settings.wsgi_path.clone());
-    set(PYTHON, "NumProcesses", settings.processes.to_string());
-    set(PYTHON, "NumThreads", settings.threads.to_string());
-    set(
-        PROXY,
-        "ProxyServer",
-        match settings.proxy {
-            Proxy::Nginx => "nginx".into(),
-            Proxy::Apache => "apache".into(),
-        },
-    );
-    for (path, folder) in &settings.static_files {
-        set(STATIC, path, folder.clone());
-    }
-    set(COMMAND, "Timeout", settings.timeout.to_string());
-    for o in ext.option_settings.iter().filter(|o| o.namespace == CUSTOM) {
-        set(CUSTOM, &o.option, o.value.clone());
-    }
-    all
 }
