@@ -82,6 +82,78 @@ pub struct Unsupported {
     pub reason: String,
 }
 
+impl EbExtensions {
+    /// The logical names the CloudFormation functions of option values and `files` content
+    /// refer to.
+    pub fn function_references(&self) -> std::collections::BTreeSet<String> {
+        self.option_settings
+            .iter()
+            .map(|o| o.value.as_str())
+            .chain(
+                self.files
+                    .iter()
+                    .filter(|f| f.encoding == "plain")
+                    .map(|f| f.content.as_str()),
+            )
+            .flat_map(super::cfn::references)
+            .collect()
+    }
+
+    /// Whether any option value or `files` content holds a CloudFormation function.
+    pub fn has_functions(&self) -> bool {
+        self.option_settings
+            .iter()
+            .any(|o| super::cfn::has_functions(&o.value))
+            || self
+                .files
+                .iter()
+                .any(|f| f.encoding == "plain" && super::cfn::has_functions(&f.content))
+    }
+
+    /// The application's own options as `Fn::GetOptionSetting` reads them: every option value
+    /// that holds no function, the later file's winning.
+    pub fn plain_options(&self) -> BTreeMap<(String, String), String> {
+        self.option_settings
+            .iter()
+            .filter(|o| !super::cfn::has_functions(&o.value))
+            .map(|o| ((o.namespace.clone(), o.option.clone()), o.value.clone()))
+            .collect()
+    }
+
+    /// A copy with every function in option values and (plain) `files` content resolved, as
+    /// EB resolves them before anything runs; each one that cannot be, by file and key.
+    pub fn with_functions_resolved(
+        &self,
+        ctx: &super::cfn::CfnContext,
+    ) -> Result<EbExtensions, Vec<ConfigError>> {
+        let mut out = self.clone();
+        let mut errors = Vec::new();
+        for o in &mut out.option_settings {
+            match super::cfn::resolve_text(&o.value, ctx) {
+                Ok(v) => o.value = v,
+                Err(e) => errors.push(ConfigError {
+                    file: o.file.clone(),
+                    message: format!("option_settings.{}.{}: {e}", o.namespace, o.option),
+                }),
+            }
+        }
+        for f in out.files.iter_mut().filter(|f| f.encoding == "plain") {
+            match super::cfn::resolve_text(&f.content, ctx) {
+                Ok(v) => f.content = v,
+                Err(e) => errors.push(ConfigError {
+                    file: f.file.clone(),
+                    message: format!("files.{}.content: {e}", f.path),
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// A configuration file Beanpole cannot read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}: {message}")]

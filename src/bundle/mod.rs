@@ -7,6 +7,7 @@
 //! `requirements.txt` pip cannot read. Pure: the folder is read by `ops::bundle`, which asks
 //! [`decide`] about each path as it walks.
 
+pub mod cfn;
 pub mod ebextensions;
 pub mod ignore;
 pub mod zip;

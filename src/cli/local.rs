@@ -63,6 +63,7 @@ async fn serve(target: &LocalTarget, args: &LocalRunArgs) -> i32 {
         app_port: args.app_port,
         health_timeout: crate::ops::local::HEALTH_TIMEOUT_SECS,
         engine_env: Vec::new(),
+        region: target.region.clone(),
     };
     // The engine runs as a child process for as long as the deployment takes: off the
     // runtime's threads, so that Ctrl-C is still noted meanwhile.

@@ -32,6 +32,8 @@ pub struct LocalRequest {
     pub health_timeout: u32,
     /// Extra environment for the engine (e.g. pip's index settings).
     pub engine_env: Vec<(String, String)>,
+    /// The application's region (its spec's), for `AWS::Region` in `.ebextensions` functions.
+    pub region: Option<String>,
 }
 
 /// A deployment on this machine: its outcome and how to stop it.
@@ -49,6 +51,8 @@ pub struct LocalRun {
 pub enum LocalError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error("the bundle's .ebextensions use CloudFormation functions that have no value here:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Functions(Vec<String>),
     #[error("the bundle's .ebextensions set options Beanpole cannot use:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Settings(Vec<SettingProblem>),
     #[error(transparent)]
@@ -95,6 +99,8 @@ pub fn choose_environment(
 pub struct LocalTarget {
     pub environment: Option<Environment>,
     pub application: String,
+    /// The application's region, when a spec names it.
+    pub region: Option<String>,
     pub source: PathBuf,
     pub note: Option<String>,
 }
@@ -139,6 +145,7 @@ pub fn target(
                 .unwrap_or_else(|| "app".into());
             LocalTarget {
                 environment: None,
+                region: None,
                 application,
                 source,
                 note: None,
@@ -162,6 +169,9 @@ pub fn target(
             });
             LocalTarget {
                 application: env.application.clone(),
+                region: spec
+                    .application(&env.application)
+                    .and_then(|a| a.region.clone()),
                 environment: Some(env),
                 source,
                 note,
@@ -231,8 +241,16 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
         out: Some(zip.clone()),
         environment: env.cloned(),
     })?;
-    let (mut settings, unsupported) =
-        resolve(env, &built.bundle.ebextensions).map_err(LocalError::Settings)?;
+    // CloudFormation functions resolved as EB resolves them (what needs an account is refused).
+    let cfn = super::functions::local_context(
+        &request.application,
+        env,
+        request.region.as_deref(),
+        &built.bundle.ebextensions,
+    );
+    let ext = super::functions::resolved(&built.bundle.ebextensions, &cfn)
+        .map_err(LocalError::Functions)?;
+    let (mut settings, unsupported) = resolve(env, &ext).map_err(LocalError::Settings)?;
     if let Some(port) = request.app_port {
         settings.upstream_port = port;
     }
@@ -274,7 +292,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
             source: zip.display().to_string(),
         },
         &settings,
-        &built.bundle.ebextensions,
+        &ext,
     );
     let doc_path = state.join("deployment.json");
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();

@@ -17,6 +17,7 @@ pub mod deploy;
 pub mod destroy;
 pub mod engine;
 pub mod events;
+pub mod functions;
 pub mod holder;
 pub mod local;
 pub mod lock;

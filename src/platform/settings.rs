@@ -87,7 +87,7 @@ const PROXY: &str = "aws:elasticbeanstalk:environment:proxy";
 const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
 /// EB's namespace for an application's own options (read back with `Fn::GetOptionSetting` and
 /// `get-config optionsettings`).
-pub const CUSTOM: &str = "aws:elasticbeanstalk:customoption";
+pub const CUSTOM: &str = crate::bundle::cfn::CUSTOM;
 const COMMAND: &str = "aws:elasticbeanstalk:command";
 const SPLITTING: &str = "aws:elasticbeanstalk:trafficsplitting";
 

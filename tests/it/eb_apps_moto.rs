@@ -63,3 +63,148 @@ fn moto_an_eb_django_site_runs_unchanged_on_the_local_fleet() {
         );
     }
 }
+
+/// Prints each property named in the query.
+const PROPERTIES_APP: &str = r#"import os
+from flask import Flask, request
+
+application = Flask(__name__)
+
+
+@application.route("/health")
+def health():
+    return "ok"
+
+
+@application.route("/")
+def home():
+    return "\n".join("%s=%s" % (n, os.environ.get(n)) for n in request.args.get("names", "").split(","))
+"#;
+
+#[test]
+fn moto_functions_naming_eb_resources_resolve_to_the_environments_own() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = TempDir::new("eb-functions");
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        include_str!("../../examples/pets-app/main.hcl"),
+    )
+    .unwrap();
+    let source = dir.path().join("app");
+    crate::platform::put(&source, "application.py", PROPERTIES_APP, false);
+    crate::platform::put(&source, "requirements.txt", "Flask\n", false);
+    crate::platform::put(
+        &source,
+        ".ebextensions/01_refs.config",
+        r#"option_settings:
+  aws:elasticbeanstalk:application:environment:
+    ACCOUNT: '`{"Ref": "AWS::AccountId"}`'
+    GROUP: '`{"Ref": "AWSEBAutoScalingGroup"}`'
+    LB_ARN: '`{"Ref": "AWSEBV2LoadBalancer"}`'
+    LB_DNS: '`{"Fn::GetAtt": ["AWSEBV2LoadBalancer", "DNSName"]}`'
+    TG_ARN: '`{"Ref": "AWSEBV2LoadBalancerTargetGroup"}`'
+    LISTENER: '`{"Ref": "AWSEBV2LoadBalancerListener"}`'
+    SG: '`{"Fn::GetAtt": ["AWSEBSecurityGroup", "GroupId"]}`'
+"#,
+        false,
+    );
+    let beanpole = |args: &[&str]| run(moto.beanpole(dir.path()).args(args));
+    let out = beanpole(&["apply", "--auto-approve", "--env", "pets-env-blue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A reference to a resource Beanpole does not have: refused, located, nothing uploaded.
+    std::fs::write(
+        source.join(".ebextensions/02_table.config"),
+        "option_settings:\n  aws:elasticbeanstalk:application:environment:\n    TABLE: '`{\"Ref\": \"OrdersTable\"}`'\n",
+    )
+    .unwrap();
+    let out = beanpole(&["deploy", "pets-env-blue", "--label", "refused"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(".ebextensions/02_table.config: option_settings.aws:elasticbeanstalk:application:environment.TABLE: `{\"Ref\": \"OrdersTable\"}`: OrdersTable is not a resource Beanpole has"),
+        "{}",
+        text(&out)
+    );
+    let out = beanpole(&["versions", "--json"]);
+    assert!(!text(&out).contains("refused"), "{}", text(&out));
+    std::fs::remove_file(source.join(".ebextensions/02_table.config")).unwrap();
+
+    let fleet = Fleet::start(&moto, dir.path(), &pip_env());
+    fleet.wait_serving("pets-env-blue", 1, Duration::from_secs(300));
+    let out = beanpole(&["deploy", "pets-env-blue", "--label", "v1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        fleet.output()
+    );
+    // What the account holds, read with the SDK.
+    let aws = moto.clients();
+    let (lb, tg, group, listener, sg) = common::moto::runtime().block_on(async {
+        let lb = aws.elbv2.describe_load_balancers().send().await.unwrap();
+        let lb = lb
+            .load_balancers()
+            .iter()
+            .find(|l| l.load_balancer_name().unwrap_or_default().contains("blue"))
+            .unwrap()
+            .clone();
+        let lb_arn = lb.load_balancer_arn().unwrap().to_string();
+        let tgs = aws
+            .elbv2
+            .describe_target_groups()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .unwrap();
+        let listeners = aws
+            .elbv2
+            .describe_listeners()
+            .load_balancer_arn(&lb_arn)
+            .send()
+            .await
+            .unwrap();
+        let groups = aws
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap();
+        let sgs = aws.ec2.describe_security_groups().send().await.unwrap();
+        (
+            lb,
+            tgs.target_groups()[0]
+                .target_group_arn()
+                .unwrap()
+                .to_string(),
+            groups
+                .auto_scaling_groups()
+                .iter()
+                .map(|g| g.auto_scaling_group_name().unwrap_or_default().to_string())
+                .find(|n| n.contains("blue"))
+                .unwrap(),
+            listeners.listeners()[0].listener_arn().unwrap().to_string(),
+            sgs.security_groups()
+                .iter()
+                .find(|g| {
+                    let name = g.group_name().unwrap_or_default();
+                    name.contains("blue") && name.contains("instance")
+                })
+                .map(|g| g.group_id().unwrap_or_default().to_string()),
+        )
+    });
+    let expected = format!(
+        "ACCOUNT=123456789012\nGROUP={group}\nLB_ARN={}\nLB_DNS={}\nTG_ARN={tg}\nLISTENER={listener}\nSG={}",
+        lb.load_balancer_arn().unwrap(),
+        lb.dns_name().unwrap(),
+        sg.unwrap_or_default()
+    );
+    for m in fleet.wait_serving("pets-env-blue", 1, Duration::from_secs(60)) {
+        let (status, body) = get(
+            m.port,
+            "/?names=ACCOUNT,GROUP,LB_ARN,LB_DNS,TG_ARN,LISTENER,SG",
+        );
+        assert_eq!((status, body.as_str()), (200, expected.as_str()));
+    }
+}

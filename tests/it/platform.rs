@@ -115,6 +115,7 @@ pub fn deploy_with_timeout(
         app_port: Some(app_port),
         health_timeout,
         engine_env: pip_env(),
+        region: Some("us-east-2".into()),
     })
     .unwrap_or_else(|e| panic!("local deployment of {}: {e}", source.display()))
 }

@@ -24,6 +24,7 @@ mod rollback;
 pub mod targets;
 
 use super::bundle::{bundle, BundleError, BundleRequest};
+use super::functions;
 use super::lock::{hold, Held, LockError, LockRequest};
 use super::versions::{VersionError, VersionStore};
 use super::{Context, OpError};
@@ -79,6 +80,8 @@ pub enum DeployError {
     Bundle(#[from] BundleError),
     #[error("the version's .ebextensions set options Beanpole cannot use:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Settings(Vec<SettingProblem>),
+    #[error("the version's .ebextensions use CloudFormation functions that have no value for this environment (nothing was uploaded or deployed):\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Functions(Vec<String>),
     #[error("{0}")]
     Refused(String),
 }
@@ -443,8 +446,10 @@ async fn prepare(
             .await?
             .as_ref(),
     );
-    let (mut settings, _unsupported) =
-        resolve(Some(env), &manifest.ebextensions).map_err(DeployError::Settings)?;
+    // CloudFormation functions resolved for this environment, as EB does before anything runs.
+    let cfn = functions::deploy_context(ctx, env, &manifest.ebextensions).await?;
+    let ext = functions::resolved(&manifest.ebextensions, &cfn).map_err(DeployError::Functions)?;
+    let (mut settings, _unsupported) = resolve(Some(env), &ext).map_err(DeployError::Settings)?;
     if let Some(policy) = request.policy {
         settings.policy = policy;
     }
@@ -457,7 +462,8 @@ async fn prepare(
         .with_traffic_split(settings.new_version_percent, settings.evaluation_time);
     // The engine this Beanpole ships (an upgrade since the last apply has a new one).
     store.put_engine().await?;
-    let deployment_id = write_document(store, env, &manifest, &settings, configuration).await?;
+    let deployment_id =
+        write_document(store, env, &manifest, &ext, &settings, configuration).await?;
     Ok(Prepared {
         manifest,
         settings,
@@ -473,6 +479,7 @@ pub(crate) async fn write_document(
     store: &Store,
     env: &Environment,
     manifest: &VersionManifest,
+    ext: &crate::bundle::ebextensions::EbExtensions,
     settings: &RuntimeSettings,
     configuration: bool,
 ) -> Result<u64, DeployError> {
@@ -504,7 +511,7 @@ pub(crate) async fn write_document(
                 ),
             },
             settings,
-            &manifest.ebextensions,
+            ext,
         );
         doc.configuration = configuration;
         match store.put_document(application, &doc).await? {
@@ -567,6 +574,12 @@ async fn version(
         out: None,
         environment: Some(env.clone()),
     })?;
+    // A function with no value here is refused before the version is uploaded.
+    let ext = &built.bundle.ebextensions;
+    if ext.has_functions() {
+        let cfn = functions::deploy_context(ctx, env, ext).await?;
+        functions::resolved(ext, &cfn).map_err(DeployError::Functions)?;
+    }
     let created = versions
         .create(
             &built.bundle,

@@ -1,0 +1,217 @@
+//! What the CloudFormation functions in a version's `.ebextensions` read for an environment
+//! (`bundle::cfn` resolves them): the pseudo parameters, the environment's name and id, and
+//! EB's logical names mapped onto the environment's own resources, read from the account only
+//! when a function names one. `local run` has a region and an environment but no account and
+//! no resources: a function naming those is refused there, saying so.
+
+use super::Context;
+use crate::bundle::cfn::{pseudo_parameters, CfnContext, EB_LOGICAL_NAMES};
+use crate::bundle::ebextensions::EbExtensions;
+use crate::model::Environment;
+use crate::reconcile::LiveState;
+
+/// The environment id Beanpole gives an environment where EB gives `e-` and ten characters:
+/// stable, derived from its application and name.
+pub fn environment_id(application: &str, environment: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{application}/{environment}").as_bytes());
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let id: String = digest
+        .iter()
+        .take(10)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    format!("e-{id}")
+}
+
+/// EB's logical name → the part of a Beanpole environment that plays it, and what `Ref`
+/// answers (an output of the live resource).
+const PARTS: &[(&str, &str, &str)] = &[
+    ("AWSEBAutoScalingGroup", "auto_scaling_group", "name"),
+    ("AWSEBV2LoadBalancer", "load_balancer", "arn"),
+    ("AWSEBV2LoadBalancerListener", "http_listener", "arn"),
+    ("AWSEBV2LoadBalancerTargetGroup", "target_group", "arn"),
+    ("AWSEBSecurityGroup", "instance_security_group", "id"),
+    (
+        "AWSEBLoadBalancerSecurityGroup",
+        "load_balancer_security_group",
+        "id",
+    ),
+];
+
+/// `Ref` and `Fn::GetAtt` values of EB's logical names from the environment's live resources
+/// (`environment` is its graph address, `environment.NAME`).
+pub fn resource_values(environment: &str, live: &LiveState, ctx: &mut CfnContext) {
+    for (logical, part, reference) in PARTS {
+        let address = format!("{environment}.{part}");
+        let Some(resource) = live
+            .resources
+            .iter()
+            .find(|r| r.owned && r.address.as_ref().is_some_and(|a| a.0 == address))
+        else {
+            ctx.missing.insert(
+                logical.to_string(),
+                format!("the environment has no {part} yet: run `beanpole apply` first"),
+            );
+            continue;
+        };
+        let output = |key: &str| {
+            if key == "name" {
+                return Some(resource.aws_name.clone());
+            }
+            resource
+                .outputs
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        if let Some(value) = output(reference) {
+            ctx.refs.insert(logical.to_string(), value);
+        }
+        let mut attribute = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                ctx.attributes
+                    .insert((logical.to_string(), name.to_string()), value);
+            }
+        };
+        let after = |arn: Option<String>, marker: &str| {
+            arn.and_then(|a| a.split_once(marker).map(|(_, rest)| rest.to_string()))
+        };
+        match *logical {
+            "AWSEBV2LoadBalancer" => {
+                attribute("DNSName", output("dns_name"));
+                attribute("CanonicalHostedZoneID", output("zone_id"));
+                attribute("LoadBalancerName", Some(resource.aws_name.clone()));
+                attribute("LoadBalancerArn", output("arn"));
+                attribute(
+                    "LoadBalancerFullName",
+                    after(output("arn"), ":loadbalancer/"),
+                );
+            }
+            "AWSEBV2LoadBalancerListener" => attribute("ListenerArn", output("arn")),
+            "AWSEBV2LoadBalancerTargetGroup" => {
+                attribute("TargetGroupName", Some(resource.aws_name.clone()));
+                attribute("TargetGroupArn", output("arn"));
+            }
+            "AWSEBSecurityGroup" | "AWSEBLoadBalancerSecurityGroup" => {
+                attribute("GroupId", output("id"))
+            }
+            _ => {}
+        }
+    }
+    // TargetGroupFullName is `targetgroup/NAME/ID`: what follows the ARN's last colon.
+    if let Some(arn) = ctx.refs.get("AWSEBV2LoadBalancerTargetGroup").cloned() {
+        if let Some((_, full)) = arn.rsplit_once(':') {
+            ctx.attributes.insert(
+                (
+                    "AWSEBV2LoadBalancerTargetGroup".into(),
+                    "TargetGroupFullName".into(),
+                ),
+                full.to_string(),
+            );
+        }
+    }
+}
+
+/// The context of `local run`: the region (when a spec names one), the environment's name and
+/// id, the bundle's options; no account, no resources.
+pub fn local_context(
+    application: &str,
+    env: Option<&Environment>,
+    region: Option<&str>,
+    ext: &EbExtensions,
+) -> CfnContext {
+    let mut ctx = CfnContext {
+        refs: region
+            .map(|r| pseudo_parameters(r, None))
+            .unwrap_or_default(),
+        options: ext.plain_options(),
+        ..Default::default()
+    };
+    let why = "`local run` deploys to no AWS account: deploy to an environment to resolve it";
+    ctx.missing.insert("AWS::AccountId".into(), why.to_string());
+    if region.is_none() {
+        for name in ["AWS::Region", "AWS::Partition", "AWS::URLSuffix"] {
+            ctx.missing.insert(
+                name.into(),
+                "`local run` without a spec knows no region: run it with the spec's environment"
+                    .into(),
+            );
+        }
+    }
+    if let Some(env) = env {
+        ctx.refs
+            .insert("AWSEBEnvironmentName".into(), env.name.clone());
+        ctx.refs.insert(
+            "AWSEBEnvironmentId".into(),
+            environment_id(application, &env.name),
+        );
+    }
+    for (logical, part, _) in PARTS {
+        ctx.missing.insert(
+            logical.to_string(),
+            format!("`local run` plays no {part}: deploy to an environment to resolve it"),
+        );
+    }
+    for name in ["AWS::StackName", "AWS::StackId"] {
+        ctx.missing.insert(name.into(), no_stack());
+    }
+    ctx
+}
+
+fn no_stack() -> String {
+    "Beanpole runs no CloudFormation stack for an environment (yet): name the environment with AWSEBEnvironmentName".into()
+}
+
+/// The context of a deploy of `ext` to `env`: the account's pseudo parameters, and the
+/// environment's resources when a function names one of them.
+pub async fn deploy_context(
+    ctx: Context<'_>,
+    env: &Environment,
+    ext: &EbExtensions,
+) -> Result<CfnContext, super::OpError> {
+    let aws = ctx.session.client(&env.application)?;
+    let references = ext.function_references();
+    let account = if references.contains("AWS::AccountId") {
+        crate::aws::sts::account_id(&aws.sts).await.ok()
+    } else {
+        None
+    };
+    let mut cfn = CfnContext {
+        refs: pseudo_parameters(&aws.region, account.as_deref()),
+        options: ext.plain_options(),
+        ..Default::default()
+    };
+    cfn.refs
+        .insert("AWSEBEnvironmentName".into(), env.name.clone());
+    cfn.refs.insert(
+        "AWSEBEnvironmentId".into(),
+        environment_id(&env.application, &env.name),
+    );
+    for name in ["AWS::StackName", "AWS::StackId"] {
+        cfn.missing.insert(name.into(), no_stack());
+    }
+    let names_a_resource = PARTS.iter().any(|(l, _, _)| references.contains(*l));
+    if names_a_resource {
+        let live = crate::aws::live::read_live_state(
+            aws,
+            ctx.graph,
+            std::slice::from_ref(&env.application),
+        )
+        .await
+        .map_err(super::OpError::Read)?;
+        resource_values(&env.address(), &live, &mut cfn);
+    }
+    debug_assert!(EB_LOGICAL_NAMES.len() == PARTS.len() + 2);
+    Ok(cfn)
+}
+
+/// Every option and `files` content of `ext` with its functions resolved in `cfn`, or the
+/// located problems.
+pub fn resolved(ext: &EbExtensions, cfn: &CfnContext) -> Result<EbExtensions, Vec<String>> {
+    if !ext.has_functions() {
+        return Ok(ext.clone());
+    }
+    ext.with_functions_resolved(cfn)
+        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
+}
