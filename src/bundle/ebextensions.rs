@@ -268,6 +268,9 @@ fn read_one(file: &str, bytes: &[u8], out: &mut EbExtensions) -> Result<(), Stri
                     if !path.starts_with('/') {
                         return Err(format!("files: `{path}` is not an absolute path"));
                     }
+                    if let Some(reason) = amazon_linux_1_path(&path) {
+                        unsupported(out, format!("files.{path}"), reason);
+                    }
                     let spec = mapping(spec, &format!("files.{path}"))?;
                     let get = |k: &str| spec.get(k).and_then(scalar);
                     if spec.get("source").is_some() {
@@ -449,6 +452,19 @@ fn read_options(file: &str, value: &Value, out: &mut EbExtensions) -> Result<(),
         _ => return Err("option_settings: expected a mapping of namespaces or a list".into()),
     }
     Ok(())
+}
+
+/// Why a `files` path of the Amazon Linux 1 era does nothing on Amazon Linux 2023 (and so in
+/// Beanpole), and what to write instead; None for any other path.
+fn amazon_linux_1_path(path: &str) -> Option<&'static str> {
+    if path.starts_with("/opt/elasticbeanstalk/hooks/") {
+        Some("Amazon Linux 1's hook folders are not run on Amazon Linux 2023 (nor by Beanpole): the file is written but never runs; put the script in the bundle's .platform/hooks/prebuild, predeploy or postdeploy (appdeploy/pre: predeploy; appdeploy/post: postdeploy; configdeploy: .platform/confighooks)")
+    } else if path.starts_with("/opt/elasticbeanstalk/support/") || path.starts_with("/opt/python/")
+    {
+        Some("an Amazon Linux 1 path: nothing reads it on Amazon Linux 2023 (nor in Beanpole); read properties with /opt/elasticbeanstalk/bin/get-config environment, and name the virtualenv /var/app/venv/*/")
+    } else {
+        None
+    }
 }
 
 fn mapping<'v>(value: &'v Value, at: &str) -> Result<&'v serde_yaml::Mapping, String> {

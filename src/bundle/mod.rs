@@ -298,13 +298,20 @@ pub fn build_within(
             _ => None,
         })
         .collect();
-    let ebextensions = match ebextensions::read(&config_files) {
+    let mut ebextensions = match ebextensions::read(&config_files) {
         Ok(ext) => ext,
         Err(errors) => {
             problems.extend(errors.into_iter().map(BundleProblem::EbExtensions));
             ebextensions::EbExtensions::default()
         }
     };
+    if entries.iter().any(|e| e.path == "cron.yaml") {
+        ebextensions.unsupported.push(ebextensions::Unsupported {
+            file: "cron.yaml".into(),
+            key: "cron.yaml".into(),
+            reason: "periodic tasks run on a worker environment (EB ignores cron.yaml in a web environment too); Beanpole has no worker tier yet: nothing is scheduled".into(),
+        });
+    }
     let wsgi_path = spec_wsgi_path
         .map(str::to_string)
         .or_else(|| {

@@ -57,7 +57,7 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
             for line in report.lines(&source, now_unix()) {
                 println!("{line}");
             }
-            for u in &report.bundle.ebextensions.unsupported {
+            for u in &report.warnings {
                 eprintln!("warning: {u}");
             }
             if let Some(out) = &args.out {

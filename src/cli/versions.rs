@@ -137,7 +137,13 @@ async fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
         label: args.label.clone(),
         message: args.message.clone(),
     };
-    match versions::create(&session, &request).await {
+    let created = versions::create(&session, &request).await;
+    if let Ok(report) = &created {
+        for u in &report.bundle.warnings {
+            eprintln!("warning: {u}");
+        }
+    }
+    match created {
         Ok(report) if report.created.reused => {
             println!(
                 "Version {} of {application} has the same sha256 ({}): nothing uploaded.",

@@ -31,6 +31,10 @@ pub struct BundleReport {
     pub excluded: Vec<(String, String)>,
     /// `.ebignore` or `.gitignore`, if one was read.
     pub rules_file: Option<String>,
+    /// What the bundle asks for that Beanpole does not carry out (keys, options, files,
+    /// `cron.yaml`), each by file and key, with what to do instead: every command that builds
+    /// a bundle prints them.
+    pub warnings: Vec<crate::bundle::ebextensions::Unsupported>,
 }
 
 impl BundleReport {
@@ -208,11 +212,13 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
             error,
         })?;
     }
+    let warnings = warnings(&bundle, request.environment.as_ref());
     Ok(BundleReport {
         bundle,
         included,
         excluded,
         rules_file: selection.rules_file.clone(),
+        warnings,
     })
 }
 
@@ -329,4 +335,17 @@ fn mode_of(meta: &std::fs::Metadata) -> u32 {
     } else {
         0o644
     }
+}
+
+/// What a bundle asks for that Beanpole does not carry out: its `.ebextensions`' keys and
+/// files, and the options that `env`'s settings (or EB's defaults) leave without effect.
+pub fn warnings(
+    bundle: &crate::bundle::Bundle,
+    env: Option<&crate::model::Environment>,
+) -> Vec<crate::bundle::ebextensions::Unsupported> {
+    let mut all = bundle.ebextensions.unsupported.clone();
+    if let Ok((_, options)) = crate::platform::settings::resolve(env, &bundle.ebextensions) {
+        all.extend(options);
+    }
+    all
 }

@@ -90,6 +90,7 @@ const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
 pub const CUSTOM: &str = crate::bundle::cfn::CUSTOM;
 const COMMAND: &str = "aws:elasticbeanstalk:command";
 const SPLITTING: &str = "aws:elasticbeanstalk:trafficsplitting";
+const HEALTH_REPORTING: &str = "aws:elasticbeanstalk:healthreporting:system";
 
 /// Resolves the settings of `env` (none: a bare EB app folder, as `local run --source`) over
 /// the bundle's `.ebextensions`. Option settings Beanpole does not carry out are returned as
@@ -177,6 +178,14 @@ pub fn resolve(
             },
             (COMMAND, "Timeout") => number(1, 3600).map(|n| timeout = Some(n)),
             (COMMAND, "HealthCheckSuccessThreshold") => {
+                unsupported.push(Unsupported {
+                    file: o.file.clone(),
+                    key: format!("option_settings.{COMMAND}.HealthCheckSuccessThreshold"),
+                    reason: format!("EB reads HealthCheckSuccessThreshold in {HEALTH_REPORTING}, not here: move it there (or set `deployment {{ health_threshold }}` in the spec); this one has no effect"),
+                });
+                Ok(())
+            }
+            (HEALTH_REPORTING, "HealthCheckSuccessThreshold") => {
                 match crate::model::HealthThreshold::parse_option(&o.value) {
                     Some(t) => {
                         health_threshold = Some(t);
@@ -195,15 +204,7 @@ pub fn resolve(
                 unsupported.push(Unsupported {
                     file: o.file.clone(),
                     key: format!("option_settings.{namespace}.{option}"),
-                    reason: if namespace.starts_with("aws:elasticbeanstalk:")
-                        || namespace.starts_with("aws:autoscaling")
-                        || namespace.starts_with("aws:elbv2")
-                        || namespace.starts_with("aws:ec2")
-                    {
-                        "set it in the Beanpole spec instead".into()
-                    } else {
-                        "not an option Beanpole knows".into()
-                    },
+                    reason: what_beanpole_does(namespace, option),
                 });
                 Ok(())
             }
@@ -325,6 +326,94 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
             .or(ext.health_threshold)
             .unwrap_or_default(),
         upstream_port,
+    }
+}
+
+/// What Beanpole does instead of an Elastic Beanstalk option it does not take from a bundle:
+/// the spec's setting that holds it (the spec owns infrastructure: a version's options never
+/// change it), or what Beanpole has instead, or that it has nothing yet.
+pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
+    let spec = |attribute: &str| {
+        format!("the spec holds it: set `{attribute}` in the environment block and `beanpole apply` (a version's options do not change infrastructure in Beanpole)")
+    };
+    match (namespace, option) {
+        ("aws:autoscaling:asg", "MinSize") => spec("capacity { min }"),
+        ("aws:autoscaling:asg", "MaxSize") => spec("capacity { max }"),
+        ("aws:autoscaling:launchconfiguration" | "aws:ec2:instances", "InstanceType" | "InstanceTypes") => {
+            spec("instance { type }")
+        }
+        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => spec("instance { key_name }"),
+        ("aws:autoscaling:launchconfiguration", "ImageId") => spec("instance { ami }"),
+        ("aws:autoscaling:launchconfiguration", "IamInstanceProfile") => {
+            "Beanpole makes the instance profile: give its role what the application needs with `permissions { … }` in the spec".into()
+        }
+        ("aws:autoscaling:trigger", _) => spec("capacity { cpu_target }` or `capacity { requests_per_target }"),
+        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath") => {
+            spec("load_balancer { health_check { path } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "MatcherHTTPCode") => {
+            spec("load_balancer { health_check { matcher } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckInterval") => {
+            spec("load_balancer { health_check { interval } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckTimeout") => {
+            spec("load_balancer { health_check { timeout } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "HealthyThresholdCount") => {
+            spec("load_balancer { health_check { healthy_threshold } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "UnhealthyThresholdCount") => {
+            spec("load_balancer { health_check { unhealthy_threshold } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "Port") => spec("instance { port }"),
+        ("aws:elbv2:loadbalancer", "IdleTimeout") => spec("load_balancer { idle_timeout }"),
+        ("aws:elbv2:listener:443", "SSLCertificateArns") => {
+            spec("load_balancer { https { certificate_arn } }")
+        }
+        ("aws:elbv2:listener:443", "SSLPolicy") => spec("load_balancer { https { ssl_policy } }"),
+        ("aws:ec2:vpc", "VPCId") => spec("network { vpc_id }"),
+        ("aws:ec2:vpc", "Subnets") => spec("network { subnets }"),
+        ("aws:ec2:vpc", "ELBScheme") => spec("load_balancer { internal }"),
+        ("aws:elasticbeanstalk:environment", "LoadBalancerType") => {
+            "Beanpole's environments always have an application load balancer: nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:environment", "EnvironmentType") => {
+            "Beanpole's environments are always load-balanced: nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:environment", "ServiceRole") => {
+            "Beanpole needs no service role (it calls AWS with your credentials): nothing to set".into()
+        }
+        ("aws:autoscaling:updatepolicy:rollingupdate", _) => {
+            "Beanpole's apply replaces instances for a new launch template one at a time, each health-checked before the next: nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:command", "IgnoreHealthCheck") => {
+            "Beanpole never ignores the health check: set `deployment { health_threshold }` in the spec to accept a lower rating".into()
+        }
+        ("aws:elasticbeanstalk:cloudwatch:logs" | "aws:elasticbeanstalk:cloudwatch:logs:health", _) => {
+            "Beanpole streams no logs to CloudWatch yet: `beanpole logs ENV` reads them from the instances".into()
+        }
+        ("aws:elasticbeanstalk:hostmanager", _) => {
+            "Beanpole publishes no logs to S3 on its own yet: `beanpole logs ENV --all` gathers them".into()
+        }
+        ("aws:elasticbeanstalk:healthreporting:system", _) => {
+            "Beanpole rates health from the target group and the engine's report (`beanpole status`): nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:managedactions" | "aws:elasticbeanstalk:managedactions:platformupdate", _) => {
+            "no managed platform updates: an instance's platform is the engine the Beanpole that deploys ships".into()
+        }
+        ("aws:elasticbeanstalk:sns:topics", _) => "Beanpole sends no notifications yet".into(),
+        ("aws:elasticbeanstalk:xray", _) => "Beanpole runs no X-Ray daemon yet".into(),
+        ("aws:elasticbeanstalk:sqsd", _) => {
+            "worker options: Beanpole has no worker tier yet".into()
+        }
+        ("aws:elasticbeanstalk:environment:proxy", "GzipCompression") => {
+            "Beanpole's nginx configuration does not compress: add a .platform/nginx/conf.d/*.conf with `gzip on;`".into()
+        }
+        (n, _) if n.starts_with("aws:") => {
+            "no equivalent in Beanpole yet: the option has no effect".into()
+        }
+        _ => "not an Elastic Beanstalk namespace: the option has no effect".into(),
     }
 }
 

@@ -34,6 +34,8 @@ pub enum DeployEvent {
         deployment_id: u64,
         plan: DeployPlan,
     },
+    /// Something the version asks for that Beanpole does not carry out.
+    NotCarriedOut(crate::bundle::ebextensions::Unsupported),
     BatchStarted {
         number: usize,
         of: usize,
@@ -126,6 +128,7 @@ impl DeployEvent {
                 crate::display::printable(&r.owner.host)
             ),
             DeployEvent::Undone(undone) => undone.line(),
+            DeployEvent::NotCarriedOut(u) => format!("warning: {u}"),
             DeployEvent::Version {
                 label,
                 sha256,

@@ -449,7 +449,10 @@ async fn prepare(
     // CloudFormation functions resolved for this environment, as EB does before anything runs.
     let cfn = functions::deploy_context(ctx, env, &manifest.ebextensions).await?;
     let ext = functions::resolved(&manifest.ebextensions, &cfn).map_err(DeployError::Functions)?;
-    let (mut settings, _unsupported) = resolve(Some(env), &ext).map_err(DeployError::Settings)?;
+    let (mut settings, unsupported) = resolve(Some(env), &ext).map_err(DeployError::Settings)?;
+    for u in ext.unsupported.iter().chain(&unsupported) {
+        on_event(DeployEvent::NotCarriedOut(u.clone()));
+    }
     if let Some(policy) = request.policy {
         settings.policy = policy;
     }

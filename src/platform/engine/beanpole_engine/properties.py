@@ -61,10 +61,11 @@ def command_environment(doc, secret_values, leader, paths, base):
 def process_environment(properties, secret_values, upstream_port, venv_link):
     """The application processes' environment, as EB's environment file has it: the
     properties, PORT, PYTHONPATH and PATH on the virtualenv."""
-    values = dict(properties)
+    values = {"PYTHONPATH": os.path.join(venv_link, "bin")}
+    # A PYTHONPATH property is the user's: EB keeps it.
+    values.update(properties)
     values.update(secret_values)
     values["PORT"] = str(upstream_port)
-    values["PYTHONPATH"] = os.path.join(venv_link, "bin")
     values["PATH"] = os.path.join(venv_link, "bin") + ":" + DEFAULT_PATH
     return values
 

@@ -33,6 +33,12 @@ class Procfile(unittest.TestCase):
 
 
 class Properties(unittest.TestCase):
+    def test_a_users_pythonpath_is_kept_and_the_virtualenv_is_the_default(self):
+        ours = properties.process_environment({"A": "1"}, {}, 8000, "/var/app/venv/v")
+        self.assertEqual(ours["PYTHONPATH"], "/var/app/venv/v/bin")
+        theirs = properties.process_environment({"PYTHONPATH": "/var/app/current/src"}, {}, 8000, "/var/app/venv/v")
+        self.assertEqual(theirs["PYTHONPATH"], "/var/app/current/src")
+
     def test_the_environment_file_quotes_values_and_refuses_what_it_cannot_hold(self):
         text = properties.environment_file({"B": 'say "hi" \\o/', "A": "1"})
         self.assertEqual(text, 'A="1"\nB="say \\"hi\\" \\\\o/"\n')
