@@ -329,6 +329,288 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
     }
 }
 
+/// Every namespace and option of Elastic Beanstalk's general and Python option reference for a
+/// load-balanced Python web environment (`*`: any option name), in the reference's order; the
+/// options table of the docs (`docs/src/options.md`) is made from it.
+pub const EB_OPTIONS: &[(&str, &[&str])] = &[
+    (
+        "aws:autoscaling:asg",
+        &[
+            "Availability Zones",
+            "Cooldown",
+            "Custom Availability Zones",
+            "EnableCapacityRebalancing",
+            "MinSize",
+            "MaxSize",
+        ],
+    ),
+    (
+        "aws:autoscaling:launchconfiguration",
+        &[
+            "DisableIMDSv1",
+            "EC2KeyName",
+            "IamInstanceProfile",
+            "ImageId",
+            "InstanceType",
+            "LaunchTemplateTagPropagationEnabled",
+            "MonitoringInterval",
+            "SecurityGroups",
+            "SSHSourceRestriction",
+            "BlockDeviceMappings",
+            "RootVolumeType",
+            "RootVolumeSize",
+            "RootVolumeIOPS",
+            "RootVolumeThroughput",
+        ],
+    ),
+    (
+        "aws:autoscaling:scheduledaction",
+        &[
+            "StartTime",
+            "EndTime",
+            "MaxSize",
+            "MinSize",
+            "DesiredCapacity",
+            "Recurrence",
+            "Suspend",
+        ],
+    ),
+    (
+        "aws:autoscaling:trigger",
+        &[
+            "BreachDuration",
+            "LowerBreachScaleIncrement",
+            "LowerThreshold",
+            "MeasureName",
+            "Period",
+            "EvaluationPeriods",
+            "Statistic",
+            "Unit",
+            "UpperBreachScaleIncrement",
+            "UpperThreshold",
+        ],
+    ),
+    (
+        "aws:autoscaling:updatepolicy:rollingupdate",
+        &[
+            "MaxBatchSize",
+            "MinInstancesInService",
+            "RollingUpdateEnabled",
+            "RollingUpdateType",
+            "PauseTime",
+            "Timeout",
+        ],
+    ),
+    (
+        "aws:ec2:instances",
+        &[
+            "EnableSpot",
+            "InstanceTypes",
+            "SpotFleetOnDemandBase",
+            "SpotFleetOnDemandAboveBasePercentage",
+            "SpotMaxPrice",
+            "SupportedArchitectures",
+        ],
+    ),
+    (
+        "aws:ec2:vpc",
+        &[
+            "VPCId",
+            "Subnets",
+            "ELBSubnets",
+            "ELBScheme",
+            "DBSubnets",
+            "AssociatePublicIpAddress",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:application",
+        &["Application Healthcheck URL"],
+    ),
+    (PROPERTIES, &["*"]),
+    (
+        "aws:elasticbeanstalk:application:environmentsecrets",
+        &["*"],
+    ),
+    (
+        "aws:elasticbeanstalk:cloudwatch:logs",
+        &["StreamLogs", "DeleteOnTerminate", "RetentionInDays"],
+    ),
+    (
+        "aws:elasticbeanstalk:cloudwatch:logs:health",
+        &[
+            "HealthStreamingEnabled",
+            "DeleteOnTerminate",
+            "RetentionInDays",
+        ],
+    ),
+    (
+        COMMAND,
+        &[
+            "DeploymentPolicy",
+            "Timeout",
+            "BatchSizeType",
+            "BatchSize",
+            "IgnoreHealthCheck",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:environment",
+        &[
+            "EnvironmentType",
+            "ServiceRole",
+            "LoadBalancerType",
+            "LoadBalancerIsShared",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:environment:process:default",
+        &[
+            "DeregistrationDelay",
+            "HealthCheckInterval",
+            "HealthCheckPath",
+            "HealthCheckTimeout",
+            "HealthyThresholdCount",
+            "MatcherHTTPCode",
+            "Port",
+            "Protocol",
+            "StickinessEnabled",
+            "StickinessLBCookieDuration",
+            "StickinessType",
+            "UnhealthyThresholdCount",
+        ],
+    ),
+    (PROXY, &["ProxyServer"]),
+    (STATIC, &["*"]),
+    (
+        HEALTH_REPORTING,
+        &[
+            "SystemType",
+            "ConfigDocument",
+            "EnhancedHealthAuthEnabled",
+            "HealthCheckSuccessThreshold",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:hostmanager",
+        &["LogPublicationControl"],
+    ),
+    (
+        "aws:elasticbeanstalk:managedactions",
+        &[
+            "ManagedActionsEnabled",
+            "PreferredStartTime",
+            "ServiceRoleForManagedUpdates",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:managedactions:platformupdate",
+        &["UpdateLevel", "InstanceRefreshEnabled"],
+    ),
+    (
+        "aws:elasticbeanstalk:monitoring",
+        &["Automatically Terminate Unhealthy Instances"],
+    ),
+    (
+        "aws:elasticbeanstalk:sns:topics",
+        &[
+            "Notification Endpoint",
+            "Notification Protocol",
+            "Notification Topic ARN",
+            "Notification Topic Name",
+        ],
+    ),
+    (SPLITTING, &["NewVersionPercent", "EvaluationTime"]),
+    ("aws:elasticbeanstalk:xray", &["XRayEnabled"]),
+    (
+        "aws:elbv2:listener:default",
+        &["DefaultProcess", "ListenerEnabled", "Protocol", "Rules"],
+    ),
+    (
+        "aws:elbv2:listener:443",
+        &[
+            "DefaultProcess",
+            "ListenerEnabled",
+            "Protocol",
+            "Rules",
+            "SSLCertificateArns",
+            "SSLPolicy",
+        ],
+    ),
+    (
+        "aws:elbv2:listenerrule:*",
+        &["HostHeaders", "PathPatterns", "Priority", "Process"],
+    ),
+    (
+        "aws:elbv2:loadbalancer",
+        &[
+            "AccessLogsS3Bucket",
+            "AccessLogsS3Enabled",
+            "AccessLogsS3Prefix",
+            "IdleTimeout",
+            "ManagedSecurityGroup",
+            "SecurityGroups",
+        ],
+    ),
+    ("aws:rds:dbinstance", &["*"]),
+    (PYTHON, &["WSGIPath", "NumProcesses", "NumThreads"]),
+    (CUSTOM, &["*"]),
+];
+
+/// What Beanpole does with an option a bundle's `.ebextensions` sets: applies it (and how it
+/// ranks against the spec), or what it does instead.
+pub fn option_effect(namespace: &str, option: &str) -> String {
+    let applied = |what: &str| format!("applied: {what}");
+    match (namespace, option) {
+        (PROPERTIES, _) => applied("an environment property; the spec's `properties` win"),
+        (PYTHON, "WSGIPath") => applied("the spec's `wsgi { path }` wins"),
+        (PYTHON, "NumProcesses") => applied("the spec's `wsgi { processes }` wins"),
+        (PYTHON, "NumThreads") => applied("the spec's `wsgi { threads }` wins"),
+        (PROXY, "ProxyServer") => applied("nginx or apache; the spec's `proxy` wins"),
+        (STATIC, _) => applied("a static folder; the spec's `static_files` win"),
+        (COMMAND, "DeploymentPolicy") => applied("the spec's `deployment { policy }` wins"),
+        (COMMAND, "BatchSize" | "BatchSizeType") => {
+            applied("the spec's `deployment { batch_size }` wins")
+        }
+        (COMMAND, "Timeout") => applied("the spec's `deployment { timeout }` wins"),
+        (HEALTH_REPORTING, "HealthCheckSuccessThreshold") => {
+            applied("the spec's `deployment { health_threshold }` wins")
+        }
+        (SPLITTING, "NewVersionPercent") => {
+            applied("the spec's `deployment { new_version_percent }` wins")
+        }
+        (SPLITTING, "EvaluationTime") => {
+            applied("minutes; the spec's `deployment { evaluation_time }` wins")
+        }
+        (CUSTOM, _) => applied("read by `Fn::GetOptionSetting` and `get-config optionsettings`"),
+        ("aws:elasticbeanstalk:application:environmentsecrets", _) => {
+            "not taken from a bundle: give a secret as `secret(\"arn:…\")` or `ssm_parameter(\"/…\")` in the spec's `properties`".into()
+        }
+        _ => what_beanpole_does(namespace, option),
+    }
+}
+
+/// The options table of the docs (`docs/src/options.md`), made from [`EB_OPTIONS`].
+pub fn options_table() -> String {
+    let mut out = String::from(
+        "# Elastic Beanstalk options\n\nEvery namespace and option of Elastic Beanstalk's general and Python option reference for a load-balanced Python web environment, and what Beanpole does with it when a bundle's `.ebextensions` sets it (`bundle`, `deploy`, `versions create` and `local run` print the same text for every option not applied). Precedence is EB's: the spec (EB's settings applied directly to the environment), then the version's `.ebextensions`, then the default. Generated from `platform::settings::EB_OPTIONS` (a test keeps it so).\n\n| Namespace | Option | What Beanpole does |\n|---|---|---|\n",
+    );
+    for (namespace, options) in EB_OPTIONS {
+        for option in *options {
+            out.push_str(&format!(
+                "| `{namespace}` | {} | {} |\n",
+                if *option == "*" {
+                    "any".to_string()
+                } else {
+                    format!("`{option}`")
+                },
+                option_effect(namespace, option).replace('|', "\\|")
+            ));
+        }
+    }
+    out
+}
+
 /// What Beanpole does instead of an Elastic Beanstalk option it does not take from a bundle:
 /// the spec's setting that holds it (the spec owns infrastructure: a version's options never
 /// change it), or what Beanpole has instead, or that it has nothing yet.
@@ -373,6 +655,18 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
         }
         ("aws:elbv2:listener:443", "SSLPolicy") => spec("load_balancer { https { ssl_policy } }"),
         ("aws:ec2:vpc", "VPCId") => spec("network { vpc_id }"),
+        ("aws:ec2:vpc", "ELBSubnets") => {
+            "the spec holds it: `network { subnets }` is the load balancer's and the instances' one list; set it and `beanpole apply`".into()
+        }
+        ("aws:ec2:instances", "SupportedArchitectures") => {
+            "the architecture follows `instance { type }` in the spec (Graviton families get arm64)".into()
+        }
+        ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => {
+            spec("load_balancer { health_check { path } }")
+        }
+        ("aws:rds:dbinstance", _) => {
+            "Beanpole makes no database inside an environment (EB's is deleted with it): make it apart and give its address as a property".into()
+        }
         ("aws:ec2:vpc", "Subnets") => spec("network { subnets }"),
         ("aws:ec2:vpc", "ELBScheme") => spec("load_balancer { internal }"),
         ("aws:elasticbeanstalk:environment", "LoadBalancerType") => {

@@ -106,6 +106,8 @@ fn moto_functions_naming_eb_resources_resolve_to_the_environments_own() {
     TG_ARN: '`{"Ref": "AWSEBV2LoadBalancerTargetGroup"}`'
     LISTENER: '`{"Ref": "AWSEBV2LoadBalancerListener"}`'
     SG: '`{"Fn::GetAtt": ["AWSEBSecurityGroup", "GroupId"]}`'
+  aws:autoscaling:asg:
+    MinSize: 3
 "#,
         false,
     );
@@ -139,6 +141,12 @@ fn moto_functions_naming_eb_resources_resolve_to_the_environments_own() {
         "{}\n{}",
         text(&out),
         fleet.output()
+    );
+    // An infrastructure option in a version: named with the spec's setting, never applied.
+    assert!(
+        text(&out).contains("warning: .ebextensions/01_refs.config: `option_settings.aws:autoscaling:asg.MinSize` is not carried out: the spec holds it: set `capacity { min }`"),
+        "{}",
+        text(&out)
     );
     // What the account holds, read with the SDK.
     let aws = moto.clients();
@@ -194,6 +202,17 @@ fn moto_functions_naming_eb_resources_resolve_to_the_environments_own() {
                 .map(|g| g.group_id().unwrap_or_default().to_string()),
         )
     });
+    let group_min = common::moto::runtime().block_on(async {
+        aws.autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&group)
+            .send()
+            .await
+            .unwrap()
+            .auto_scaling_groups()[0]
+            .min_size()
+    });
+    assert_eq!(group_min, Some(1), "the spec's capacity.min stays");
     let expected = format!(
         "ACCOUNT=123456789012\nGROUP={group}\nLB_ARN={}\nLB_DNS={}\nTG_ARN={tg}\nLISTENER={listener}\nSG={}",
         lb.load_balancer_arn().unwrap(),

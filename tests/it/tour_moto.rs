@@ -291,3 +291,25 @@ fn the_book_lists_every_page_and_the_readme_is_a_front_page() {
         "README.md has {lines} lines: the reference belongs in docs/"
     );
 }
+
+/// The options table of the book is the one the code makes (`BEANPOLE_BLESS=1` rewrites it).
+#[test]
+fn the_options_table_is_what_beanpole_does() {
+    let path = common::manifest_dir().join("docs/src/options.md");
+    let table = beanpole::platform::settings::options_table();
+    if std::env::var("BEANPOLE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &table).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == table,
+        "docs/src/options.md differs from platform::settings::options_table(): rerun with BEANPOLE_BLESS=1 and review"
+    );
+    // Every option is in it, and none is left without a word.
+    let rows = table.lines().filter(|l| l.starts_with("| `")).count();
+    assert!(rows > 120, "{rows} rows");
+    assert!(
+        !table.contains("|  |"),
+        "an option without a word:\n{table}"
+    );
+}
