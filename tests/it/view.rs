@@ -279,7 +279,7 @@ fn hooks_call_eb_s_get_config_at_its_path() {
     put(
         &source,
         ".ebextensions/options.config",
-        "option_settings:\n  aws:elasticbeanstalk:customoption:\n    Colour: green\n",
+        "option_settings:\n  aws:elasticbeanstalk:customoption:\n    Colour: green\nfiles:\n  /var/app/owned.txt:\n    owner: webapp\n    group: webapp\n    content: mine\n",
         false,
     );
     put(
@@ -299,6 +299,15 @@ fn hooks_call_eb_s_get_config_at_its_path() {
         "{}",
         report_text(&served.run.report)
     );
+    // This machine has no webapp user: said in the report, the file written all the same.
+    let warnings = served.run.report.warnings.join("\n");
+    assert!(
+        warnings.contains(
+            ".ebextensions/options.config: files./var/app/owned.txt: owner webapp, group webapp:"
+        ) && warnings.contains("on an instance EB creates webapp"),
+        "{warnings}"
+    );
+    assert_eq!(read(served.run.root.join("var/app/owned.txt")), "mine");
     assert_eq!(
         read(served.run.root.join("var/log/get-config.log")),
         "hello there\ngreen\n/var/app/current/\n\"environment_name\": \"e-test\"\n"

@@ -30,7 +30,7 @@ def file_bytes(spec):
     return spec["content"].encode("utf-8")
 
 
-def write_files(paths, files):
+def write_files(paths, files, runner=None):
     """`files:` entries, in lexicographic order of their paths."""
     for spec in sorted(files, key=lambda f: f["path"]):
         target = paths.at(spec["path"])
@@ -49,10 +49,17 @@ def write_files(paths, files):
                 ) from None
             raise Failure("%s: files.%s: cannot write it: %s" % (spec["file"], spec["path"], e)) from None
         os.chmod(target, int(spec["mode"] or "644", 8) & 0o7777)
-        if not paths.rooted and (spec["owner"] or spec["group"]):
+        if spec["owner"] or spec["group"]:
             try:
                 shutil.chown(target, spec["owner"] or None, spec["group"] or None)
-            except (LookupError, OSError) as e:
+            except LookupError as e:
+                if not paths.local:
+                    raise Failure("%s: files.%s: cannot set its owner: %s" % (spec["file"], spec["path"], e)) from e
+                # This machine lacks the instance's users (EB's webapp; nginx, apache): said, kept.
+                if runner is not None:
+                    runner.warn("%s: files.%s: owner %s, group %s: %s on this machine; on an instance EB creates webapp, and nginx and apache exist: the file keeps this machine's owner here"
+                                % (spec["file"], spec["path"], spec["owner"] or "-", spec["group"] or "-", e))
+            except OSError as e:
                 raise Failure("%s: files.%s: cannot set its owner: %s" % (spec["file"], spec["path"], e)) from e
 
 

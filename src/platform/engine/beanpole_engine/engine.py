@@ -305,7 +305,7 @@ class Engine:
     def prebuild_ebextension(self):
         doc = self.doc
         ebextensions.install_packages(self.runner, self.paths, doc["packages"])
-        ebextensions.write_files(self.paths, doc["files"])
+        ebextensions.write_files(self.paths, doc["files"], self.runner)
         for command in doc["commands"]:
             ebextensions.run_command(self.runner, command, "commands", self.paths.at(command["cwd"] or "/"), self.command_environment())
 
