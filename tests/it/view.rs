@@ -27,6 +27,13 @@ def home():
         return f.read().strip()
 "#;
 
+/// The marker application in `source`, its marker saying `marker`.
+fn marker_app(source: &std::path::Path, marker: &str) {
+    put(source, "application.py", MARKER_APP, false);
+    put(source, "requirements.txt", "Flask\n", false);
+    put(source, "marker.txt", &format!("{marker}\n"), false);
+}
+
 #[test]
 fn two_instances_on_one_machine_each_read_their_own_var_app_current() {
     require("nginx", "nginx");
@@ -35,9 +42,7 @@ fn two_instances_on_one_machine_each_read_their_own_var_app_current() {
     let mut served = Vec::new();
     for name in ["one", "two"] {
         let source = dir.path().join(name);
-        put(&source, "application.py", MARKER_APP, false);
-        put(&source, "requirements.txt", "Flask\n", false);
-        put(&source, "marker.txt", &format!("instance {name}\n"), false);
+        marker_app(&source, &format!("instance {name}"));
         let (port, app_port) = (free_port(), free_port());
         let run = deploy(&source, Some(environment("")), port, app_port);
         assert!(run.report.succeeded(), "{}", report_text(&run.report));
@@ -60,9 +65,7 @@ fn a_command_cannot_change_the_host_and_eb_paths_are_the_instances_own() {
     let host_bin = std::path::Path::new("/usr/local/bin").join(&probe);
     let _ = std::fs::remove_file(&host_bin);
     let source = dir.path().join("app");
-    put(&source, "application.py", MARKER_APP, false);
-    put(&source, "requirements.txt", "Flask\n", false);
-    put(&source, "marker.txt", "served\n", false);
+    marker_app(&source, "served");
     // A published sample's clean-up line, and a script installed into /usr/local/bin; each
     // records its exit status at EB's log path. Then the usual Django-style line naming the
     // virtualenv by EB's path.
@@ -111,9 +114,7 @@ fn a_files_entry_outside_the_instances_folders_is_a_located_failure() {
     require_views();
     let dir = TempDir::new("view-files");
     let source = dir.path().join("app");
-    put(&source, "application.py", MARKER_APP, false);
-    put(&source, "requirements.txt", "Flask\n", false);
-    put(&source, "marker.txt", "served\n", false);
+    marker_app(&source, "served");
     put(
         &source,
         ".ebextensions/02_files.config",
@@ -158,9 +159,7 @@ fn apache_loads_al2023s_modules_and_keeps_the_users_conf_d_files() {
     require_views();
     let dir = TempDir::new("view-apache");
     let source = dir.path().join("app");
-    put(&source, "application.py", MARKER_APP, false);
-    put(&source, "requirements.txt", "Flask\n", false);
-    put(&source, "marker.txt", "served\n", false);
+    marker_app(&source, "served");
     // EB's most common Apache override, as AWS's sample writes it (mod_rewrite: HTTP behind
     // the load balancer to HTTPS), and a file `files:` writes into /etc/httpd/conf.d/
     // (mod_headers, mod_expires).
@@ -273,9 +272,7 @@ fn hooks_call_eb_s_get_config_at_its_path() {
     require_views();
     let dir = TempDir::new("view-get-config");
     let source = dir.path().join("app");
-    put(&source, "application.py", MARKER_APP, false);
-    put(&source, "requirements.txt", "Flask\n", false);
-    put(&source, "marker.txt", "served\n", false);
+    marker_app(&source, "served");
     put(
         &source,
         ".ebextensions/options.config",
