@@ -5,6 +5,7 @@
 //! dependencies). See ARCHITECTURE.md for the map and the invariants.
 
 pub mod aws;
+pub mod base64;
 pub mod bucket;
 pub mod bundle;
 pub mod cli;

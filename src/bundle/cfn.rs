@@ -219,7 +219,7 @@ fn eval(
                 Resolved::Text(_) => Err("Fn::Select takes [index, [values]]".into()),
             }
         }
-        ("Fn::Base64", v) => Ok(Resolved::Text(base64(text(v)?.as_bytes()))),
+        ("Fn::Base64", v) => Ok(Resolved::Text(crate::base64::encode(text(v)?.as_bytes()))),
         ("Fn::Sub", Value::String(template)) => sub(template, ctx, variables),
         ("Fn::Sub", Value::Array(a)) if a.len() == 2 => {
             let (Some(template), Some(Value::Object(vars))) = (a[0].as_str(), a.get(1)) else {
@@ -328,27 +328,6 @@ fn sub(
     }
     out.push_str(rest);
     Ok(Resolved::Text(out))
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The pseudo parameters for an environment in `region` of `account`.

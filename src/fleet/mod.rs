@@ -12,9 +12,9 @@
 //! the endpoint holds. `fleet.json` in its folder says which port plays which instance.
 
 use crate::aws::{autoscaling, ec2, ssm, Aws};
+use crate::base64::decode as base64_decode;
 use crate::ops::view::InstanceView;
 use crate::ops::{OpError, Session};
-use crate::platform::boot::base64_decode;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
