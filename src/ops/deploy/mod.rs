@@ -33,6 +33,7 @@ use crate::aws::{autoscaling, elbv2, Aws, AwsError};
 use crate::bucket::{
     AbortRequest, DeploymentRecord, EnvironmentPointer, EventDetails, EventOutcome, VersionManifest,
 };
+use crate::bundle::ebextensions::EbExtensions;
 use crate::deploy::outcome::{
     serving, summary, BatchOutcome, Completion, DeployOutcome, RollbackOutcome,
 };
@@ -439,7 +440,7 @@ async fn prepare(
         application: application.to_string(),
         store: store.clone(),
     };
-    let manifest = version(ctx, &versions, env, request, on_event).await?;
+    let (manifest, resolved) = version(ctx, &versions, env, request, on_event).await?;
     let previous = label_of(
         store
             .environment_pointer(application, &env.name)
@@ -447,8 +448,13 @@ async fn prepare(
             .as_ref(),
     );
     // CloudFormation functions resolved for this environment, as EB does before anything runs.
-    let cfn = functions::deploy_context(ctx, env, &manifest.ebextensions).await?;
-    let ext = functions::resolved(&manifest.ebextensions, &cfn).map_err(DeployError::Functions)?;
+    let ext = match resolved {
+        Some(ext) => ext,
+        None => {
+            let cfn = functions::deploy_context(ctx, env, &manifest.ebextensions).await?;
+            functions::resolved(&manifest.ebextensions, &cfn).map_err(DeployError::Functions)?
+        }
+    };
     let (mut settings, unsupported) = resolve(Some(env), &ext).map_err(DeployError::Settings)?;
     for u in ext.unsupported.iter().chain(&unsupported) {
         on_event(DeployEvent::NotCarriedOut(u.clone()));
@@ -540,14 +546,15 @@ pub(crate) async fn next_deployment_id(
 }
 
 /// The version to deploy: an existing label, or the source folder stored as one. A bundle
-/// whose `.ebextensions` the environment cannot use is refused before it is uploaded.
+/// whose `.ebextensions` the environment cannot use is refused before it is uploaded; a bundle
+/// made here comes back with its functions resolved for the environment (read once).
 async fn version(
     ctx: Context<'_>,
     versions: &VersionStore,
     env: &Environment,
     request: &DeployRequest,
     on_event: &mut dyn FnMut(DeployEvent),
-) -> Result<VersionManifest, DeployError> {
+) -> Result<(VersionManifest, Option<EbExtensions>), DeployError> {
     if let Some(label) = &request.version {
         if request.source.is_some() || request.label.is_some() {
             return Err(DeployError::Refused(
@@ -560,7 +567,7 @@ async fn version(
             sha256: manifest.sha256.clone(),
             reused: true,
         });
-        return Ok(manifest);
+        return Ok((manifest, None));
     }
     let source = match &request.source {
         Some(s) => s.clone(),
@@ -577,12 +584,11 @@ async fn version(
         out: None,
         environment: Some(env.clone()),
     })?;
-    // A function with no value here is refused before the version is uploaded.
+    // A function with no value here is refused before the version is uploaded; what it
+    // resolves to is what this deployment uses.
     let ext = &built.bundle.ebextensions;
-    if ext.has_functions() {
-        let cfn = functions::deploy_context(ctx, env, ext).await?;
-        functions::resolved(ext, &cfn).map_err(DeployError::Functions)?;
-    }
+    let cfn = functions::deploy_context(ctx, env, ext).await?;
+    let resolved = functions::resolved(ext, &cfn).map_err(DeployError::Functions)?;
     let created = versions
         .create(
             &built.bundle,
@@ -596,7 +602,7 @@ async fn version(
         sha256: created.manifest.sha256.clone(),
         reused: created.reused,
     });
-    Ok(created.manifest)
+    Ok((created.manifest, Some(resolved)))
 }
 
 /// The end of every deployment: an answered abort request goes, a success moves the
