@@ -5,7 +5,7 @@
 //! no resources: a function naming those is refused there, saying so.
 
 use super::Context;
-use crate::bundle::cfn::{pseudo_parameters, CfnContext, EB_LOGICAL_NAMES};
+use crate::bundle::cfn::{pseudo_parameters, CfnContext};
 use crate::bundle::ebextensions::EbExtensions;
 use crate::model::Environment;
 use crate::reconcile::LiveState;
@@ -202,7 +202,6 @@ pub async fn deploy_context(
         .map_err(super::OpError::Read)?;
         resource_values(&env.address(), &live, &mut cfn);
     }
-    debug_assert!(EB_LOGICAL_NAMES.len() == PARTS.len() + 2);
     Ok(cfn)
 }
 
