@@ -403,8 +403,35 @@ pub fn free_port() -> u16 {
     free_port_except(&BTreeSet::new())
 }
 
+/// Claims `port` for this process among every process of this machine that picks ports this
+/// way (the test binary, `local fleet`, `local run`): a port is free when nothing listens on it,
+/// but between the pick and the bind (a whole deployment, for an instance's proxy) another
+/// process could pick it too. A claim is a file in the temporary folder, made with
+/// `create_new`; one older than ten minutes is stale and taken over.
+fn claim_port(port: u16) -> bool {
+    let dir = std::env::temp_dir().join("beanpole-ports");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return true; // nowhere to claim: the bind test alone decides, as before
+    }
+    let path = dir.join(port.to_string());
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .is_ok()
+    {
+        return true;
+    }
+    let stale = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > Duration::from_secs(600));
+    stale && std::fs::write(&path, b"").is_ok()
+}
+
 /// A free port that is not one of `taken` (ports handed out whose process may not have bound
-/// them yet).
+/// them yet), claimed for this process ([`claim_port`]).
 pub fn free_port_except(taken: &BTreeSet<u16>) -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -421,7 +448,10 @@ pub fn free_port_except(taken: &BTreeSet<u16>) -> u16 {
     for i in 0..SPAN {
         let port = LOW + (start.wrapping_add(i) % SPAN);
         if let Ok(port) = u16::try_from(port) {
-            if !taken.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            if !taken.contains(&port)
+                && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+                && claim_port(port)
+            {
                 return port;
             }
         }
