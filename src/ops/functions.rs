@@ -74,9 +74,8 @@ pub fn resource_values(environment: &str, live: &LiveState, ctx: &mut CfnContext
                     .insert((logical.to_string(), name.to_string()), value);
             }
         };
-        let after = |arn: Option<String>, marker: &str| {
-            arn.and_then(|a| a.split_once(marker).map(|(_, rest)| rest.to_string()))
-        };
+        // An ARN's resource part: `loadbalancer/app/NAME/ID`, `targetgroup/NAME/ID`.
+        let resource_part = output("arn").and_then(|a| a.splitn(6, ':').nth(5).map(str::to_string));
         match *logical {
             "AWSEBV2LoadBalancer" => {
                 attribute("DNSName", output("dns_name"));
@@ -85,30 +84,19 @@ pub fn resource_values(environment: &str, live: &LiveState, ctx: &mut CfnContext
                 attribute("LoadBalancerArn", output("arn"));
                 attribute(
                     "LoadBalancerFullName",
-                    after(output("arn"), ":loadbalancer/"),
+                    resource_part.and_then(|r| r.strip_prefix("loadbalancer/").map(str::to_string)),
                 );
             }
             "AWSEBV2LoadBalancerListener" => attribute("ListenerArn", output("arn")),
             "AWSEBV2LoadBalancerTargetGroup" => {
                 attribute("TargetGroupName", Some(resource.aws_name.clone()));
                 attribute("TargetGroupArn", output("arn"));
+                attribute("TargetGroupFullName", resource_part);
             }
             "AWSEBSecurityGroup" | "AWSEBLoadBalancerSecurityGroup" => {
                 attribute("GroupId", output("id"))
             }
             _ => {}
-        }
-    }
-    // TargetGroupFullName is `targetgroup/NAME/ID`: what follows the ARN's last colon.
-    if let Some(arn) = ctx.refs.get("AWSEBV2LoadBalancerTargetGroup").cloned() {
-        if let Some((_, full)) = arn.rsplit_once(':') {
-            ctx.attributes.insert(
-                (
-                    "AWSEBV2LoadBalancerTargetGroup".into(),
-                    "TargetGroupFullName".into(),
-                ),
-                full.to_string(),
-            );
         }
     }
 }
@@ -213,4 +201,80 @@ pub fn resolved(ext: &EbExtensions, cfn: &CfnContext) -> Result<EbExtensions, Ve
     }
     ext.with_functions_resolved(cfn)
         .map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Address, ResourceKind};
+    use crate::reconcile::LiveResource;
+    use serde_json::json;
+
+    fn owned(part: &str, kind: ResourceKind, name: &str, outputs: &[(&str, &str)]) -> LiveResource {
+        LiveResource {
+            kind,
+            aws_name: name.into(),
+            owned: true,
+            application: Some("shop".into()),
+            environment: Some("shop-blue".into()),
+            address: Some(Address(format!("environment.shop-blue.{part}"))),
+            attributes: Default::default(),
+            outputs: outputs
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect(),
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn eb_logical_names_map_onto_the_environments_resources() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-2:123456789012:loadbalancer/app/shop-blue/50dc6c495c0c9188";
+        let tg = "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/shop-blue/73e2d6bc24d8a067";
+        let live = LiveState {
+            resources: vec![
+                owned(
+                    "load_balancer",
+                    ResourceKind::LoadBalancer,
+                    "shop-blue",
+                    &[("arn", lb), ("dns_name", "shop-blue-1.elb.amazonaws.com")],
+                ),
+                owned(
+                    "target_group",
+                    ResourceKind::TargetGroup,
+                    "shop-blue",
+                    &[("arn", tg)],
+                ),
+                owned(
+                    "instance_security_group",
+                    ResourceKind::SecurityGroup,
+                    "shop-blue-instances",
+                    &[("id", "sg-0123456789abcdef0")],
+                ),
+            ],
+            ..Default::default()
+        };
+        let mut ctx = CfnContext::default();
+        resource_values("environment.shop-blue", &live, &mut ctx);
+        let attribute =
+            |r: &str, a: &str| ctx.attributes.get(&(r.to_string(), a.to_string())).cloned();
+        assert_eq!(
+            ctx.refs.get("AWSEBV2LoadBalancer").map(String::as_str),
+            Some(lb)
+        );
+        assert_eq!(
+            attribute("AWSEBV2LoadBalancer", "LoadBalancerFullName").as_deref(),
+            Some("app/shop-blue/50dc6c495c0c9188")
+        );
+        assert_eq!(
+            attribute("AWSEBV2LoadBalancerTargetGroup", "TargetGroupFullName").as_deref(),
+            Some("targetgroup/shop-blue/73e2d6bc24d8a067")
+        );
+        assert_eq!(
+            attribute("AWSEBSecurityGroup", "GroupId").as_deref(),
+            Some("sg-0123456789abcdef0")
+        );
+        // What the environment has not (yet): said, with what to do.
+        assert!(ctx.missing["AWSEBAutoScalingGroup"].contains("run `beanpole apply` first"));
+    }
 }

@@ -826,4 +826,39 @@ option_settings:
             ".ebextensions/02.config: aws:elasticbeanstalk:container:python NumThreads = `lots`"
         ));
     }
+
+    /// The options table says "applied" for exactly the options `resolve` takes: the two
+    /// lists of the options Beanpole applies cannot drift apart.
+    #[test]
+    fn the_options_table_says_applied_for_exactly_what_resolve_takes() {
+        let valid = BTreeMap::from([
+            ("WSGIPath", "app:app"),
+            ("ProxyServer", "nginx"),
+            ("DeploymentPolicy", "Rolling"),
+            ("BatchSizeType", "Fixed"),
+            ("Timeout", "60"),
+            ("HealthCheckSuccessThreshold", "Ok"),
+            ("EvaluationTime", "5"),
+        ]);
+        for (namespace, options) in EB_OPTIONS {
+            for option in options.iter().filter(|o| **o != "*") {
+                let ext = EbExtensions {
+                    option_settings: vec![crate::bundle::ebextensions::OptionSetting {
+                        file: ".ebextensions/x.config".into(),
+                        namespace: namespace.to_string(),
+                        option: option.to_string(),
+                        value: valid.get(option).unwrap_or(&"1").to_string(),
+                    }],
+                    ..Default::default()
+                };
+                let (_, unsupported) =
+                    resolve(None, &ext).unwrap_or_else(|p| panic!("{namespace} {option}: {p:?}"));
+                assert_eq!(
+                    unsupported.is_empty(),
+                    option_effect(namespace, option).starts_with("applied"),
+                    "{namespace} {option}: {unsupported:?}"
+                );
+            }
+        }
+    }
 }
