@@ -38,11 +38,13 @@ ensure_platform() {
     echo "==> installing the AWS CLI into .venv (what the engine calls on an instance)"
     .venv/bin/pip install --quiet --disable-pip-version-check 'awscli>=1.29,<2'
   fi
-  if [ ! -f target/wheelhouse/.complete ]; then
+  # The marker holds the list the wheelhouse was made for: a longer list downloads again.
+  local wheels="flask gunicorn django>=4.2,<5.2 boto3"
+  if [ "$(cat target/wheelhouse/.complete 2>/dev/null)" != "$wheels" ]; then
     echo "==> downloading the example applications' Python packages into target/wheelhouse"
     mkdir -p target/wheelhouse
-    python3 -m pip download --quiet --disable-pip-version-check -d target/wheelhouse \
-      flask gunicorn 'django>=4.2,<5.2' \
-      && touch target/wheelhouse/.complete
+    # shellcheck disable=SC2086 # one word per package
+    python3 -m pip download --quiet --disable-pip-version-check -d target/wheelhouse $wheels \
+      && echo "$wheels" >target/wheelhouse/.complete
   fi
 }

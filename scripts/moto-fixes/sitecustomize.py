@@ -5,6 +5,26 @@ PYTHONPATH by the tests and scripts/moto.sh. Each fix names the AWS behaviour it
    instead of the decoded form CreateLaunchTemplate keeps, and then fails (HTTP 500,
    AssertionError) to launch any instance from that version. AWS launches it. The fix gives
    the version's UserData the form moto's other paths expect, on first use.
+
+2. ExecuteChangeSet: moto applies the change set's resources but keeps the stack's outputs
+   (and parsed template) from before, so a stack created or updated through a change set has
+   no Outputs. AWS evaluates the template's Outputs when the execution completes. The fix
+   re-reads the template and its outputs after moto's own execution.
+
+3. A change set that modifies a resource whose type moto cannot update (a DynamoDB table)
+   drops the resource from the stack (moto records it as nothing) and every later
+   DescribeStacks of the stack fails (HTTP 500). AWS updates such a resource in place or
+   replaces it. The fix keeps the resource when its properties are unchanged (a change of its
+   DeletionPolicy alone) and otherwise creates it anew, as a replacement does (new physical
+   name), keeping the old one, as `UpdateReplacePolicy: Retain` asks (Beanpole's templates ask
+   it of every resource that holds data).
+
+4. CreateChangeSet of type CREATE always makes a new stack in moto, even when a stack of that
+   name exists, so two stacks share a name and DescribeStacks answers with the older one. AWS
+   puts a CREATE change set on the stack that is still in REVIEW_IN_PROGRESS (a change set
+   never executed) and refuses one for a stack that exists otherwise. The fix removes the
+   reviewed stack (and its change sets) before moto makes the new one (its stack id changes,
+   which AWS would keep), and refuses the second case with AlreadyExistsException.
 """
 
 try:
@@ -23,3 +43,88 @@ if _launch_templates is not None:
         return _original.fget(self)
 
     _launch_templates.LaunchTemplateVersion.user_data = property(_user_data)
+
+try:
+    from moto.cloudformation import models as _cfn_models
+except Exception:
+    _cfn_models = None
+
+if _cfn_models is not None:
+    _original_execute = _cfn_models.CloudFormationBackend.execute_change_set
+
+    def _execute_change_set(self, change_set_name, stack_name=None):
+        # The change set moto executes: by ARN, else the last of that name (as moto looks).
+        executed = self.change_sets.get(change_set_name)
+        if executed is None:
+            for candidate in self.change_sets.values():
+                if candidate.change_set_name == change_set_name:
+                    executed = candidate
+        result = _original_execute(self, change_set_name, stack_name)
+        stack = self.stacks.get(executed.stack_id) if executed is not None else None
+        if stack is not None:
+            try:
+                stack._parse_template()
+                stack.output_map = stack._create_output_map()
+            except Exception:  # an output moto cannot evaluate: keep the ones it had
+                pass
+        return result
+
+    _cfn_models.CloudFormationBackend.execute_change_set = _execute_change_set
+
+try:
+    from moto.cloudformation import parsing as _cfn_parsing
+except Exception:
+    _cfn_parsing = None
+
+if _cfn_parsing is not None:
+    _original_update = _cfn_parsing.parse_and_update_resource
+
+    _original_map_update = _cfn_parsing.ResourceMap.update
+
+    def _map_update(self, template, parameters=None):
+        self._beanpole_before = dict(getattr(self, "_resource_json_map", {}) or {})
+        return _original_map_update(self, template, parameters)
+
+    _cfn_parsing.ResourceMap.update = _map_update
+
+    def _parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        updated = _original_update(logical_id, resource_json, resources_map, account_id, region_name)
+        if updated is not None:
+            return updated
+        before = getattr(resources_map, "_beanpole_before", {}).get(logical_id, {})
+        if before.get("Properties") == resource_json.get("Properties"):
+            return resources_map._parsed_resources.get(logical_id)
+        try:
+            cls = _cfn_parsing.resource_class_from_type(resource_json["Type"])
+        except Exception:
+            return updated
+        if cls is not None and hasattr(cls.update_from_cloudformation_json, "__isabstractmethod__"):
+            return _cfn_parsing.parse_and_create_resource(
+                logical_id, resource_json, resources_map, account_id, region_name
+            )
+        return updated
+
+    _cfn_parsing.parse_and_update_resource = _parse_and_update_resource
+
+if _cfn_models is not None:
+    _original_create_change_set = _cfn_models.CloudFormationBackend.create_change_set
+
+    def _create_change_set(self, stack_name, change_set_name, template, parameters, description,
+                           change_set_type, *args, **kwargs):
+        if change_set_type == "CREATE":
+            for stack_id, stack in list(self.stacks.items()):
+                if stack.name != stack_name:
+                    continue
+                if stack.status == "REVIEW_IN_PROGRESS":
+                    del self.stacks[stack_id]
+                    for cs_id, cs in list(self.change_sets.items()):
+                        if cs.stack_id == stack_id:
+                            del self.change_sets[cs_id]
+                else:
+                    from moto.cloudformation.exceptions import AlreadyExistsException
+
+                    raise AlreadyExistsException("Stack [%s] already exists" % stack_name)
+        return _original_create_change_set(self, stack_name, change_set_name, template, parameters,
+                                           description, change_set_type, *args, **kwargs)
+
+    _cfn_models.CloudFormationBackend.create_change_set = _create_change_set

@@ -35,6 +35,7 @@ pub async fn read_live_state(
     let profile_names = names(ResourceKind::InstanceProfile);
     let parameters = names(ResourceKind::PlatformImage);
     let bucket_names = names(ResourceKind::VersionsBucket);
+    let stack_names = names(ResourceKind::Stack);
     let record_names: Vec<String> = resources
         .iter()
         .filter(|r| {
@@ -108,20 +109,22 @@ pub async fn read_live_state(
             .iter()
             .map(|name| super::s3::read_bucket(&aws.s3, name)),
     );
-    let (sgs, lts, elb, asg, iam_resources, network_results, images, zone_results, buckets) = futures::try_join!(
-        ec2::read_security_groups(&aws.ec2, &sg_names, applications),
-        ec2::read_launch_templates(&aws.ec2, &lt_names, applications),
-        elbv2::read(&aws.elbv2, &lb_names, &tg_names),
-        autoscaling::read(&aws.autoscaling, &asg_names, applications),
-        iam::read(&aws.iam, &role_names, &profile_names, applications),
-        async { Ok(network_reads.await) },
-        ssm::read_parameters(&aws.ssm, &parameters),
-        zone_reads,
-        bucket_reads,
-    )?;
+    let (sgs, lts, elb, asg, iam_resources, network_results, images, zone_results, buckets, stacks) =
+        futures::try_join!(
+            ec2::read_security_groups(&aws.ec2, &sg_names, applications),
+            ec2::read_launch_templates(&aws.ec2, &lt_names, applications),
+            elbv2::read(&aws.elbv2, &lb_names, &tg_names),
+            autoscaling::read(&aws.autoscaling, &asg_names, applications),
+            iam::read(&aws.iam, &role_names, &profile_names, applications),
+            async { Ok(network_reads.await) },
+            ssm::read_parameters(&aws.ssm, &parameters),
+            zone_reads,
+            bucket_reads,
+            super::cloudformation::read_stacks(aws, &stack_names, applications),
+        )?;
 
     let mut state = LiveState::default();
-    for list in [sgs, lts, elb, asg, iam_resources] {
+    for list in [sgs, lts, elb, asg, iam_resources, stacks] {
         state.resources.extend(list);
     }
     state.resources.extend(buckets.into_iter().flatten());

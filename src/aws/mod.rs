@@ -5,6 +5,7 @@
 
 pub mod autoscaling;
 pub mod calls;
+pub mod cloudformation;
 pub mod ec2;
 pub mod elbv2;
 pub mod iam;
@@ -70,6 +71,7 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
     pub s3: aws_sdk_s3::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
     pub calls: Arc<CallCounter>,
     pub waits: Waits,
 }
@@ -153,6 +155,11 @@ impl Aws {
                 aws_sdk_s3::config::Builder::from(&sdk)
                     .force_path_style(connection.endpoint_url.is_some())
                     .interceptor(counter("s3"))
+                    .build(),
+            ),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(
+                aws_sdk_cloudformation::config::Builder::from(&sdk)
+                    .interceptor(counter("cloudformation"))
                     .build(),
             ),
             region,

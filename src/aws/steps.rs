@@ -2,12 +2,12 @@
 //! one is ready), given the desired resource with its references resolved from the outputs of
 //! the steps before it. What each kind does is in `aws::kinds`.
 
-use super::kinds::{ops, Desired, Tags};
+use super::kinds::{ops, Desired};
 use super::{Aws, AwsError};
 use crate::graph::Address;
-use crate::reconcile::plan::{desired_hash, resolve_attributes};
+use crate::reconcile::plan::{resolve_attributes, tags_with_hash};
 use crate::reconcile::steps::StepWork;
-use crate::reconcile::{contains_unknown, Action, Attributes, LiveResource, TAG_DESIRED_HASH};
+use crate::reconcile::{contains_unknown, Action, Attributes, LiveResource};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -137,17 +137,4 @@ pub async fn create_standalone(
         tags: &tags,
     };
     ops(resource.kind).create(&to).await
-}
-
-/// The tags a resource carries: the spec's, and (on a tagged kind) the hash of its desired
-/// state, by which a later plan sees a change made outside Beanpole.
-fn tags_with_hash(resource: &crate::graph::Resource, desired: &Attributes) -> Tags {
-    let mut tags = resource.tags.clone();
-    if !tags.is_empty() {
-        tags.insert(
-            TAG_DESIRED_HASH.to_string(),
-            desired_hash(resource.kind, desired, &resource.tags),
-        );
-    }
-    tags
 }

@@ -37,6 +37,10 @@ pub struct ApplyArgs {
     /// When another command holds the application's lock, wait for it instead of refusing
     #[arg(long)]
     pub wait: bool,
+    /// Allow a change that replaces or deletes an extra resource holding data (a table, a
+    /// bucket, a database); without it such a change is refused
+    #[arg(long = "delete-data")]
+    pub delete_data: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -57,6 +61,10 @@ pub struct DestroyArgs {
     /// holds versions of no other application; without it, destroy leaves the bucket
     #[arg(long = "delete-versions")]
     pub delete_versions: bool,
+    /// Also delete the extra resources that hold data (tables, buckets, databases, log
+    /// groups); without it destroy keeps them and says which
+    #[arg(long = "delete-data")]
+    pub delete_data: bool,
     /// When another command holds the application's lock, wait for it instead of refusing
     #[arg(long)]
     pub wait: bool,
@@ -82,6 +90,7 @@ pub async fn apply(spec: &SpecArgs, aws: &AwsArgs, args: &ApplyArgs) -> i32 {
                 environments: args.environments.clone(),
                 destroy: false,
                 delete_versions: false,
+                delete_data: args.delete_data,
             },
             None,
         ),
@@ -153,6 +162,7 @@ pub async fn destroy(spec: &SpecArgs, aws: &AwsArgs, args: &DestroyArgs) -> i32 
         parallelism: args.parallelism,
         force: args.force,
         delete_versions: args.delete_versions,
+        delete_data: args.delete_data,
         wait: args.wait,
     };
     if request.delete_versions && !request.environments.is_empty() {

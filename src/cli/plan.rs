@@ -23,6 +23,10 @@ pub struct PlanArgs {
     /// Plan only this environment (repeatable)
     #[arg(long = "env", value_name = "NAME")]
     pub environments: Vec<String>,
+    /// Plan with permission to replace or delete extra resources that hold data (saved with
+    /// `--out`; `apply --delete-data` otherwise)
+    #[arg(long = "delete-data")]
+    pub delete_data: bool,
 }
 
 /// Prints a plan's errors; the exit status when there are any.
@@ -51,6 +55,7 @@ pub async fn plan(spec: &SpecArgs, aws: &AwsArgs, args: &PlanArgs) -> i32 {
         environments: args.environments.clone(),
         destroy: false,
         delete_versions: false,
+        delete_data: args.delete_data,
     };
     let opened = or_exit!(open(spec, aws).await);
     if let Err(e) = check_scope(&opened.compilation, &scope.environments) {

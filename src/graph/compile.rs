@@ -35,6 +35,7 @@ pub fn compile_graph(spec: &Spec) -> ResourceGraph {
             });
         }
     }
+    super::stacks::add_stacks(&mut graph, spec);
     for environment in &spec.environments {
         let Some(application) = spec.application(&environment.application) else {
             continue;
@@ -341,10 +342,18 @@ fn add_environment(
         .statements
         .iter()
         .map(|s| {
+            // An extra resource's ARN is its stack's output: a reference, so the role
+            // follows the stack.
+            let mut resources: Vec<Value> = s.resources.iter().map(|r| json!(r)).collect();
+            resources.extend(
+                s.resource_refs
+                    .iter()
+                    .map(|r| reference(&Address(r.stack.clone()), &r.output_key())),
+            );
             let mut statement = json!({
                 "Effect": s.effect,
                 "Action": s.actions,
-                "Resource": s.resources,
+                "Resource": resources,
             });
             if let (Some(sid), Some(map)) = (&s.sid, statement.as_object_mut()) {
                 map.insert("Sid".to_string(), json!(sid));

@@ -7,6 +7,7 @@ pub mod kinds;
 pub mod names;
 pub mod render;
 pub mod schema;
+pub mod stacks;
 
 pub use compile::compile_graph;
 
@@ -66,6 +67,8 @@ pub enum ResourceKind {
     OwnershipRecord,
     /// The S3 bucket of application versions, one per account and region.
     VersionsBucket,
+    /// A CloudFormation stack of extra resources (an application's or an environment's).
+    Stack,
 }
 
 impl ResourceKind {
@@ -86,6 +89,7 @@ impl ResourceKind {
         ResourceKind::CnameRecord,
         ResourceKind::OwnershipRecord,
         ResourceKind::VersionsBucket,
+        ResourceKind::Stack,
     ];
 
     /// What Beanpole knows about this kind: the one match from kinds to their schemas.
@@ -106,6 +110,7 @@ impl ResourceKind {
             ResourceKind::CnameRecord => &kinds::cname_record::SCHEMA,
             ResourceKind::OwnershipRecord => &kinds::ownership_record::SCHEMA,
             ResourceKind::VersionsBucket => &kinds::versions_bucket::SCHEMA,
+            ResourceKind::Stack => &kinds::stack::SCHEMA,
         }
     }
 

@@ -61,6 +61,10 @@ impl Attribute {
     }
 }
 
+/// An output name standing for every output of a kind whose outputs are not fixed (a
+/// stack's are what the spec reads of it).
+pub const ANY_OUTPUT: &str = "*";
+
 /// A value AWS decides when the resource is created: referred to by other resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Output {
@@ -144,7 +148,7 @@ impl KindSchema {
     pub fn output_changes_on_update(&self, output: &str) -> bool {
         self.outputs
             .iter()
-            .any(|o| o.name == output && o.changes_on_update)
+            .any(|o| (o.name == output || o.name == ANY_OUTPUT) && o.changes_on_update)
     }
 }
 

@@ -2,8 +2,10 @@
 //! default filled in and every value checked. Plain data: no HCL, no spans, no AWS.
 
 pub mod platform;
+pub mod resources;
 
 pub use platform::{Platform, Proxy};
+pub use resources::{ExtraResource, OutputRef};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -65,11 +67,19 @@ pub struct Application {
     /// the spec file that declares the application.
     pub source: std::path::PathBuf,
     pub tags: BTreeMap<String, String>,
+    /// Extra resources shared by every environment (one stack, kept when an environment is
+    /// destroyed).
+    pub resources: Vec<ExtraResource>,
 }
 
 impl Application {
     pub fn address(&self) -> String {
         format!("{}application.{}", self.module_prefix, self.label)
+    }
+
+    /// The graph address of the stack of its extra resources.
+    pub fn stack_address(&self) -> String {
+        format!("{}.resources", self.address())
     }
 }
 
@@ -104,6 +114,11 @@ pub struct Environment {
     /// Properties whose values are secrets, by reference (`secret(…)`, `ssm_parameter(…)`):
     /// read on the instance at deploy time, never by Beanpole.
     pub secrets: BTreeMap<String, SecretRef>,
+    /// Properties whose values are outputs of an extra resource's stack (`resource.jobs.ref`):
+    /// read from the stack when a deployment's document is written.
+    pub resource_properties: BTreeMap<String, OutputRef>,
+    /// The environment's own extra resources (one stack, deleted with the environment).
+    pub resources: Vec<ExtraResource>,
     /// Whether `proxy` is written in the spec (then it beats `.ebextensions`' `ProxyServer`).
     pub proxy_in_spec: bool,
     pub wsgi: Wsgi,
@@ -306,6 +321,11 @@ impl Environment {
     pub fn address(&self) -> String {
         format!("{}environment.{}", self.module_prefix, self.label)
     }
+
+    /// The graph address of the stack of its own extra resources.
+    pub fn stack_address(&self) -> String {
+        format!("{}.resources", self.address())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -372,6 +392,8 @@ pub struct Statement {
     pub effect: String,
     pub actions: Vec<String>,
     pub resources: Vec<String>,
+    /// Resources named by an extra resource's output (`application.shop.resource.orders.arn`).
+    pub resource_refs: Vec<OutputRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -24,6 +24,8 @@ pub struct DestroyRequest {
     /// Also delete the versions bucket (with the applications' versions and events), when it
     /// holds versions of no other application.
     pub delete_versions: bool,
+    /// Also delete the extra resources that hold data (else their stacks' deletion keeps them).
+    pub delete_data: bool,
     pub wait: bool,
 }
 
@@ -66,6 +68,7 @@ pub async fn destroy(
         environments: request.environments.clone(),
         destroy: true,
         delete_versions: request.delete_versions,
+        delete_data: request.delete_data,
     };
     check_scope(ctx.compilation, &scope.environments).map_err(ApplyError::from)?;
     let held = take_locks(ctx, &scope, "destroy", request.wait, true, &mut |e| {

@@ -203,6 +203,62 @@ pub fn resolved(ext: &EbExtensions, cfn: &CfnContext) -> Result<EbExtensions, Ve
         .map_err(|errors| errors.iter().map(|e| e.to_string()).collect())
 }
 
+/// The values of the properties an environment takes from its extra resources' stacks
+/// (`ORDERS_TABLE = application.shop.resource.orders.ref`), read from the stacks' outputs when
+/// a deployment's document is written. A stack or output not there yet is an error that says
+/// to apply first.
+pub async fn resource_properties(
+    ctx: Context<'_>,
+    env: &Environment,
+) -> Result<std::collections::BTreeMap<String, String>, super::OpError> {
+    let mut values = std::collections::BTreeMap::new();
+    let mut stacks: std::collections::BTreeMap<String, crate::reconcile::Attributes> =
+        std::collections::BTreeMap::new();
+    for (property, output) in &env.resource_properties {
+        let address = crate::graph::Address(output.stack.clone());
+        let Some(stack) = ctx.graph.get(&address) else {
+            return Err(super::OpError::Refused(format!(
+                "property {property} reads {} of {}, which the spec has no stack for",
+                output.describe(),
+                output.stack
+            )));
+        };
+        if !stacks.contains_key(&stack.aws_name) {
+            let aws = ctx.session.client(&stack.application)?;
+            let found = crate::aws::cloudformation::read_stacks(
+                aws,
+                std::slice::from_ref(&stack.aws_name),
+                &[],
+            )
+            .await
+            .map_err(super::OpError::Read)?;
+            let outputs = found
+                .into_iter()
+                .find(|s| s.aws_name == stack.aws_name && s.owned)
+                .map(|s| s.outputs)
+                .unwrap_or_default();
+            stacks.insert(stack.aws_name.clone(), outputs);
+        }
+        let value = stacks
+            .get(&stack.aws_name)
+            .and_then(|o| o.get(&output.output_key()))
+            .and_then(|v| v.as_str());
+        match value {
+            Some(value) => {
+                values.insert(property.clone(), value.to_string());
+            }
+            None => {
+                return Err(super::OpError::Refused(format!(
+                    "property {property} reads {} of stack {}, which has no such output yet: run `beanpole apply` first",
+                    output.describe(),
+                    stack.aws_name
+                )))
+            }
+        }
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

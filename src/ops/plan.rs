@@ -65,6 +65,7 @@ pub async fn plan(
     let calls = meter.finish();
     let swapped = follow_swaps(&mut graph, &live);
     let mut plan = diff(&graph, &live, scope);
+    change_sets(session, &graph, &mut plan, scope).await?;
     plan.swapped = swapped;
     plan.unfinished = unfinished.into_iter().map(|(u, _)| u).collect();
     plan.rollouts = rollouts(environments, &plan);
@@ -78,6 +79,74 @@ pub async fn plan(
         plan,
         calls,
     })
+}
+
+/// A change set for each stack the plan creates or changes (CloudFormation's own account of
+/// what the change does, resource by resource, shown under the stack's change), and a plan
+/// error for one that would replace or delete a resource holding data without
+/// `--delete-data`.
+async fn change_sets(
+    session: &Session,
+    graph: &ResourceGraph,
+    plan: &mut Plan,
+    scope: &PlanScope,
+) -> Result<(), OpError> {
+    use crate::reconcile::plan::{resolve_attributes, tags_with_hash};
+    use crate::reconcile::{Action, PlanError};
+    let null = serde_json::Value::Null;
+    for change in plan.changes.iter_mut() {
+        if change.kind != ResourceKind::Stack
+            || !matches!(change.action, Action::Create | Action::Update)
+        {
+            continue;
+        }
+        let (Some(aws), Some(resource)) = (
+            session.by_application.get(&change.application),
+            graph.get(&change.address),
+        ) else {
+            continue;
+        };
+        let live = plan.matched.get(&change.address);
+        let status = live
+            .and_then(|l| l.outputs.get("status"))
+            .and_then(|s| s.as_str())
+            .unwrap_or_default();
+        // A stack whose creation rolled back takes no change set: apply deletes it first.
+        let creates = live.is_none() || status == "ROLLBACK_COMPLETE";
+        let desired = resolve_attributes(resource, &plan.known_outputs);
+        let template = desired.get("template").unwrap_or(&null);
+        let before = live
+            .filter(|_| !creates)
+            .and_then(|l| l.attributes.get("template"))
+            .unwrap_or(&null);
+        if live.is_some() && creates {
+            continue;
+        }
+        let set = crate::aws::cloudformation::change_set(
+            aws,
+            &resource.aws_name,
+            template,
+            &tags_with_hash(resource, &desired),
+            creates,
+            before,
+        )
+        .await
+        .map_err(OpError::Read)?;
+        let lost: Vec<String> = set
+            .changes
+            .iter()
+            .filter(|c| c.data_loss)
+            .map(|c| format!("{} ({})", c.resource, c.type_name))
+            .collect();
+        if !lost.is_empty() && !scope.delete_data {
+            plan.errors.push(PlanError::DataLoss {
+                address: change.address.clone(),
+                resources: lost,
+            });
+        }
+        change.change_set = Some(set);
+    }
+    Ok(())
 }
 
 /// The changes that reach running instances: an environment whose launch template the plan
@@ -395,7 +464,23 @@ pub fn check_saved(
     for bucket in made_by_lock {
         now.remove(&format!("{}/{bucket}", ResourceKind::VersionsBucket));
     }
-    let reasons = stale_reasons(&saved.fingerprints, &now);
+    let mut reasons = stale_reasons(&saved.fingerprints, &now);
+    // A stack's change is the change set the plan showed: the same one, or the plan is stale.
+    for change in &saved.changes {
+        let Some(set) = &change.change_set else {
+            continue;
+        };
+        let now = planned
+            .plan
+            .change(&change.address)
+            .and_then(|c| c.change_set.as_ref());
+        if now.map(|n| &n.id) != Some(&set.id) {
+            reasons.push(format!(
+                "{}: its change set {} ({}) is no longer there to execute",
+                change.address, set.name, set.id
+            ));
+        }
+    }
     if !reasons.is_empty() {
         return Err(SavedPlanError::Stale { file, reasons });
     }

@@ -8,6 +8,7 @@ pub mod plan;
 pub mod planfile;
 pub mod render;
 pub mod rollouts;
+pub mod stacks;
 pub mod steps;
 pub mod swaps;
 #[cfg(test)]

@@ -67,6 +67,13 @@ pub struct Change {
     /// For a replacement under a new name: the name of the resource being replaced.
     pub replaces: Option<String>,
     pub attributes: Vec<AttributeChange>,
+    /// A stack's change: the change set that carries it out, resource by resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_set: Option<super::stacks::ChangeSet>,
+    /// A stack's deletion: the resources it keeps because they hold data (`orders
+    /// (AWS::DynamoDB::Table)`); `--delete-data` deletes them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
 }
 
 /// Why a plan cannot be made.
@@ -83,6 +90,11 @@ pub enum PlanError {
     },
     #[error("{address}: {message}")]
     DataSource { address: Address, message: String },
+    #[error("{address}: the change set would lose data: {}; run again with --delete-data if that is meant (or change the spec so that the resource stays)", .resources.join(", "))]
+    DataLoss {
+        address: Address,
+        resources: Vec<String>,
+    },
     #[error("{address}: the versions bucket `{aws_name}` also holds versions of {}: it stays (destroy without --delete-versions, or destroy those applications too)", .others.join(", "))]
     SharedInUse {
         address: Address,
@@ -109,6 +121,10 @@ pub struct PlanScope {
     /// versions of no other application.
     #[serde(default)]
     pub delete_versions: bool,
+    /// Delete (or replace) extra resources that hold data; without it a stack's deletion
+    /// keeps them and a change set that would lose them is refused.
+    #[serde(default)]
+    pub delete_data: bool,
 }
 
 impl PlanScope {
@@ -339,6 +355,19 @@ pub fn desired_hash(
     crate::graph::names::short_hash(&text)
 }
 
+/// The tags a resource carries: the spec's, and (on a tagged kind) the hash of its desired
+/// state, by which a later plan sees a change made outside Beanpole.
+pub fn tags_with_hash(resource: &Resource, desired: &Attributes) -> BTreeMap<String, String> {
+    let mut tags = resource.tags.clone();
+    if !tags.is_empty() {
+        tags.insert(
+            super::TAG_DESIRED_HASH.to_string(),
+            desired_hash(resource.kind, desired, &resource.tags),
+        );
+    }
+    tags
+}
+
 /// Tags as compared: Beanpole's bookkeeping tag and AWS's own `aws:` tags left out.
 fn comparable_tags(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     tags.iter()
@@ -399,6 +428,8 @@ fn delete_shared(
             drift: false,
             replaces: None,
             attributes: Vec::new(),
+            change_set: None,
+            kept: Vec::new(),
         });
         // Deleted through the connection of the application whose node names it.
         let mut doomed = found.clone();
@@ -518,6 +549,8 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
                             forces_replacement: false,
                         })
                         .collect(),
+                    change_set: None,
+                    kept: Vec::new(),
                 });
             }
             Some(current) => {
@@ -547,11 +580,15 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
         .map(|r| ((r.kind, r.aws_name.as_str()), &r.address))
         .collect();
     for (i, r) in live.resources.iter().enumerate() {
+        // An application's own stack serves every environment: only destroying the whole
+        // application deletes it.
+        let application_level = r.kind == ResourceKind::Stack && r.environment.is_none();
         let in_scope = r.owned
             && r.application
                 .as_deref()
                 .is_some_and(|a| applications.contains(a))
-            && scope.includes(r.environment.as_deref());
+            && scope.includes(r.environment.as_deref())
+            && !(application_level && scope.destroy && !scope.environments.is_empty());
         if used[i] && !scope.destroy || !in_scope {
             continue;
         }
@@ -570,14 +607,40 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
             drift: false,
             replaces: None,
             attributes: Vec::new(),
+            change_set: None,
+            kept: if r.kind == ResourceKind::Stack && !scope.delete_data {
+                kept_by(r)
+            } else {
+                Vec::new()
+            },
         });
-        plan.deletions.insert(address, r.clone());
+        let mut doomed = r.clone();
+        if r.kind == ResourceKind::Stack && scope.delete_data {
+            doomed.attributes.insert(
+                crate::graph::kinds::stack::DELETE_DATA.to_string(),
+                Value::Bool(true),
+            );
+        }
+        plan.deletions.insert(address, doomed);
     }
     if scope.destroy && scope.delete_versions && scope.environments.is_empty() {
         delete_shared(graph, live, &applications, &mut plan);
     }
     plan.changes.sort_by(|a, b| a.address.cmp(&b.address));
     plan
+}
+
+/// What deleting a stack keeps: the resources its template retains.
+fn kept_by(stack: &LiveResource) -> Vec<String> {
+    let template = stack
+        .attributes
+        .get("template")
+        .cloned()
+        .unwrap_or(Value::Null);
+    crate::graph::stacks::retained(&template)
+        .into_iter()
+        .map(|(name, type_name)| format!("{name} ({type_name})"))
+        .collect()
 }
 
 /// Graph addresses with every dependency before its dependents (ties in address order).
@@ -675,5 +738,7 @@ fn compare(resource: &Resource, desired: &Attributes, current: &LiveResource) ->
         drift,
         replaces: renamed.then(|| current.aws_name.clone()),
         attributes,
+        change_set: None,
+        kept: Vec::new(),
     })
 }

@@ -69,6 +69,27 @@ pub fn render_change(change: &Change, out: &mut String) {
         _ => {}
     }
     let _ = writeln!(out, "{header}");
+    if let Some(set) = &change.change_set {
+        let _ = writeln!(
+            out,
+            "      change set {}: {}",
+            set.name,
+            if set.changes.is_empty() {
+                "no resource changes".to_string()
+            } else {
+                format!("{} resource change(s)", set.changes.len())
+            }
+        );
+        for c in &set.changes {
+            let _ = writeln!(out, "        {}", c.line());
+        }
+    }
+    for kept in &change.kept {
+        let _ = writeln!(
+            out,
+            "      keeps {kept}: it holds data (destroy --delete-data deletes it)"
+        );
+    }
     let width = change
         .attributes
         .iter()

@@ -130,6 +130,7 @@ fn a_resource_with_our_name_but_not_our_tags_stops_the_plan() {
             environments: vec![],
             destroy: true,
             delete_versions: false,
+            delete_data: false,
         },
     );
     assert!(destroy.changes.iter().all(
@@ -156,6 +157,7 @@ fn an_owned_resource_the_spec_no_longer_has_is_deleted_and_env_scope_is_respecte
             environments: vec!["pets-env-blue".into()],
             destroy: false,
             delete_versions: false,
+            delete_data: false,
         },
     );
     assert!(scoped.is_empty(), "{:#?}", scoped.changes);
@@ -220,6 +222,7 @@ fn destroy_deletes_each_resource_before_what_it_refers_to() {
         environments: Vec::new(),
         destroy: true,
         delete_versions: false,
+        delete_data: false,
     };
     let plan = diff(&graph, &live, &scope);
     let steps = super::steps::build_steps(&graph, &plan);
@@ -339,6 +342,7 @@ fn applications_of_one_region_share_the_versions_bucket_and_no_plan_deletes_it()
         environments: vec![],
         destroy: true,
         delete_versions: false,
+        delete_data: false,
     };
     let plan = diff(&graph, &live, &destroy);
     assert!(plan.changes.is_empty(), "{:?}", plan.changes);

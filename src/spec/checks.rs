@@ -513,6 +513,31 @@ pub fn source_folder(folder: &str) -> Check {
     Ok(())
 }
 
+/// A CloudFormation resource type an extra resource may have: `AWS::SERVICE::TYPE`.
+pub fn cfn_type(value: &str) -> Check {
+    let parts: Vec<&str> = value.split("::").collect();
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
+    match parts.as_slice() {
+        ["AWS", service, kind] if word(service) && word(kind) => Ok(()),
+        _ => Err("a resource type is CloudFormation's `AWS::SERVICE::TYPE`, as in `AWS::DynamoDB::Table`".into()),
+    }
+}
+
+/// A resource's name in its stack (CloudFormation's logical id): letters and digits.
+pub fn cfn_logical_id(value: &str) -> Check {
+    if !value.is_empty()
+        && value.len() <= 255
+        && value.chars().all(|c| c.is_ascii_alphanumeric())
+        && !value.starts_with("AWSEB")
+    {
+        Ok(())
+    } else if value.starts_with("AWSEB") {
+        Err("names starting with `AWSEB` are Elastic Beanstalk's own resources".into())
+    } else {
+        Err("a resource name is its logical id in a CloudFormation stack: letters and digits only (no `-` or `_`), at most 255".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

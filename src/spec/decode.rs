@@ -26,6 +26,9 @@ pub fn header_span(file: FileId, block: &Block) -> Span {
     Span::new(file, start..end)
 }
 
+/// Nested blocks that take labels (their readers check them): `resource "TYPE" "NAME"`.
+pub const LABELLED_BLOCKS: &[&str] = &["resource"];
+
 pub struct BlockReader<'b> {
     pub file: FileId,
     pub context: String,
@@ -125,7 +128,7 @@ impl<'b> BlockReader<'b> {
                             .with_hint(hint),
                         );
                     } else {
-                        if !block.labels.is_empty() {
+                        if !block.labels.is_empty() && !LABELLED_BLOCKS.contains(&name) {
                             failed = true;
                             diagnostics.push(
                                 Diagnostic::new(
@@ -543,7 +546,7 @@ impl<'b> BlockReader<'b> {
                     self.wrong_type(
                         ev,
                         &format!("{name}.{k}"),
-                        "string, secret(…) or ssm_parameter(…)",
+                        "string, secret(…), ssm_parameter(…) or a resource's `.ref`/`.arn`",
                         other,
                         span.clone(),
                     );

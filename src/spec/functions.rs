@@ -40,6 +40,9 @@ pub const FUNCTIONS: &[&str] = &[
 pub const REFERENCE_KEY: &str = "beanpole:reference";
 pub const SECRETS_MANAGER: &str = "secretsmanager";
 pub const SSM_PARAMETER: &str = "ssm-parameter";
+/// The same marker on what an extra resource's block binds (`resource.jobs.ref`): an output of
+/// its stack, named by `stack`, `resource` and `attribute`.
+pub const STACK_OUTPUT: &str = "stack-output";
 
 fn reference(
     store: &str,

@@ -25,6 +25,7 @@ mod rollout_moto;
 mod schemas;
 mod secrets_moto;
 mod spec_diagnostics;
+mod stacks_moto;
 mod tour_moto;
 mod versions_moto;
 mod view;

@@ -14,6 +14,7 @@ mod load_balancer;
 mod records;
 mod scaling_policy;
 mod security_group;
+mod stack;
 mod target_group;
 mod versions_bucket;
 
@@ -145,6 +146,7 @@ pub fn ops(kind: ResourceKind) -> &'static dyn KindOps {
         ResourceKind::AutoScalingGroup => &auto_scaling_group::AutoScalingGroup,
         ResourceKind::ScalingPolicy => &scaling_policy::ScalingPolicy,
         ResourceKind::CnameRecord | ResourceKind::OwnershipRecord => &records::Record,
+        ResourceKind::Stack => &stack::Stack,
     }
 }
 

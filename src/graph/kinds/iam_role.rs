@@ -15,7 +15,8 @@ pub const SCHEMA: KindSchema = KindSchema {
         Attribute::set("managed_policy_arns", Shape::Strings),
     ],
     outputs: &[Output::new("name"), Output::new("arn")],
-    refers_to: &[],
+    // The stacks whose outputs its statements name.
+    refers_to: &[ResourceKind::Stack],
     tagged: true,
     readiness: Readiness::Immediate,
     expected_wait_seconds: 0,

@@ -15,5 +15,6 @@ pub mod ownership_record;
 pub mod platform_image;
 pub mod scaling_policy;
 pub mod security_group;
+pub mod stack;
 pub mod target_group;
 pub mod versions_bucket;

@@ -456,6 +456,10 @@ async fn prepare(
         }
     };
     let (mut settings, unsupported) = resolve(Some(env), &ext).map_err(DeployError::Settings)?;
+    // Values of the environment's extra resources, read from their stacks now.
+    settings
+        .properties
+        .extend(functions::resource_properties(ctx, env).await?);
     for u in ext.unsupported.iter().chain(&unsupported) {
         on_event(DeployEvent::NotCarriedOut(u.clone()));
     }

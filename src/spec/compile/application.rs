@@ -20,11 +20,13 @@ impl<'f> Compiler<'f> {
             format!("application `{}`", decl.name),
             decl.header.clone(),
             &["name", "region", "domain", "source", "tags", "description"],
-            &[],
+            &["resource"],
             &mut diagnostics,
         );
         self.diagnostics.append(&mut diagnostics);
         let mut ev = self.evaluator(symbols, decl.file, unit);
+        let stack = format!("{}application.{}.resources", unit.prefix, decl.name);
+        let resources = read_resources(decl.file, &reader.blocks("resource"), &stack, &mut ev);
         let explicit_name = reader.string(&mut ev, "name");
         let name_failed = reader.has("name") && explicit_name.is_none();
         let (name, name_span) =
@@ -57,6 +59,9 @@ impl<'f> Compiler<'f> {
         }
         let tags = read_tags(&reader, &mut ev);
         reader.string(&mut ev, "description");
+        let Some((resources, bound_resources)) = resources else {
+            return Binding::Failed;
+        };
         if reader.failed() || !name_ok {
             return Binding::Failed;
         }
@@ -89,6 +94,7 @@ impl<'f> Compiler<'f> {
                     .collect(),
             ),
         );
+        object.insert("resource".to_string(), bound_resources);
         self.application_sites.push((name.clone(), name_span));
         self.spec.applications.push(Application {
             name,
@@ -98,6 +104,7 @@ impl<'f> Compiler<'f> {
             domain,
             source,
             tags,
+            resources,
         });
         Binding::Value(Value::Object(object))
     }

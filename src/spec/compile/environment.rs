@@ -39,6 +39,7 @@ impl<'f> Compiler<'f> {
                 "load_balancer",
                 "network",
                 "permissions",
+                "resource",
             ],
             &mut diagnostics,
         );
@@ -141,11 +142,33 @@ impl<'f> Compiler<'f> {
                 }
             },
         };
+        let stack = format!("{}environment.{}.resources", unit.prefix, decl.name);
+        let resources = read_resources(decl.file, &reader.blocks("resource"), &stack, &mut ev);
+        if let Some((_, bound)) = &resources {
+            ev.bind("resource", bound.clone());
+        }
         let read = reader.string_or_reference_map(&mut ev, "properties");
-        let (properties, secrets) = match read {
+        let (properties, references) = match read {
             Some((strings, references, span)) => (Some((strings, span)), references),
             None => (None, BTreeMap::new()),
         };
+        let (outputs, secrets): (BTreeMap<_, _>, BTreeMap<_, _>) = references
+            .into_iter()
+            .partition(|(_, fields)| output_ref(fields).is_some());
+        let resource_properties: BTreeMap<String, OutputRef> = outputs
+            .into_iter()
+            .filter_map(|(name, fields)| {
+                let at = reader.map_key_span("properties", &name);
+                reader.check(
+                    &mut ev,
+                    "property name",
+                    &name.escape_debug().to_string(),
+                    &at,
+                    checks::property_name(&name),
+                );
+                Some((name, output_ref(&fields)?))
+            })
+            .collect();
         let secrets: BTreeMap<String, SecretRef> = secrets
             .into_iter()
             .map(|(name, fields)| {
@@ -217,6 +240,9 @@ impl<'f> Compiler<'f> {
         drop(ev);
         self.warnings.extend(warnings);
 
+        let Some((resources, bound_resources)) = resources else {
+            return Binding::Failed;
+        };
         let (
             Some((application, application_span)),
             Some(platform),
@@ -266,6 +292,7 @@ impl<'f> Compiler<'f> {
         );
         object.insert("cname".to_string(), Value::String(cname.clone()));
         object.insert("platform".to_string(), Value::String(platform.to_string()));
+        object.insert("resource".to_string(), bound_resources);
         let address = format!("{}environment.{}", unit.prefix, decl.name);
         for attribute in [
             "url",
@@ -294,6 +321,8 @@ impl<'f> Compiler<'f> {
             permissions,
             properties: properties.map(|(p, _)| p).unwrap_or_default(),
             secrets,
+            resource_properties,
+            resources,
             proxy_in_spec,
             wsgi,
             static_files,

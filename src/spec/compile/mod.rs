@@ -17,6 +17,7 @@ mod load_balancer;
 mod modules;
 mod network;
 mod permissions;
+mod resources;
 mod runtime;
 mod syntax;
 
@@ -26,6 +27,7 @@ use instance::read_instance;
 use load_balancer::read_load_balancer;
 use network::read_network;
 use permissions::read_permissions;
+use resources::{output_ref, output_ref_of, read_resources};
 use runtime::{read_deployment, read_static_files, read_wsgi};
 
 use super::checks;
@@ -39,7 +41,7 @@ use super::variables::{VarType, VariableInputs, TYPE_NAMES};
 use crate::model::platform::{PLATFORMS, PROXIES};
 use crate::model::{
     Application, Capacity, Environment, HealthCheck, Https, Instance, LoadBalancer, Network,
-    Output, Permissions, Platform, Proxy, SecretRef, Spec, Statement, Tier,
+    Output, OutputRef, Permissions, Platform, Proxy, SecretRef, Spec, Statement, Tier,
 };
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body, Structure};

@@ -84,13 +84,48 @@ pub(super) fn read_permissions(
                 }
             }
         }
-        let resources = match s.string_list(ev, "resources") {
-            Some((list, _)) => {
-                for (i, res) in list.iter().enumerate() {
-                    let at = s.element_span("resources", i);
-                    s.check(ev, "ARN", res, &at, checks::policy_resource(res));
+        let mut resource_refs = Vec::new();
+        let resources = match s.value(ev, "resources") {
+            Some((Value::List(items), span)) => {
+                // Extra resources' outputs are taken whole; the rest are ARNs (or `*`).
+                let (outputs, arns): (Vec<_>, Vec<_>) = items
+                    .into_iter()
+                    .enumerate()
+                    .partition(|(_, item)| output_ref_of(item).is_some());
+                resource_refs = outputs
+                    .iter()
+                    .filter_map(|(_, item)| output_ref_of(item))
+                    .collect();
+                let mut list = Vec::new();
+                for (i, item) in arns {
+                    match item.to_template_string() {
+                        Some(res) if !matches!(item, Value::Null) => {
+                            let at = s.element_span("resources", i);
+                            s.check(ev, "ARN", &res, &at, checks::policy_resource(&res));
+                            list.push(res);
+                        }
+                        _ => {
+                            s.check(
+                                ev,
+                                "resources",
+                                &item.describe(),
+                                &span,
+                                Err("each element is an ARN string or an extra resource's `.arn` (or `.ref`)".into()),
+                            );
+                        }
+                    }
                 }
                 list
+            }
+            Some((other, span)) => {
+                s.check(
+                    ev,
+                    "resources",
+                    &other.describe(),
+                    &span,
+                    Err("`resources` is a list: wrap it in brackets".into()),
+                );
+                Vec::new()
             }
             None if s.has("resources") => Vec::new(),
             None => {
@@ -110,6 +145,7 @@ pub(super) fn read_permissions(
                 effect,
                 actions,
                 resources,
+                resource_refs,
             });
         }
     }

@@ -91,6 +91,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Binds `name` for what this evaluator evaluates next, as a `for` expression binds its
+    /// variables (an environment's own `resource` while its block is read).
+    pub fn bind(&mut self, name: &str, value: Value) {
+        self.iteration.push((name.to_string(), value));
+    }
+
     pub fn span(&self, range: Option<Range<usize>>) -> Span {
         Span::new(self.file, range.unwrap_or(0..0))
     }
@@ -311,6 +317,23 @@ impl<'a> Evaluator<'a> {
         found: &Value,
         range: Option<Range<usize>>,
     ) -> Failed {
+        // A secret's or an extra resource's reference is a value of its own, never text.
+        let hint = match found {
+            Value::Object(map) => match map
+                .get(crate::spec::functions::REFERENCE_KEY)
+                .and_then(Value::to_template_string)
+                .as_deref()
+            {
+                Some(crate::spec::functions::STACK_OUTPUT) => Some(
+                    "an extra resource's `.ref`, `.arn` or attribute is known only once its stack exists: use it whole, as a property's value (`NAME = resource.jobs.ref`) or a statement's resource".to_string(),
+                ),
+                Some(_) => Some(
+                    "a secret's reference is used whole, as a property's value: the instance reads the secret itself".to_string(),
+                ),
+                None => None,
+            },
+            _ => None,
+        };
         self.error(
             SpecError::WrongType {
                 name: what.to_string(),
@@ -318,7 +341,7 @@ impl<'a> Evaluator<'a> {
                 found: found.describe(),
             },
             range,
-            None,
+            hint,
         )
     }
 

@@ -1,0 +1,409 @@
+//! CloudFormation: the stacks of extra resources. Read (by name and by Beanpole's tags), a
+//! change set per change (named after what it changes, so `plan` creates it and `apply` finds
+//! and executes the same one), executions and deletions followed to their end, and a failure
+//! reported with the resources CloudFormation names and their reasons.
+
+use super::{present, Aws, AwsError, Sdk};
+use crate::graph::{MANAGED_BY_VALUE, TAG_APPLICATION, TAG_MANAGED_BY};
+use crate::reconcile::stacks::{flag, ChangeSet};
+use crate::reconcile::{Attributes, LiveResource};
+use aws_sdk_cloudformation::types::{
+    ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus, Tag,
+};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// CloudFormation says "does not exist" for a stack or change set it does not have, with
+/// `ValidationError`: absent, not an error.
+fn missing<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Err(AwsError::Api { code, message, .. })
+            if code.as_deref() == Some("ValidationError") && message.contains("does not exist") =>
+        {
+            Ok(None)
+        }
+        other => present(other),
+    }
+}
+
+fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The stacks named, and every stack Beanpole tagged for one of `applications`; a stack only
+/// reviewed (a change set never executed, `REVIEW_IN_PROGRESS`) or deleted is not there.
+pub async fn read_stacks(
+    aws: &Aws,
+    names: &[String],
+    applications: &[String],
+) -> Result<Vec<LiveResource>, AwsError> {
+    let pages = aws.cloudformation.describe_stacks().into_paginator().send();
+    let stacks = super::paginated(pages, "DescribeStacks", |page| {
+        page.stacks.unwrap_or_default()
+    })
+    .await?;
+    let mut found = Vec::new();
+    for stack in stacks {
+        let name = stack.stack_name().unwrap_or_default().to_string();
+        let tag_map = super::tag_map(stack.tags().iter().map(|t| (t.key(), t.value())));
+        let ours = tag_map.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && tag_map
+                .get(TAG_APPLICATION)
+                .is_some_and(|a| applications.contains(a));
+        let status = stack.stack_status().cloned();
+        if !(names.contains(&name) || ours)
+            || matches!(
+                status,
+                Some(StackStatus::DeleteComplete) | Some(StackStatus::ReviewInProgress)
+            )
+        {
+            continue;
+        }
+        let status = status.map(|s| s.as_str().to_string()).unwrap_or_default();
+        let mut outputs = Attributes::new();
+        outputs.insert("id".into(), json!(stack.stack_id().unwrap_or_default()));
+        outputs.insert("status".into(), json!(status));
+        for o in stack.outputs() {
+            if let (Some(k), Some(v)) = (o.output_key(), o.output_value()) {
+                outputs.insert(k.to_string(), json!(v));
+            }
+        }
+        // A stack whose creation rolled back holds nothing: its template is no longer what
+        // it is, so the plan changes it (and the change deletes it and creates it again).
+        let template = if status == "ROLLBACK_COMPLETE" {
+            Value::Null
+        } else {
+            template(aws, &name).await?
+        };
+        found.push(LiveResource::from_tags(
+            crate::graph::ResourceKind::Stack,
+            &name,
+            tag_map,
+            BTreeMap::from([("template".to_string(), template)]),
+            outputs,
+        ));
+    }
+    Ok(found)
+}
+
+/// The stack's current template, as JSON (what Beanpole wrote).
+async fn template(aws: &Aws, name: &str) -> Result<Value, AwsError> {
+    let out = aws
+        .cloudformation
+        .get_template()
+        .stack_name(name)
+        .send()
+        .await
+        .op("GetTemplate")?;
+    Ok(out
+        .template_body()
+        .and_then(|body| serde_json::from_str(body).ok())
+        .unwrap_or(Value::Null))
+}
+
+/// The change set that brings `stack` to `template` with `tags`: the one already there for
+/// exactly that (its name is a hash of them), else a new one. `creates`: the stack does not
+/// exist yet. `before`: the stack's template now, for what the change set does not say.
+pub async fn change_set(
+    aws: &Aws,
+    stack: &str,
+    template: &Value,
+    tags: &BTreeMap<String, String>,
+    creates: bool,
+    before: &Value,
+) -> Result<ChangeSet, AwsError> {
+    let body = serde_json::to_string(template).unwrap_or_default();
+    let name = format!(
+        "beanpole-{}",
+        crate::graph::names::short_hash(&format!(
+            "{body}\u{0}{}\u{0}{creates}",
+            serde_json::to_string(tags).unwrap_or_default()
+        ))
+    );
+    let existing = describe(aws, stack, &name).await?;
+    let described = match existing {
+        Some(d) if d.execution_status != "EXECUTE_COMPLETE" && d.execution_status != "OBSOLETE" => {
+            d
+        }
+        _ => {
+            aws.cloudformation
+                .create_change_set()
+                .stack_name(stack)
+                .change_set_name(&name)
+                .change_set_type(if creates {
+                    ChangeSetType::Create
+                } else {
+                    ChangeSetType::Update
+                })
+                .template_body(&body)
+                .set_tags(Some(self::tags(tags)))
+                .send()
+                .await
+                .op("CreateChangeSet")?;
+            super::wait_for(
+                &format!("change set {name} of stack {stack}"),
+                "be created",
+                aws.waits.dependency,
+                aws.waits.poll,
+                || async {
+                    let d = describe(aws, stack, &name).await?;
+                    Ok(d.filter(|d| {
+                        d.status != "CREATE_PENDING" && d.status != "CREATE_IN_PROGRESS"
+                    }))
+                },
+            )
+            .await?
+        }
+    };
+    if described.status == "FAILED" && !described.reason.contains("didn't contain changes") {
+        return Err(AwsError::Unexpected(format!(
+            "CloudFormation refused the change set of stack {stack}: {}",
+            described.reason
+        )));
+    }
+    let changes = described
+        .changes
+        .iter()
+        .map(|(action, resource, type_name, replacement)| {
+            flag(
+                action,
+                resource,
+                type_name,
+                replacement.as_deref(),
+                before,
+                template,
+            )
+        })
+        .collect();
+    Ok(ChangeSet {
+        id: described.id,
+        name,
+        changes: if described.status == "FAILED" {
+            Vec::new()
+        } else {
+            changes
+        },
+    })
+}
+
+struct Described {
+    id: String,
+    status: String,
+    reason: String,
+    execution_status: String,
+    /// (action, logical id, type, replacement)
+    changes: Vec<(String, String, String, Option<String>)>,
+}
+
+async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Described>, AwsError> {
+    let out = aws
+        .cloudformation
+        .describe_change_set()
+        .stack_name(stack)
+        .change_set_name(name)
+        .send()
+        .await
+        .op("DescribeChangeSet");
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => return missing::<()>(Err(e)).map(|_| None),
+    };
+    Ok(Some(Described {
+        id: out.change_set_id().unwrap_or_default().to_string(),
+        status: out
+            .status()
+            .map(ChangeSetStatus::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        reason: out.status_reason().unwrap_or_default().to_string(),
+        execution_status: out
+            .execution_status()
+            .map(ExecutionStatus::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        changes: out
+            .changes()
+            .iter()
+            .filter_map(|c| c.resource_change())
+            .map(|r| {
+                (
+                    r.action()
+                        .map(|a| a.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                    r.logical_resource_id().unwrap_or_default().to_string(),
+                    r.resource_type().unwrap_or_default().to_string(),
+                    r.replacement().map(|x| x.as_str().to_string()),
+                )
+            })
+            .collect(),
+    }))
+}
+
+/// Brings `stack` to `template`: its change set (the plan's, when the plan made one for exactly
+/// this) executed and followed to its end. Returns the stack's outputs.
+pub async fn converge(
+    aws: &Aws,
+    stack: &str,
+    template: &Value,
+    tags: &BTreeMap<String, String>,
+    creates: bool,
+    before: &Value,
+) -> Result<Attributes, AwsError> {
+    let set = change_set(aws, stack, template, tags, creates, before).await?;
+    if !creates && set.changes.is_empty() {
+        // Nothing for CloudFormation to do (a change of tags alone is in the set too).
+        return outputs(aws, stack).await;
+    }
+    aws.cloudformation
+        .execute_change_set()
+        .stack_name(stack)
+        .change_set_name(&set.name)
+        .send()
+        .await
+        .op("ExecuteChangeSet")?;
+    settle(aws, stack, false).await?;
+    outputs(aws, stack).await
+}
+
+/// The stack's outputs and id, as the plan knows them.
+async fn outputs(aws: &Aws, stack: &str) -> Result<Attributes, AwsError> {
+    let found = read_stacks(aws, &[stack.to_string()], &[]).await?;
+    let live = found
+        .into_iter()
+        .find(|s| s.aws_name == stack)
+        .ok_or_else(|| {
+            AwsError::Unexpected(format!("stack {stack} is not there after its change"))
+        })?;
+    Ok(live.outputs)
+}
+
+/// Waits until `stack` is no longer in progress; an end that is not the one asked for is an
+/// error naming each resource CloudFormation failed and why, and what it rolled back to.
+async fn settle(aws: &Aws, stack: &str, deleting: bool) -> Result<(), AwsError> {
+    let status = super::wait_for(
+        &format!("stack {stack}"),
+        "finish its change",
+        aws.waits.dependency,
+        aws.waits.poll,
+        || async {
+            let out = aws
+                .cloudformation
+                .describe_stacks()
+                .stack_name(stack)
+                .send()
+                .await
+                .op("DescribeStacks");
+            let status = match missing(out.map(|o| {
+                json!(o
+                    .stacks()
+                    .first()
+                    .and_then(|s| s.stack_status())
+                    .map(StackStatus::as_str)
+                    .unwrap_or_default())
+            }))? {
+                None => return Ok(Some("DELETE_COMPLETE".to_string())),
+                Some(s) => s.as_str().unwrap_or_default().to_string(),
+            };
+            Ok((!status.ends_with("_IN_PROGRESS")).then_some(status))
+        },
+    )
+    .await?;
+    let good = if deleting {
+        status == "DELETE_COMPLETE"
+    } else {
+        status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE"
+    };
+    if good {
+        return Ok(());
+    }
+    let reasons = failures(aws, stack).await.unwrap_or_default();
+    let then = match status.as_str() {
+        "ROLLBACK_COMPLETE" => "CloudFormation rolled the creation back (ROLLBACK_COMPLETE): fix the resource and run apply again, which deletes the empty stack and creates it anew",
+        "UPDATE_ROLLBACK_COMPLETE" => "CloudFormation rolled the update back: the stack is as before; fix the resource and run apply again",
+        "UPDATE_ROLLBACK_FAILED" => "CloudFormation could not roll the update back (UPDATE_ROLLBACK_FAILED): fix what it names, then `aws cloudformation continue-update-rollback --stack-name` the stack, and run apply again",
+        _ => "run apply again once the cause is fixed",
+    };
+    Err(AwsError::Unexpected(format!(
+        "stack {stack} ended {status}: {}; {then}",
+        if reasons.is_empty() {
+            "CloudFormation named no failing resource".to_string()
+        } else {
+            reasons.join("; ")
+        }
+    )))
+}
+
+/// `orders (AWS::DynamoDB::Table): reason` for each resource the stack's events say failed.
+async fn failures(aws: &Aws, stack: &str) -> Result<Vec<String>, AwsError> {
+    let pages = aws
+        .cloudformation
+        .describe_stack_events()
+        .stack_name(stack)
+        .into_paginator()
+        .send();
+    let events = super::paginated(pages, "DescribeStackEvents", |p| {
+        p.stack_events.unwrap_or_default()
+    })
+    .await?;
+    let mut reasons: Vec<String> = events
+        .iter()
+        .filter(|e| {
+            e.resource_status()
+                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+                && e.logical_resource_id() != Some(stack)
+        })
+        .map(|e| {
+            format!(
+                "{} ({}): {}",
+                e.logical_resource_id().unwrap_or_default(),
+                e.resource_type().unwrap_or_default(),
+                e.resource_status_reason().unwrap_or("no reason given")
+            )
+        })
+        .collect();
+    reasons.dedup();
+    Ok(reasons)
+}
+
+/// Deletes an owned stack and waits for it to go. Its resources that hold data are kept
+/// (their `DeletionPolicy`) unless `delete_data`, when the stack is first updated to delete
+/// them too.
+pub async fn delete(aws: &Aws, live: &LiveResource, delete_data: bool) -> Result<(), AwsError> {
+    let stack = &live.aws_name;
+    let template = live
+        .attributes
+        .get("template")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if delete_data && !crate::graph::stacks::retained(&template).is_empty() {
+        let without = crate::graph::stacks::without_retention(&template);
+        converge(aws, stack, &without, &live.tags, false, &template).await?;
+    }
+    let deleted = aws
+        .cloudformation
+        .delete_stack()
+        .stack_name(stack)
+        .send()
+        .await
+        .op("DeleteStack");
+    match missing(deleted.map(|_| Value::Null)) {
+        Ok(None) => return Ok(()),
+        Ok(Some(_)) => {}
+        Err(e) => return Err(e),
+    }
+    settle(aws, stack, true).await
+}
+
+/// Deletes a stack whose creation rolled back, so that it can be created again.
+pub async fn delete_rolled_back(aws: &Aws, stack: &str) -> Result<(), AwsError> {
+    aws.cloudformation
+        .delete_stack()
+        .stack_name(stack)
+        .send()
+        .await
+        .op("DeleteStack")?;
+    settle(aws, stack, true).await
+}

@@ -1,0 +1,403 @@
+//! Extra resources (`resource` blocks) as CloudFormation stacks, against moto with the local
+//! fleet, on `examples/orders-app`: the plan shows each level's stack as a change set; apply
+//! creates them; the application reads the table's name and the queue's URL from its
+//! properties and uses them (an order written and read back, a job queued); the instance role
+//! grants exactly those resources; a swap leaves the table shared; destroying an environment
+//! keeps the table, destroying the application keeps it too, and `--delete-data` deletes it. A
+//! change of the table's key is flagged as a replacement losing data and refused without
+//! `--delete-data`.
+
+use crate::common;
+use crate::platform::{copy_tree, pip_env};
+
+use common::fleet::Fleet;
+use common::moto::{runtime, Moto};
+use common::{run, text, TempDir};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// An HTTP request to 127.0.0.1:`port`; the status and body.
+fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+    let _ = write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The tables moto has.
+fn tables(moto: &Moto) -> Vec<String> {
+    let out = std::process::Command::new(common::manifest_dir().join(".venv/bin/aws"))
+        .args(["dynamodb", "list-tables", "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", common::moto::REGION)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", moto.direct_endpoint())
+        .output()
+        .expect("the AWS CLI in .venv");
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["TableNames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `Resource` entries of the statements of an environment's instance role that name
+/// `service`'s ARNs.
+fn granted(moto: &Moto, environment: &str, service: &str) -> Vec<String> {
+    let clients = moto.clients();
+    runtime().block_on(async {
+        let roles = clients.iam.list_roles().send().await.unwrap();
+        let role = roles
+            .roles()
+            .iter()
+            .find(|r| r.role_name().contains(environment))
+            .unwrap_or_else(|| panic!("no role for {environment}"))
+            .role_name()
+            .to_string();
+        let policy = clients
+            .iam
+            .get_role_policy()
+            .role_name(&role)
+            .policy_name("beanpole")
+            .send()
+            .await
+            .unwrap();
+        let document = policy.policy_document();
+        let document = urlencoded_json(document);
+        let mut found = Vec::new();
+        for s in document["Statement"].as_array().unwrap() {
+            let resources = match &s["Resource"] {
+                serde_json::Value::Array(a) => a.clone(),
+                other => vec![other.clone()],
+            };
+            for r in resources {
+                let r = r.as_str().unwrap_or_default();
+                if r.starts_with(&format!("arn:aws:{service}:")) {
+                    found.push(r.to_string());
+                }
+            }
+        }
+        found.sort();
+        found
+    })
+}
+
+/// IAM gives policy documents URL-encoded (AWS does; moto may not).
+fn urlencoded_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|_| {
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        serde_json::from_slice(&out).unwrap()
+    })
+}
+
+/// The stacks' outputs, by stack name.
+fn stack_outputs(moto: &Moto) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let clients = moto.clients();
+    runtime().block_on(async {
+        let stacks = clients
+            .cloudformation
+            .describe_stacks()
+            .send()
+            .await
+            .unwrap();
+        stacks
+            .stacks()
+            .iter()
+            .filter(|s| s.stack_status().map(|s| s.as_str()) != Some("DELETE_COMPLETE"))
+            .map(|s| {
+                let outputs: serde_json::Map<String, serde_json::Value> = s
+                    .outputs()
+                    .iter()
+                    .map(|o| {
+                        (
+                            o.output_key().unwrap_or_default().to_string(),
+                            serde_json::json!(o.output_value().unwrap_or_default()),
+                        )
+                    })
+                    .collect();
+                (
+                    s.stack_name().unwrap_or_default().to_string(),
+                    serde_json::Value::Object(outputs),
+                )
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn moto_extra_resources_are_stacks_the_app_uses_and_data_is_kept() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = TempDir::new("stacks");
+    copy_tree(
+        &common::manifest_dir().join("examples/orders-app"),
+        dir.path(),
+    );
+    // The local fleet has no instance metadata: the application reaches moto through these.
+    let hcl = std::fs::read_to_string(dir.path().join("main.hcl"))
+        .unwrap()
+        .replace(
+            "    AWS_DEFAULT_REGION = \"us-east-2\"\n",
+            &format!(
+                "    AWS_DEFAULT_REGION = \"us-east-2\"\n    AWS_ENDPOINT_URL = \"{}\"\n    AWS_EC2_METADATA_DISABLED = \"true\"\n    AWS_ACCESS_KEY_ID = \"testing\"\n    AWS_SECRET_ACCESS_KEY = \"testing\"\n",
+                moto.direct_endpoint()
+            ),
+        );
+    std::fs::write(dir.path().join("main.hcl"), hcl).unwrap();
+    let beanpole = |args: &[&str]| run(moto.beanpole(dir.path()).args(args));
+
+    // The plan: each level's stack with its change set.
+    let out = beanpole(&["plan", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stacks: Vec<&serde_json::Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "stack")
+        .collect();
+    let shown: Vec<(String, String)> = stacks
+        .iter()
+        .flat_map(|c| {
+            c["change_set"]["changes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| {
+                    (
+                        c["address"].as_str().unwrap().to_string(),
+                        format!("{} {}", r["action"].as_str().unwrap(), r["resource"]),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            (
+                "application.orders-app.resources".to_string(),
+                "Add \"orders\"".to_string()
+            ),
+            (
+                "environment.orders-blue.resources".to_string(),
+                "Add \"jobs\"".to_string()
+            ),
+            (
+                "environment.orders-green.resources".to_string(),
+                "Add \"jobs\"".to_string()
+            ),
+        ],
+        "{plan:#}"
+    );
+    let out = beanpole(&["plan"]);
+    assert!(
+        text(&out).contains("+ orders (AWS::DynamoDB::Table)"),
+        "{}",
+        text(&out)
+    );
+
+    // A saved plan carries its change sets: one deleted since makes it stale.
+    let saved = dir.path().join("saved.plan");
+    let out = beanpole(&["plan", "--out", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (stack, set) = stacks
+        .iter()
+        .find(|c| c["address"] == "application.orders-app.resources")
+        .map(|c| {
+            (
+                c["aws_name"].as_str().unwrap().to_string(),
+                c["change_set"]["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .unwrap();
+    let clients = moto.clients();
+    runtime()
+        .block_on(
+            clients
+                .cloudformation
+                .delete_change_set()
+                .stack_name(&stack)
+                .change_set_name(&set)
+                .send(),
+        )
+        .unwrap();
+    let out = beanpole(&["apply", saved.to_str().unwrap(), "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "application.orders-app.resources: its change set {set}"
+        )) && text(&out).contains("is no longer there to execute"),
+        "{}",
+        text(&out)
+    );
+
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let outputs = stack_outputs(&moto);
+    let table = outputs
+        .iter()
+        .find(|(name, _)| name.starts_with("orders-app-resources-"))
+        .and_then(|(_, o)| o["ordersRef"].as_str())
+        .expect("the table's name as an output")
+        .to_string();
+    let table_arn = outputs
+        .values()
+        .find_map(|o| o["ordersArn"].as_str())
+        .unwrap()
+        .to_string();
+    assert_eq!(tables(&moto), vec![table.clone()]);
+
+    // The role of each environment grants the table and its own queue, nothing else.
+    for env in ["orders-blue", "orders-green"] {
+        assert_eq!(granted(&moto, env, "dynamodb"), vec![table_arn.clone()]);
+        let queue_arn = outputs
+            .iter()
+            .find(|(name, _)| name.contains(&format!("{env}-resources")))
+            .and_then(|(_, o)| o["jobsArn"].as_str())
+            .unwrap()
+            .to_string();
+        assert_eq!(granted(&moto, env, "sqs"), vec![queue_arn]);
+    }
+
+    // The application uses both: an order written and read back, a job queued.
+    let fleet = Fleet::start(&moto, dir.path(), &pip_env());
+    fleet.wait_serving("orders-blue", 1, Duration::from_secs(300));
+    let out = beanpole(&["deploy", "orders-blue", "--label", "v1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        fleet.output()
+    );
+    let serving = fleet.wait_serving("orders-blue", 1, Duration::from_secs(60));
+    let (status, body) = request(serving[0].port, "PUT", "/orders/o-1", "two pears");
+    assert_eq!(status, 200, "{body}\n{}", fleet.output());
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["table"], serde_json::json!(table));
+    assert_eq!(answer["order"]["what"], serde_json::json!("two pears"));
+    let (status, body) = request(serving[0].port, "GET", "/orders/o-1", "");
+    assert_eq!((status, body.contains("two pears")), (200, true), "{body}");
+
+    // A swap leaves the table shared: still there, still both roles'.
+    let out = beanpole(&["swap", "orders-blue", "orders-green", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(tables(&moto), vec![table.clone()]);
+    for env in ["orders-blue", "orders-green"] {
+        assert_eq!(granted(&moto, env, "dynamodb"), vec![table_arn.clone()]);
+    }
+    let out = beanpole(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A new key replaces the table: flagged, and refused without --delete-data.
+    let hcl = std::fs::read_to_string(dir.path().join("main.hcl")).unwrap();
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        hcl.replace("AttributeName = \"id\"", "AttributeName = \"order_id\""),
+    )
+    .unwrap();
+    let out = beanpole(&["plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the change set would lose data: orders (AWS::DynamoDB::Table)")
+            && text(&out).contains("--delete-data"),
+        "{}",
+        text(&out)
+    );
+    let out = beanpole(&["plan", "--delete-data"]);
+    assert!(
+        text(&out).contains("orders (AWS::DynamoDB::Table) will be REPLACED (data loss)"),
+        "{}",
+        text(&out)
+    );
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(tables(&moto), vec![table.clone()], "nothing was replaced");
+    std::fs::write(dir.path().join("main.hcl"), &hcl).unwrap();
+
+    // Destroying an environment keeps the application's table and deletes its own queue.
+    let out = beanpole(&[
+        "destroy",
+        "--env",
+        "orders-green",
+        "--auto-approve",
+        "--force",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !text(&out).contains("application.orders-app.resources"),
+        "{}",
+        text(&out)
+    );
+    let left = stack_outputs(&moto);
+    assert!(left.keys().any(|n| n.starts_with("orders-app-resources-")));
+    assert!(!left.keys().any(|n| n.contains("orders-green-resources")));
+    assert_eq!(tables(&moto), vec![table.clone()]);
+
+    // Destroying the application keeps the table and says so; with --delete-data it goes.
+    drop(fleet);
+    let out = beanpole(&["destroy", "--auto-approve", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("keeps orders (AWS::DynamoDB::Table)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(tables(&moto), vec![table.clone()]);
+    assert!(stack_outputs(&moto).is_empty());
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(tables(&moto).len(), 2, "a new table beside the kept one");
+    let out = beanpole(&["destroy", "--auto-approve", "--force", "--delete-data"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        tables(&moto),
+        vec![table],
+        "the new table deleted, the one kept before left alone"
+    );
+}

@@ -1,0 +1,5 @@
+application "shop" {
+  resource "DynamoDB::Table" "orders" {
+    properties = { BillingMode = "PAY_PER_REQUEST" }
+  }
+}

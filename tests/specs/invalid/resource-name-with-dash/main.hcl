@@ -1,0 +1,3 @@
+application "shop" {
+  resource "AWS::SQS::Queue" "job-queue" {}
+}
