@@ -25,6 +25,13 @@ PYTHONPATH by the tests and scripts/moto.sh. Each fix names the AWS behaviour it
    never executed) and refuses one for a stack that exists otherwise. The fix removes the
    reviewed stack (and its change sets) before moto makes the new one (its stack id changes,
    which AWS would keep), and refuses the second case with AlreadyExistsException.
+
+5. ExecuteChangeSet answers a resource's failure (an invalid property) as its own error, and
+   leaves the stack in progress. AWS accepts the execution and the stack fails on its own: the
+   resource's event says CREATE_FAILED (or UPDATE_FAILED) with the reason, and the stack rolls
+   back (ROLLBACK_COMPLETE after a failed creation, its resources deleted;
+   UPDATE_ROLLBACK_COMPLETE after a failed update). The fix records those events and states.
+   (The rollback of an update restores the stack's template, not the resources moto changed.)
 """
 
 try:
@@ -59,7 +66,17 @@ if _cfn_models is not None:
             for candidate in self.change_sets.values():
                 if candidate.change_set_name == change_set_name:
                     executed = candidate
-        result = _original_execute(self, change_set_name, stack_name)
+        before = None
+        if executed is not None and executed.stack_id in self.stacks:
+            before = self.stacks[executed.stack_id].template
+        try:
+            result = _original_execute(self, change_set_name, stack_name)
+        except Exception as error:
+            stack = self.stacks.get(executed.stack_id) if executed is not None else None
+            if stack is None:
+                raise
+            _fail(stack, executed, error, before)
+            return None
         stack = self.stacks.get(executed.stack_id) if executed is not None else None
         if stack is not None:
             try:
@@ -68,6 +85,44 @@ if _cfn_models is not None:
             except Exception:  # an output moto cannot evaluate: keep the ones it had
                 pass
         return result
+
+    def _fail(stack, change_set, error, template_before):
+        creating = change_set.change_set_type == "CREATE"
+        parsed = getattr(stack.resource_map, "_parsed_resources", {})
+        resources = change_set.template_dict.get("Resources", {}) or {}
+        failed = [name for name in resources if parsed.get(name) is None] or list(resources)[:1]
+        reason = getattr(error, "message", None) or str(error)
+        for name in failed[:1]:
+            stack.events.append(
+                _cfn_models.Event(
+                    stack_id=stack.stack_id,
+                    stack_name=stack.name,
+                    logical_resource_id=name,
+                    physical_resource_id="",
+                    resource_type=resources.get(name, {}).get("Type", ""),
+                    resource_status="CREATE_FAILED" if creating else "UPDATE_FAILED",
+                    resource_status_reason=reason,
+                    resource_properties=None,
+                )
+            )
+        change_set.execution_status = "EXECUTE_FAILED"
+        if creating:
+            stack._add_stack_event(
+                "ROLLBACK_IN_PROGRESS",
+                resource_status_reason="The following resource(s) failed to create: [%s]."
+                % ", ".join(failed[:1]),
+            )
+            try:
+                stack.resource_map.delete()
+            except Exception:
+                pass
+            stack._add_stack_event("ROLLBACK_COMPLETE")
+            stack.status = "ROLLBACK_COMPLETE"
+        else:
+            stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+            stack.status = "UPDATE_ROLLBACK_COMPLETE"
+            if template_before is not None:
+                stack.template = template_before
 
     _cfn_models.CloudFormationBackend.execute_change_set = _execute_change_set
 

@@ -401,3 +401,36 @@ fn moto_extra_resources_are_stacks_the_app_uses_and_data_is_kept() {
         "the new table deleted, the one kept before left alone"
     );
 }
+
+#[test]
+fn moto_a_failing_stack_is_reported_with_its_resource_and_the_next_apply_converges() {
+    let moto = Moto::start();
+    let dir = TempDir::new("stack-failure");
+    let spec = |size: u32| {
+        format!(
+            "application \"shop\" {{\n  region = \"us-east-2\"\n}}\n\nenvironment \"shop-blue\" {{\n  application = application.shop\n  platform    = \"python-3.12\"\n  resource \"AWS::SQS::Queue\" \"jobs\" {{\n    properties = {{ MaximumMessageSize = {size} }}\n  }}\n  properties = {{ JOBS_QUEUE = resource.jobs.ref }}\n}}\n"
+        )
+    };
+    let beanpole = |args: &[&str]| run(moto.beanpole(dir.path()).args(args));
+
+    // A creation that fails: the resource and CloudFormation's reason, and the rollback.
+    std::fs::write(dir.path().join("main.hcl"), spec(1)).unwrap();
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("jobs (AWS::SQS::Queue): Invalid value for the parameter MaximumMessageSize")
+            && text(&out).contains("ROLLBACK_COMPLETE"),
+        "{}",
+        text(&out)
+    );
+    // Fixed, the next apply deletes the rolled-back stack and creates it.
+    std::fs::write(dir.path().join("main.hcl"), spec(2048)).unwrap();
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = beanpole(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = beanpole(&["destroy", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
