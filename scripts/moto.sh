@@ -7,6 +7,11 @@ ensure_moto() {
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.2,<6'
   fi
+  # cfn-lint checks the templates `beanpole export cloudformation` writes (moto[server] brings
+  # it today; named here so that the tests never depend on that).
+  if [ ! -x .venv/bin/cfn-lint ]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check 'cfn-lint>=1,<2'
+  fi
 }
 
 free_port() {

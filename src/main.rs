@@ -69,6 +69,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
     },
+    /// Write an environment as another tool's input
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  beanpole export cloudformation pets-env-blue -C examples/pets-app > pets-blue.json\n  cfn-lint pets-blue.json"
+    )]
+    Export(cli::export::ExportFormat),
     /// Show what apply would change: read the account, diff it against the spec
     #[command(
         after_help = "Examples:\n  beanpole plan -C examples/pets-app\n  beanpole plan --out pets.plan && beanpole apply pets.plan\n  beanpole plan --json --env pets-env-green | jq .summary\n  beanpole plan --detailed-exitcode   # 0: no changes, 2: changes, 1: error"
@@ -201,6 +207,7 @@ async fn run(command: Command) -> i32 {
     match &command {
         Command::Validate { spec } => cli::validate(spec),
         Command::Graph { spec, format } => cli::graph(spec, *format),
+        Command::Export(format) => cli::export::export(format),
         Command::Plan(c) => cli::plan::plan(&c.spec, &c.aws, &c.args).await,
         Command::Apply(c) => cli::apply::apply(&c.spec, &c.aws, &c.args).await,
         Command::Destroy(c) => cli::apply::destroy(&c.spec, &c.aws, &c.args).await,

@@ -18,6 +18,7 @@ pub mod apply;
 pub mod bundle;
 pub mod deploy;
 pub mod events;
+pub mod export;
 pub mod local;
 pub mod lock;
 pub mod logs;

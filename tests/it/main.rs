@@ -11,6 +11,7 @@ mod bundle;
 mod cycle;
 mod deploy_moto;
 mod eb_apps_moto;
+mod export;
 mod functions;
 mod fuzz_front_end;
 mod graph_snapshots;

@@ -434,3 +434,99 @@ fn moto_a_failing_stack_is_reported_with_its_resource_and_the_next_apply_converg
     let out = beanpole(&["destroy", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn moto_cloudformation_creates_an_exported_environment() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let example = common::manifest_dir().join("examples/orders-app");
+    let dir = TempDir::new("export-create");
+    let template = dir.path().join("orders-blue.json");
+    let out = run(common::beanpole(&example)
+        .args(["export", "cloudformation", "orders-blue", "--out"])
+        .arg(&template));
+    assert!(out.status.success(), "{}", text(&out));
+    let body = std::fs::read_to_string(&template).unwrap();
+    let clients = moto.clients();
+    let status = runtime().block_on(async {
+        use aws_sdk_cloudformation::types::{Capability, Parameter};
+        let vpc = clients
+            .ec2
+            .describe_vpcs()
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .iter()
+            .find(|v| v.is_default() == Some(true))
+            .and_then(|v| v.vpc_id())
+            .unwrap()
+            .to_string();
+        let subnets: Vec<String> = clients
+            .ec2
+            .describe_subnets()
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .iter()
+            .filter(|s| s.vpc_id() == Some(vpc.as_str()))
+            .filter_map(|s| s.subnet_id().map(str::to_string))
+            .collect();
+        clients
+            .cloudformation
+            .create_stack()
+            .stack_name("orders-blue-exported")
+            .template_body(body)
+            .capabilities(Capability::CapabilityNamedIam)
+            .parameters(
+                Parameter::builder()
+                    .parameter_key("VpcId")
+                    .parameter_value(vpc)
+                    .build(),
+            )
+            .parameters(
+                Parameter::builder()
+                    .parameter_key("Subnets")
+                    .parameter_value(subnets.join(","))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let stack = clients
+            .cloudformation
+            .describe_stacks()
+            .stack_name("orders-blue-exported")
+            .send()
+            .await
+            .unwrap();
+        let resources = clients
+            .cloudformation
+            .describe_stack_resources()
+            .stack_name("orders-blue-exported")
+            .send()
+            .await
+            .unwrap();
+        let groups = clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .send()
+            .await
+            .unwrap();
+        (
+            stack.stacks()[0]
+                .stack_status()
+                .unwrap()
+                .as_str()
+                .to_string(),
+            resources.stack_resources().len(),
+            groups
+                .auto_scaling_groups()
+                .iter()
+                .map(|g| g.instances().len())
+                .sum::<usize>(),
+        )
+    });
+    assert_eq!(status, ("CREATE_COMPLETE".to_string(), 13, 1));
+}
