@@ -32,6 +32,23 @@ PYTHONPATH by the tests and scripts/moto.sh. Each fix names the AWS behaviour it
    back (ROLLBACK_COMPLETE after a failed creation, its resources deleted;
    UPDATE_ROLLBACK_COMPLETE after a failed update). The fix records those events and states.
    (The rollback of an update restores the stack's template, not the resources moto changed.)
+
+6. An IAM role a stack creates keeps its inline policies as the template's objects, not as
+   the JSON text IAM keeps, so every later GetAccountAuthorizationDetails and GetRolePolicy
+   of the account fails (HTTP 500). AWS keeps a policy document as text. The fix stores the
+   text.
+
+7. DescribeStacks gives a parameter's resolved value as its ParameterValue (a list
+   parameter as Python's text of a list, an SSM parameter type as the value it names). AWS
+   gives the value the stack was given (`a,b,c`; the SSM parameter's name) and the resolved
+   one apart. The fix gives the value given.
+
+8. A load balancer or target group a stack creates has none of the template's `Tags`. AWS
+   tags it. The fix tags it.
+
+9. ListInstanceProfileTags is not implemented (HTTP 500). AWS answers with the profile's
+   tags (none for a profile a stack made: AWS::IAM::InstanceProfile takes no tags). The fix
+   answers with the tags moto keeps.
 """
 
 try:
@@ -183,3 +200,74 @@ if _cfn_models is not None:
                                            description, change_set_type, *args, **kwargs)
 
     _cfn_models.CloudFormationBackend.create_change_set = _create_change_set
+
+try:
+    import json as _json
+    from moto.iam import models as _iam_models
+except Exception:
+    _iam_models = None
+
+if _iam_models is not None:
+    _original_put_policy = _iam_models.Role.put_policy
+
+    def _put_policy(self, policy_name, policy_json):
+        if not isinstance(policy_json, str):
+            policy_json = _json.dumps(policy_json)
+        return _original_put_policy(self, policy_name, policy_json)
+
+    _iam_models.Role.put_policy = _put_policy
+
+if _cfn_models is not None:
+
+    def _parameter_list(self):
+        given = getattr(self.resource_map, "input_parameters", None) or self.parameters or {}
+        hidden = self.resource_map.no_echo_parameter_keys
+        return [
+            {
+                "ParameterKey": k,
+                "ParameterValue": "****" if k in hidden else given.get(k, v),
+            }
+            for k, v in self.resource_map.resolved_parameters.items()
+        ]
+
+    _cfn_models.Stack.parameter_list = property(_parameter_list)
+
+try:
+    from moto.elbv2 import models as _elbv2_models
+except Exception:
+    _elbv2_models = None
+
+if _elbv2_models is not None:
+
+    def _tagged(cls):
+        original = cls.create_from_cloudformation_json.__func__
+
+        def create(klass, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            made = original(klass, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            tags = (cloudformation_json.get("Properties") or {}).get("Tags") or []
+            if tags:
+                backend = _elbv2_models.elbv2_backends[account_id][region_name]
+                backend.add_tags([made.arn], tags)
+            return made
+
+        cls.create_from_cloudformation_json = classmethod(create)
+
+    _tagged(_elbv2_models.FakeLoadBalancer)
+    _tagged(_elbv2_models.FakeTargetGroup)
+
+try:
+    from moto.core.responses import ActionResult as _ActionResult
+    from moto.iam import responses as _iam_responses
+except Exception:
+    _iam_responses = None
+
+if _iam_responses is not None and not hasattr(_iam_responses.IamResponse, "list_instance_profile_tags"):
+
+    def _list_instance_profile_tags(self):
+        profile = self.backend.get_instance_profile(self._get_param("InstanceProfileName"))
+        tags = profile.tags
+        if isinstance(tags, dict):
+            tags = list(tags.values())
+        return _ActionResult({"Tags": tags or [], "IsTruncated": False})
+
+    _iam_responses.IamResponse.list_instance_profile_tags = _list_instance_profile_tags

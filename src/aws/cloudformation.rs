@@ -8,7 +8,7 @@ use crate::graph::{MANAGED_BY_VALUE, TAG_APPLICATION, TAG_MANAGED_BY};
 use crate::reconcile::stacks::{flag, ChangeSet};
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_cloudformation::types::{
-    ChangeSetStatus, ChangeSetType, ExecutionStatus, StackStatus, Tag,
+    Capability, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter, StackStatus, Tag,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,8 +32,8 @@ fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// The stacks named, and every stack Beanpole tagged for one of `applications`; a stack only
-/// reviewed (a change set never executed, `REVIEW_IN_PROGRESS`) or deleted is not there.
+/// The stacks named, and every stack Beanpole tagged for one of `applications` (a deleted one
+/// is not there; one only reviewed, `REVIEW_IN_PROGRESS`, is, with no template).
 pub async fn read_stacks(
     aws: &Aws,
     names: &[String],
@@ -53,12 +53,7 @@ pub async fn read_stacks(
                 .get(TAG_APPLICATION)
                 .is_some_and(|a| applications.contains(a));
         let status = stack.stack_status().cloned();
-        if !(names.contains(&name) || ours)
-            || matches!(
-                status,
-                Some(StackStatus::DeleteComplete) | Some(StackStatus::ReviewInProgress)
-            )
-        {
+        if !(names.contains(&name) || ours) || status == Some(StackStatus::DeleteComplete) {
             continue;
         }
         let status = status.map(|s| s.as_str().to_string()).unwrap_or_default();
@@ -72,16 +67,26 @@ pub async fn read_stacks(
         }
         // A stack whose creation rolled back holds nothing: its template is no longer what
         // it is, so the plan changes it (and the change deletes it and creates it again).
-        let template = if status == "ROLLBACK_COMPLETE" {
+        // A stack only reviewed (a plan's change set never executed) holds nothing yet.
+        let template = if status == "ROLLBACK_COMPLETE" || status == "REVIEW_IN_PROGRESS" {
             Value::Null
         } else {
             template(aws, &name).await?
         };
+        let mut attributes = BTreeMap::from([("template".to_string(), template)]);
+        let parameters: serde_json::Map<String, Value> = stack
+            .parameters()
+            .iter()
+            .filter_map(|p| Some((p.parameter_key()?.to_string(), json!(p.parameter_value()?))))
+            .collect();
+        if !parameters.is_empty() {
+            attributes.insert("parameters".to_string(), Value::Object(parameters));
+        }
         found.push(LiveResource::from_tags(
             crate::graph::ResourceKind::Stack,
             &name,
             tag_map,
-            BTreeMap::from([("template".to_string(), template)]),
+            attributes,
             outputs,
         ));
     }
@@ -109,17 +114,17 @@ async fn template(aws: &Aws, name: &str) -> Result<Value, AwsError> {
 pub async fn change_set(
     aws: &Aws,
     stack: &str,
-    template: &Value,
-    tags: &BTreeMap<String, String>,
+    to: &Desired<'_>,
     creates: bool,
     before: &Value,
 ) -> Result<ChangeSet, AwsError> {
-    let body = serde_json::to_string(template).unwrap_or_default();
+    let body = serde_json::to_string(&to.template).unwrap_or_default();
     let name = format!(
         "beanpole-{}",
         crate::graph::names::short_hash(&format!(
-            "{body}\u{0}{}\u{0}{creates}",
-            serde_json::to_string(tags).unwrap_or_default()
+            "{body}\u{0}{}\u{0}{}\u{0}{creates}",
+            serde_json::to_string(&to.tags).unwrap_or_default(),
+            serde_json::to_string(&to.parameters).unwrap_or_default()
         ))
     );
     let existing = describe(aws, stack, &name).await?;
@@ -138,7 +143,20 @@ pub async fn change_set(
                     ChangeSetType::Update
                 })
                 .template_body(&body)
-                .set_tags(Some(self::tags(tags)))
+                .set_tags(Some(self::tags(to.tags)))
+                .set_parameters(Some(
+                    to.parameters
+                        .iter()
+                        .map(|(k, v)| {
+                            Parameter::builder()
+                                .parameter_key(k)
+                                .parameter_value(v)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                // The CloudFormation engine's stacks name their instance role.
+                .capabilities(Capability::CapabilityNamedIam)
                 .send()
                 .await
                 .op("CreateChangeSet")?;
@@ -173,7 +191,7 @@ pub async fn change_set(
                 type_name,
                 replacement.as_deref(),
                 before,
-                template,
+                &to.template,
             )
         })
         .collect();
@@ -247,12 +265,16 @@ async fn describe(aws: &Aws, stack: &str, name: &str) -> Result<Option<Described
 pub async fn converge(
     aws: &Aws,
     stack: &str,
-    template: &Value,
-    tags: &BTreeMap<String, String>,
+    to: &Desired<'_>,
     creates: bool,
     before: &Value,
 ) -> Result<Attributes, AwsError> {
-    let set = change_set(aws, stack, template, tags, creates, before).await?;
+    if !creates {
+        // A change still under way (an apply that was stopped, CloudFormation going on
+        // without it) ends first.
+        settle_quietly(aws, stack).await?;
+    }
+    let set = change_set(aws, stack, to, creates, before).await?;
     if !creates && set.changes.is_empty() {
         // Nothing for CloudFormation to do (a change of tags alone is in the set too).
         return outputs(aws, stack).await;
@@ -266,6 +288,61 @@ pub async fn converge(
         .op("ExecuteChangeSet")?;
     settle(aws, stack, false).await?;
     outputs(aws, stack).await
+}
+
+/// Waits until `stack` is not in progress, whatever it ends as.
+async fn settle_quietly(aws: &Aws, stack: &str) -> Result<(), AwsError> {
+    let busy = |status: &str| status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS";
+    let now = read_stacks(aws, &[stack.to_string()], &[]).await?;
+    let in_progress = now
+        .iter()
+        .find(|s| s.aws_name == stack)
+        .and_then(|s| s.outputs.get("status"))
+        .and_then(Value::as_str)
+        .is_some_and(busy);
+    if in_progress {
+        let _ = settle(aws, stack, false).await;
+    }
+    Ok(())
+}
+
+/// What a stack is brought to: its template, parameters and tags.
+pub struct Desired<'a> {
+    pub template: Value,
+    pub parameters: BTreeMap<String, String>,
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+impl<'a> Desired<'a> {
+    /// From a stack node's resolved attributes (a parameter's list value joined with commas,
+    /// as CloudFormation takes it).
+    pub fn of(attributes: &Attributes, tags: &'a BTreeMap<String, String>) -> Desired<'a> {
+        let parameters = attributes
+            .get("parameters")
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| {
+                        let text = match v {
+                            Value::String(s) => s.clone(),
+                            Value::Array(items) => items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(","),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Desired {
+            template: attributes.get("template").cloned().unwrap_or(Value::Null),
+            parameters,
+            tags,
+        }
+    }
 }
 
 /// The stack's outputs and id, as the plan knows them.
@@ -379,8 +456,9 @@ pub async fn delete(aws: &Aws, live: &LiveResource, delete_data: bool) -> Result
         .cloned()
         .unwrap_or(Value::Null);
     if delete_data && !crate::graph::stacks::retained(&template).is_empty() {
-        let without = crate::graph::stacks::without_retention(&template);
-        converge(aws, stack, &without, &live.tags, false, &template).await?;
+        let mut to = Desired::of(&live.attributes, &live.tags);
+        to.template = crate::graph::stacks::without_retention(&template);
+        converge(aws, stack, &to, false, &template).await?;
     }
     let deleted = aws
         .cloudformation

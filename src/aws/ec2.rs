@@ -106,6 +106,11 @@ pub async fn read_network(
     Ok(BTreeMap::from([
         ("vpc_id".to_string(), json!(vpc_id)),
         ("subnet_ids".to_string(), json!(ids)),
+        // As a CloudFormation parameter's value (the CloudFormation engine's stacks).
+        (
+            crate::graph::export::SUBNET_LIST.to_string(),
+            json!(ids.join(",")),
+        ),
     ]))
 }
 

@@ -64,7 +64,7 @@ pub async fn plan(spec: &SpecArgs, aws: &AwsArgs, args: &PlanArgs) -> i32 {
     let planned = or_exit!(make_plan(
         &opened.session,
         opened.graph.clone(),
-        &opened.compilation.spec.environments,
+        &opened.compilation.spec,
         &scope,
     )
     .await

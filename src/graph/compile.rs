@@ -199,7 +199,7 @@ fn versions_bucket(application: &Application) -> Resource {
     }
 }
 
-fn collect_references(value: &Value, found: &mut impl FnMut(Address)) {
+pub(super) fn collect_references(value: &Value, found: &mut impl FnMut(Address)) {
     if let Some((address, _)) = parse_reference(value) {
         found(address);
         return;

@@ -7,6 +7,7 @@
 
 use super::{parse_reference, Address, Resource, ResourceGraph, ResourceKind};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ExportError {
@@ -22,6 +23,8 @@ pub enum ExportError {
 pub const VPC_PARAMETER: &str = "VpcId";
 /// The subnets parameter's logical id.
 pub const SUBNETS_PARAMETER: &str = "Subnets";
+/// The network's output holding its subnets as one comma-separated text (a parameter's value).
+pub const SUBNET_LIST: &str = "subnet_list";
 /// The AMI parameter's logical id (an SSM parameter name resolved by CloudFormation).
 pub const IMAGE_PARAMETER: &str = "ImageId";
 
@@ -55,10 +58,40 @@ struct Exporter<'g> {
     graph: &'g ResourceGraph,
     parameters: Map<String, Value>,
     resources: Map<String, Value>,
+    /// The graph's value of each parameter (a reference, or the default's text).
+    values: BTreeMap<String, Value>,
+    engine: Option<&'g str>,
+    outputs: Map<String, Value>,
 }
 
-/// The template of `environment`.
+/// A template, and the value the graph gives each of its parameters.
+pub struct Exported {
+    pub template: Value,
+    pub parameters: BTreeMap<String, Value>,
+}
+
+/// The template of `environment`, self-contained: `beanpole export cloudformation`.
 pub fn export(graph: &ResourceGraph, environment: &str) -> Result<Value, ExportError> {
+    export_with(graph, environment, None).map(|e| e.template)
+}
+
+/// The template of `environment` as the CloudFormation engine's stack `stack` holds it: its
+/// application's extra resources stay in their own stack (their outputs are parameters), its
+/// DNS records stay Beanpole's (a swap moves them), and every resource is tagged with the
+/// stack that holds it.
+pub fn engine_template(
+    graph: &ResourceGraph,
+    environment: &str,
+    stack: &str,
+) -> Result<Exported, ExportError> {
+    export_with(graph, environment, Some(stack))
+}
+
+fn export_with(
+    graph: &ResourceGraph,
+    environment: &str,
+    engine: Option<&str>,
+) -> Result<Exported, ExportError> {
     let nodes: Vec<&Resource> = graph
         .resources()
         .filter(|r| r.environment.as_deref() == Some(environment))
@@ -71,6 +104,9 @@ pub fn export(graph: &ResourceGraph, environment: &str) -> Result<Value, ExportE
         graph,
         parameters: Map::new(),
         resources: Map::new(),
+        values: BTreeMap::new(),
+        engine,
+        outputs: Map::new(),
     };
     // The application's extra resources, then the environment's, then the web tier.
     let stacks = graph
@@ -78,13 +114,17 @@ pub fn export(graph: &ResourceGraph, environment: &str) -> Result<Value, ExportE
         .filter(|r| {
             r.kind == ResourceKind::Stack
                 && r.application == application
-                && (r.environment.is_none() || r.environment.as_deref() == Some(environment))
+                && (r.environment.as_deref() == Some(environment)
+                    || (r.environment.is_none() && engine.is_none()))
         })
         .collect::<Vec<_>>();
     for stack in stacks {
         ex.stack(stack)?;
     }
     for node in nodes.iter().filter(|r| r.kind != ResourceKind::Stack) {
+        if engine.is_some() && is_record(node.kind) {
+            continue;
+        }
         ex.node(node)?;
     }
     let mut template = Map::new();
@@ -100,18 +140,35 @@ pub fn export(graph: &ResourceGraph, environment: &str) -> Result<Value, ExportE
     }
     let has_load_balancer = ex.resources.contains_key("AWSEBV2LoadBalancer");
     template.insert("Resources".into(), Value::Object(ex.resources));
-    let mut outputs = Map::new();
+    let mut outputs = ex.outputs;
     if has_load_balancer {
         outputs.insert(
-            "LoadBalancerDNSName".into(),
+            DNS_NAME_OUTPUT.into(),
             json!({ "Value": { "Fn::GetAtt": ["AWSEBV2LoadBalancer", "DNSName"] } }),
         );
     }
     if !outputs.is_empty() {
         template.insert("Outputs".into(), Value::Object(outputs));
     }
-    Ok(Value::Object(template))
+    Ok(Exported {
+        template: Value::Object(template),
+        parameters: ex.values,
+    })
 }
+
+/// The DNS records: Beanpole's own under the CloudFormation engine.
+pub fn is_record(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::CnameRecord | ResourceKind::OwnershipRecord
+    )
+}
+
+/// The output of an engine's stack that holds its load balancer's DNS name.
+pub const DNS_NAME_OUTPUT: &str = "LoadBalancerDNSName";
+
+/// The tag on every resource of an engine's stack: the stack that holds it.
+pub const TAG_STACK: &str = "beanpole:stack";
 
 impl Exporter<'_> {
     /// A stack's resources, as they are (their names are the spec's, which cannot collide
@@ -129,6 +186,17 @@ impl Exporter<'_> {
                 return Err(ExportError::Collision(name));
             }
         }
+        // Under the engine, what the spec reads of them is this stack's output.
+        if self.engine.is_some() {
+            if let Some(outputs) = stack
+                .attributes
+                .get("template")
+                .and_then(|t| t.get("Outputs"))
+                .and_then(Value::as_object)
+            {
+                self.outputs.extend(outputs.clone());
+            }
+        }
         Ok(())
     }
 
@@ -142,6 +210,19 @@ impl Exporter<'_> {
             what: format!("the reference to {address}.{attribute}"),
         };
         let target = self.graph.get(&address).ok_or_else(unsupported)?;
+        if target.kind == ResourceKind::Stack
+            && target.environment.is_none()
+            && self.engine.is_some()
+        {
+            // The application's own stack: its output is a parameter of this one.
+            let parameter = format!("App{attribute}");
+            self.parameters.insert(
+                parameter.clone(),
+                json!({ "Type": "String", "Description": format!("Output {attribute} of the application's stack {}", target.aws_name) }),
+            );
+            self.values.insert(parameter.clone(), value.clone());
+            return Ok(json!({ "Ref": parameter }));
+        }
         if target.kind == ResourceKind::Stack {
             // The stack's output: its template says how it is read.
             return target
@@ -163,12 +244,15 @@ impl Exporter<'_> {
                 self.network_parameters(target);
                 json!({ "Ref": SUBNETS_PARAMETER })
             }
+            (ResourceKind::Network, _, _) => return Err(unsupported()),
             (ResourceKind::PlatformImage, "image_id", _) => {
                 let parameter = target
                     .attributes
                     .get("ssm_parameter")
                     .cloned()
                     .unwrap_or(Value::Null);
+                self.values
+                    .insert(IMAGE_PARAMETER.into(), parameter.clone());
                 self.parameters.insert(
                     IMAGE_PARAMETER.into(),
                     json!({
@@ -267,6 +351,14 @@ impl Exporter<'_> {
         }
         self.parameters.insert(VPC_PARAMETER.into(), vpc);
         self.parameters.insert(SUBNETS_PARAMETER.into(), subnets);
+        self.values.insert(
+            VPC_PARAMETER.into(),
+            super::reference(&network.address, "vpc_id"),
+        );
+        self.values.insert(
+            SUBNETS_PARAMETER.into(),
+            super::reference(&network.address, SUBNET_LIST),
+        );
     }
 
     fn attr(&mut self, node: &Resource, key: &str) -> Result<Value, ExportError> {
@@ -284,8 +376,11 @@ impl Exporter<'_> {
                 what: format!("a {}", node.kind),
             });
         };
-        let tags: Vec<Value> = node
-            .tags
+        let mut tag_map = node.tags.clone();
+        if let Some(stack) = self.engine {
+            tag_map.insert(TAG_STACK.to_string(), stack.to_string());
+        }
+        let tags: Vec<Value> = tag_map
             .iter()
             .map(|(k, v)| json!({ "Key": k, "Value": v }))
             .collect();
@@ -452,7 +547,7 @@ impl Exporter<'_> {
                     "TargetGroupARNs": a(self, "target_group_arns")?,
                     "HealthCheckType": a(self, "health_check_type")?,
                     "HealthCheckGracePeriod": a(self, "health_check_grace_period")?,
-                    "Tags": node.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v, "PropagateAtLaunch": true })).collect::<Vec<_>>(),
+                    "Tags": tag_map.iter().map(|(k, v)| json!({ "Key": k, "Value": v, "PropagateAtLaunch": true })).collect::<Vec<_>>(),
                 }),
             ),
             ResourceKind::ScalingPolicy => {

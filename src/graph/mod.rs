@@ -3,6 +3,7 @@
 //! resource to every resource it depends on. Plan and apply work on this graph alone.
 
 pub mod compile;
+pub mod engines;
 pub mod export;
 pub mod kinds;
 pub mod names;

@@ -70,6 +70,19 @@ pub struct Application {
     /// Extra resources shared by every environment (one stack, kept when an environment is
     /// destroyed).
     pub resources: Vec<ExtraResource>,
+    /// Who carries out an apply of its environments.
+    pub engine: Engine,
+}
+
+/// Who carries out an apply: Beanpole's own calls, resource by resource (`direct`), or
+/// CloudFormation, one stack per environment (`cloudformation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    #[default]
+    Direct,
+    #[serde(rename = "cloudformation")]
+    CloudFormation,
 }
 
 impl Application {

@@ -169,13 +169,7 @@ pub(crate) async fn record(
 
 /// Plans while holding the locks; the plan's errors end the command.
 pub(crate) async fn planned(ctx: Context<'_>, scope: &PlanScope) -> Result<Planned, ApplyError> {
-    let planned = plan(
-        ctx.session,
-        ctx.graph.clone(),
-        &ctx.compilation.spec.environments,
-        scope,
-    )
-    .await?;
+    let planned = plan(ctx.session, ctx.graph.clone(), &ctx.compilation.spec, scope).await?;
     if !planned.plan.errors.is_empty() {
         return Err(ApplyError::Plan(planned.plan.errors.clone()));
     }

@@ -223,6 +223,18 @@ pub async fn resource_properties(
                 output.stack
             )));
         };
+        // Under the CloudFormation engine, an environment's own resources are in its stack.
+        let engine = ctx
+            .compilation
+            .spec
+            .application(&stack.application)
+            .map(|a| a.engine);
+        let mut stack = stack.clone();
+        if let (Some(crate::model::Engine::CloudFormation), Some(env)) =
+            (engine, stack.environment.clone())
+        {
+            stack.aws_name = crate::graph::engines::stack_name(&stack.application, &env);
+        }
         if !stacks.contains_key(&stack.aws_name) {
             let aws = ctx.session.client(&stack.application)?;
             let found = crate::aws::cloudformation::read_stacks(

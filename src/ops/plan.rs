@@ -24,10 +24,14 @@ pub struct Planned {
 /// graph against it.
 pub async fn plan(
     session: &Session,
-    mut graph: ResourceGraph,
-    environments: &[crate::model::Environment],
+    graph: ResourceGraph,
+    spec: &crate::model::Spec,
     scope: &PlanScope,
 ) -> Result<Planned, OpError> {
+    let environments = spec.environments.as_slice();
+    // Environments CloudFormation carries out are one stack each here.
+    let mut graph = crate::graph::engines::reconciled(graph, spec)
+        .map_err(|e| OpError::Refused(e.to_string()))?;
     let meter = session.measure();
     session.bind_account(&mut graph).await?;
     let mut regions: BTreeMap<String, (Aws, Vec<String>)> = BTreeMap::new();
@@ -65,6 +69,10 @@ pub async fn plan(
     let calls = meter.finish();
     let swapped = follow_swaps(&mut graph, &live);
     let mut plan = diff(&graph, &live, scope);
+    if !scope.destroy {
+        plan.errors
+            .extend(crate::reconcile::plan::engine_switches(&graph, &live));
+    }
     change_sets(session, &graph, &mut plan, scope).await?;
     plan.swapped = swapped;
     plan.unfinished = unfinished.into_iter().map(|(u, _)| u).collect();
@@ -114,7 +122,8 @@ async fn change_sets(
         // A stack whose creation rolled back takes no change set: apply deletes it first.
         let creates = live.is_none() || status == "ROLLBACK_COMPLETE";
         let desired = resolve_attributes(resource, &plan.known_outputs);
-        let template = desired.get("template").unwrap_or(&null);
+        let tags = tags_with_hash(resource, &desired);
+        let stack = crate::aws::cloudformation::Desired::of(&desired, &tags);
         let before = live
             .filter(|_| !creates)
             .and_then(|l| l.attributes.get("template"))
@@ -122,11 +131,15 @@ async fn change_sets(
         if live.is_some() && creates {
             continue;
         }
+        if desired.values().any(crate::reconcile::contains_unknown) {
+            // What it reads (another stack's output) is known only after apply: the change
+            // set is made then.
+            continue;
+        }
         let set = crate::aws::cloudformation::change_set(
             aws,
             &resource.aws_name,
-            template,
-            &tags_with_hash(resource, &desired),
+            &stack,
             creates,
             before,
         )

@@ -90,6 +90,12 @@ pub enum PlanError {
     },
     #[error("{address}: {message}")]
     DataSource { address: Address, message: String },
+    #[error("environment {environment} runs on the {from} engine; switching it to `engine = \"{to}\"` is refused: Beanpole does not move live resources between engines. Keep its engine, or destroy the environment first (with the engine it has) and apply again")]
+    EngineSwitch {
+        environment: String,
+        from: String,
+        to: String,
+    },
     #[error("{address}: the change set would lose data: {}; run again with --delete-data if that is meant (or change the spec so that the resource stays)", .resources.join(", "))]
     DataLoss {
         address: Address,
@@ -470,6 +476,9 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
     let mut by_name: BTreeMap<(ResourceKind, &str), usize> = BTreeMap::new();
     let mut by_address: BTreeMap<(ResourceKind, &Address), usize> = BTreeMap::new();
     for (i, r) in live.resources.iter().enumerate() {
+        if held_by_stack(r) {
+            continue;
+        }
         by_name.entry((r.kind, r.aws_name.as_str())).or_insert(i);
         if r.owned {
             if let Some(address) = &r.address {
@@ -521,7 +530,11 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
         if let Some(i) = renamed {
             used[i] = true;
         }
-        let current = same_name.or(renamed).map(|i| &live.resources[i]);
+        // A stack only reviewed (a plan's change set, never executed) is still to create.
+        let current = same_name
+            .or(renamed)
+            .map(|i| &live.resources[i])
+            .filter(|r| !is_reviewed_stack(r));
         let desired = resolve_attributes(resource, &plan.known_outputs);
         match current {
             None => {
@@ -589,7 +602,7 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
                 .is_some_and(|a| applications.contains(a))
             && scope.includes(r.environment.as_deref())
             && !(application_level && scope.destroy && !scope.environments.is_empty());
-        if used[i] && !scope.destroy || !in_scope {
+        if used[i] && !scope.destroy || !in_scope || held_by_stack(r) {
             continue;
         }
         // Records carry no tags: name them by the graph node of the same name, if any.
@@ -628,6 +641,73 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
     }
     plan.changes.sort_by(|a, b| a.address.cmp(&b.address));
     plan
+}
+
+/// A stack CloudFormation made for a change set never executed (`REVIEW_IN_PROGRESS`): it
+/// holds nothing; a plan creates it, a destroy deletes it.
+pub fn is_reviewed_stack(r: &LiveResource) -> bool {
+    r.kind == ResourceKind::Stack
+        && r.outputs.get("status").and_then(Value::as_str) == Some("REVIEW_IN_PROGRESS")
+}
+
+/// A resource a CloudFormation stack holds (the engine's tag, or CloudFormation's own): the
+/// stack's to change and delete, never Beanpole's directly.
+pub fn held_by_stack(r: &LiveResource) -> bool {
+    r.tags.contains_key(crate::graph::export::TAG_STACK)
+        || r.tags.contains_key("aws:cloudformation:stack-name")
+}
+
+/// Environments the spec moves from one engine to the other (refused): a CloudFormation
+/// engine's stack in the graph while the account holds the environment's resources directly,
+/// or the other way round.
+pub fn engine_switches(graph: &ResourceGraph, live: &LiveState) -> Vec<PlanError> {
+    use ResourceKind as K;
+    let direct_kinds = [
+        K::LoadBalancer,
+        K::AutoScalingGroup,
+        K::LaunchTemplate,
+        K::TargetGroup,
+        K::SecurityGroup,
+        K::IamRole,
+        K::InstanceProfile,
+    ];
+    let mut errors = Vec::new();
+    let mut seen = BTreeSet::new();
+    for node in graph.resources() {
+        let Some(env) = node.environment.as_deref() else {
+            continue;
+        };
+        let engine_stack = node.kind == K::Stack && node.address.0.ends_with(".stack");
+        let direct = node.kind == K::LoadBalancer;
+        if !(engine_stack || direct) || seen.contains(env) {
+            continue;
+        }
+        let clash = live.resources.iter().any(|r| {
+            r.owned
+                && r.environment.as_deref() == Some(env)
+                && r.application.as_deref() == Some(node.application.as_str())
+                && if engine_stack {
+                    direct_kinds.contains(&r.kind) && !held_by_stack(r)
+                } else {
+                    r.kind == K::Stack
+                        && r.address.as_ref().is_some_and(|a| a.0.ends_with(".stack"))
+                }
+        });
+        if clash {
+            seen.insert(env.to_string());
+            let (from, to) = if engine_stack {
+                ("direct", "cloudformation")
+            } else {
+                ("cloudformation", "direct")
+            };
+            errors.push(PlanError::EngineSwitch {
+                environment: env.to_string(),
+                from: from.to_string(),
+                to: to.to_string(),
+            });
+        }
+    }
+    errors
 }
 
 /// What deleting a stack keeps: the resources its template retains.

@@ -530,3 +530,196 @@ fn moto_cloudformation_creates_an_exported_environment() {
     });
     assert_eq!(status, ("CREATE_COMPLETE".to_string(), 13, 1));
 }
+
+/// The stacks moto has and their statuses.
+fn stack_statuses(moto: &Moto) -> std::collections::BTreeMap<String, String> {
+    let clients = moto.clients();
+    runtime().block_on(async {
+        let stacks = clients
+            .cloudformation
+            .describe_stacks()
+            .send()
+            .await
+            .unwrap();
+        stacks
+            .stacks()
+            .iter()
+            .map(|s| {
+                (
+                    s.stack_name().unwrap_or_default().to_string(),
+                    s.stack_status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn moto_the_cloudformation_engine_plans_applies_deploys_swaps_and_destroys() {
+    // Every call through a proxy that delays it: an apply killed while it follows its stack.
+    let moto = Moto::start().with_delay(100);
+    moto.create_zone("example.com");
+    let dir = TempDir::new("engine");
+    copy_tree(
+        &common::manifest_dir().join("examples/orders-app"),
+        dir.path(),
+    );
+    let direct = std::fs::read_to_string(dir.path().join("main.hcl"))
+        .unwrap()
+        .replace(
+            "    AWS_DEFAULT_REGION = \"us-east-2\"\n",
+            &format!(
+                "    AWS_DEFAULT_REGION = \"us-east-2\"\n    AWS_ENDPOINT_URL = \"{}\"\n    AWS_EC2_METADATA_DISABLED = \"true\"\n    AWS_ACCESS_KEY_ID = \"testing\"\n    AWS_SECRET_ACCESS_KEY = \"testing\"\n",
+                moto.direct_endpoint()
+            ),
+        );
+    let engine = direct.replacen(
+        "  region = \"us-east-2\"\n",
+        "  region = \"us-east-2\"\n  engine = \"cloudformation\"\n",
+        1,
+    );
+    std::fs::write(dir.path().join("main.hcl"), &engine).unwrap();
+    let beanpole = |args: &[&str]| run(moto.beanpole(dir.path()).args(args));
+
+    // The plan: one stack per environment, the records and the application's nodes apart.
+    let out = beanpole(&["plan", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut planned: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    planned.sort();
+    assert_eq!(
+        planned,
+        [
+            ("application.orders-app.resources", "stack"),
+            ("application.orders-app.versions_bucket", "versions_bucket"),
+            ("environment.orders-blue.cname_record", "cname_record"),
+            (
+                "environment.orders-blue.ownership_record",
+                "ownership_record"
+            ),
+            ("environment.orders-blue.stack", "stack"),
+            ("environment.orders-green.cname_record", "cname_record"),
+            (
+                "environment.orders-green.ownership_record",
+                "ownership_record"
+            ),
+            ("environment.orders-green.stack", "stack"),
+        ]
+        .iter()
+        .map(|(a, k)| (a.to_string(), k.to_string()))
+        .collect::<Vec<_>>()
+    );
+    let out = beanpole(&["apply", "--auto-approve"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let statuses = stack_statuses(&moto);
+    assert_eq!(
+        statuses
+            .values()
+            .filter(|s| *s == "CREATE_COMPLETE")
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    let out = beanpole(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Deploys, status and swaps work on the stacks' resources as on any environment's.
+    let fleet = Fleet::start(&moto, dir.path(), &pip_env());
+    fleet.wait_serving("orders-blue", 1, Duration::from_secs(300));
+    let out = beanpole(&["deploy", "orders-blue", "--label", "v1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        fleet.output()
+    );
+    let serving = fleet.wait_serving("orders-blue", 1, Duration::from_secs(60));
+    let (status, body) = request(serving[0].port, "PUT", "/orders/o-7", "a kettle");
+    assert_eq!(status, 200, "{body}\n{}", fleet.output());
+    let out = beanpole(&["status", "orders-blue"]);
+    assert!(text(&out).contains("Green"), "{}", text(&out));
+    let out = beanpole(&["swap", "orders-blue", "orders-green", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = beanpole(&["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    drop(fleet);
+
+    // An apply killed once CloudFormation has its change: the stack ends on its own, and the
+    // next plan has nothing to do.
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        engine.replacen("VisibilityTimeout = 60", "VisibilityTimeout = 90", 1),
+    )
+    .unwrap();
+    let before = stack_outputs(&moto);
+    let mut child = moto
+        .beanpole(dir.path())
+        .args(["apply", "--auto-approve", "--env", "orders-blue"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let blue_stack = before
+        .keys()
+        .find(|n| n.starts_with("orders-app-orders-blue-stack-"))
+        .unwrap()
+        .clone();
+    loop {
+        let statuses = stack_statuses(&moto);
+        if statuses.get(&blue_stack).map(String::as_str) == Some("UPDATE_COMPLETE") {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "apply ended before its stack changed"
+        );
+        assert!(started.elapsed() < Duration::from_secs(120));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: killing the child this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    let out = beanpole(&["unlock", "orders-app", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = beanpole(&["plan", "--detailed-exitcode", "--env", "orders-blue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Back to the direct engine: refused, saying why.
+    std::fs::write(dir.path().join("main.hcl"), &direct).unwrap();
+    let out = beanpole(&["plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("environment orders-blue runs on the cloudformation engine; switching it to `engine = \"direct\"` is refused"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(dir.path().join("main.hcl"), &engine).unwrap();
+
+    // Destroy deletes the stacks (the table kept, as it holds data).
+    let out = beanpole(&["destroy", "--auto-approve", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stack_statuses(&moto)
+            .values()
+            .all(|s| s == "DELETE_COMPLETE"),
+        "{:?}",
+        stack_statuses(&moto)
+    );
+    assert_eq!(tables(&moto).len(), 1);
+}

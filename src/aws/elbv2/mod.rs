@@ -247,7 +247,19 @@ pub async fn read(
                 }),
                 attributes,
                 outputs: BTreeMap::from([("arn".to_string(), json!(listener.listener_arn()))]),
-                tags: tags_of(listener.listener_arn()),
+                tags: {
+                    // … and its stack's, when a stack holds the load balancer.
+                    let mut tags = tags_of(listener.listener_arn());
+                    for key in [
+                        crate::graph::export::TAG_STACK,
+                        "aws:cloudformation:stack-name",
+                    ] {
+                        if let Some(stack) = balancer.tags.get(key) {
+                            tags.insert(key.to_string(), stack.clone());
+                        }
+                    }
+                    tags
+                },
             };
             found.push(live);
         }

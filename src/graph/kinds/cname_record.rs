@@ -21,6 +21,8 @@ pub const SCHEMA: KindSchema = KindSchema {
         ResourceKind::HostedZone,
         ResourceKind::LoadBalancer,
         ResourceKind::OwnershipRecord,
+        // Under the CloudFormation engine, the load balancer is its environment's stack's.
+        ResourceKind::Stack,
     ],
     tagged: false,
     readiness: Readiness::Immediate,

@@ -15,10 +15,15 @@ pub const SCHEMA: KindSchema = KindSchema {
     kind: ResourceKind::Stack,
     name: "stack",
     data: false,
-    attributes: &[Attribute::new("template", Shape::Object)],
+    // The CloudFormation engine's stacks also have parameters (what its template looks up).
+    attributes: &[
+        Attribute::new("template", Shape::Object),
+        Attribute::new("parameters", Shape::Object),
+    ],
     // Every output but `id` may change with an update (a replaced resource has a new name).
     outputs: &[Output::new("id"), Output::changes_on_update(ANY_OUTPUT)],
-    refers_to: &[],
+    // An engine's stack reads its environment's network and its application's stack.
+    refers_to: &[ResourceKind::Network, ResourceKind::Stack],
     tagged: true,
     readiness: Readiness::Immediate,
     expected_wait_seconds: 30,

@@ -19,7 +19,15 @@ impl<'f> Compiler<'f> {
             &block.body,
             format!("application `{}`", decl.name),
             decl.header.clone(),
-            &["name", "region", "domain", "source", "tags", "description"],
+            &[
+                "name",
+                "region",
+                "domain",
+                "source",
+                "tags",
+                "description",
+                "engine",
+            ],
             &["resource"],
             &mut diagnostics,
         );
@@ -59,6 +67,23 @@ impl<'f> Compiler<'f> {
         }
         let tags = read_tags(&reader, &mut ev);
         reader.string(&mut ev, "description");
+        let engine = match reader.string(&mut ev, "engine") {
+            None => Engine::Direct,
+            Some((e, span)) => match e.as_str() {
+                "direct" => Engine::Direct,
+                "cloudformation" => Engine::CloudFormation,
+                _ => {
+                    reader.check(
+                        &mut ev,
+                        "engine",
+                        &e,
+                        &span,
+                        Err("`direct` (Beanpole's own calls, the default) or `cloudformation` (one CloudFormation stack per environment)".into()),
+                    );
+                    Engine::Direct
+                }
+            },
+        };
         let Some((resources, bound_resources)) = resources else {
             return Binding::Failed;
         };
@@ -95,6 +120,16 @@ impl<'f> Compiler<'f> {
             ),
         );
         object.insert("resource".to_string(), bound_resources);
+        object.insert(
+            "engine".to_string(),
+            Value::String(
+                match engine {
+                    Engine::Direct => "direct",
+                    Engine::CloudFormation => "cloudformation",
+                }
+                .into(),
+            ),
+        );
         self.application_sites.push((name.clone(), name_span));
         self.spec.applications.push(Application {
             name,
@@ -105,6 +140,7 @@ impl<'f> Compiler<'f> {
             source,
             tags,
             resources,
+            engine,
         });
         Binding::Value(Value::Object(object))
     }

@@ -40,8 +40,8 @@ use super::value::Value;
 use super::variables::{VarType, VariableInputs, TYPE_NAMES};
 use crate::model::platform::{PLATFORMS, PROXIES};
 use crate::model::{
-    Application, Capacity, Environment, HealthCheck, Https, Instance, LoadBalancer, Network,
-    Output, OutputRef, Permissions, Platform, Proxy, SecretRef, Spec, Statement, Tier,
+    Application, Capacity, Engine, Environment, HealthCheck, Https, Instance, LoadBalancer,
+    Network, Output, OutputRef, Permissions, Platform, Proxy, SecretRef, Spec, Statement, Tier,
 };
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body, Structure};
