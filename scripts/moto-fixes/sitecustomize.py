@@ -49,6 +49,9 @@ PYTHONPATH by the tests and scripts/moto.sh. Each fix names the AWS behaviour it
 9. ListInstanceProfileTags is not implemented (HTTP 500). AWS answers with the profile's
    tags (none for a profile a stack made: AWS::IAM::InstanceProfile takes no tags). The fix
    answers with the tags moto keeps.
+
+10. `Fn::GetAtt` of an SNS topic's `TopicArn` fails the stack's every DescribeStacks
+    (HTTP 500); AWS gives the topic's ARN. The fix gives it.
 """
 
 try:
@@ -271,3 +274,23 @@ if _iam_responses is not None and not hasattr(_iam_responses.IamResponse, "list_
         return _ActionResult({"Tags": tags or [], "IsTruncated": False})
 
     _iam_responses.IamResponse.list_instance_profile_tags = _list_instance_profile_tags
+
+try:
+    from moto.sns import models as _sns_models
+except Exception:
+    _sns_models = None
+
+if _sns_models is not None:
+    _original_topic_attribute = _sns_models.Topic.get_cfn_attribute
+    _original_topic_has = _sns_models.Topic.has_cfn_attr.__func__
+
+    def _topic_attribute(self, attribute_name):
+        if attribute_name == "TopicArn":
+            return self.arn
+        return _original_topic_attribute(self, attribute_name)
+
+    def _topic_has(cls, attr):
+        return attr == "TopicArn" or _original_topic_has(cls, attr)
+
+    _sns_models.Topic.get_cfn_attribute = _topic_attribute
+    _sns_models.Topic.has_cfn_attr = classmethod(_topic_has)

@@ -129,6 +129,51 @@ pub fn references(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// The `(resource, attribute)` pairs the functions in `text` read with `Fn::GetAtt` (or
+/// `${resource.attribute}` in `Fn::Sub`).
+pub fn attribute_references(text: &str) -> BTreeSet<(String, String)> {
+    fn walk(value: &Value, out: &mut BTreeSet<(String, String)>) {
+        match value {
+            Value::Object(o) => {
+                for (k, v) in o {
+                    match (k.as_str(), v) {
+                        ("Fn::GetAtt", Value::Array(a)) if a.len() == 2 => {
+                            if let (Some(r), Some(at)) = (a[0].as_str(), a[1].as_str()) {
+                                out.insert((r.to_string(), at.to_string()));
+                            }
+                        }
+                        ("Fn::GetAtt", Value::String(s)) => {
+                            if let Some((r, at)) = s.split_once('.') {
+                                out.insert((r.to_string(), at.to_string()));
+                            }
+                        }
+                        ("Fn::Sub", v) => {
+                            let template = match v {
+                                Value::Array(a) => a.first().and_then(Value::as_str),
+                                other => other.as_str(),
+                            };
+                            for name in sub_names(template.unwrap_or_default()) {
+                                if let Some((r, at)) = name.split_once('.') {
+                                    out.insert((r.to_string(), at.to_string()));
+                                }
+                            }
+                            walk(v, out);
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (_, f) in functions(text) {
+        walk(&f, &mut out);
+    }
+    out
+}
+
 /// `text` with every function replaced by its value; the first that cannot be resolved is the
 /// error (what it is and why).
 pub fn resolve_text(text: &str, ctx: &CfnContext) -> Result<String, String> {
@@ -255,14 +300,18 @@ fn eval(
     }
 }
 
-fn reference(name: &str, ctx: &CfnContext) -> Result<String, String> {
+pub(crate) fn reference(name: &str, ctx: &CfnContext) -> Result<String, String> {
     if let Some(v) = ctx.refs.get(name) {
         return Ok(v.clone());
     }
     Err(why_missing(name, ctx))
 }
 
-fn attribute_of(resource: &str, attribute: &str, ctx: &CfnContext) -> Result<String, String> {
+pub(crate) fn attribute_of(
+    resource: &str,
+    attribute: &str,
+    ctx: &CfnContext,
+) -> Result<String, String> {
     if let Some(v) = ctx
         .attributes
         .get(&(resource.to_string(), attribute.to_string()))
@@ -296,7 +345,7 @@ fn why_missing(name: &str, ctx: &CfnContext) -> String {
         return format!("{name} has no value here");
     }
     format!(
-        "{name} is not a resource Beanpole has: extra resources (`Resources:`) are not supported yet; refer to EB's logical names ({}) or the pseudo parameters",
+        "{name} is not a resource Beanpole has: refer to a resource of the bundle's `Resources:`, EB's logical names ({}) or the pseudo parameters",
         EB_LOGICAL_NAMES.join(", ")
     )
 }

@@ -16,8 +16,72 @@ pub struct EbExtensions {
     pub files: Vec<FileSpec>,
     pub commands: Vec<Command>,
     pub container_commands: Vec<Command>,
+    /// `Resources:`: CloudFormation resources the version declares (new ones, and overrides
+    /// of EB's own, which the deploy maps onto the spec or refuses).
+    #[serde(default)]
+    pub resources: Vec<BundleResource>,
     /// Keys read but not carried out, with what to do instead.
     pub unsupported: Vec<Unsupported>,
+}
+
+/// One entry of a `Resources:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleResource {
+    /// `.ebextensions/NAME.config`
+    pub file: String,
+    /// Its logical id.
+    pub name: String,
+    /// Its `Type`.
+    pub type_name: String,
+    /// The whole entry (`Type`, `Properties`, `DependsOn`…) as JSON text, YAML's short forms
+    /// of the functions (`!Ref`, `!GetAtt`…) written as CloudFormation's long ones.
+    pub body: String,
+}
+
+impl BundleResource {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The logical names its functions refer to (`Ref`, `Fn::GetAtt`, `${…}` of `Fn::Sub`).
+    pub fn names(&self) -> Vec<String> {
+        fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+            use serde_json::Value as J;
+            match value {
+                J::Object(map) => {
+                    for (key, inner) in map {
+                        match (key.as_str(), inner) {
+                            ("Ref", J::String(name)) => found.push(name.clone()),
+                            ("Fn::GetAtt", J::Array(parts)) => {
+                                found.extend(parts.first().and_then(J::as_str).map(str::to_string))
+                            }
+                            ("Fn::Sub", J::String(text)) => {
+                                let mut rest = text.as_str();
+                                while let Some(start) = rest.find("${") {
+                                    let after = &rest[start + 2..];
+                                    let end = after.find('}').unwrap_or(after.len());
+                                    let name = &after[..end];
+                                    if !name.starts_with('!') {
+                                        found.push(
+                                            name.split('.').next().unwrap_or(name).to_string(),
+                                        );
+                                    }
+                                    rest = &after[end.min(after.len())..];
+                                }
+                            }
+                            _ => {}
+                        }
+                        walk(inner, found);
+                    }
+                }
+                J::Array(items) => items.iter().for_each(|v| walk(v, found)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.json(), &mut found);
+        found
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +160,23 @@ impl EbExtensions {
                     .map(|f| f.content.as_str()),
             )
             .flat_map(super::cfn::references)
+            .chain(self.resources.iter().flat_map(|r| r.names()))
+            .collect()
+    }
+
+    /// The `(resource, attribute)` pairs the functions of option values and `files` content
+    /// read with `Fn::GetAtt`.
+    pub fn attribute_references(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.option_settings
+            .iter()
+            .map(|o| o.value.as_str())
+            .chain(
+                self.files
+                    .iter()
+                    .filter(|f| f.encoding == "plain")
+                    .map(|f| f.content.as_str()),
+            )
+            .flat_map(super::cfn::attribute_references)
             .collect()
     }
 
@@ -174,10 +255,6 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
         "services",
         "enable the service in a `commands` entry (systemctl)",
     ),
-    (
-        "Resources",
-        "declare AWS resources in the Beanpole spec, not in the bundle",
-    ),
     ("Outputs", "declare outputs in the Beanpole spec"),
 ];
 
@@ -234,6 +311,7 @@ fn read_one(file: &str, bytes: &[u8], out: &mut EbExtensions) -> Result<(), Stri
         let key = scalar(key).unwrap_or_default();
         match key.as_str() {
             "option_settings" => read_options(file, value, out)?,
+            "Resources" => read_resources(file, value, out)?,
             "packages" => {
                 let managers = mapping(value, "packages")?;
                 for (manager, list) in managers {
@@ -464,6 +542,67 @@ fn amazon_linux_1_path(path: &str) -> Option<&'static str> {
         Some("an Amazon Linux 1 path: nothing reads it on Amazon Linux 2023 (nor in Beanpole); read properties with /opt/elasticbeanstalk/bin/get-config environment, and name the virtualenv /var/app/venv/*/")
     } else {
         None
+    }
+}
+
+/// `Resources:`: each entry a mapping with a `Type`.
+fn read_resources(file: &str, value: &Value, out: &mut EbExtensions) -> Result<(), String> {
+    for (name, entry) in mapping(value, "Resources")? {
+        let name = scalar(name).unwrap_or_default();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "Resources: `{name}` is not a logical id (letters and digits only)"
+            ));
+        }
+        let body = yaml_to_json(entry);
+        let Some(type_name) = body
+            .get("Type")
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+        else {
+            return Err(format!("Resources.{name}: no `Type`"));
+        };
+        out.resources.push(BundleResource {
+            file: file.to_string(),
+            name,
+            type_name,
+            body: body.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// YAML as JSON, CloudFormation's short tags (`!Ref x`, `!GetAtt a.b`, `!Sub …`) as their long
+/// forms.
+fn yaml_to_json(value: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Number(n) => serde_json::to_value(n).unwrap_or(J::Null),
+        Value::String(s) => J::String(s.clone()),
+        Value::Sequence(items) => J::Array(items.iter().map(yaml_to_json).collect()),
+        Value::Mapping(map) => J::Object(
+            map.iter()
+                .map(|(k, v)| (scalar(k).unwrap_or_default(), yaml_to_json(v)))
+                .collect(),
+        ),
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let inner = yaml_to_json(&tagged.value);
+            match tag {
+                "Ref" | "Condition" => serde_json::json!({ tag: inner }),
+                "GetAtt" => match inner {
+                    J::String(s) => {
+                        let (resource, attribute) = s.split_once('.').unwrap_or((&s, ""));
+                        serde_json::json!({ "Fn::GetAtt": [resource, attribute] })
+                    }
+                    other => serde_json::json!({ "Fn::GetAtt": other }),
+                },
+                other => serde_json::json!({ format!("Fn::{other}"): inner }),
+            }
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod cfn;
 pub mod ebextensions;
 pub mod ignore;
+pub mod resources;
 pub mod zip;
 
 use ignore::IgnoreRules;

@@ -30,6 +30,10 @@ pub const ACCOUNT_PLACEHOLDER: &str = "@@BEANPOLE_ACCOUNT@@";
 pub const REGION_PLACEHOLDER: &str = "@@BEANPOLE_REGION@@";
 /// On a deployment's temporary resources (immutable, traffic splitting): the deployment's id.
 pub const TAG_DEPLOYMENT: &str = "beanpole:deployment";
+/// On a stack a deploy made from a version's `Resources:`: plans leave it to the deploys, a
+/// destroy deletes it with its environment.
+pub const TAG_SOURCE: &str = "beanpole:source";
+pub const SOURCE_BUNDLE: &str = "bundle";
 /// The application tag of a resource every application shares (the versions bucket).
 pub const SHARED_APPLICATION: &str = "*";
 

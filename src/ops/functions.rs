@@ -144,6 +144,15 @@ pub fn local_context(
     for name in ["AWS::StackName", "AWS::StackId"] {
         ctx.missing.insert(name.into(), no_stack());
     }
+    for r in &ext.resources {
+        ctx.missing.insert(
+            r.name.clone(),
+            format!(
+                "`local run` creates no AWS resources ({} is in {}'s `Resources:`): deploy to an environment to resolve it",
+                r.name, r.file
+            ),
+        );
+    }
     ctx
 }
 
@@ -269,6 +278,111 @@ pub async fn resource_properties(
         }
     }
     Ok(values)
+}
+
+/// A version's `Resources:` in an environment, as Elastic Beanstalk takes them when the
+/// version is deployed: overrides of EB's own resources mapped onto the spec (refused when it
+/// lacks the equivalent, or when Beanpole has none, by file and entry, saying what to write);
+/// new resources in the environment's bundle stack, brought to what the version declares (its
+/// change set handed to `on_change_set` before it is executed; the stack deleted when the
+/// version declares none); their values added to `cfn` for the functions of option settings
+/// and `files`.
+pub async fn bundle_resources(
+    ctx: Context<'_>,
+    env: &Environment,
+    ext: &EbExtensions,
+    cfn: CfnContext,
+    on_change_set: &mut dyn FnMut(&str, &crate::reconcile::stacks::ChangeSet),
+) -> Result<CfnContext, super::OpError> {
+    use crate::bundle::resources::{bundle_stack, refused_overrides, with_outputs};
+    let mut refused = refused_overrides(&ext.resources, env);
+    let read = ext.attribute_references();
+    let stack = bundle_stack(&ext.resources, &read, &cfn).map_err(|e| {
+        refused.extend(e);
+        super::OpError::Refused(refused.join("; "))
+    })?;
+    if !refused.is_empty() {
+        return Err(super::OpError::Refused(refused.join("; ")));
+    }
+    let aws = ctx.session.client(&env.application)?;
+    let name = bundle_stack_name(&env.application, &env.name);
+    let live = crate::aws::cloudformation::read_stacks(aws, std::slice::from_ref(&name), &[])
+        .await
+        .map_err(super::OpError::Read)?
+        .into_iter()
+        .find(|s| s.aws_name == name);
+    if let Some(found) = &live {
+        if !found.owned || found.environment.as_deref() != Some(env.name.as_str()) {
+            return Err(super::OpError::Refused(format!(
+                "stack {name} exists and is not this environment's (Beanpole never adopts or changes it)"
+            )));
+        }
+    }
+    let Some(stack) = stack else {
+        // The version declares no resources: the ones an earlier version declared go (what
+        // holds data is kept by its deletion policy).
+        if let Some(found) = &live {
+            crate::aws::cloudformation::delete(aws, found, false)
+                .await
+                .map_err(super::OpError::Read)?;
+        }
+        return Ok(cfn);
+    };
+    let tags = std::collections::BTreeMap::from([
+        (
+            crate::graph::TAG_MANAGED_BY.to_string(),
+            crate::graph::MANAGED_BY_VALUE.to_string(),
+        ),
+        (
+            crate::graph::TAG_APPLICATION.to_string(),
+            env.application.clone(),
+        ),
+        (crate::graph::TAG_ENVIRONMENT.to_string(), env.name.clone()),
+        (
+            crate::graph::TAG_ADDRESS.to_string(),
+            format!("{}.bundle_resources", env.address()),
+        ),
+        (
+            crate::graph::TAG_SOURCE.to_string(),
+            crate::graph::SOURCE_BUNDLE.to_string(),
+        ),
+    ]);
+    let desired = crate::aws::cloudformation::Desired {
+        template: stack.template,
+        parameters: stack.parameters,
+        tags: &tags,
+    };
+    let reviewed = live
+        .as_ref()
+        .is_some_and(crate::reconcile::plan::is_reviewed_stack);
+    let creates = live.is_none() || reviewed;
+    let before = live
+        .as_ref()
+        .filter(|_| !creates)
+        .and_then(|l| l.attributes.get("template").cloned())
+        .unwrap_or(serde_json::Value::Null);
+    let set = crate::aws::cloudformation::change_set(aws, &name, &desired, creates, &before)
+        .await
+        .map_err(super::OpError::Read)?;
+    on_change_set(&name, &set);
+    let outputs = crate::aws::cloudformation::converge(aws, &name, &desired, creates, &before)
+        .await
+        .map_err(super::OpError::Read)?;
+    let outputs: std::collections::BTreeMap<String, String> = outputs
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+        .collect();
+    Ok(with_outputs(&cfn, &ext.resources, &read, &outputs))
+}
+
+/// An environment's stack of its version's `Resources:`.
+pub fn bundle_stack_name(application: &str, environment: &str) -> String {
+    crate::graph::names::fit(
+        &format!("{application}-{environment}"),
+        "bundle",
+        &format!("{application}\u{0}{environment}\u{0}bundle"),
+        crate::graph::names::LONG_NAME_LIMIT,
+    )
 }
 
 #[cfg(test)]

@@ -602,7 +602,13 @@ pub fn diff(graph: &ResourceGraph, live: &LiveState, scope: &PlanScope) -> Plan 
                 .is_some_and(|a| applications.contains(a))
             && scope.includes(r.environment.as_deref())
             && !(application_level && scope.destroy && !scope.environments.is_empty());
-        if used[i] && !scope.destroy || !in_scope || held_by_stack(r) {
+        let deploys_own = r.tags.get(crate::graph::TAG_SOURCE).map(String::as_str)
+            == Some(crate::graph::SOURCE_BUNDLE);
+        if used[i] && !scope.destroy
+            || !in_scope
+            || held_by_stack(r)
+            || deploys_own && !scope.destroy
+        {
             continue;
         }
         // Records carry no tags: name them by the graph node of the same name, if any.

@@ -723,3 +723,113 @@ fn moto_the_cloudformation_engine_plans_applies_deploys_swaps_and_destroys() {
     );
     assert_eq!(tables(&moto).len(), 1);
 }
+
+#[test]
+fn moto_a_version_s_resources_are_made_by_its_deploy_and_its_properties_read_them() {
+    let moto = Moto::start();
+    moto.create_zone("example.com");
+    let dir = TempDir::new("bundle-resources");
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        include_str!("../../examples/pets-app/main.hcl"),
+    )
+    .unwrap();
+    let beanpole = |args: &[&str]| run(moto.beanpole(dir.path()).args(args));
+    let out = beanpole(&["apply", "--auto-approve", "--env", "pets-env-blue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fleet = Fleet::start(&moto, dir.path(), &pip_env());
+    fleet.wait_serving("pets-env-blue", 1, Duration::from_secs(300));
+
+    // The application, unchanged but for a route that shows two properties, and a
+    // configuration file that declares a queue and a topic and reads them into properties.
+    let source = dir.path().join("app");
+    copy_tree(
+        &common::manifest_dir().join("examples/pets-app/app"),
+        &source,
+    );
+    let app = std::fs::read_to_string(source.join("application.py"))
+        .unwrap()
+        .replace(
+            "if __name__ == \"__main__\":",
+            "@application.route(\"/resources\")\ndef resources():\n    import os\n    return jsonify({k: os.environ.get(k) for k in [\"JOBS_ARN\", \"ALERTS_TOPIC\"]})\n\n\nif __name__ == \"__main__\":",
+        );
+    std::fs::write(source.join("application.py"), app).unwrap();
+    std::fs::create_dir_all(source.join(".ebextensions")).unwrap();
+    std::fs::write(
+        source.join(".ebextensions/resources.config"),
+        "Resources:\n  jobs:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName:\n        Fn::Sub: \"${AWSEBEnvironmentName}-jobs\"\n  alerts:\n    Type: AWS::SNS::Topic\n    Properties:\n      DisplayName: { \"Ref\": \"AWSEBAutoScalingGroup\" }\noption_settings:\n  aws:elasticbeanstalk:application:environment:\n    JOBS_ARN: '`{\"Fn::GetAtt\": [\"jobs\", \"Arn\"]}`'\n    ALERTS_TOPIC: '`{\"Ref\": \"alerts\"}`'\n",
+    )
+    .unwrap();
+    let deploy = |label: &str| {
+        run(moto
+            .beanpole(dir.path())
+            .args(["deploy", "pets-env-blue", "--label", label, "--source"])
+            .arg(&source))
+    };
+    let out = deploy("v1");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        fleet.output()
+    );
+    let shown = text(&out);
+    assert!(
+        shown.contains("the version's Resources: stack")
+            && shown.contains("+ jobs (AWS::SQS::Queue)")
+            && shown.contains("+ alerts (AWS::SNS::Topic)"),
+        "{shown}"
+    );
+    let serving = fleet.wait_serving("pets-env-blue", 1, Duration::from_secs(60));
+    let (status, body) = request(serving[0].port, "GET", "/resources", "");
+    assert_eq!(status, 200, "{body}");
+    let values: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        values["JOBS_ARN"],
+        serde_json::json!("arn:aws:sqs:us-east-2:123456789012:pets-env-blue-jobs")
+    );
+    assert!(
+        values["ALERTS_TOPIC"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("arn:aws:sns:us-east-2:123456789012:")),
+        "{body}"
+    );
+    // The spec's plan leaves the version's stack to the deploys.
+    let out = beanpole(&["plan", "--detailed-exitcode", "--env", "pets-env-blue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // An override of EB's HTTP listener that redirects is the spec's `https`: without it in the
+    // spec, refused, saying what to write; an override Beanpole has no equivalent of, refused.
+    for (file, content, expected) in [
+        (
+            "redirect.config",
+            "Resources:\n  AWSEBV2LoadBalancerListener:\n    Type: AWS::ElasticLoadBalancingV2::Listener\n    Properties:\n      DefaultActions:\n        - Type: redirect\n          RedirectConfig:\n            Protocol: HTTPS\n            Port: '443'\n            StatusCode: HTTP_301\n",
+            ".ebextensions/redirect.config: Resources.AWSEBV2LoadBalancerListener redirects HTTP to HTTPS: that is the spec's `load_balancer { https { certificate_arn",
+        ),
+        (
+            "ports.config",
+            "Resources:\n  AWSEBSecurityGroup:\n    Type: AWS::EC2::SecurityGroup\n    Properties:\n      GroupDescription: open\n",
+            ".ebextensions/ports.config: Resources.AWSEBSecurityGroup overrides Elastic Beanstalk's own AWSEBSecurityGroup",
+        ),
+    ] {
+        let path = source.join(".ebextensions").join(file);
+        std::fs::write(&path, content).unwrap();
+        let out = deploy("v2");
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(expected), "{}", text(&out));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    // Destroying the environment deletes the version's stack too.
+    drop(fleet);
+    let out = beanpole(&["destroy", "--auto-approve", "--env", "pets-env-blue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stack_statuses(&moto)
+            .values()
+            .all(|s| s == "DELETE_COMPLETE"),
+        "{:?}",
+        stack_statuses(&moto)
+    );
+}

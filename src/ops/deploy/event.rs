@@ -36,6 +36,11 @@ pub enum DeployEvent {
     },
     /// Something the version asks for that Beanpole does not carry out.
     NotCarriedOut(crate::bundle::ebextensions::Unsupported),
+    /// The version's `Resources:`: its stack's change set, shown before it is executed.
+    Resources {
+        stack: String,
+        change_set: crate::reconcile::stacks::ChangeSet,
+    },
     BatchStarted {
         number: usize,
         of: usize,
@@ -129,6 +134,19 @@ impl DeployEvent {
             ),
             DeployEvent::Undone(undone) => undone.line(),
             DeployEvent::NotCarriedOut(u) => format!("warning: {u}"),
+            DeployEvent::Resources { stack, change_set } => {
+                let mut line = format!(
+                    "the version's Resources: stack {stack}, change set {}:",
+                    change_set.name
+                );
+                if change_set.changes.is_empty() {
+                    line.push_str(" no resource changes");
+                }
+                for c in &change_set.changes {
+                    line.push_str(&format!("\n  {}", c.line()));
+                }
+                line
+            }
             DeployEvent::Version {
                 label,
                 sha256,

@@ -452,6 +452,19 @@ async fn prepare(
         Some(ext) => ext,
         None => {
             let cfn = functions::deploy_context(ctx, env, &manifest.ebextensions).await?;
+            let cfn = functions::bundle_resources(
+                ctx,
+                env,
+                &manifest.ebextensions,
+                cfn,
+                &mut |stack, set| {
+                    on_event(DeployEvent::Resources {
+                        stack: stack.to_string(),
+                        change_set: set.clone(),
+                    })
+                },
+            )
+            .await?;
             functions::resolved(&manifest.ebextensions, &cfn).map_err(DeployError::Functions)?
         }
     };
@@ -592,6 +605,13 @@ async fn version(
     // resolves to is what this deployment uses.
     let ext = &built.bundle.ebextensions;
     let cfn = functions::deploy_context(ctx, env, ext).await?;
+    let cfn = functions::bundle_resources(ctx, env, ext, cfn, &mut |stack, set| {
+        on_event(DeployEvent::Resources {
+            stack: stack.to_string(),
+            change_set: set.clone(),
+        })
+    })
+    .await?;
     let resolved = functions::resolved(ext, &cfn).map_err(DeployError::Functions)?;
     let created = versions
         .create(
