@@ -310,6 +310,28 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
     })?;
     let mut unsupported = unsupported;
     unsupported.extend(built.bundle.ebextensions.unsupported.iter().cloned());
+    // What only an account has: said, never left out silently.
+    if let Some(env) = env {
+        for (property, output) in &env.resource_properties {
+            unsupported.push(Unsupported {
+                file: "the spec".to_string(),
+                key: format!("properties.{property}"),
+                reason: format!(
+                    "it reads {} of {}, a stack `local run` does not make: set it with a literal value to run locally",
+                    output.describe(),
+                    output.stack
+                ),
+            });
+        }
+    }
+    for r in &built.bundle.ebextensions.resources {
+        unsupported.push(Unsupported {
+            file: r.file.clone(),
+            key: format!("Resources.{}", r.name),
+            reason: "`local run` creates no AWS resources; a deploy to an environment does"
+                .to_string(),
+        });
+    }
     Ok(LocalRun {
         engine,
         url: format!("http://127.0.0.1:{}", request.port),
