@@ -42,6 +42,18 @@ fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A spec whose applications reach moto from the local fleet's instances: the fleet has no
+/// instance metadata, so the endpoint and credentials are properties.
+fn reaching_moto(hcl: &str, moto: &Moto) -> String {
+    hcl.replace(
+        "    AWS_DEFAULT_REGION = \"us-east-2\"\n",
+        &format!(
+            "    AWS_DEFAULT_REGION = \"us-east-2\"\n    AWS_ENDPOINT_URL = \"{}\"\n    AWS_EC2_METADATA_DISABLED = \"true\"\n    AWS_ACCESS_KEY_ID = \"testing\"\n    AWS_SECRET_ACCESS_KEY = \"testing\"\n",
+            moto.direct_endpoint()
+        ),
+    )
+}
+
 /// The tables moto has.
 fn tables(moto: &Moto) -> Vec<String> {
     let out = std::process::Command::new(common::manifest_dir().join(".venv/bin/aws"))
@@ -176,16 +188,10 @@ fn moto_extra_resources_are_stacks_the_app_uses_and_data_is_kept() {
         &common::manifest_dir().join("examples/orders-app"),
         dir.path(),
     );
-    // The local fleet has no instance metadata: the application reaches moto through these.
-    let hcl = std::fs::read_to_string(dir.path().join("main.hcl"))
-        .unwrap()
-        .replace(
-            "    AWS_DEFAULT_REGION = \"us-east-2\"\n",
-            &format!(
-                "    AWS_DEFAULT_REGION = \"us-east-2\"\n    AWS_ENDPOINT_URL = \"{}\"\n    AWS_EC2_METADATA_DISABLED = \"true\"\n    AWS_ACCESS_KEY_ID = \"testing\"\n    AWS_SECRET_ACCESS_KEY = \"testing\"\n",
-                moto.direct_endpoint()
-            ),
-        );
+    let hcl = reaching_moto(
+        &std::fs::read_to_string(dir.path().join("main.hcl")).unwrap(),
+        &moto,
+    );
     std::fs::write(dir.path().join("main.hcl"), hcl).unwrap();
     let beanpole = |args: &[&str]| run(moto.beanpole(dir.path()).args(args));
 
@@ -566,15 +572,10 @@ fn moto_the_cloudformation_engine_plans_applies_deploys_swaps_and_destroys() {
         &common::manifest_dir().join("examples/orders-app"),
         dir.path(),
     );
-    let direct = std::fs::read_to_string(dir.path().join("main.hcl"))
-        .unwrap()
-        .replace(
-            "    AWS_DEFAULT_REGION = \"us-east-2\"\n",
-            &format!(
-                "    AWS_DEFAULT_REGION = \"us-east-2\"\n    AWS_ENDPOINT_URL = \"{}\"\n    AWS_EC2_METADATA_DISABLED = \"true\"\n    AWS_ACCESS_KEY_ID = \"testing\"\n    AWS_SECRET_ACCESS_KEY = \"testing\"\n",
-                moto.direct_endpoint()
-            ),
-        );
+    let direct = reaching_moto(
+        &std::fs::read_to_string(dir.path().join("main.hcl")).unwrap(),
+        &moto,
+    );
     let engine = direct.replacen(
         "  region = \"us-east-2\"\n",
         "  region = \"us-east-2\"\n  engine = \"cloudformation\"\n",

@@ -152,34 +152,28 @@ impl<'f> Compiler<'f> {
             Some((strings, references, span)) => (Some((strings, span)), references),
             None => (None, BTreeMap::new()),
         };
+        // A property given by reference (a secret, a stack's output): its name is checked
+        // here, as the plain ones' below.
+        for name in references.keys() {
+            let at = reader.map_key_span("properties", name);
+            reader.check(
+                &mut ev,
+                "property name",
+                &name.escape_debug().to_string(),
+                &at,
+                checks::property_name(name),
+            );
+        }
         let (outputs, secrets): (BTreeMap<_, _>, BTreeMap<_, _>) = references
             .into_iter()
             .partition(|(_, fields)| output_ref(fields).is_some());
         let resource_properties: BTreeMap<String, OutputRef> = outputs
             .into_iter()
-            .filter_map(|(name, fields)| {
-                let at = reader.map_key_span("properties", &name);
-                reader.check(
-                    &mut ev,
-                    "property name",
-                    &name.escape_debug().to_string(),
-                    &at,
-                    checks::property_name(&name),
-                );
-                Some((name, output_ref(&fields)?))
-            })
+            .filter_map(|(name, fields)| Some((name, output_ref(&fields)?)))
             .collect();
         let secrets: BTreeMap<String, SecretRef> = secrets
             .into_iter()
             .map(|(name, fields)| {
-                let at = reader.map_key_span("properties", &name);
-                reader.check(
-                    &mut ev,
-                    "property name",
-                    &name.escape_debug().to_string(),
-                    &at,
-                    checks::property_name(&name),
-                );
                 let get = |f: &str| fields.get(f).cloned();
                 (
                     name,
