@@ -33,7 +33,8 @@ fn tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 /// The stacks named, and every stack Beanpole tagged for one of `applications` (a deleted one
-/// is not there; one only reviewed, `REVIEW_IN_PROGRESS`, is, with no template).
+/// is not there; one only reviewed, `REVIEW_IN_PROGRESS`, is, with no template); their
+/// templates read at once.
 pub async fn read_stacks(
     aws: &Aws,
     names: &[String],
@@ -44,53 +45,91 @@ pub async fn read_stacks(
         page.stacks.unwrap_or_default()
     })
     .await?;
-    let mut found = Vec::new();
-    for stack in stacks {
-        let name = stack.stack_name().unwrap_or_default().to_string();
-        let tag_map = super::tag_map(stack.tags().iter().map(|t| (t.key(), t.value())));
-        let ours = tag_map.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
-            && tag_map
+    let wanted = stacks.into_iter().filter(|stack| {
+        let name = stack.stack_name().unwrap_or_default();
+        let tags = super::tag_map(stack.tags().iter().map(|t| (t.key(), t.value())));
+        let ours = tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && tags
                 .get(TAG_APPLICATION)
                 .is_some_and(|a| applications.contains(a));
-        let status = stack.stack_status().cloned();
-        if !(names.contains(&name) || ours) || status == Some(StackStatus::DeleteComplete) {
-            continue;
-        }
-        let status = status.map(|s| s.as_str().to_string()).unwrap_or_default();
-        let mut outputs = Attributes::new();
-        outputs.insert("id".into(), json!(stack.stack_id().unwrap_or_default()));
-        outputs.insert("status".into(), json!(status));
-        for o in stack.outputs() {
-            if let (Some(k), Some(v)) = (o.output_key(), o.output_value()) {
-                outputs.insert(k.to_string(), json!(v));
-            }
-        }
-        // A stack whose creation rolled back holds nothing: its template is no longer what
-        // it is, so the plan changes it (and the change deletes it and creates it again).
-        // A stack only reviewed (a plan's change set never executed) holds nothing yet.
-        let template = if status == "ROLLBACK_COMPLETE" || status == "REVIEW_IN_PROGRESS" {
-            Value::Null
-        } else {
-            template(aws, &name).await?
-        };
-        let mut attributes = BTreeMap::from([("template".to_string(), template)]);
-        let parameters: serde_json::Map<String, Value> = stack
-            .parameters()
-            .iter()
-            .filter_map(|p| Some((p.parameter_key()?.to_string(), json!(p.parameter_value()?))))
-            .collect();
-        if !parameters.is_empty() {
-            attributes.insert("parameters".to_string(), Value::Object(parameters));
-        }
-        found.push(LiveResource::from_tags(
-            crate::graph::ResourceKind::Stack,
-            &name,
-            tag_map,
-            attributes,
-            outputs,
-        ));
+        (names.iter().any(|n| n == name) || ours)
+            && stack.stack_status() != Some(&StackStatus::DeleteComplete)
+    });
+    futures::future::try_join_all(wanted.map(|stack| live(aws, stack, true)))
+        .await
+        .map(|found| found.into_iter().collect())
+}
+
+/// The stack named, read by its name (`with_template`: also its template, one more call);
+/// `None` when there is none.
+pub async fn read_stack(
+    aws: &Aws,
+    name: &str,
+    with_template: bool,
+) -> Result<Option<LiveResource>, AwsError> {
+    let out = aws
+        .cloudformation
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .op("DescribeStacks");
+    let Some(stack) = missing(out)?.and_then(|o| o.stacks.unwrap_or_default().into_iter().next())
+    else {
+        return Ok(None);
+    };
+    if stack.stack_status() == Some(&StackStatus::DeleteComplete) {
+        return Ok(None);
     }
-    Ok(found)
+    live(aws, stack, with_template).await.map(Some)
+}
+
+/// A stack as the plan sees it: its template (unless not asked for), parameters, outputs,
+/// status and id, and whose it is by its tags.
+async fn live(
+    aws: &Aws,
+    stack: aws_sdk_cloudformation::types::Stack,
+    with_template: bool,
+) -> Result<LiveResource, AwsError> {
+    let name = stack.stack_name().unwrap_or_default().to_string();
+    let tag_map = super::tag_map(stack.tags().iter().map(|t| (t.key(), t.value())));
+    let status = stack
+        .stack_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    let mut outputs = Attributes::new();
+    outputs.insert("id".into(), json!(stack.stack_id().unwrap_or_default()));
+    outputs.insert("status".into(), json!(status));
+    for o in stack.outputs() {
+        if let (Some(k), Some(v)) = (o.output_key(), o.output_value()) {
+            outputs.insert(k.to_string(), json!(v));
+        }
+    }
+    // A stack whose creation rolled back holds nothing: its template is no longer what it
+    // is, so the plan changes it (and the change deletes it and creates it again). A stack
+    // only reviewed (a plan's change set never executed) holds nothing yet.
+    let holds_nothing = status == "ROLLBACK_COMPLETE" || status == "REVIEW_IN_PROGRESS";
+    let template = if holds_nothing || !with_template {
+        Value::Null
+    } else {
+        template(aws, &name).await?
+    };
+    let mut attributes = BTreeMap::from([("template".to_string(), template)]);
+    let parameters: serde_json::Map<String, Value> = stack
+        .parameters()
+        .iter()
+        .filter_map(|p| Some((p.parameter_key()?.to_string(), json!(p.parameter_value()?))))
+        .collect();
+    if !parameters.is_empty() {
+        attributes.insert("parameters".to_string(), Value::Object(parameters));
+    }
+    Ok(LiveResource::from_tags(
+        crate::graph::ResourceKind::Stack,
+        &name,
+        tag_map,
+        attributes,
+        outputs,
+    ))
 }
 
 /// The stack's current template, as JSON (what Beanpole wrote).
@@ -293,10 +332,9 @@ pub async fn converge(
 /// Waits until `stack` is not in progress, whatever it ends as.
 async fn settle_quietly(aws: &Aws, stack: &str) -> Result<(), AwsError> {
     let busy = |status: &str| status.ends_with("_IN_PROGRESS") && status != "REVIEW_IN_PROGRESS";
-    let now = read_stacks(aws, &[stack.to_string()], &[]).await?;
+    let now = read_stack(aws, stack, false).await?;
     let in_progress = now
-        .iter()
-        .find(|s| s.aws_name == stack)
+        .as_ref()
         .and_then(|s| s.outputs.get("status"))
         .and_then(Value::as_str)
         .is_some_and(busy);
@@ -347,14 +385,10 @@ impl<'a> Desired<'a> {
 
 /// The stack's outputs and id, as the plan knows them.
 async fn outputs(aws: &Aws, stack: &str) -> Result<Attributes, AwsError> {
-    let found = read_stacks(aws, &[stack.to_string()], &[]).await?;
-    let live = found
-        .into_iter()
-        .find(|s| s.aws_name == stack)
-        .ok_or_else(|| {
-            AwsError::Unexpected(format!("stack {stack} is not there after its change"))
-        })?;
-    Ok(live.outputs)
+    let found = read_stack(aws, stack, false).await?.ok_or_else(|| {
+        AwsError::Unexpected(format!("stack {stack} is not there after its change"))
+    })?;
+    Ok(found.outputs)
 }
 
 /// Waits until `stack` is no longer in progress; an end that is not the one asked for is an

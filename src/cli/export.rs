@@ -29,30 +29,13 @@ pub fn export(format: &ExportFormat) -> i32 {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let names: Vec<&str> = compilation
+    let environment = match compilation
         .spec
-        .environments
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
-    let environment = match (&args.environment, names.as_slice()) {
-        (Some(name), _) => name.clone(),
-        (None, [only]) => only.to_string(),
-        (None, []) => return error("the spec declares no environment"),
-        (None, many) => {
-            return error(format!(
-                "the spec declares {} environments ({}): name the one to export",
-                many.len(),
-                many.join(", ")
-            ))
-        }
+        .the_environment(args.environment.as_deref())
+    {
+        Ok(env) => env.name.clone(),
+        Err(e) => return error(e),
     };
-    if !names.contains(&environment.as_str()) {
-        return error(format!(
-            "no environment `{environment}` in the spec (it has: {})",
-            names.join(", ")
-        ));
-    }
     let template = match crate::graph::export::export(&graph, &environment) {
         Ok(t) => t,
         Err(e) => return error(e),

@@ -48,6 +48,29 @@ impl Spec {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
+
+    /// The environment named, else the spec's only one; the error says which there are.
+    pub fn the_environment(&self, named: Option<&str>) -> Result<&Environment, String> {
+        let names = || {
+            self.environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match (named, self.environments.as_slice()) {
+            (Some(name), _) => self.environment(name).ok_or_else(|| {
+                format!("no environment `{name}` in the spec (it has: {})", names())
+            }),
+            (None, [only]) => Ok(only),
+            (None, []) => Err("the spec declares no environment".to_string()),
+            (None, many) => Err(format!(
+                "the spec declares {} environments ({}): name one",
+                many.len(),
+                names()
+            )),
+        }
+    }
 }
 
 /// An Elastic Beanstalk application: a named group of environments sharing a region and a DNS

@@ -246,16 +246,10 @@ pub async fn resource_properties(
         }
         if !stacks.contains_key(&stack.aws_name) {
             let aws = ctx.session.client(&stack.application)?;
-            let found = crate::aws::cloudformation::read_stacks(
-                aws,
-                std::slice::from_ref(&stack.aws_name),
-                &[],
-            )
-            .await
-            .map_err(super::OpError::Read)?;
-            let outputs = found
-                .into_iter()
-                .find(|s| s.aws_name == stack.aws_name && s.owned)
+            let outputs = crate::aws::cloudformation::read_stack(aws, &stack.aws_name, false)
+                .await
+                .map_err(super::OpError::Read)?
+                .filter(|s| s.owned)
                 .map(|s| s.outputs)
                 .unwrap_or_default();
             stacks.insert(stack.aws_name.clone(), outputs);
@@ -306,11 +300,9 @@ pub async fn bundle_resources(
     }
     let aws = ctx.session.client(&env.application)?;
     let name = bundle_stack_name(&env.application, &env.name);
-    let live = crate::aws::cloudformation::read_stacks(aws, std::slice::from_ref(&name), &[])
+    let live = crate::aws::cloudformation::read_stack(aws, &name, true)
         .await
-        .map_err(super::OpError::Read)?
-        .into_iter()
-        .find(|s| s.aws_name == name);
+        .map_err(super::OpError::Read)?;
     if let Some(found) = &live {
         if !found.owned || found.environment.as_deref() != Some(env.name.as_str()) {
             return Err(super::OpError::Refused(format!(

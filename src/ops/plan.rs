@@ -115,22 +115,19 @@ async fn change_sets(
             continue;
         };
         let live = plan.matched.get(&change.address);
-        let status = live
-            .and_then(|l| l.outputs.get("status"))
-            .and_then(|s| s.as_str())
-            .unwrap_or_default();
         // A stack whose creation rolled back takes no change set: apply deletes it first.
-        let creates = live.is_none() || status == "ROLLBACK_COMPLETE";
+        if live.is_some_and(|l| {
+            l.outputs.get("status").and_then(|s| s.as_str()) == Some("ROLLBACK_COMPLETE")
+        }) {
+            continue;
+        }
+        let creates = live.is_none();
         let desired = resolve_attributes(resource, &plan.known_outputs);
         let tags = tags_with_hash(resource, &desired);
         let stack = crate::aws::cloudformation::Desired::of(&desired, &tags);
         let before = live
-            .filter(|_| !creates)
             .and_then(|l| l.attributes.get("template"))
             .unwrap_or(&null);
-        if live.is_some() && creates {
-            continue;
-        }
         if desired.values().any(crate::reconcile::contains_unknown) {
             // What it reads (another stack's output) is known only after apply: the change
             // set is made then.
@@ -145,12 +142,7 @@ async fn change_sets(
         )
         .await
         .map_err(OpError::Read)?;
-        let lost: Vec<String> = set
-            .changes
-            .iter()
-            .filter(|c| c.data_loss)
-            .map(|c| format!("{} ({})", c.resource, c.type_name))
-            .collect();
+        let lost = set.lost();
         if !lost.is_empty() && !scope.delete_data {
             plan.errors.push(PlanError::DataLoss {
                 address: change.address.clone(),

@@ -16,6 +16,17 @@ pub struct ChangeSet {
     pub changes: Vec<ResourceChange>,
 }
 
+impl ChangeSet {
+    /// The resources whose data the change set loses: `orders (AWS::DynamoDB::Table)`.
+    pub fn lost(&self) -> Vec<String> {
+        self.changes
+            .iter()
+            .filter(|c| c.data_loss)
+            .map(|c| format!("{} ({})", c.resource, c.type_name))
+            .collect()
+    }
+}
+
 /// One resource's change in a change set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceChange {

@@ -39,13 +39,19 @@ pub fn require(program: &str, package: &str) {
 
 /// One HTTP GET on 127.0.0.1: (status, body).
 pub fn get(port: u16, path: &str) -> (u16, String) {
+    request(port, "GET", path, "")
+}
+
+/// One HTTP request with a body on 127.0.0.1: (status, body); (0, "") when nothing answers.
+pub fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new());
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
     let _ = write!(
         stream,
-        "GET {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: beanpole-test\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: beanpole-test\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     );
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);

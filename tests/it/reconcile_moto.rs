@@ -190,33 +190,6 @@ fn record(moto: &Moto, zone: &str, name: &str, kind: &str) -> Option<String> {
         .map(|r| r.value)
 }
 
-fn inline_policy(moto: &Moto, env: &str) -> String {
-    let aws = moto.clients();
-    runtime().block_on(async {
-        let roles = aws.iam.list_roles().send().await.unwrap();
-        let role = roles
-            .roles()
-            .iter()
-            .find(|r| r.role_name().contains(env))
-            .unwrap_or_else(|| panic!("no role for {env}"))
-            .role_name()
-            .to_string();
-        let policy = aws
-            .iam
-            .get_role_policy()
-            .role_name(&role)
-            .policy_name("beanpole")
-            .send()
-            .await
-            .unwrap();
-        // IAM returns documents URL-encoded.
-        policy
-            .policy_document()
-            .replace("%3A", ":")
-            .replace("%3a", ":")
-    })
-}
-
 #[test]
 fn moto_apply_creates_the_wired_web_tier_and_a_second_plan_is_empty() {
     let moto = Moto::start();
@@ -320,7 +293,7 @@ fn moto_apply_creates_the_wired_web_tier_and_a_second_plan_is_empty() {
         let marker = record(&moto, &zone, &format!("_beanpole.{fqdn}"), "TXT").unwrap();
         assert!(marker.contains(&format!("environment={env}")), "{marker}");
         // The role carries the spec's permissions.
-        let policy = inline_policy(&moto, env);
+        let policy = moto.inline_policy(env);
         assert!(policy.contains("dynamodb:PutItem"), "{policy}");
     }
     assert_no_changes(&moto, &dir);
@@ -458,7 +431,9 @@ fn moto_spec_edits_are_updates_in_place_and_converge() {
     assert_eq!(after.template_latest, before.template_latest + 1);
     assert_eq!(after.template_instance_type, "t3.large");
     assert_eq!(after.asg_template.1, after.template_latest.to_string());
-    assert!(inline_policy(&moto, "pets-env-blue").contains("dynamodb:Query"));
+    assert!(moto
+        .inline_policy("pets-env-blue")
+        .contains("dynamodb:Query"));
     assert_no_changes(&moto, &dir);
     drop(fleet);
 }

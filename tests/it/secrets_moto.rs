@@ -10,32 +10,10 @@ use crate::platform::{copy_tree, get, pip_env};
 use common::fleet::Fleet;
 use common::moto::Moto;
 use common::{run, text, TempDir};
-use std::process::Command;
 use std::time::Duration;
 
 const DB_PASSWORD: &str = "Db-Pa55word-only-in-secrets-manager-7f3a";
 const API_KEY: &str = "api-key-only-in-parameter-store-91c2";
-
-/// The AWS CLI (the one the fleet's instances use) against moto; its stdout.
-fn aws(moto: &Moto, args: &[&str]) -> String {
-    let out = Command::new(common::manifest_dir().join(".venv/bin/aws"))
-        .args(args)
-        .args(["--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_SESSION_TOKEN", "testing")
-        .env("AWS_REGION", common::moto::REGION)
-        .env("AWS_DEFAULT_REGION", common::moto::REGION)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", moto.direct_endpoint())
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("the AWS CLI in .venv (scripts/test installs it)");
-    assert!(out.status.success(), "aws {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Whether `haystack` holds a value, as text or inside any base64 run of it (the user data
 /// carries the sample document base64-encoded).
@@ -54,32 +32,26 @@ fn holds_secret(haystack: &[u8]) -> bool {
 fn moto_secret_properties_reach_the_app_and_appear_nowhere_else() {
     let moto = Moto::start();
     moto.create_zone("example.com");
-    let created: serde_json::Value = serde_json::from_str(&aws(
-        &moto,
-        &[
-            "secretsmanager",
-            "create-secret",
-            "--name",
-            "pets/db-password",
-            "--secret-string",
-            DB_PASSWORD,
-        ],
-    ))
+    let created: serde_json::Value = serde_json::from_str(&moto.aws_cli(&[
+        "secretsmanager",
+        "create-secret",
+        "--name",
+        "pets/db-password",
+        "--secret-string",
+        DB_PASSWORD,
+    ]))
     .unwrap();
     let secret_arn = created["ARN"].as_str().unwrap().to_string();
-    aws(
-        &moto,
-        &[
-            "ssm",
-            "put-parameter",
-            "--name",
-            "/pets/api-key",
-            "--type",
-            "SecureString",
-            "--value",
-            API_KEY,
-        ],
-    );
+    moto.aws_cli(&[
+        "ssm",
+        "put-parameter",
+        "--name",
+        "/pets/api-key",
+        "--type",
+        "SecureString",
+        "--value",
+        API_KEY,
+    ]);
 
     let dir = TempDir::new("secrets");
     let hcl = include_str!("../../examples/pets-app/main.hcl").replacen(
@@ -256,7 +228,7 @@ fn moto_secret_properties_reach_the_app_and_appear_nowhere_else() {
 
     // The instance role may read exactly these two (and decrypt nothing: no key was given).
     let roles: serde_json::Value =
-        serde_json::from_str(&aws(&moto, &["iam", "list-roles"])).unwrap();
+        serde_json::from_str(&moto.aws_cli(&["iam", "list-roles"])).unwrap();
     let role = roles["Roles"]
         .as_array()
         .unwrap()
@@ -265,24 +237,19 @@ fn moto_secret_properties_reach_the_app_and_appear_nowhere_else() {
         .find(|n| n.contains("pets-env-blue"))
         .expect("blue's instance role")
         .to_string();
-    let names: serde_json::Value = serde_json::from_str(&aws(
-        &moto,
-        &["iam", "list-role-policies", "--role-name", &role],
-    ))
-    .unwrap();
+    let names: serde_json::Value =
+        serde_json::from_str(&moto.aws_cli(&["iam", "list-role-policies", "--role-name", &role]))
+            .unwrap();
     let mut statements = Vec::new();
     for name in names["PolicyNames"].as_array().unwrap() {
-        let policy: serde_json::Value = serde_json::from_str(&aws(
-            &moto,
-            &[
-                "iam",
-                "get-role-policy",
-                "--role-name",
-                &role,
-                "--policy-name",
-                name.as_str().unwrap(),
-            ],
-        ))
+        let policy: serde_json::Value = serde_json::from_str(&moto.aws_cli(&[
+            "iam",
+            "get-role-policy",
+            "--role-name",
+            &role,
+            "--policy-name",
+            name.as_str().unwrap(),
+        ]))
         .unwrap();
         statements.extend(
             policy["PolicyDocument"]["Statement"]

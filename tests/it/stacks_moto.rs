@@ -8,39 +8,12 @@
 //! `--delete-data`.
 
 use crate::common;
-use crate::platform::{copy_tree, pip_env};
+use crate::platform::{copy_tree, pip_env, request};
 
 use common::fleet::Fleet;
 use common::moto::{runtime, Moto};
 use common::{run, text, TempDir};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
-
-/// An HTTP request to 127.0.0.1:`port`; the status and body.
-fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
-    let _ = write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
 
 /// A spec whose applications reach moto from the local fleet's instances: the fleet has no
 /// instance metadata, so the endpoint and credentials are properties.
@@ -54,21 +27,32 @@ fn reaching_moto(hcl: &str, moto: &Moto) -> String {
     )
 }
 
+/// The local fleet playing `orders-app`'s instances, `v1` deployed to orders-blue from its
+/// source; the fleet and orders-blue's serving instances.
+fn orders_blue_serving_v1(
+    moto: &Moto,
+    dir: &std::path::Path,
+) -> (Fleet, Vec<common::fleet::Member>) {
+    let fleet = Fleet::start(moto, dir, &pip_env());
+    fleet.wait_serving("orders-blue", 1, Duration::from_secs(300));
+    let out = run(moto
+        .beanpole(dir)
+        .args(["deploy", "orders-blue", "--label", "v1"]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        fleet.output()
+    );
+    let serving = fleet.wait_serving("orders-blue", 1, Duration::from_secs(60));
+    (fleet, serving)
+}
+
 /// The tables moto has.
 fn tables(moto: &Moto) -> Vec<String> {
-    let out = std::process::Command::new(common::manifest_dir().join(".venv/bin/aws"))
-        .args(["dynamodb", "list-tables", "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", common::moto::REGION)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", moto.direct_endpoint())
-        .output()
-        .expect("the AWS CLI in .venv");
-    assert!(out.status.success(), "{}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&moto.aws_cli(&["dynamodb", "list-tables"])).unwrap();
     json["TableNames"]
         .as_array()
         .unwrap()
@@ -80,69 +64,23 @@ fn tables(moto: &Moto) -> Vec<String> {
 /// The `Resource` entries of the statements of an environment's instance role that name
 /// `service`'s ARNs.
 fn granted(moto: &Moto, environment: &str, service: &str) -> Vec<String> {
-    let clients = moto.clients();
-    runtime().block_on(async {
-        let roles = clients.iam.list_roles().send().await.unwrap();
-        let role = roles
-            .roles()
-            .iter()
-            .find(|r| r.role_name().contains(environment))
-            .unwrap_or_else(|| panic!("no role for {environment}"))
-            .role_name()
-            .to_string();
-        let policy = clients
-            .iam
-            .get_role_policy()
-            .role_name(&role)
-            .policy_name("beanpole")
-            .send()
-            .await
-            .unwrap();
-        let document = policy.policy_document();
-        let document = urlencoded_json(document);
-        let mut found = Vec::new();
-        for s in document["Statement"].as_array().unwrap() {
-            let resources = match &s["Resource"] {
-                serde_json::Value::Array(a) => a.clone(),
-                other => vec![other.clone()],
-            };
-            for r in resources {
-                let r = r.as_str().unwrap_or_default();
-                if r.starts_with(&format!("arn:aws:{service}:")) {
-                    found.push(r.to_string());
-                }
+    let document: serde_json::Value =
+        serde_json::from_str(&moto.inline_policy(environment)).unwrap();
+    let mut found = Vec::new();
+    for s in document["Statement"].as_array().unwrap() {
+        let resources = match &s["Resource"] {
+            serde_json::Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        };
+        for r in resources {
+            let r = r.as_str().unwrap_or_default();
+            if r.starts_with(&format!("arn:aws:{service}:")) {
+                found.push(r.to_string());
             }
         }
-        found.sort();
-        found
-    })
-}
-
-/// IAM gives policy documents URL-encoded (AWS does; moto may not).
-fn urlencoded_json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|_| {
-        let mut out = Vec::new();
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'%' if i + 2 < bytes.len() => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                    out.push(u8::from_str_radix(hex, 16).unwrap());
-                    i += 3;
-                }
-                b'+' => {
-                    out.push(b' ');
-                    i += 1;
-                }
-                b => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-        serde_json::from_slice(&out).unwrap()
-    })
+    }
+    found.sort();
+    found
 }
 
 /// The stacks' outputs, by stack name.
@@ -311,17 +249,7 @@ fn moto_extra_resources_are_stacks_the_app_uses_and_data_is_kept() {
     }
 
     // The application uses both: an order written and read back, a job queued.
-    let fleet = Fleet::start(&moto, dir.path(), &pip_env());
-    fleet.wait_serving("orders-blue", 1, Duration::from_secs(300));
-    let out = beanpole(&["deploy", "orders-blue", "--label", "v1"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&out),
-        fleet.output()
-    );
-    let serving = fleet.wait_serving("orders-blue", 1, Duration::from_secs(60));
+    let (fleet, serving) = orders_blue_serving_v1(&moto, dir.path());
     let (status, body) = request(serving[0].port, "PUT", "/orders/o-1", "two pears");
     assert_eq!(status, 200, "{body}\n{}", fleet.output());
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -637,17 +565,7 @@ fn moto_the_cloudformation_engine_plans_applies_deploys_swaps_and_destroys() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // Deploys, status and swaps work on the stacks' resources as on any environment's.
-    let fleet = Fleet::start(&moto, dir.path(), &pip_env());
-    fleet.wait_serving("orders-blue", 1, Duration::from_secs(300));
-    let out = beanpole(&["deploy", "orders-blue", "--label", "v1"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&out),
-        fleet.output()
-    );
-    let serving = fleet.wait_serving("orders-blue", 1, Duration::from_secs(60));
+    let (fleet, serving) = orders_blue_serving_v1(&moto, dir.path());
     let (status, body) = request(serving[0].port, "PUT", "/orders/o-7", "a kettle");
     assert_eq!(status, 200, "{body}\n{}", fleet.output());
     let out = beanpole(&["status", "orders-blue"]);

@@ -184,6 +184,52 @@ impl Moto {
             .expect("zone id")
     }
 
+    /// The AWS CLI (the one the fleet's instances use) against this moto; its stdout.
+    pub fn aws_cli(&self, args: &[&str]) -> String {
+        let out = Command::new(venv().join("aws"))
+            .args(args)
+            .args(["--output", "json"])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_SESSION_TOKEN", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_DEFAULT_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", self.direct_endpoint())
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("the AWS CLI in .venv (scripts/test installs it)");
+        assert!(out.status.success(), "aws {args:?}: {}", super::text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The inline policy (`beanpole`) of the instance role of `environment`, as JSON text
+    /// (IAM gives a document URL-encoded: decoded here).
+    pub fn inline_policy(&self, environment: &str) -> String {
+        let aws = self.clients();
+        runtime().block_on(async {
+            let roles = aws.iam.list_roles().send().await.unwrap();
+            let role = roles
+                .roles()
+                .iter()
+                .find(|r| r.role_name().contains(environment))
+                .unwrap_or_else(|| panic!("no role for {environment}"))
+                .role_name()
+                .to_string();
+            let policy = aws
+                .iam
+                .get_role_policy()
+                .role_name(&role)
+                .policy_name("beanpole")
+                .send()
+                .await
+                .unwrap();
+            url_decoded(policy.policy_document())
+        })
+    }
+
     /// The zone's CNAME and TXT records, as Route53 reports them.
     pub fn records(&self, zone: &str) -> Vec<Record> {
         let aws = self.clients();
@@ -257,4 +303,32 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// `text` URL-decoded, unless it is JSON already.
+fn url_decoded(text: &str) -> String {
+    if serde_json::from_str::<serde_json::Value>(text).is_ok() {
+        return text.to_string();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
