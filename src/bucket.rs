@@ -348,6 +348,14 @@ pub fn boot_report_key(application: &str, environment: &str, instance: &str) -> 
     )
 }
 
+/// Where a worker's daemons report how they are (`INSTANCE.json`, every few seconds).
+pub fn daemons_prefix(application: &str, environment: &str) -> String {
+    format!(
+        "{}{environment}/daemons/",
+        environment_pointer_prefix(application)
+    )
+}
+
 /// Deployment `id`'s document.
 pub fn deployment_document_key(application: &str, environment: &str, id: u64) -> String {
     format!(

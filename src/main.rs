@@ -135,6 +135,11 @@ enum Command {
         after_help = "Examples:\n  beanpole events pets-env-blue\n  beanpole events pets-env-blue --json | jq '.events[0].details.batches'"
     )]
     Events(OnAws<EventsArgs>),
+    /// A worker environment's queue: send a message, its depth, redrive its dead-letter queue
+    #[command(
+        after_help = "Examples:\n  beanpole queue jobs send '{\"order\": 42}' --attr source=shop\n  beanpole queue jobs stats --json\n  beanpole queue jobs redrive                  # the dead-letter queue's messages back, counted"
+    )]
+    Queue(OnAws<beanpole::cli::queue::QueueArgs>),
     /// Remove an application's lock whoever holds it (apply, destroy, swap and deploy take it)
     #[command(
         after_help = "Examples:\n  beanpole unlock pets-app --force     # the holder was killed and its lease has not run out yet"
@@ -219,6 +224,7 @@ async fn run(command: Command) -> i32 {
         Command::Unlock(c) => cli::lock::unlock(&c.spec, &c.aws, &c.args).await,
         Command::Abort(c) => cli::abort::abort(&c.spec, &c.aws, &c.args).await,
         Command::Events(c) => cli::events::events(&c.spec, &c.aws, &c.args).await,
+        Command::Queue(c) => cli::queue::queue(&c.spec, &c.aws, &c.args).await,
         Command::Versions {
             command: Some(command),
             ..

@@ -97,6 +97,14 @@ pub async fn read(
                     json!(tracking.map(|t| t.target_value())),
                 ),
             ]);
+            let queue = backlog_queue(tracking);
+            if let Some(queue) = &queue {
+                attributes.insert(
+                    "metric".to_string(),
+                    json!(crate::graph::kinds::scaling_policy::BACKLOG_METRIC),
+                );
+                attributes.insert("queue_name".to_string(), json!(queue));
+            }
             if let Some((lb, tg)) = metric
                 .and_then(|m| m.resource_label())
                 .and_then(|label| arns_of_label(label, group_arn))
@@ -106,6 +114,7 @@ pub async fn read(
             }
             // Which of the environment's policies it is, by what it tracks (not by its name).
             let part = match metric.and_then(|m| m.predefined_metric_type()) {
+                _ if queue.is_some() => "backlog_scaling_policy",
                 Some(MetricType::AlbRequestCountPerTarget) => "request_scaling_policy",
                 _ => "cpu_scaling_policy",
             };
@@ -444,6 +453,9 @@ pub async fn put_policy(
     attributes: &Attributes,
 ) -> Result<Attributes, AwsError> {
     let metric = str_attr(attributes, "metric");
+    if metric == crate::graph::kinds::scaling_policy::BACKLOG_METRIC {
+        return put_backlog_policy(client, name, attributes).await;
+    }
     let mut specification =
         PredefinedMetricSpecification::builder().predefined_metric_type(MetricType::from(metric));
     if let (Some(lb), Some(tg)) = (
@@ -471,6 +483,105 @@ pub async fn put_policy(
         .await
         .op("PutScalingPolicy")?;
     Ok(BTreeMap::from([("name".to_string(), json!(name))]))
+}
+
+/// A worker's policy: visible messages of its queue per in-service instance of its group,
+/// tracked to the target (metric math over SQS's and Auto Scaling's metrics, as AWS's guide
+/// to scaling on SQS describes).
+async fn put_backlog_policy(
+    client: &Client,
+    name: &str,
+    attributes: &Attributes,
+) -> Result<Attributes, AwsError> {
+    use aws_sdk_autoscaling::types::{
+        CustomizedMetricSpecification, Metric, MetricDimension, TargetTrackingMetricDataQuery,
+        TargetTrackingMetricStat,
+    };
+    let group = str_attr(attributes, "auto_scaling_group_name");
+    let stat =
+        |id: &str, namespace: &str, metric: &str, dimension: &str, value: &str, stat: &str| {
+            TargetTrackingMetricDataQuery::builder()
+                .id(id)
+                .metric_stat(
+                    TargetTrackingMetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(namespace)
+                                .metric_name(metric)
+                                .dimensions(
+                                    MetricDimension::builder()
+                                        .name(dimension)
+                                        .value(value)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .stat(stat)
+                        .build(),
+                )
+                .return_data(false)
+                .build()
+        };
+    let specification = CustomizedMetricSpecification::builder()
+        .metrics(stat(
+            "visible",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            str_attr(attributes, "queue_name"),
+            "Sum",
+        ))
+        .metrics(stat(
+            "instances",
+            "AWS/AutoScaling",
+            "GroupInServiceInstances",
+            "AutoScalingGroupName",
+            group,
+            "Average",
+        ))
+        .metrics(
+            TargetTrackingMetricDataQuery::builder()
+                .id("backlog")
+                .expression("visible / instances")
+                .label("Visible messages per in-service instance")
+                .return_data(true)
+                .build(),
+        )
+        .build();
+    let configuration = TargetTrackingConfiguration::builder()
+        .customized_metric_specification(specification)
+        .target_value(
+            attributes
+                .get("target_value")
+                .and_then(Value::as_f64)
+                .unwrap_or(10.0),
+        )
+        .build();
+    client
+        .put_scaling_policy()
+        .auto_scaling_group_name(group)
+        .policy_name(name)
+        .policy_type("TargetTrackingScaling")
+        .target_tracking_configuration(configuration)
+        .send()
+        .await
+        .op("PutScalingPolicy")?;
+    Ok(BTreeMap::from([("name".to_string(), json!(name))]))
+}
+
+/// The queue a backlog policy tracks, when the policy is one (its `QueueName` dimension).
+fn backlog_queue(tracking: Option<&TargetTrackingConfiguration>) -> Option<String> {
+    tracking?
+        .customized_metric_specification()?
+        .metrics()
+        .iter()
+        .filter_map(|m| m.metric_stat()?.metric())
+        .find(|m| m.metric_name() == Some("ApproximateNumberOfMessagesVisible"))?
+        .dimensions()
+        .iter()
+        .find(|d| d.name() == Some("QueueName"))
+        .and_then(|d| d.value())
+        .map(str::to_string)
 }
 
 pub async fn delete_policy(client: &Client, group: &str, name: &str) -> Result<(), AwsError> {

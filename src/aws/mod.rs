@@ -14,6 +14,7 @@ pub mod live;
 pub mod observe;
 pub mod route53;
 pub mod s3;
+pub mod sqs;
 pub mod ssm;
 pub mod steps;
 pub mod store;
@@ -72,6 +73,7 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub s3: aws_sdk_s3::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub calls: Arc<CallCounter>,
     pub waits: Waits,
 }
@@ -162,6 +164,11 @@ impl Aws {
                     .interceptor(counter("cloudformation"))
                     .build(),
             ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&sdk)
+                    .interceptor(counter("sqs"))
+                    .build(),
+            ),
             region,
             calls,
             waits: Waits::default(),
@@ -240,6 +247,8 @@ pub fn classify(code: Option<&str>, message: &str) -> ErrorClass {
     let code = code.unwrap_or_default();
     if code.contains("NotFound")
         || code.starts_with("NoSuch")
+        || code.contains("NonExistentQueue")
+        || code == "QueueDoesNotExist"
         || matches!(
             code,
             "InvalidGroup.NotFound" | "InvalidLaunchTemplateName.NotFoundException"

@@ -531,6 +531,22 @@ impl Store {
         Ok(by_instance)
     }
 
+    /// What a worker's daemons last reported, one per instance (unreadable ones left out).
+    pub async fn daemon_reports(
+        &self,
+        application: &str,
+        environment: &str,
+    ) -> Result<Vec<crate::status::DaemonReport>, AwsError> {
+        let prefix = crate::bucket::daemons_prefix(application, environment);
+        let mut reports = Vec::new();
+        for key in s3::list(&self.s3, &self.bucket, &prefix).await? {
+            if let Some(Ok(report)) = self.get_json(&key).await? {
+                reports.push(report);
+            }
+        }
+        Ok(reports)
+    }
+
     /// The report of an instance's first boot.
     pub async fn boot_report(
         &self,

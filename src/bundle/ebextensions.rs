@@ -20,6 +20,9 @@ pub struct EbExtensions {
     /// of EB's own, which the deploy maps onto the spec or refuses).
     #[serde(default)]
     pub resources: Vec<BundleResource>,
+    /// The bundle's `cron.yaml` tasks (a worker's periodic tasks).
+    #[serde(default)]
+    pub cron: Vec<crate::model::worker::CronTask>,
     /// Keys read but not carried out, with what to do instead.
     pub unsupported: Vec<Unsupported>,
 }

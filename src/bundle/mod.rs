@@ -8,6 +8,7 @@
 //! [`decide`] about each path as it walks.
 
 pub mod cfn;
+pub mod cron;
 pub mod ebextensions;
 pub mod ignore;
 pub mod resources;
@@ -104,6 +105,9 @@ pub enum BundleProblem {
     /// An `.ebextensions` option value a deploy would refuse (`platform::settings` says why).
     #[error("{0}")]
     Setting(String),
+    /// `cron.yaml`, located by entry and key.
+    #[error("{0}")]
+    Cron(String),
     #[error("cannot write the zip: {0}")]
     Zip(String),
 }
@@ -306,12 +310,11 @@ pub fn build_within(
             ebextensions::EbExtensions::default()
         }
     };
-    if entries.iter().any(|e| e.path == "cron.yaml") {
-        ebextensions.unsupported.push(ebextensions::Unsupported {
-            file: "cron.yaml".into(),
-            key: "cron.yaml".into(),
-            reason: "periodic tasks run on a worker environment (EB ignores cron.yaml in a web environment too); Beanpole has no worker tier yet: nothing is scheduled".into(),
-        });
+    if let Some(text) = file(cron::FILE) {
+        match cron::read(text) {
+            Ok(tasks) => ebextensions.cron = tasks,
+            Err(errors) => problems.extend(errors.into_iter().map(BundleProblem::Cron)),
+        }
     }
     let wsgi_path = spec_wsgi_path
         .map(str::to_string)

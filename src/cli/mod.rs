@@ -24,6 +24,7 @@ pub mod lock;
 pub mod logs;
 pub mod plan;
 pub mod progress;
+pub mod queue;
 pub mod status;
 pub mod swap;
 pub mod versions;

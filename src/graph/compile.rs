@@ -101,7 +101,55 @@ fn platform_statements(application: &Application, env: &Environment) -> Vec<Valu
         }),
     ];
     statements.extend(secret_statements(application, env));
+    statements.extend(worker_statements(application, env));
     statements
+}
+
+/// A worker's daemon: EB's worker role's access, on exactly its queue (and dead-letter queue)
+/// and its leader table. Beanpole's are its stack's outputs (references, so the role follows
+/// the stack); the user's queue is named by the ARN of its URL.
+fn worker_statements(application: &Application, env: &Environment) -> Vec<Value> {
+    let (Some(worker), Some(values)) = (&env.worker, env.worker_values()) else {
+        return Vec::new();
+    };
+    let output =
+        |r: &crate::model::OutputRef| reference(&Address(r.stack.clone()), &r.output_key());
+    let queues: Vec<Value> = match (&values.queue, &worker.queue_url) {
+        (Some([_, arn, _, _, dead_letter_arn]), _) => vec![output(arn), output(dead_letter_arn)],
+        (None, Some(url)) => crate::model::worker::queue_arn(url, partition(application))
+            .map(|arn| vec![json!(arn)])
+            .unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    vec![
+        json!({
+            "Sid": "BeanpoleWorkerQueue",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:SendMessage",
+                "sqs:GetQueueAttributes",
+            ],
+            "Resource": queues,
+        }),
+        json!({
+            "Sid": "BeanpoleWorkerLeaderTable",
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+            ],
+            "Resource": [output(&values.leader_table[1])],
+        }),
+    ]
 }
 
 /// Read access to exactly the secrets the environment's properties name (and decryption with
@@ -299,43 +347,57 @@ fn add_environment(
         ),
     );
 
-    let mut lb_ingress = Vec::new();
-    let mut lb_ports = vec![80];
-    if env.load_balancer.https.is_some() {
-        lb_ports.push(443);
-    }
-    for port in lb_ports {
-        for cidr in &env.load_balancer.allowed_cidrs {
-            lb_ingress.push(
-                json!({ "protocol": "tcp", "from_port": port, "to_port": port, "cidr": cidr }),
-            );
+    if env.is_worker() {
+        // EB's worker: no load balancer, nothing reaches the instances.
+        graph.add(b.resource(
+            "instance_security_group",
+            ResourceKind::SecurityGroup,
+            b.names.instance_security_group(),
+            json!({
+                "description": format!("Beanpole {}: instances of worker {}", application.name, env.name),
+                "vpc_id": reference(&network, "vpc_id"),
+                "ingress": [],
+            }),
+        ));
+    } else {
+        let mut lb_ingress = Vec::new();
+        let mut lb_ports = vec![80];
+        if env.load_balancer.https.is_some() {
+            lb_ports.push(443);
         }
+        for port in lb_ports {
+            for cidr in &env.load_balancer.allowed_cidrs {
+                lb_ingress.push(
+                    json!({ "protocol": "tcp", "from_port": port, "to_port": port, "cidr": cidr }),
+                );
+            }
+        }
+        graph.add(b.resource(
+            "load_balancer_security_group",
+            ResourceKind::SecurityGroup,
+            b.names.load_balancer_security_group(),
+            json!({
+                "description": format!("Beanpole {}: load balancer of {}", application.name, env.name),
+                "vpc_id": reference(&network, "vpc_id"),
+                "ingress": lb_ingress,
+            }),
+        ));
+        graph.add(b.resource(
+            "instance_security_group",
+            ResourceKind::SecurityGroup,
+            b.names.instance_security_group(),
+            json!({
+                "description": format!("Beanpole {}: instances of {}, reachable only from its load balancer", application.name, env.name),
+                "vpc_id": reference(&network, "vpc_id"),
+                "ingress": [{
+                    "protocol": "tcp",
+                    "from_port": env.instance.port,
+                    "to_port": env.instance.port,
+                    "source_security_group_id": reference(&lb_sg, "id"),
+                }],
+            }),
+        ));
     }
-    graph.add(b.resource(
-        "load_balancer_security_group",
-        ResourceKind::SecurityGroup,
-        b.names.load_balancer_security_group(),
-        json!({
-            "description": format!("Beanpole {}: load balancer of {}", application.name, env.name),
-            "vpc_id": reference(&network, "vpc_id"),
-            "ingress": lb_ingress,
-        }),
-    ));
-    graph.add(b.resource(
-        "instance_security_group",
-        ResourceKind::SecurityGroup,
-        b.names.instance_security_group(),
-        json!({
-            "description": format!("Beanpole {}: instances of {}, reachable only from its load balancer", application.name, env.name),
-            "vpc_id": reference(&network, "vpc_id"),
-            "ingress": [{
-                "protocol": "tcp",
-                "from_port": env.instance.port,
-                "to_port": env.instance.port,
-                "source_security_group_id": reference(&lb_sg, "id"),
-            }],
-        }),
-    ));
 
     let mut statements: Vec<Value> = env
         .permissions
@@ -430,70 +492,73 @@ fn add_environment(
         }),
     ));
 
-    let hc = &env.load_balancer.health_check;
-    graph.add(b.resource(
-        "target_group",
-        ResourceKind::TargetGroup,
-        b.names.target_group(env.instance.port, "HTTP"),
-        json!({
-            "vpc_id": reference(&network, "vpc_id"),
-            "port": env.instance.port,
-            "protocol": "HTTP",
-            "target_type": "instance",
-            "health_check": {
-                "path": hc.path,
-                "interval": hc.interval,
-                "timeout": hc.timeout,
-                "healthy_threshold": hc.healthy_threshold,
-                "unhealthy_threshold": hc.unhealthy_threshold,
-                "matcher": hc.matcher,
-            },
-        }),
-    ));
-    graph.add(b.resource(
-        "load_balancer",
-        ResourceKind::LoadBalancer,
-        b.names.load_balancer(),
-        json!({
-            "scheme": if env.load_balancer.internal { "internal" } else { "internet-facing" },
-            "subnet_ids": reference(&network, "subnet_ids"),
-            "security_group_ids": [reference(&lb_sg, "id")],
-            "idle_timeout": env.load_balancer.idle_timeout,
-        }),
-    ));
-
-    let forward = json!({ "type": "forward", "target_group_arn": reference(&target_group, "arn") });
-    let http_action = match &env.load_balancer.https {
-        Some(https) if https.redirect_http => {
-            json!({ "type": "redirect", "protocol": "HTTPS", "port": 443, "status_code": "HTTP_301" })
-        }
-        _ => forward.clone(),
-    };
-    graph.add(b.resource(
-        "http_listener",
-        ResourceKind::Listener,
-        format!("{}:80", b.names.load_balancer()),
-        json!({
-            "load_balancer_arn": reference(&load_balancer, "arn"),
-            "port": 80,
-            "protocol": "HTTP",
-            "default_action": http_action,
-        }),
-    ));
-    if let Some(https) = &env.load_balancer.https {
+    if !env.is_worker() {
+        let hc = &env.load_balancer.health_check;
         graph.add(b.resource(
-            "https_listener",
-            ResourceKind::Listener,
-            format!("{}:443", b.names.load_balancer()),
+            "target_group",
+            ResourceKind::TargetGroup,
+            b.names.target_group(env.instance.port, "HTTP"),
             json!({
-                "load_balancer_arn": reference(&load_balancer, "arn"),
-                "port": 443,
-                "protocol": "HTTPS",
-                "certificate_arn": https.certificate_arn,
-                "ssl_policy": https.ssl_policy,
-                "default_action": forward,
+                "vpc_id": reference(&network, "vpc_id"),
+                "port": env.instance.port,
+                "protocol": "HTTP",
+                "target_type": "instance",
+                "health_check": {
+                    "path": hc.path,
+                    "interval": hc.interval,
+                    "timeout": hc.timeout,
+                    "healthy_threshold": hc.healthy_threshold,
+                    "unhealthy_threshold": hc.unhealthy_threshold,
+                    "matcher": hc.matcher,
+                },
             }),
         ));
+        graph.add(b.resource(
+            "load_balancer",
+            ResourceKind::LoadBalancer,
+            b.names.load_balancer(),
+            json!({
+                "scheme": if env.load_balancer.internal { "internal" } else { "internet-facing" },
+                "subnet_ids": reference(&network, "subnet_ids"),
+                "security_group_ids": [reference(&lb_sg, "id")],
+                "idle_timeout": env.load_balancer.idle_timeout,
+            }),
+        ));
+
+        let forward =
+            json!({ "type": "forward", "target_group_arn": reference(&target_group, "arn") });
+        let http_action = match &env.load_balancer.https {
+            Some(https) if https.redirect_http => {
+                json!({ "type": "redirect", "protocol": "HTTPS", "port": 443, "status_code": "HTTP_301" })
+            }
+            _ => forward.clone(),
+        };
+        graph.add(b.resource(
+            "http_listener",
+            ResourceKind::Listener,
+            format!("{}:80", b.names.load_balancer()),
+            json!({
+                "load_balancer_arn": reference(&load_balancer, "arn"),
+                "port": 80,
+                "protocol": "HTTP",
+                "default_action": http_action,
+            }),
+        ));
+        if let Some(https) = &env.load_balancer.https {
+            graph.add(b.resource(
+                "https_listener",
+                ResourceKind::Listener,
+                format!("{}:443", b.names.load_balancer()),
+                json!({
+                    "load_balancer_arn": reference(&load_balancer, "arn"),
+                    "port": 443,
+                    "protocol": "HTTPS",
+                    "certificate_arn": https.certificate_arn,
+                    "ssl_policy": https.ssl_policy,
+                    "default_action": forward,
+                }),
+            ));
+        }
     }
 
     let capacity = &env.capacity;
@@ -507,8 +572,9 @@ fn add_environment(
             "min_size": capacity.min,
             "max_size": capacity.max,
             "desired_capacity": capacity.desired.unwrap_or(capacity.min),
-            "target_group_arns": [reference(&target_group, "arn")],
-            "health_check_type": "ELB",
+            "target_group_arns": if env.is_worker() { json!([]) } else { json!([reference(&target_group, "arn")]) },
+            // A worker has no load balancer to judge its instances: EC2's status checks.
+            "health_check_type": if env.is_worker() { "EC2" } else { "ELB" },
             "health_check_grace_period": 300,
             "subnet_ids": reference(&network, "subnet_ids"),
         }),
@@ -522,6 +588,31 @@ fn add_environment(
                 "auto_scaling_group_name": reference(&asg, "name"),
                 "metric": "ASGAverageCPUUtilization",
                 "target_value": target,
+            }),
+        ));
+    }
+    if let (Some(backlog), Some(values)) = (capacity.backlog_per_instance, env.worker_values()) {
+        // Visible messages per in-service instance: the queue's depth over the group's size,
+        // by metric math (what AWS's guide to scaling on SQS computes).
+        let queue_name = match (
+            &values.queue,
+            env.worker.as_ref().and_then(|w| w.queue_url.as_deref()),
+        ) {
+            (Some([_, _, name, _, _]), _) => {
+                reference(&Address(name.stack.clone()), &name.output_key())
+            }
+            (None, Some(url)) => json!(url.rsplit('/').next().unwrap_or_default()),
+            (None, None) => json!(null),
+        };
+        graph.add(b.resource(
+            "backlog_scaling_policy",
+            ResourceKind::ScalingPolicy,
+            b.names.scaling_policy("backlog"),
+            json!({
+                "auto_scaling_group_name": reference(&asg, "name"),
+                "metric": crate::graph::kinds::scaling_policy::BACKLOG_METRIC,
+                "target_value": backlog,
+                "queue_name": queue_name,
             }),
         ));
     }
@@ -540,7 +631,7 @@ fn add_environment(
         ));
     }
 
-    if let Some(domain) = &application.domain {
+    if let (false, Some(domain)) = (env.is_worker(), &application.domain) {
         let zone = Address(format!("{}.hosted_zone", application.address()));
         let fqdn = format!("{}.{domain}", env.cname);
         let ownership_name = format!("{OWNERSHIP_PREFIX}.{fqdn}");

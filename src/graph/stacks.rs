@@ -25,7 +25,9 @@ pub fn add_stacks(graph: &mut ResourceGraph, spec: &Spec) {
                 .iter()
                 .flat_map(|s| s.resource_refs.iter()),
         );
-        for r in refs {
+        let worker = env.worker_values();
+        let worker_refs = worker.iter().flat_map(|w| w.all());
+        for r in refs.chain(worker_refs) {
             outputs
                 .entry(r.stack.clone())
                 .or_default()

@@ -3,11 +3,13 @@
 
 pub mod platform;
 pub mod resources;
+pub mod worker;
 
 pub use platform::{Platform, Proxy};
 pub use resources::{ExtraResource, OutputRef};
 use serde::Serialize;
 use std::collections::BTreeMap;
+pub use worker::Worker;
 
 /// A compiled spec: everything the root folder and the modules it calls declare.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -123,6 +125,9 @@ impl Application {
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Web,
+    /// EB's worker tier: no load balancer and no CNAME; a daemon on every instance POSTs the
+    /// queue's messages to the application.
+    Worker,
 }
 
 /// An environment of the web tier: one load-balanced, auto-scaled fleet serving one CNAME.
@@ -163,6 +168,8 @@ pub struct Environment {
     pub static_files: BTreeMap<String, String>,
     pub deployment: Deployment,
     pub tags: BTreeMap<String, String>,
+    /// The worker tier's options (`Some` exactly when `tier = "worker"`).
+    pub worker: Option<Worker>,
 }
 
 /// The `wsgi` block (EB's `aws:elasticbeanstalk:container:python` namespace). Each field is
@@ -362,6 +369,17 @@ impl Environment {
     pub fn stack_address(&self) -> String {
         format!("{}.resources", self.address())
     }
+
+    /// What a worker reads of its stack (its queues, its leader table); `None` for the web tier.
+    pub fn worker_values(&self) -> Option<worker::StackValues> {
+        self.worker
+            .as_ref()
+            .map(|w| worker::stack_values(w, &self.stack_address()))
+    }
+
+    pub fn is_worker(&self) -> bool {
+        self.tier == Tier::Worker
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -381,6 +399,9 @@ pub struct Capacity {
     pub desired: Option<u32>,
     pub cpu_target: Option<f64>,
     pub requests_per_target: Option<u32>,
+    /// A worker's target of visible messages per in-service instance (target tracking on
+    /// the queue's backlog).
+    pub backlog_per_instance: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]

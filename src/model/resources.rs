@@ -22,7 +22,7 @@ pub struct ExtraResource {
 impl ExtraResource {
     /// Holds data that is lost when it is deleted or replaced.
     pub fn holds_data(&self) -> bool {
-        holds_data(&self.type_name)
+        resource_holds_data(&self.name, &self.type_name)
     }
 }
 
@@ -82,6 +82,17 @@ pub fn holds_data(type_name: &str) -> bool {
             | "AWS::Logs::LogGroup"
     )
 }
+
+/// Whether the resource with this logical id loses data when deleted or replaced: one of the
+/// types that hold data, unless it is one Beanpole's platform makes for itself (EB's logical
+/// names, `AWSEB…`, which a spec's own resources cannot take): a worker's leader table holds
+/// only a lease.
+pub fn resource_holds_data(logical_id: &str, type_name: &str) -> bool {
+    holds_data(type_name) && !logical_id.starts_with(PLATFORM_PREFIX)
+}
+
+/// The prefix of Elastic Beanstalk's logical names, which Beanpole's platform resources use.
+pub const PLATFORM_PREFIX: &str = "AWSEB";
 
 /// Properties of a type whose change replaces the resource (CloudFormation's "Update requires:
 /// Replacement"), for the types Beanpole knows; the plan flags a replacement with them when

@@ -193,9 +193,15 @@ async fn undo_here(
     .await?;
     let result = async {
         let (group, target_group) = locate(ctx, env).await?;
-        settle(ctx, &held, env, &group, &target_group, true, &mut |e| {
-            on_event(AbortEvent::Deploy(e))
-        })
+        settle(
+            ctx,
+            &held,
+            env,
+            &group,
+            target_group.as_deref(),
+            true,
+            &mut |e| on_event(AbortEvent::Deploy(e)),
+        )
         .await
     }
     .await;

@@ -267,9 +267,15 @@ async fn undo_unfinished(
         let result = async {
             let env = ctx.environment(&unfinished.environment)?;
             let (group, target_group) = locate(ctx, env).await?;
-            settle(ctx, held, env, &group, &target_group, true, &mut |e| {
-                on_event(ApplyEvent::Undo(e))
-            })
+            settle(
+                ctx,
+                held,
+                env,
+                &group,
+                target_group.as_deref(),
+                true,
+                &mut |e| on_event(ApplyEvent::Undo(e)),
+            )
             .await
         }
         .await;

@@ -7,7 +7,7 @@
 use super::Context;
 use crate::bundle::cfn::{pseudo_parameters, CfnContext};
 use crate::bundle::ebextensions::EbExtensions;
-use crate::model::Environment;
+use crate::model::{Environment, OutputRef};
 use crate::reconcile::LiveState;
 
 /// The environment id Beanpole gives an environment where EB gives `e-` and ten characters:
@@ -220,14 +220,65 @@ pub async fn resource_properties(
     ctx: Context<'_>,
     env: &Environment,
 ) -> Result<std::collections::BTreeMap<String, String>, super::OpError> {
-    let mut values = std::collections::BTreeMap::new();
+    let named: Vec<(String, &OutputRef)> = env
+        .resource_properties
+        .iter()
+        .map(|(property, output)| (format!("property {property}"), output))
+        .collect();
+    let values = stack_outputs(ctx, &named).await?;
+    Ok(env
+        .resource_properties
+        .keys()
+        .zip(values)
+        .map(|(property, value)| (property.clone(), value))
+        .collect())
+}
+
+/// A worker's queue, dead-letter queue and leader table, from its stack's outputs, into its
+/// daemon's settings.
+pub async fn worker_queues(
+    ctx: Context<'_>,
+    env: &Environment,
+    daemon: &mut crate::model::worker::DaemonSettings,
+) -> Result<(), super::OpError> {
+    let Some(values) = env.worker_values() else {
+        return Ok(());
+    };
+    let mut named: Vec<(String, &OutputRef)> = vec![(
+        "the worker's leader table".to_string(),
+        &values.leader_table[0],
+    )];
+    if let Some([url, _, _, dead_letter_url, _]) = &values.queue {
+        named.push(("the worker's queue".to_string(), url));
+        named.push((
+            "the worker's dead-letter queue".to_string(),
+            dead_letter_url,
+        ));
+    }
+    let mut read = stack_outputs(ctx, &named).await?.into_iter();
+    daemon.leader_table = read.next();
+    if values.queue.is_some() {
+        daemon.queue_url = read.next().unwrap_or_default();
+        daemon.dead_letter_queue_url = read.next();
+    }
+    Ok(())
+}
+
+/// The values of stack outputs, each named for messages (`property ORDERS_TABLE`), in order,
+/// read from the stacks now (each stack once). A stack or output not there yet is an error
+/// that says to apply first.
+async fn stack_outputs(
+    ctx: Context<'_>,
+    named: &[(String, &OutputRef)],
+) -> Result<Vec<String>, super::OpError> {
+    let mut values = Vec::new();
     let mut stacks: std::collections::BTreeMap<String, crate::reconcile::Attributes> =
         std::collections::BTreeMap::new();
-    for (property, output) in &env.resource_properties {
+    for (what, output) in named {
         let address = crate::graph::Address(output.stack.clone());
         let Some(stack) = ctx.graph.get(&address) else {
             return Err(super::OpError::Refused(format!(
-                "property {property} reads {} of {}, which the spec has no stack for",
+                "{what} reads {} of {}, which the spec has no stack for",
                 output.describe(),
                 output.stack
             )));
@@ -259,12 +310,10 @@ pub async fn resource_properties(
             .and_then(|o| o.get(&output.output_key()))
             .and_then(|v| v.as_str());
         match value {
-            Some(value) => {
-                values.insert(property.clone(), value.to_string());
-            }
+            Some(value) => values.push(value.to_string()),
             None => {
                 return Err(super::OpError::Refused(format!(
-                    "property {property} reads {} of stack {}, which has no such output yet: run `beanpole apply` first",
+                    "{what} reads {} of stack {}, which has no such output yet: run `beanpole apply` first",
                     output.describe(),
                     stack.aws_name
                 )))

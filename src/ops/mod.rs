@@ -23,6 +23,7 @@ pub mod local;
 pub mod lock;
 pub mod logs;
 pub mod plan;
+pub mod queue;
 pub mod rollout;
 pub mod status;
 pub mod swap;

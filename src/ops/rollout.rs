@@ -82,7 +82,7 @@ async fn replace_instances(
     let store = ctx.session.store(&env.application).await?;
     let aws = ctx.session.client(&env.application)?;
     let (group, target_group) = locate(ctx, env).await?;
-    targets::restore_missing(aws, &target_group, &group.in_service, on_event).await?;
+    targets::restore_missing(aws, target_group.as_deref(), &group.in_service, on_event).await?;
     let settings = crate::platform::settings::from_spec(env);
     let plan = crate::deploy::plan(&group.in_service, request.policy, request.batch_size)
         .map_err(|p| DeployError::Refused(format!("environment {}: {p}", env.name)))?
@@ -97,7 +97,7 @@ async fn replace_instances(
         application: &env.application,
         env,
         group: &group,
-        target_group: &target_group,
+        target_group: target_group.as_deref(),
         timeout: Duration::from_secs(u64::from(settings.timeout)),
         health_threshold: settings.health_threshold,
         interrupt: ctx.interrupt,
@@ -176,7 +176,7 @@ async fn new_instances_in_batches(
             of: old.len().div_ceil(per_batch),
             instances: launched_now.clone(),
         });
-        crate::aws::elbv2::register(&dep.aws.elbv2, dep.target_group, &launched_now).await?;
+        crate::ops::deploy::targets::register(dep.aws, dep.target_group, &launched_now).await?;
         let healthy =
             targets::wait_targets(dep.aws, dep.target_group, &launched_now, dep.timeout, |t| {
                 dep.passes(t)
@@ -190,9 +190,11 @@ async fn new_instances_in_batches(
                 dep.timeout.as_secs()
             )));
         }
-        on_event(DeployEvent::Registered {
-            instances: launched_now.clone(),
-        });
+        if dep.target_group.is_some() {
+            on_event(DeployEvent::Registered {
+                instances: launched_now.clone(),
+            });
+        }
         dep.retire(batch, on_event).await?;
         known.extend(launched_now.iter().cloned());
         outcome.batches.push(BatchOutcome {

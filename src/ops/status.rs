@@ -113,6 +113,11 @@ pub async fn status(ctx: Context<'_>, request: &StatusRequest) -> Result<Observe
     let mut observed = observe_all(ctx.session, &lookups).await?;
     let mut stores: BTreeMap<String, Option<Store>> = BTreeMap::new();
     for (o, health) in observed.environments.iter_mut() {
+        let env = ctx.environment(&o.environment)?;
+        if env.is_worker() {
+            o.worker = Some(observe_worker(ctx, env).await?);
+            *health = assess(o);
+        }
         if !o.group_found {
             continue;
         }
@@ -129,6 +134,60 @@ pub async fn status(ctx: Context<'_>, request: &StatusRequest) -> Result<Observe
         }
     }
     Ok(observed)
+}
+
+/// A worker's queue and dead-letter queue depth, its in-service instances and what their
+/// daemons last reported.
+async fn observe_worker(
+    ctx: Context<'_>,
+    env: &crate::model::Environment,
+) -> Result<crate::status::WorkerObservation, OpError> {
+    let aws = ctx.session.client(&env.application)?;
+    let queues = super::queue::queues(ctx, env).await.ok();
+    let depth = |url: Option<String>| async move {
+        match url {
+            Some(url) => crate::aws::sqs::depth(&aws.sqs, &url)
+                .await
+                .map_err(OpError::Read),
+            None => Ok(None),
+        }
+    };
+    let queue = depth(queues.as_ref().map(|q| q.queue_url.clone())).await?;
+    let dead_letter_queue = depth(
+        queues
+            .as_ref()
+            .and_then(|q| q.dead_letter_queue_url.clone()),
+    )
+    .await?;
+    let lookup = lookups(ctx.compilation, ctx.graph, std::slice::from_ref(&env.name))?
+        .pop()
+        .map(|l| l.auto_scaling_group)
+        .unwrap_or_default();
+    let instances =
+        crate::aws::autoscaling::group_view(&aws.autoscaling, &lookup, &env.application, &env.name)
+            .await
+            .map_err(OpError::Read)?
+            .map(|g| g.in_service)
+            .unwrap_or_default();
+    let store = Store::locate(aws).await?;
+    let daemons = if store.exists().await? {
+        store.daemon_reports(&env.application, &env.name).await?
+    } else {
+        Vec::new()
+    };
+    Ok(crate::status::WorkerObservation {
+        queue_url: queues
+            .as_ref()
+            .map(|q| q.queue_url.clone())
+            .unwrap_or_else(|| "(not created)".to_string()),
+        queue,
+        dead_letter_queue_url: queues.and_then(|q| q.dead_letter_queue_url),
+        dead_letter_queue,
+        instances,
+        daemons,
+        observed_at: now_unix() as f64,
+        backlog_per_instance: env.capacity.backlog_per_instance,
+    })
 }
 
 async fn read_deployments(store: &Store, o: &mut Observation) -> Result<(), OpError> {
@@ -157,15 +216,20 @@ async fn read_deployments(store: &Store, o: &mut Observation) -> Result<(), OpEr
     // deployment that succeeded or put a version back).
     let mut by_instance = store.reported_deployments(&app, &env).await?;
     let mut versions = Vec::new();
-    for target in &o.targets {
+    // A worker's instances are in no target group: its group's are the ones.
+    let ids: Vec<String> = match &o.worker {
+        Some(w) => w.instances.clone(),
+        None => o.targets.iter().map(|t| t.id.clone()).collect(),
+    };
+    for instance in &ids {
         let boot = store
-            .boot_report(&app, &env, &target.id)
+            .boot_report(&app, &env, instance)
             .await?
             .and_then(Result::ok);
         let mut found: Option<(u64, Option<String>)> = boot
             .as_ref()
             .map(|r| (r.deployment_id, r.serving().map(str::to_string)));
-        let mut ids = by_instance.remove(&target.id).unwrap_or_default();
+        let mut ids = by_instance.remove(instance).unwrap_or_default();
         ids.sort_by_key(|id| std::cmp::Reverse(*id));
         for id in ids {
             if found
@@ -174,7 +238,7 @@ async fn read_deployments(store: &Store, o: &mut Observation) -> Result<(), OpEr
             {
                 break;
             }
-            let Some(Ok(report)) = store.report(&app, &env, id, &target.id).await? else {
+            let Some(Ok(report)) = store.report(&app, &env, id, instance).await? else {
                 continue;
             };
             if let Some(v) = report.serving() {
@@ -182,7 +246,7 @@ async fn read_deployments(store: &Store, o: &mut Observation) -> Result<(), OpEr
                 break;
             }
         }
-        versions.push((target.id.clone(), found.and_then(|(_, v)| v)));
+        versions.push((instance.clone(), found.and_then(|(_, v)| v)));
     }
     o.instance_versions = versions;
     Ok(())

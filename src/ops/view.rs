@@ -37,6 +37,7 @@ pub const PRIVATE: &[&str] = &[
     "/etc/nginx",
     "/etc/httpd",
     "/etc/cron.d",
+    "/etc/aws-sqsd.d",
     "/home/webapp",
     "/tmp",
     "/run",

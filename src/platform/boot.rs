@@ -59,8 +59,10 @@ pub fn sample_document(application: &str, env: &Environment) -> Document {
     );
     // The user data carries this document: nothing that only a user's hooks read (they are
     // not the sample's), so that a launch template stays the same across Beanpole versions.
+    // A worker's sample runs no daemon: its queue is known only once applied.
     Document {
         option_settings: Default::default(),
+        worker: None,
         ..sample
     }
 }

@@ -49,6 +49,10 @@ pub struct Document {
     /// What `get-config optionsettings` shows (namespace → option → value).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub option_settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// A worker's daemon: its queue, options and `cron.yaml` tasks (absent for the web tier,
+    /// and for a worker's sample application, which has no queue to read yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<crate::model::worker::DaemonSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,5 +119,9 @@ pub fn document(
         container_commands: ext.container_commands.clone(),
         configuration: false,
         option_settings: super::settings::option_settings(settings, ext),
+        worker: settings.worker.clone().map(|mut w| {
+            w.cron = ext.cron.clone();
+            w
+        }),
     }
 }

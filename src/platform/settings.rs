@@ -50,6 +50,9 @@ pub struct RuntimeSettings {
     pub health_threshold: crate::model::HealthThreshold,
     /// The port the WSGI server listens on (the `PORT` property, else 8000).
     pub upstream_port: u16,
+    /// A worker's daemon (`None` for the web tier).
+    #[serde(default)]
+    pub worker: Option<crate::model::worker::DaemonSettings>,
 }
 
 fn default_new_version_percent() -> u32 {
@@ -90,6 +93,7 @@ const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
 pub const CUSTOM: &str = crate::bundle::cfn::CUSTOM;
 const COMMAND: &str = "aws:elasticbeanstalk:command";
 const SPLITTING: &str = "aws:elasticbeanstalk:trafficsplitting";
+use crate::model::worker::SQSD_NAMESPACE;
 const HEALTH_REPORTING: &str = "aws:elasticbeanstalk:healthreporting:system";
 
 /// Resolves the settings of `env` (none: a bare EB app folder, as `local run --source`) over
@@ -114,6 +118,8 @@ pub fn resolve(
     let mut new_version_percent = None;
     let mut evaluation_time = None;
     let mut health_threshold = None;
+    let mut sqsd: BTreeMap<String, String> = BTreeMap::new();
+    let worker = env.and_then(|e| e.worker.as_ref());
     for o in &ext.option_settings {
         let problem = |reason: &str| SettingProblem {
             file: o.file.clone(),
@@ -199,6 +205,23 @@ pub fn resolve(
             }
             // Minutes, as Elastic Beanstalk counts them.
             (SPLITTING, "EvaluationTime") => number(3, 600).map(|n| evaluation_time = Some(n * 60)),
+            (SQSD_NAMESPACE, option) => match worker {
+                None => {
+                    unsupported.push(Unsupported {
+                        file: o.file.clone(),
+                        key: format!("option_settings.{SQSD_NAMESPACE}.{option}"),
+                        reason: "a worker's option, and this is a web environment (EB ignores it too): set `tier = \"worker\"` in the spec for a worker".into(),
+                    });
+                    Ok(())
+                }
+                Some(w) => sqsd_option(w, option, &o.value)
+                    .map(|value| {
+                        if let Some(value) = value {
+                            sqsd.insert(option.to_string(), value);
+                        }
+                    })
+                    .map_err(|r| problem(&r)),
+            },
             (CUSTOM, _) => Ok(()),
             (namespace, option) => {
                 unsupported.push(Unsupported {
@@ -216,6 +239,13 @@ pub fn resolve(
     if !problems.is_empty() {
         return Err(problems);
     }
+    if !ext.cron.is_empty() && env.is_some_and(|e| !e.is_worker()) {
+        unsupported.push(Unsupported {
+            file: crate::bundle::cron::FILE.into(),
+            key: "cron".into(),
+            reason: "periodic tasks run on a worker environment (EB ignores cron.yaml in a web environment too): deploy this version to a `tier = \"worker\"` environment".into(),
+        });
+    }
     let from_ext = FromEbExtensions {
         proxy,
         wsgi_path,
@@ -232,8 +262,20 @@ pub fn resolve(
         new_version_percent,
         evaluation_time,
         health_threshold,
+        sqsd,
     };
     let settings = assemble(env, from_ext);
+    if let Some(daemon) = &settings.worker {
+        if daemon.inactivity_timeout >= daemon.visibility_timeout {
+            return Err(vec![SettingProblem {
+                file: ".ebextensions".into(),
+                namespace: SQSD_NAMESPACE.into(),
+                option: "InactivityTimeout".into(),
+                value: daemon.inactivity_timeout.to_string(),
+                reason: format!("must be less than VisibilityTimeout ({}): a message would become visible again while the application still works on it, and be processed twice", daemon.visibility_timeout),
+            }]);
+        }
+    }
     Ok((settings, unsupported))
 }
 
@@ -253,6 +295,58 @@ struct FromEbExtensions {
     new_version_percent: Option<u32>,
     evaluation_time: Option<u32>,
     health_threshold: Option<crate::model::HealthThreshold>,
+    /// `aws:elasticbeanstalk:sqsd` options, checked (a worker's).
+    sqsd: BTreeMap<String, String>,
+}
+
+/// One `aws:elasticbeanstalk:sqsd` option of `.ebextensions` for worker `w`: its value, `None`
+/// when it says what the spec does, or why it cannot be used. The queue's own options are
+/// apply's (the spec's); a version may repeat them, not change them.
+fn sqsd_option(
+    w: &crate::model::Worker,
+    option: &str,
+    value: &str,
+) -> Result<Option<String>, String> {
+    use crate::model::worker::{NUMERIC_OPTIONS, QUEUE_OPTIONS};
+    let value = value.trim();
+    if QUEUE_OPTIONS.contains(&option) {
+        let spec = match option {
+            "WorkerQueueURL" => w.queue_url.clone().unwrap_or_default(),
+            _ => w.number(option).to_string(),
+        };
+        return if spec == value {
+            Ok(None)
+        } else {
+            let setting = match option {
+                "WorkerQueueURL" => "worker { queue_url }",
+                _ => "worker { max_retries }",
+            };
+            Err(format!("the queue's own setting, which the spec holds (it is `{spec}` there): set `{setting}` in the spec and `beanpole apply`"))
+        };
+    }
+    match option {
+        "HttpPath" => crate::spec::checks::url_path(value).map(|_| Some(value.to_string())),
+        "MimeType" if value.contains('/') && !value.chars().any(|c| c.is_control() || c == ' ') => {
+            Ok(Some(value.to_string()))
+        }
+        "MimeType" => Err("a MIME type such as application/json".into()),
+        _ => match NUMERIC_OPTIONS.iter().find(|o| o.option == option) {
+            Some(o) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (o.min..=o.max).contains(n))
+                .map(|n| Some(n.to_string()))
+                .ok_or_else(|| format!("a whole number from {} to {}", o.min, o.max)),
+            None => Err(format!(
+                "not an option of {SQSD_NAMESPACE}: WorkerQueueURL, HttpPath, MimeType, {}",
+                NUMERIC_OPTIONS
+                    .iter()
+                    .map(|o| o.option)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        },
+    }
 }
 
 /// The settings of an environment with no bundle yet (the sample application): the spec over
@@ -326,6 +420,9 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
             .or(ext.health_threshold)
             .unwrap_or_default(),
         upstream_port,
+        worker: spec
+            .and_then(|e| e.worker.as_ref())
+            .map(|w| daemon_settings(w, &ext.sqsd)),
     }
 }
 
@@ -698,9 +795,6 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
         }
         ("aws:elasticbeanstalk:sns:topics", _) => "Beanpole sends no notifications yet".into(),
         ("aws:elasticbeanstalk:xray", _) => "Beanpole runs no X-Ray daemon yet".into(),
-        ("aws:elasticbeanstalk:sqsd", _) => {
-            "worker options: Beanpole has no worker tier yet".into()
-        }
         ("aws:elasticbeanstalk:environment:proxy", "GzipCompression") => {
             "Beanpole's nginx configuration does not compress: add a .platform/nginx/conf.d/*.conf with `gzip on;`".into()
         }
@@ -708,6 +802,57 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
             "no equivalent in Beanpole yet: the option has no effect".into()
         }
         _ => "not an Elastic Beanstalk namespace: the option has no effect".into(),
+    }
+}
+
+/// The daemon's settings from the spec alone (EB's defaults elsewhere).
+pub fn daemon_defaults(w: &crate::model::Worker) -> crate::model::worker::DaemonSettings {
+    daemon_settings(w, &BTreeMap::new())
+}
+
+/// The daemon's settings: the spec over `.ebextensions` over EB's defaults. The queue's URLs
+/// and the leader table are the stack's, filled in by the deploy.
+fn daemon_settings(
+    w: &crate::model::Worker,
+    ext: &BTreeMap<String, String>,
+) -> crate::model::worker::DaemonSettings {
+    use crate::model::worker::{DEFAULT_HTTP_PATH, DEFAULT_MIME_TYPE, NUMERIC_OPTIONS};
+    let number = |option: &str| -> u32 {
+        w.numbers
+            .get(option)
+            .copied()
+            .or_else(|| ext.get(option).and_then(|v| v.parse().ok()))
+            .or_else(|| {
+                NUMERIC_OPTIONS
+                    .iter()
+                    .find(|o| o.option == option)
+                    .map(|o| o.default)
+            })
+            .unwrap_or_default()
+    };
+    crate::model::worker::DaemonSettings {
+        queue_url: w.queue_url.clone().unwrap_or_default(),
+        dead_letter_queue_url: None,
+        leader_table: None,
+        http_path: w
+            .http_path
+            .clone()
+            .or_else(|| ext.get("HttpPath").cloned())
+            .unwrap_or_else(|| DEFAULT_HTTP_PATH.to_string()),
+        mime_type: w
+            .mime_type
+            .clone()
+            .or_else(|| ext.get("MimeType").cloned())
+            .unwrap_or_else(|| DEFAULT_MIME_TYPE.to_string()),
+        http_connections: number("HttpConnections"),
+        connect_timeout: number("ConnectTimeout"),
+        inactivity_timeout: number("InactivityTimeout"),
+        visibility_timeout: number("VisibilityTimeout"),
+        error_visibility_timeout: number("ErrorVisibilityTimeout"),
+        retention_period: number("RetentionPeriod"),
+        max_retries: number("MaxRetries"),
+        cron: Vec::new(),
+        report_prefix: None,
     }
 }
 

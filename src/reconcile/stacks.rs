@@ -3,7 +3,7 @@
 //! flagged), and apply refuses one that replaces or deletes a resource holding data unless
 //! `--delete-data` is given. Pure: the shell reads the change set, this reads it.
 
-use crate::model::resources::{holds_data, replacing_properties};
+use crate::model::resources::{replacing_properties, resource_holds_data};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -80,7 +80,7 @@ pub fn flag(
         Some(r) if !r.is_empty() => r == "True" || r == "Conditional",
         _ => action == "Modify" && replaces(type_name, resource, before, after),
     };
-    let data_loss = holds_data(type_name) && (replaced || action == "Remove");
+    let data_loss = resource_holds_data(resource, type_name) && (replaced || action == "Remove");
     ResourceChange {
         action: action.to_string(),
         resource: resource.to_string(),

@@ -54,8 +54,10 @@ pub enum SpecError {
     UnknownPlatform { name: String },
     #[error("unknown proxy `{name}`")]
     UnknownProxy { name: String },
-    #[error("tier `{name}` is not yet supported")]
-    UnsupportedTier { name: String },
+    #[error("{setting} is for web environments: a worker has no load balancer, no CNAME and nothing to swap")]
+    WebOnly { setting: String },
+    #[error("{setting} is for worker environments")]
+    WorkerOnly { setting: String },
     #[error("unknown tier `{name}`")]
     UnknownTier { name: String },
     #[error("invalid {what} `{value}`{reason}")]

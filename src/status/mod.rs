@@ -3,6 +3,9 @@
 //! observation in, a colour and the sentences that explain it out.
 
 pub mod render;
+pub mod worker;
+
+pub use worker::{DaemonReport, QueueDepth, WorkerObservation};
 
 use serde::{Deserialize, Serialize};
 
@@ -100,7 +103,7 @@ impl std::fmt::Display for TargetState {
 }
 
 /// What the APIs report about one environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     pub environment: String,
     pub application: String,
@@ -128,6 +131,9 @@ pub struct Observation {
     /// What each registered instance serves, as its newest report says (`None`: unknown).
     #[serde(default)]
     pub instance_versions: Vec<(String, Option<String>)>,
+    /// A worker's queue and daemons (`None` for the web tier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerObservation>,
 }
 
 /// A deployment under way, as its deploy records it at each batch.
@@ -236,7 +242,14 @@ fn plural(n: usize, word: &str) -> String {
 /// one, instances that serve another version than the environment's make it Yellow, as on
 /// Elastic Beanstalk ("Incorrect application version on 1 of 3 instances (expected v7)").
 pub fn assess(o: &Observation) -> Health {
-    let mut health = assess_targets(o);
+    let mut health = match &o.worker {
+        Some(w) if o.group_found => worker::assess_worker(o.in_service, o.desired, w),
+        Some(_) => Health {
+            colour: Colour::Grey,
+            causes: vec!["not created: run `beanpole apply`".to_string()],
+        },
+        None => assess_targets(o),
+    };
     if health.colour == Colour::Grey && !o.group_found {
         return health;
     }

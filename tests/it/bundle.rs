@@ -279,7 +279,6 @@ fn bundle_names_every_option_file_and_folder_it_does_not_carry_out() {
         "option_settings:\n  aws:autoscaling:asg:\n    MinSize: 2\n  aws:elasticbeanstalk:command:\n    HealthCheckSuccessThreshold: Warning\nfiles:\n  /opt/elasticbeanstalk/hooks/appdeploy/post/99_restart.sh:\n    mode: \"000755\"\n    content: echo restart\n",
         0o644,
     );
-    write(&dir, "cron.yaml", "version: 1\ncron: []\n", 0o644);
     let out = bundle(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -287,7 +286,6 @@ fn bundle_names_every_option_file_and_folder_it_does_not_carry_out() {
         "warning: .ebextensions/02_al1.config: `option_settings.aws:autoscaling:asg.MinSize` is not carried out: the spec holds it: set `capacity { min }` in the environment block and `beanpole apply`",
         "warning: .ebextensions/02_al1.config: `option_settings.aws:elasticbeanstalk:command.HealthCheckSuccessThreshold` is not carried out: EB reads HealthCheckSuccessThreshold in aws:elasticbeanstalk:healthreporting:system, not here",
         "warning: .ebextensions/02_al1.config: `files./opt/elasticbeanstalk/hooks/appdeploy/post/99_restart.sh` is not carried out: Amazon Linux 1's hook folders are not run on Amazon Linux 2023",
-        "warning: cron.yaml: `cron.yaml` is not carried out: periodic tasks run on a worker environment",
     ] {
         assert!(stderr.contains(expected), "{expected}\nnot in\n{stderr}");
     }

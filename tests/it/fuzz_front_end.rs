@@ -1670,7 +1670,7 @@ fn environment_block(noise: Noise) -> BoxedStrategy<String> {
         attr(
             "tier",
             0.1,
-            quoted_choice(noise, &["web", "WebServer"], &["worker", "batch"]),
+            quoted_choice(noise, &["web", "WebServer"], &["batch", "Batch"]),
         ),
         attr(
             "properties",

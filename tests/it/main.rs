@@ -30,3 +30,4 @@ mod stacks_moto;
 mod tour_moto;
 mod versions_moto;
 mod view;
+mod worker_moto;

@@ -4,6 +4,10 @@
 use crate::graph::schema::{Attribute, KindSchema, Output, Readiness, Shape};
 use crate::graph::ResourceKind;
 
+/// The `metric` of a worker's policy on its queue's backlog per in-service instance (a
+/// customized metric: metric math over SQS's and Auto Scaling's metrics).
+pub const BACKLOG_METRIC: &str = "SQSBacklogPerInstance";
+
 pub const SCHEMA: KindSchema = KindSchema {
     kind: ResourceKind::ScalingPolicy,
     name: "scaling_policy",
@@ -14,12 +18,14 @@ pub const SCHEMA: KindSchema = KindSchema {
         Attribute::new("target_value", Shape::Number),
         Attribute::new("load_balancer_arn", Shape::String),
         Attribute::new("target_group_arn", Shape::String),
+        Attribute::new("queue_name", Shape::String),
     ],
     outputs: &[Output::new("name")],
     refers_to: &[
         ResourceKind::AutoScalingGroup,
         ResourceKind::LoadBalancer,
         ResourceKind::TargetGroup,
+        ResourceKind::Stack,
     ],
     tagged: false,
     readiness: Readiness::Immediate,

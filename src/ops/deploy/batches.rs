@@ -6,7 +6,6 @@
 use super::instances::run_batch_while_held;
 use super::targets::{deregister_listed, wait_targets_while_held, Waited};
 use super::{DeployError, DeployEvent, Deployment, Stop};
-use crate::aws::elbv2;
 use crate::bucket::AbortRequest;
 use crate::deploy::outcome::{drained, BatchOutcome, InstanceResult};
 use crate::deploy::DeployPlan;
@@ -79,7 +78,7 @@ pub(crate) async fn run(
                 // instances serve what they served, or what their engine put back.
                 if plan.leaves_target_group {
                     let _ =
-                        elbv2::register(&dep.aws.elbv2, dep.target_group, &batch.instances).await;
+                        super::targets::register(dep.aws, dep.target_group, &batch.instances).await;
                 }
                 return Err(e);
             }
@@ -140,9 +139,11 @@ async fn run_one(
                 )))
             }
         }
-        on_event(DeployEvent::Deregistered {
-            instances: instances.to_vec(),
-        });
+        if dep.target_group.is_some() {
+            on_event(DeployEvent::Deregistered {
+                instances: instances.to_vec(),
+            });
+        }
     }
     let Some(outcomes) = run_batch_while_held(
         dep,
@@ -165,7 +166,7 @@ async fn run_one(
         .map(|o| o.instance.clone())
         .collect();
     if plan.leaves_target_group && !serving.is_empty() {
-        elbv2::register(&dep.aws.elbv2, dep.target_group, &serving).await?;
+        super::targets::register(dep.aws, dep.target_group, &serving).await?;
     }
     if !serving.is_empty() {
         match wait_targets_while_held(
@@ -188,7 +189,9 @@ async fn run_one(
                 )))
             }
         }
-        on_event(DeployEvent::Registered { instances: serving });
+        if dep.target_group.is_some() {
+            on_event(DeployEvent::Registered { instances: serving });
+        }
     }
     Ok(Some(outcomes))
 }

@@ -104,7 +104,8 @@ pub(crate) struct Deployment<'a> {
     pub env: &'a Environment,
     /// The environment's Auto Scaling group as the deployment found it.
     pub group: &'a autoscaling::GroupView,
-    pub target_group: &'a str,
+    /// `None` for a worker, which has no load balancer.
+    pub target_group: Option<&'a str>,
     pub timeout: Duration,
     /// The health an instance must reach (a lower one also lets the batch pass on a target
     /// group that does not report the instance healthy: the engine rated it).
@@ -219,7 +220,7 @@ pub async fn deploy(
 pub(crate) async fn locate(
     ctx: Context<'_>,
     env: &Environment,
-) -> Result<(autoscaling::GroupView, String), DeployError> {
+) -> Result<(autoscaling::GroupView, Option<String>), DeployError> {
     let application = env.application.clone();
     let aws = ctx.session.client(&application)?;
     let lookup =
@@ -255,6 +256,9 @@ pub(crate) async fn locate(
             group.name
         )));
     }
+    if env.is_worker() {
+        return Ok((group, None));
+    }
     let target_group = elbv2::target_group_arn(&aws.elbv2, &lookup.target_group)
         .await?
         .ok_or_else(|| {
@@ -263,7 +267,7 @@ pub(crate) async fn locate(
                 env.name, lookup.target_group
             ))
         })?;
-    Ok((group, target_group))
+    Ok((group, Some(target_group)))
 }
 
 /// How long the engine waits for the application to answer its health check: half the
@@ -312,14 +316,23 @@ pub(crate) async fn deploy_holding(
     let (group, target_group) = locate(ctx, env).await?;
     // A deployment still at work after losing its lock is waited for; what one that died
     // left is undone (its instances get this deployment's version anyway).
-    let group =
-        match recover::settle(ctx, held, env, &group, &target_group, false, on_event).await? {
-            Some(_) => locate(ctx, env).await?.0,
-            None => group,
-        };
+    let group = match recover::settle(
+        ctx,
+        held,
+        env,
+        &group,
+        target_group.as_deref(),
+        false,
+        on_event,
+    )
+    .await?
+    {
+        Some(_) => locate(ctx, env).await?.0,
+        None => group,
+    };
     // An instance a killed deploy left out of the target group goes back first (it serves
     // what its engine last deployed or put back).
-    targets::restore_missing(aws, &target_group, &group.in_service, on_event).await?;
+    targets::restore_missing(aws, target_group.as_deref(), &group.in_service, on_event).await?;
     let prepared = prepare(ctx, store, env, &group, request, configuration, on_event).await?;
     let Prepared {
         manifest,
@@ -380,7 +393,7 @@ pub(crate) async fn deploy_holding(
         application,
         env,
         group: &group,
-        target_group: &target_group,
+        target_group: target_group.as_deref(),
         timeout: Duration::from_secs(u64::from(settings.timeout)),
         health_threshold: settings.health_threshold,
         interrupt: ctx.interrupt,
@@ -473,6 +486,14 @@ async fn prepare(
     settings
         .properties
         .extend(functions::resource_properties(ctx, env).await?);
+    if let Some(daemon) = settings.worker.as_mut() {
+        functions::worker_queues(ctx, env, daemon).await?;
+        daemon.report_prefix = Some(format!(
+            "s3://{}/{}",
+            store.bucket,
+            crate::bucket::daemons_prefix(&env.application, &env.name)
+        ));
+    }
     for u in ext.unsupported.iter().chain(&unsupported) {
         on_event(DeployEvent::NotCarriedOut(u.clone()));
     }
@@ -482,6 +503,12 @@ async fn prepare(
     if configuration && settings.policy != DeploymentPolicy::AllAtOnce {
         // In place: a configuration deployment launches no instance.
         settings.policy = DeploymentPolicy::Rolling;
+    }
+    if env.is_worker() && settings.policy == DeploymentPolicy::TrafficSplitting {
+        return Err(DeployError::Refused(format!(
+            "environment {} is a worker: it takes no requests to split (as on Elastic Beanstalk); use rolling, rolling-with-additional-batch or immutable",
+            env.name
+        )));
     }
     let plan = plan(&group.in_service, settings.policy, settings.batch_size)
         .map_err(|p| DeployError::Refused(format!("environment {}: {p}", env.name)))?

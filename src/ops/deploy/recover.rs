@@ -93,7 +93,7 @@ pub(crate) async fn settle(
     held: &Held,
     env: &Environment,
     group: &autoscaling::GroupView,
-    target_group: &str,
+    target_group: Option<&str>,
     roll_back: bool,
     on_event: &mut dyn FnMut(DeployEvent),
 ) -> Result<Option<Undone>, DeployError> {

@@ -140,9 +140,13 @@ async fn create_temporary(
     };
     if plan.traffic_split.is_some() {
         let name = names.temporary_target_group(id);
-        let arn =
-            elbv2::create_temporary_target_group(&dep.aws.elbv2, &name, dep.target_group, &tags)
-                .await?;
+        let arn = elbv2::create_temporary_target_group(
+            &dep.aws.elbv2,
+            &name,
+            dep.target_group.unwrap_or_default(),
+            &tags,
+        )
+        .await?;
         temporary.target_group = Some((name, arn));
     }
     let count = i32::try_from(plan.replace).unwrap_or(i32::MAX);
@@ -171,7 +175,7 @@ async fn forward_to_new(
         .target_group
         .as_ref()
         .map(|(_, arn)| arn.clone())
-        .unwrap_or_else(|| dep.target_group.to_string());
+        .or_else(|| dep.target_group.map(str::to_string));
     let batches = if plan.replace > 1 { 2 } else { 1 };
     let mut leader = String::new();
     for number in 1..=batches {
@@ -209,10 +213,14 @@ async fn forward_to_new(
             out.failed = true;
             return Ok(());
         }
-        elbv2::register(&dep.aws.elbv2, &serving_group, &serving).await?;
-        wait_targets(dep.aws, &serving_group, &serving, dep.timeout, |t| {
-            dep.passes(t)
-        })
+        super::targets::register(dep.aws, serving_group.as_deref(), &serving).await?;
+        wait_targets(
+            dep.aws,
+            serving_group.as_deref(),
+            &serving,
+            dep.timeout,
+            |t| dep.passes(t),
+        )
         .await?
         .map_err(|still| {
             DeployError::Refused(format!(
@@ -221,9 +229,11 @@ async fn forward_to_new(
                 dep.timeout.as_secs()
             ))
         })?;
-        on_event(DeployEvent::Registered {
-            instances: serving.clone(),
-        });
+        if serving_group.is_some() {
+            on_event(DeployEvent::Registered {
+                instances: serving.clone(),
+            });
+        }
         out.new_instances.extend(serving);
     }
     let (Some(split), Some((_, temporary_arn))) = (plan.traffic_split, &temporary.target_group)
@@ -231,7 +241,8 @@ async fn forward_to_new(
         return Ok(());
     };
     let temporary_arn = temporary_arn.clone();
-    temporary.listeners = elbv2::forwarding_listeners(&dep.aws.elbv2, dep.target_group).await?;
+    temporary.listeners =
+        elbv2::forwarding_listeners(&dep.aws.elbv2, dep.target_group.unwrap_or_default()).await?;
     if temporary.listeners.is_empty() {
         return Err(DeployError::Refused(
             "no listener of the load balancer forwards to the environment's target group: run `beanpole apply` first".into(),
@@ -312,7 +323,10 @@ async fn shift(
             &dep.aws.elbv2,
             listener,
             &[
-                (dep.target_group.to_string(), 100 - percent),
+                (
+                    dep.target_group.unwrap_or_default().to_string(),
+                    100 - percent,
+                ),
                 (temporary.to_string(), percent),
             ],
         )
@@ -327,7 +341,7 @@ async fn unhealthy_targets(
     target_group: &str,
     instances: &[String],
 ) -> Result<Vec<(String, String)>, DeployError> {
-    let states = super::targets::states(dep.aws, target_group).await?;
+    let states = super::targets::states(dep.aws, Some(target_group)).await?;
     Ok(instances
         .iter()
         .filter_map(|i| match states.get(i) {
@@ -451,7 +465,7 @@ async fn move_in(
     if temporary.target_group.is_some() {
         // Traffic splitting: the environment's target group takes no request now; the new
         // instances join it before it takes them all back.
-        elbv2::register(&dep.aws.elbv2, dep.target_group, new_instances).await?;
+        super::targets::register(dep.aws, dep.target_group, new_instances).await?;
         wait_targets(dep.aws, dep.target_group, new_instances, dep.timeout, |t| {
             dep.passes(t)
         })

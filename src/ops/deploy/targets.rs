@@ -16,11 +16,15 @@ pub const POLL: Duration = Duration::from_millis(500);
 /// After an instance to retire left the target group: time for requests already routed to it.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
-/// Each registered target's state.
+/// Each registered target's state (none without a target group: a worker's instances are
+/// in no load balancer).
 pub async fn states(
     aws: &Aws,
-    target_group: &str,
+    target_group: Option<&str>,
 ) -> Result<BTreeMap<String, TargetState>, AwsError> {
+    let Some(target_group) = target_group else {
+        return Ok(BTreeMap::new());
+    };
     Ok(elbv2::target_health(&aws.elbv2, target_group)
         .await?
         .into_iter()
@@ -31,10 +35,13 @@ pub async fn states(
 /// Takes those of `instances` the target group lists out of it; which ones.
 pub async fn deregister_listed(
     aws: &Aws,
-    target_group: &str,
+    target_group: Option<&str>,
     instances: &[String],
 ) -> Result<Vec<String>, AwsError> {
-    let listed = states(aws, target_group).await?;
+    let Some(target_group) = target_group else {
+        return Ok(Vec::new());
+    };
+    let listed = states(aws, Some(target_group)).await?;
     let registered: Vec<String> = instances
         .iter()
         .filter(|i| listed.contains_key(*i))
@@ -50,11 +57,14 @@ pub async fn deregister_listed(
 /// killed mid-batch left them out; they serve what their engine last deployed or put back).
 pub async fn restore_missing(
     aws: &Aws,
-    target_group: &str,
+    target_group: Option<&str>,
     in_service: &[String],
     on_event: &mut dyn FnMut(DeployEvent),
 ) -> Result<(), AwsError> {
-    let listed = states(aws, target_group).await?;
+    let Some(target_group) = target_group else {
+        return Ok(());
+    };
+    let listed = states(aws, Some(target_group)).await?;
     let missing: Vec<String> = in_service
         .iter()
         .filter(|i| !listed.contains_key(*i))
@@ -67,11 +77,23 @@ pub async fn restore_missing(
     Ok(())
 }
 
+/// Puts `instances` into the target group (nothing to do for a worker, which has none).
+pub async fn register(
+    aws: &Aws,
+    target_group: Option<&str>,
+    instances: &[String],
+) -> Result<(), AwsError> {
+    match target_group {
+        Some(target_group) => elbv2::register(&aws.elbv2, target_group, instances).await,
+        None => Ok(()),
+    }
+}
+
 /// Waits until `done` holds for each instance's state in the target group (`None`: not
 /// listed), at most `timeout`: `Ok(Err(pending))` names those for which it never did.
 pub async fn wait_targets(
     aws: &Aws,
-    target_group: &str,
+    target_group: Option<&str>,
     instances: &[String],
     timeout: Duration,
     done: impl Fn(Option<TargetState>) -> bool,
@@ -96,15 +118,19 @@ pub enum Waited {
     LostLock,
 }
 
-/// [`wait_targets`] that stops as soon as `lost` is raised.
+/// [`wait_targets`] that stops as soon as `lost` is raised. Without a target group (a worker)
+/// there is nothing to wait for: its batches pass on their engines' reports alone.
 pub async fn wait_targets_while_held(
     aws: &Aws,
-    target_group: &str,
+    target_group: Option<&str>,
     instances: &[String],
     timeout: Duration,
     lost: &Interrupt,
     done: impl Fn(Option<TargetState>) -> bool,
 ) -> Result<Waited, AwsError> {
+    if target_group.is_none() {
+        return Ok(Waited::Done);
+    }
     let mut poller = Poller::new(timeout, Poll::every(POLL));
     loop {
         let now = states(aws, target_group).await?;

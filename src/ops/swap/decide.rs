@@ -31,6 +31,8 @@ pub struct SpecSide {
     pub environment: String,
     pub application: String,
     pub domain: Option<String>,
+    /// A worker serves no name.
+    pub worker: bool,
 }
 
 /// Why a swap is not done. Each says what to do instead.
@@ -38,6 +40,8 @@ pub struct SpecSide {
 pub enum Refusal {
     #[error("cannot swap `{0}` with itself")]
     SameEnvironment(String),
+    #[error("refusing to swap: `{0}` is a worker environment: it serves no name (no load balancer, no CNAME); deploy the new version to it instead")]
+    Worker(String),
     #[error("`--gradual {0}`: give increasing percentages from 1 to 100 that end at 100, e.g. `--gradual 10,50,100`")]
     BadGradual(String),
     #[error("`--interval {given}`: {reason}")]
@@ -191,6 +195,9 @@ pub fn check_request(
 ) -> Result<(String, String), Refusal> {
     if a.environment == b.environment {
         return Err(Refusal::SameEnvironment(a.environment.clone()));
+    }
+    if let Some(worker) = [a, b].iter().find(|s| s.worker) {
+        return Err(Refusal::Worker(worker.environment.clone()));
     }
     let steps = &request.gradual;
     if !steps.is_empty()
@@ -498,6 +505,7 @@ mod tests {
             environment: environment.into(),
             application: application.into(),
             domain: domain.map(str::to_string),
+            worker: false,
         }
     }
 

@@ -66,6 +66,10 @@ pub async fn prepare(
             environment: l.environment.clone(),
             application: l.application.clone(),
             domain: l.domain.clone(),
+            worker: compilation
+                .spec
+                .environment(&l.environment)
+                .is_some_and(|e| e.is_worker()),
         })
         .collect();
     let (application, domain) = check_request(request, &sides[0], &sides[1])?;

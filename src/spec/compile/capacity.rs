@@ -5,6 +5,7 @@ use super::*;
 pub(super) fn read_capacity(
     file: FileId,
     block: Option<&Block>,
+    tier: Tier,
     ev: &mut Evaluator,
 ) -> Option<Capacity> {
     let mut capacity = Capacity {
@@ -13,6 +14,7 @@ pub(super) fn read_capacity(
         desired: None,
         cpu_target: None,
         requests_per_target: None,
+        backlog_per_instance: None,
     };
     let Some(block) = block else {
         return Some(capacity);
@@ -22,7 +24,14 @@ pub(super) fn read_capacity(
         file,
         block,
         "capacity",
-        &["min", "max", "desired", "cpu_target", "requests_per_target"],
+        &[
+            "min",
+            "max",
+            "desired",
+            "cpu_target",
+            "requests_per_target",
+            "backlog_per_instance",
+        ],
         &[],
         ev,
     );
@@ -91,8 +100,25 @@ pub(super) fn read_capacity(
         }
         capacity.cpu_target = Some(cpu);
     }
-    if let Some((n, _)) = r.whole_number(ev, "requests_per_target", 1, 1_000_000) {
+    if let Some((n, span)) = r.whole_number(ev, "requests_per_target", 1, 1_000_000) {
+        if tier == Tier::Worker {
+            r.mark_failed();
+            ev.diagnostics.push(
+                Diagnostic::new(SpecError::WebOnly { setting: "capacity { requests_per_target }".into() }, span)
+                    .with_hint("a worker has no load balancer to count requests: scale it on its queue with `backlog_per_instance`"),
+            );
+        }
         capacity.requests_per_target = Some(n as u32);
+    }
+    if let Some((n, span)) = r.whole_number(ev, "backlog_per_instance", 1, 1_000_000) {
+        if tier == Tier::Web {
+            r.mark_failed();
+            ev.diagnostics.push(
+                Diagnostic::new(SpecError::WorkerOnly { setting: "capacity { backlog_per_instance }".into() }, span)
+                    .with_hint("a web environment has no queue: scale it with `cpu_target` or `requests_per_target`, or set `tier = \"worker\"`"),
+            );
+        }
+        capacity.backlog_per_instance = Some(n as u32);
     }
     (!r.failed()).then_some(capacity)
 }

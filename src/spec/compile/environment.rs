@@ -40,6 +40,7 @@ impl<'f> Compiler<'f> {
                 "network",
                 "permissions",
                 "resource",
+                "worker",
             ],
             &mut diagnostics,
         );
@@ -50,6 +51,7 @@ impl<'f> Compiler<'f> {
         let permissions_block = reader.single_block("permissions", &mut diagnostics);
         let wsgi_block = reader.single_block("wsgi", &mut diagnostics);
         let deployment_block = reader.single_block("deployment", &mut diagnostics);
+        let worker_block = reader.single_block("worker", &mut diagnostics);
         self.diagnostics.append(&mut diagnostics);
 
         let mut ev = self.evaluator(symbols, decl.file, unit);
@@ -66,19 +68,11 @@ impl<'f> Compiler<'f> {
                 checks::environment_name(&name),
             );
         let application = read_application_ref(&reader, &mut ev);
-        let tier_ok = match reader.string(&mut ev, "tier") {
-            None => true,
+        let (tier, tier_ok) = match reader.string(&mut ev, "tier") {
+            None => (Tier::Web, true),
             Some((tier, span)) => match tier.as_str() {
-                "web" | "WebServer" => true,
-                "worker" | "Worker" => {
-                    reader.mark_failed();
-                    ev.diagnostics.push(
-                        Diagnostic::new(SpecError::UnsupportedTier { name: tier }, span).with_hint(
-                            "only the web tier is supported for now; use tier = \"web\"",
-                        ),
-                    );
-                    false
-                }
+                "web" | "WebServer" => (Tier::Web, true),
+                "worker" | "Worker" => (Tier::Worker, true),
                 other => {
                     reader.mark_failed();
                     let hint = suggest(other, &["web", "worker"]);
@@ -91,10 +85,42 @@ impl<'f> Compiler<'f> {
                         )
                         .with_hint(hint),
                     );
-                    false
+                    (Tier::Web, false)
                 }
             },
         };
+        let mut tier_ok = tier_ok;
+        if tier == Tier::Worker {
+            // What only a load-balanced, named environment has, located.
+            let web_only = [
+                ("cname", reader.attribute("cname").map(|a| a.value.span())),
+                ("load_balancer", lb_block.map(|b| b.ident.span())),
+            ];
+            for (setting, at) in web_only {
+                let Some(range) = at else { continue };
+                tier_ok = false;
+                ev.diagnostics.push(
+                    Diagnostic::new(
+                        SpecError::WebOnly {
+                            setting: format!("`{setting}`"),
+                        },
+                        Span::new(decl.file, range.unwrap_or(0..0)),
+                    )
+                    .with_hint(format!("remove `{setting}` from this worker environment, or make it `tier = \"web\"`")),
+                );
+            }
+        } else if let Some(block) = worker_block {
+            tier_ok = false;
+            ev.diagnostics.push(
+                Diagnostic::new(
+                    SpecError::WorkerOnly {
+                        setting: "the `worker` block".into(),
+                    },
+                    Span::new(decl.file, block.ident.span().unwrap_or(0..0)),
+                )
+                .with_hint("add `tier = \"worker\"` to make this a worker environment, or remove the block"),
+            );
+        }
         let cname = reader.string(&mut ev, "cname");
         if let Some((c, span)) = &cname {
             reader.check(&mut ev, "CNAME", c, span, checks::cname_label(c));
@@ -224,7 +250,11 @@ impl<'f> Compiler<'f> {
 
         let file = decl.file;
         let instance = read_instance(file, instance_block, &mut ev);
-        let capacity = read_capacity(file, capacity_block, &mut ev);
+        let capacity = read_capacity(file, capacity_block, tier, &mut ev);
+        let worker = match tier {
+            Tier::Worker => read_worker(file, worker_block, &mut ev).map(Some),
+            Tier::Web => Some(None),
+        };
         let load_balancer = read_load_balancer(file, lb_block, &mut ev);
         let network = read_network(file, network_block, &mut ev);
         let permissions = read_permissions(file, permissions_block, &mut ev);
@@ -234,7 +264,7 @@ impl<'f> Compiler<'f> {
         drop(ev);
         self.warnings.extend(warnings);
 
-        let Some((resources, bound_resources)) = resources else {
+        let Some((mut resources, bound_resources)) = resources else {
             return Binding::Failed;
         };
         let (
@@ -248,6 +278,7 @@ impl<'f> Compiler<'f> {
             Some(permissions),
             Some(wsgi),
             Some(deployment),
+            Some(worker),
         ) = (
             application,
             platform,
@@ -259,6 +290,7 @@ impl<'f> Compiler<'f> {
             permissions,
             wsgi,
             deployment,
+            worker,
         )
         else {
             return Binding::Failed;
@@ -270,10 +302,14 @@ impl<'f> Compiler<'f> {
             Some((c, span)) => (c, span),
             None => (name.to_lowercase(), name_span.clone()),
         };
+        // A worker's queue (unless the spec names one) and leader table live in its stack.
+        if let Some(worker) = &worker {
+            resources.extend(crate::model::worker::platform_resources(worker));
+        }
         self.environment_sites.push(EnvironmentSite {
             name: name.clone(),
             application: application.clone(),
-            cname: cname.clone(),
+            cname: (tier == Tier::Web).then(|| cname.clone()),
             header: name_span,
             cname_span,
             application_span,
@@ -304,7 +340,7 @@ impl<'f> Compiler<'f> {
             label: decl.name.clone(),
             module_prefix: unit.prefix.clone(),
             application,
-            tier: Tier::Web,
+            tier,
             cname,
             platform,
             proxy,
@@ -322,6 +358,7 @@ impl<'f> Compiler<'f> {
             static_files,
             deployment,
             tags,
+            worker,
         });
         Binding::Value(Value::Object(object))
     }

@@ -20,6 +20,7 @@ mod permissions;
 mod resources;
 mod runtime;
 mod syntax;
+mod worker;
 
 use application::{read_application_ref, read_tags, sub_reader};
 use capacity::read_capacity;
@@ -29,6 +30,7 @@ use network::read_network;
 use permissions::read_permissions;
 use resources::{output_ref, output_ref_of, read_resources};
 use runtime::{read_deployment, read_static_files, read_wsgi};
+use worker::read_worker;
 
 use super::checks;
 use super::decode::{header_span, BlockReader};
@@ -276,7 +278,8 @@ fn collect_expressions<'b>(body: &'b Body, out: &mut Vec<&'b Expression>) {
 struct EnvironmentSite {
     name: String,
     application: String,
-    cname: String,
+    /// `None` for a worker, which serves no name.
+    cname: Option<String>,
     header: Span,
     cname_span: Span,
     application_span: Span,
@@ -671,12 +674,15 @@ impl<'f> Compiler<'f> {
                     .with_hint(hint),
                 );
             }
-            let key = (site.application.clone(), site.cname.clone());
+            let Some(cname) = site.cname.clone() else {
+                continue;
+            };
+            let key = (site.application.clone(), cname.clone());
             if let Some(first) = cnames.get(&key) {
                 self.diagnostics.push(
                     Diagnostic::new(
                         SpecError::DuplicateCname {
-                            cname: site.cname.clone(),
+                            cname,
                             first: first.clone(),
                             second: site.name.clone(),
                         },

@@ -18,6 +18,8 @@ pub struct Fleet {
 pub struct Member {
     pub instance: String,
     pub environment: String,
+    /// The instance's folder (its EB paths, in its view).
+    pub root: PathBuf,
     pub port: u16,
     pub state: String,
 }
@@ -71,6 +73,7 @@ impl Fleet {
             .map(|m| Member {
                 instance: m["instance"].as_str().unwrap_or_default().to_string(),
                 environment: m["environment"].as_str().unwrap_or_default().to_string(),
+                root: PathBuf::from(m["root"].as_str().unwrap_or_default()),
                 port: m["port"].as_u64().unwrap_or_default() as u16,
                 state: m["state"].as_str().unwrap_or_default().to_string(),
             })

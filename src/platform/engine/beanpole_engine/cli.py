@@ -10,6 +10,7 @@
   stop       stop the processes and the proxy it started
   logs       print (or upload) the last lines of the platform's logs
   supervise  (internal) keep one Procfile process running where there is no systemd
+  sqsd       (internal) a worker's daemon: the queue's messages POSTed to the application
 
 Every path is under --root (default /): on an instance the paths are EB's own
 (/var/app/current, /var/app/venv/staging-LQM1lest, /opt/elasticbeanstalk/deployment/env, ...);
@@ -43,7 +44,7 @@ def parser():
     boot.add_argument("--sample-document", required=True)
     boot.add_argument("--report")
     boot.add_argument("--report-prefix", help="s3://BUCKET/PREFIX/: the report is INSTANCE.json under it (the instance id from the metadata service)")
-    for p in [deploy, boot] + [sub.add_parser(n) for n in ("stop", "logs", "supervise")]:
+    for p in [deploy, boot] + [sub.add_parser(n) for n in ("stop", "logs", "supervise", "sqsd")]:
         p.add_argument("--root", default="/")
         p.add_argument("--init", choices=["auto", "systemd", "engine"], default="auto")
         p.add_argument("--instance-id")
@@ -61,6 +62,11 @@ def main(argv=None):
     if args.command == "supervise":
         supervise(Paths(args.root), args.name)
         return 0
+    if args.command == "sqsd":
+        from . import sqsd
+
+        engine = Engine(args.root, args.init, args.instance_id)
+        return sqsd.main(engine.paths, engine.instance_id)
     engine = Engine(args.root, args.init, args.instance_id)
     if args.command in ("deploy", "boot"):
         if args.command == "deploy":

@@ -14,7 +14,8 @@ import time
 import traceback
 import urllib.request
 
-from . import bucket, bundle, documents, ebextensions, getconfig, health, hooks, properties
+from . import bucket, bundle, documents, ebextensions, getconfig, health, hooks, properties, sqsd
+from . import processes as processes_module
 from . import SCHEMA
 from .dependencies import Virtualenvs, replace_link
 from .paths import Paths
@@ -22,7 +23,7 @@ from .processes import Processes, read_procfile
 from .proxy import Proxy
 from .runner import Failure, Runner, now_iso, tail
 
-LOG_NAMES = ["beanpole-boot.log", "eb-engine.log", "eb-hooks.log"]
+LOG_NAMES = ["beanpole-boot.log", "eb-engine.log", "eb-hooks.log", "aws-sqsd/default.log"]
 PROXY_LOGS = ["nginx/access.log", "nginx/error.log", "httpd/access_log", "httpd/error_log"]
 
 
@@ -350,11 +351,26 @@ class Engine:
             "processes": read_procfile(p.current, self.doc["default_web_command"]),
             "environment": values,
             "properties": self.doc["properties"],
+            "daemons": self.worker_daemon(),
         }
         if old:
             self.write_state(old, "state.previous.json")
         self.write_state(state)
         self.venvs.collect({state["venv"], (old or {}).get("venv")})
+
+    def worker_daemon(self):
+        """A worker's daemon: its configuration written where EB keeps sqsd's; the process
+        the engine supervises beside the application's (none for the web tier)."""
+        worker = self.doc.get("worker")
+        if not worker or not worker.get("queue_url"):
+            return []
+        config = dict(worker)
+        config["port"] = self.doc["port"]
+        config["host"] = "127.0.0.1"
+        config["instance_id"] = self.instance_id
+        os.makedirs(os.path.dirname(self.paths.at(sqsd.CONFIG)), exist_ok=True)
+        documents.write_json(self.paths.at(sqsd.CONFIG), config)
+        return [["sqsd", processes_module.engine_command(self.paths, "sqsd")]]
 
     def start_application(self):
         state = self.read_state()

@@ -66,8 +66,53 @@ def ask(port, path):
 
 
 def check(runner, processes, state, doc):
-    """Waits for the instance to pass; a Failure naming why it did not."""
+    """Waits for the instance to pass; a Failure naming why it did not. A worker passes when
+    its application answers through the proxy at HttpPath (any answer below 500: its POST
+    handler need not take a GET) and its daemon has reported in (it could read its queue)."""
     spec = doc["health_check"]
+    worker = doc.get("worker")
+    if worker:
+        spec = dict(spec, path=worker.get("http_path", "/"), matcher="200-499")
+    check_http(runner, processes, state, doc, spec)
+    if worker and (state or {}).get("daemons"):
+        wait_for_daemon(runner, processes, spec["timeout_secs"])
+
+
+def wait_for_daemon(runner, processes, timeout):
+    """Until the running sqsd says it read its queue (its status file)."""
+    import json
+    import os
+
+    path = os.path.join(processes.paths.state, "sqsd-status.json")
+    pid_file = os.path.join(processes.paths.pids, "sqsd.pid")
+    deadline = time.time() + timeout
+    last = "it has not reported in"
+    while time.time() < deadline:
+        try:
+            with open(path, encoding="utf-8") as f:
+                status = json.load(f)
+        except (OSError, ValueError):
+            status = None
+        pid = None
+        try:
+            with open(pid_file) as f:
+                pid = int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            pass
+        if status and (pid is None or status.get("pid") == pid):
+            if status.get("polling_ok"):
+                runner.log("The worker daemon reads queue %s" % status.get("queue"))
+                return
+            if status.get("last_error"):
+                last = status["last_error"]
+        if not processes.alive("sqsd"):
+            last = "the sqsd process is not running"
+        time.sleep(0.25)
+    raise Failure("the worker daemon (sqsd) did not report in within %d s: %s" % (timeout, last),
+                  runner.log_tail("aws-sqsd/default.log"))
+
+
+def check_http(runner, processes, state, doc, spec):
     url = "http://127.0.0.1:%d%s" % (doc["port"], spec["path"])
     deadline = time.time() + spec["timeout_secs"]
     threshold = threshold_index(spec.get("threshold", "ok"))

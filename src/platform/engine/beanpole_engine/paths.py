@@ -37,6 +37,7 @@ OWN_FOLDERS = [
     "/etc/nginx",
     "/etc/httpd",
     "/etc/cron.d",
+    "/etc/aws-sqsd.d",
     "/home/webapp",
     "/tmp",
     "/run",

@@ -6,6 +6,7 @@ flip. Also the proxy's process where there is no systemd."""
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -41,6 +42,32 @@ def read_procfile(app, default_web):
         return parse_procfile(None, default_web)
     with open(path, encoding="utf-8", errors="replace") as f:
         return parse_procfile(f.read(), default_web)
+
+
+def engine_command(paths, command):
+    """This engine running one of its own commands (a worker's `sqsd`), as shell text."""
+    return " ".join(shlex.quote(part) for part in [sys.executable, os.path.abspath(sys.argv[0]), command, "--root", paths.root])
+
+
+def daemon_unit(name, command):
+    """The unit of one of the platform's daemons (a worker's sqsd): root's, with the
+    platform's environment rather than the application's."""
+    escaped = command.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return """[Unit]
+Description=Elastic Beanstalk %(name)s daemon
+After=network-online.target
+
+[Service]
+Type=simple
+ExecStart=/bin/sh -c "exec %(command)s"
+Restart=always
+SyslogIdentifier=%(name)s
+KillSignal=SIGTERM
+TimeoutStopSec=600
+
+[Install]
+WantedBy=multi-user.target
+""" % {"name": name, "command": escaped}
 
 
 def systemd_unit(name, command):
@@ -120,7 +147,8 @@ class Processes:
         self.init = init
 
     def names(self, state):
-        return [name for name, _ in (state or {}).get("processes", [])]
+        state = state or {}
+        return [name for name, _ in state.get("processes", []) + state.get("daemons", [])]
 
     def start(self, state):
         p = self.paths
@@ -143,6 +171,21 @@ class Processes:
                 json.dump({"command": command, "cwd": p.current, "env": env}, f)
             if self.init == "systemd":
                 self.start_unit(name, command)
+            else:
+                self.start_supervisor(name)
+        # The platform's daemons (a worker's sqsd): with the platform's environment (its
+        # region, its endpoint, the instance's credentials), not the application's.
+        for name, command in state.get("daemons", []):
+            spec_path = os.path.join(procs, name + ".json")
+            fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"command": command, "cwd": "/" if not p.rooted else p.root, "env": {}, "inherit_env": True}, f)
+            if self.init == "systemd":
+                with open(os.path.join(self.paths.systemd, name + ".service"), "w") as f:
+                    f.write(daemon_unit(name, command))
+                self.runner.run(["systemctl", "daemon-reload"])
+                self.runner.run(["systemctl", "enable", name + ".service"])
+                self.runner.run(["systemctl", "restart", name + ".service"], what="starting %s.service" % name)
             else:
                 self.start_supervisor(name)
 
@@ -179,14 +222,18 @@ class Processes:
         self.runner.run(["systemctl", "restart", name + ".service"], what="starting %s.service" % name)
 
     def stop(self, state):
+        """Stops the daemons first (a worker's sqsd finishes the requests it has in flight
+        while the application still answers them), then the application's processes."""
         p = self.paths
+        daemons = [name for name, _ in (state or {}).get("daemons", [])] + ["sqsd"]
         if self.init == "systemd":
-            for name in self.names(state):
+            names = self.names(state)
+            for name in sorted(names, key=lambda n: n not in daemons):
                 self.runner.run(["systemctl", "stop", name + ".service"], check=False)
             return
-        for entry in os.listdir(p.pids):
-            if entry.endswith(".supervisor.pid"):
-                stop_pid_file(os.path.join(p.pids, entry))
+        entries = [e for e in os.listdir(p.pids) if e.endswith(".supervisor.pid")]
+        for entry in sorted(entries, key=lambda e: e[:-len(".supervisor.pid")] not in daemons):
+            stop_pid_file(os.path.join(p.pids, entry), timeout=660 if entry[:-len(".supervisor.pid")] in daemons else 15)
 
     def restarts(self, name):
         if self.init == "systemd":
@@ -250,7 +297,8 @@ def supervise(paths, name):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    env = dict(spec["env"])
+    env = dict(os.environ) if spec.get("inherit_env") else {}
+    env.update(spec["env"])
     env.setdefault("HOME", os.environ.get("HOME", "/"))
     delay = 0.1
     while not state["stop"]:
@@ -275,7 +323,9 @@ def supervise(paths, name):
         os.replace(restarts_file + ".tmp", restarts_file)
         delay = 0.1 if time.time() - started > 10 else min(delay * 2, 5)
         time.sleep(delay)
-    end_child(state["child"])
+    # A daemon finishes its requests in flight (up to EB's longest InactivityTimeout it allows
+    # here); an application process gets 10 s.
+    end_child(state["child"], 600 if spec.get("inherit_env") else 10)
     for path in (pid_file, supervisor_file):
         try:
             os.remove(path)
@@ -283,10 +333,10 @@ def supervise(paths, name):
             pass
 
 
-def end_child(child):
+def end_child(child, timeout=10):
     if child is None:
         return
-    deadline = time.time() + 10
+    deadline = time.time() + timeout
     while child.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     if child.poll() is None:
