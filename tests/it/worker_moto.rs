@@ -638,3 +638,42 @@ fn moto_a_rolling_deploy_to_a_worker_loses_no_message_in_flight() {
         text(&out)
     );
 }
+
+#[test]
+fn moto_eb_s_python_sample_runs_unchanged_as_a_worker() {
+    let moto = Moto::start();
+    let dir = TempDir::new("eb-worker-sample");
+    copy_tree(
+        &common::manifest_dir().join("tests/fixtures/eb-worker-sample"),
+        dir.path(),
+    );
+    let out = run(moto.beanpole(dir.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fleet = Fleet::start(&moto, dir.path(), &pip_env());
+    fleet.wait_serving("sample-worker", 1, Duration::from_secs(300));
+    let out = run(moto
+        .beanpole(dir.path())
+        .args(["deploy", "sample-worker", "--label", "v1"]));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        fleet.output()
+    );
+    let member = fleet.wait_serving("sample-worker", 1, Duration::from_secs(60))[0].clone();
+    let out = run(moto.beanpole(dir.path()).args([
+        "queue",
+        "sample-worker",
+        "send",
+        r#"{"job": "resize", "image": 42}"#,
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Its own log: the message, and cron.yaml's task within its minute.
+    let log = member.root.join("tmp/sample-app.log");
+    wait_until(Duration::from_secs(100), "the sample's log", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains(r#"Received message: {"job": "resize", "image": 42}"#)
+            && text.contains("Received task task1 scheduled at 20")
+    });
+}
