@@ -371,3 +371,32 @@ fn hostile_bundles_are_refused_with_every_problem_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_bad_cron_yaml_is_refused_at_bundle_time_with_each_problem_located() {
+    let dir = app("bundle-cron");
+    write(
+        &dir,
+        "cron.yaml",
+        "version: 1\ncron:\n  - name: \"nightly\"\n    url: \"/nightly\"\n    schedule: \"0 3 * *\"\n  - name: \"report\"\n    url: \"report\"\n    schedule: \"*/15 * * * MON-FRI\"\n",
+        0o644,
+    );
+    let out = bundle(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "cron.yaml: cron[0].schedule: `0 3 * *` has 4 fields: a schedule has five",
+        "cron.yaml: cron[1].url: `report`: a path on the application, starting with `/`",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\nnot in\n{stderr}");
+    }
+    // EB's own form reads.
+    write(
+        &dir,
+        "cron.yaml",
+        "version: 1\ncron:\n - name: \"task1\"\n   url: \"/scheduled\"\n   schedule: \"* * * * *\"\n",
+        0o644,
+    );
+    let out = bundle(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}

@@ -99,3 +99,79 @@ class HeadersTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MetadataCredentialsTest(unittest.TestCase):
+    """The instance role's credentials through IMDSv2, from a metadata service on 127.0.0.1
+    (AWS_EC2_METADATA_SERVICE_ENDPOINT, as the SDKs read it)."""
+
+    def test_credentials_and_region_come_from_imdsv2(self):
+        import http.server
+        import json as json_module
+        import threading
+
+        seen = []
+
+        class Metadata(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self):
+                seen.append(("PUT", self.path, self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")))
+                self.answer(200, b"token-1")
+
+            def do_GET(self):
+                seen.append(("GET", self.path, self.headers.get("X-aws-ec2-metadata-token")))
+                if self.headers.get("X-aws-ec2-metadata-token") != "token-1":
+                    return self.answer(401, b"")
+                if self.path == "/latest/meta-data/iam/security-credentials/":
+                    return self.answer(200, b"worker-role")
+                if self.path == "/latest/meta-data/iam/security-credentials/worker-role":
+                    return self.answer(200, json_module.dumps({
+                        "AccessKeyId": "ASIA1", "SecretAccessKey": "secret", "Token": "session",
+                        "Expiration": "2099-01-01T00:00:00Z"}).encode())
+                if self.path == "/latest/meta-data/placement/region":
+                    return self.answer(200, b"eu-west-3")
+                self.answer(404, b"")
+
+        server = http.server.HTTPServer(("127.0.0.1", 0), Metadata)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            environ = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:%d" % server.server_port}
+            credentials = awsapi.Credentials(environ)
+            self.assertEqual(credentials.get(), ("ASIA1", "secret", "session"))
+            calls = len(seen)
+            # Cached until five minutes before they expire.
+            self.assertEqual(credentials.get(), ("ASIA1", "secret", "session"))
+            self.assertEqual(len(seen), calls)
+            self.assertEqual(awsapi.region_of(environ, credentials), "eu-west-3")
+            self.assertTrue(all(token == "token-1" for method, _, token in seen if method == "GET"))
+        finally:
+            server.shutdown()
+
+    def test_disabled_metadata_without_keys_is_an_error(self):
+        with self.assertRaises(awsapi.AwsError):
+            awsapi.Credentials({"AWS_EC2_METADATA_DISABLED": "true"}).get()
+
+
+class RetentionTest(unittest.TestCase):
+    def test_a_message_past_its_retention_is_deleted_without_a_post(self):
+        import time as time_module
+
+        config = {"queue_url": "http://127.0.0.1:1/123456789012/jobs", "http_connections": 1, "http_path": "/",
+                  "mime_type": "application/json", "retention_period": 60, "connect_timeout": 1,
+                  "inactivity_timeout": 1, "port": 1}
+        daemon = sqsd.Daemon(config, "/dev/null", lambda *a: None, None, "i-1")
+        old = str(int((time_module.time() - 120) * 1000))
+        daemon.post = lambda *a: self.fail("a message past its retention is not POSTed")
+        daemon.deliver({"MessageId": "m", "ReceiptHandle": "h", "Body": "{}",
+                        "Attributes": {"ApproximateFirstReceiveTimestamp": old}})
+        handle, _ = daemon.deletions.get_nowait()
+        self.assertEqual(handle, "h")
+        self.assertEqual(daemon.counts["expired"], 1)
