@@ -43,6 +43,7 @@ fn logical_id(part: &str) -> Option<&'static str> {
         "auto_scaling_group" => "AWSEBAutoScalingGroup",
         "cpu_scaling_policy" => "AWSEBCPUScalingPolicy",
         "request_scaling_policy" => "AWSEBRequestScalingPolicy",
+        "backlog_scaling_policy" => "AWSEBBacklogScalingPolicy",
         "ownership_record" => "AWSEBOwnershipRecord",
         "cname_record" => "AWSEBRecord",
         _ => return None,
@@ -550,6 +551,49 @@ impl Exporter<'_> {
                     "Tags": tag_map.iter().map(|(k, v)| json!({ "Key": k, "Value": v, "PropagateAtLaunch": true })).collect::<Vec<_>>(),
                 }),
             ),
+            ResourceKind::ScalingPolicy
+                if a(self, "metric")? == json!(super::kinds::scaling_policy::BACKLOG_METRIC) =>
+            {
+                // A worker's backlog per instance: the queue's visible messages over the
+                // group's in-service instances, by metric math.
+                let stat = |id: &str,
+                            namespace: &str,
+                            metric: &str,
+                            dimension: &str,
+                            value: Value,
+                            stat: &str| {
+                    json!({
+                        "Id": id,
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": namespace,
+                                "MetricName": metric,
+                                "Dimensions": [{ "Name": dimension, "Value": value }],
+                            },
+                            "Stat": stat,
+                        },
+                        "ReturnData": false,
+                    })
+                };
+                let group = a(self, "auto_scaling_group_name")?;
+                (
+                    "AWS::AutoScaling::ScalingPolicy",
+                    json!({
+                        "AutoScalingGroupName": group.clone(),
+                        "PolicyType": "TargetTrackingScaling",
+                        "TargetTrackingConfiguration": {
+                            "CustomizedMetricSpecification": {
+                                "Metrics": [
+                                    stat("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", a(self, "queue_name")?, "Sum"),
+                                    stat("instances", "AWS/AutoScaling", "GroupInServiceInstances", "AutoScalingGroupName", group, "Average"),
+                                    { "Id": "backlog", "Expression": "visible / instances", "Label": "Visible messages per in-service instance", "ReturnData": true },
+                                ],
+                            },
+                            "TargetValue": a(self, "target_value")?,
+                        },
+                    }),
+                )
+            }
             ResourceKind::ScalingPolicy => {
                 let metric = a(self, "metric")?;
                 let mut specification = json!({ "PredefinedMetricType": metric });
