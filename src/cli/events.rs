@@ -35,14 +35,28 @@ pub async fn events(spec: &SpecArgs, aws: &AwsArgs, args: &EventsArgs) -> i32 {
     }
     if report.events.is_empty() {
         println!("No events for {} yet.", args.environment);
-        return EXIT_OK;
+    } else {
+        println!(
+            "Events of {} ({}), newest first:",
+            report.environment, report.application
+        );
+        for line in report.events.iter().flat_map(|e| e.lines()) {
+            println!("{}", printable(&line));
+        }
     }
-    println!(
-        "Events of {} ({}), newest first:",
-        report.environment, report.application
-    );
-    for line in report.events.iter().flat_map(|e| e.lines()) {
-        println!("{}", printable(&line));
+    if !report.daemon_events.is_empty() {
+        println!("Its worker daemons' events, newest first:");
+        for (instance, e) in &report.daemon_events {
+            println!(
+                "{}",
+                printable(&format!(
+                    "{}  {instance}  {:<5} {}",
+                    crate::duration::utc(e.time as u64),
+                    e.level,
+                    e.message
+                ))
+            );
+        }
     }
     EXIT_OK
 }

@@ -22,6 +22,8 @@ pub struct EventsReport {
     pub events: Vec<Event>,
     /// Objects among the events that are not events (skipped).
     pub unreadable: Vec<Unreadable>,
+    /// A worker's daemons' own events (instance, event), newest first, at most `limit`.
+    pub daemon_events: Vec<(String, crate::status::DaemonEvent)>,
 }
 
 impl EventsReport {
@@ -43,6 +45,12 @@ impl EventsReport {
                 "summary": e.summary,
                 "details": e.details,
             })).collect::<Vec<_>>(),
+            "daemon_events": self.daemon_events.iter().map(|(instance, e)| serde_json::json!({
+                "time": crate::duration::utc(e.time as u64),
+                "instance": instance,
+                "level": e.level,
+                "message": e.message,
+            })).collect::<Vec<_>>(),
         })
     }
 }
@@ -55,10 +63,25 @@ pub async fn events(ctx: Context<'_>, request: &EventsRequest) -> Result<EventsR
             event.environments.iter().any(|e| e == &env.name)
         })
         .await?;
+    // A worker's daemons report their own events beside how they are.
+    let mut daemon_events: Vec<(String, crate::status::DaemonEvent)> = Vec::new();
+    if env.is_worker() && store.exists().await? {
+        for report in store.daemon_reports(&env.application, &env.name).await? {
+            daemon_events.extend(
+                report
+                    .events
+                    .into_iter()
+                    .map(|e| (report.instance.clone(), e)),
+            );
+        }
+    }
+    daemon_events.sort_by(|a, b| b.1.time.total_cmp(&a.1.time));
+    daemon_events.truncate(request.limit);
     Ok(EventsReport {
         application: env.application.clone(),
         environment: env.name.clone(),
         events,
         unreadable,
+        daemon_events,
     })
 }

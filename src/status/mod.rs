@@ -5,7 +5,7 @@
 pub mod render;
 pub mod worker;
 
-pub use worker::{DaemonReport, QueueDepth, WorkerObservation};
+pub use worker::{DaemonEvent, DaemonReport, QueueDepth, WorkerObservation};
 
 use serde::{Deserialize, Serialize};
 

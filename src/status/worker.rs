@@ -41,6 +41,19 @@ pub struct DaemonReport {
     pub oldest_age_secs: Option<f64>,
     #[serde(default)]
     pub counts: BTreeMap<String, i64>,
+    /// Its last notable events (started polling, stopped, leadership, failures), oldest first.
+    #[serde(default)]
+    pub events: Vec<DaemonEvent>,
+}
+
+/// One notable event of a daemon.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DaemonEvent {
+    /// Unix seconds, the instance's clock.
+    pub time: f64,
+    /// `INFO`, `WARN`, `ERROR`.
+    pub level: String,
+    pub message: String,
 }
 
 /// The worker's side of an observation.

@@ -358,7 +358,14 @@ fn moto_a_worker_posts_each_message_deletes_it_on_200_and_dead_letters_what_keep
             && shown.contains("dead letters   1 visible"),
         "{shown}"
     );
-    // A worker serves no name: nothing to swap.
+    // `events`: the daemon's own, beside the commands'.
+    let out = run(moto.beanpole(dir.path()).args(["events", "jobs"]));
+    let shown = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        shown.contains("Its worker daemons' events")
+            && shown.contains(&format!("{}  INFO  polling", members[0].instance)),
+        "{shown}"
+    );
     drop(fleet);
 }
 

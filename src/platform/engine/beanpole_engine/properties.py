@@ -55,7 +55,52 @@ def command_environment(doc, secret_values, leader, paths, base):
     env.setdefault("PATH", DEFAULT_PATH)
     if paths.rooted:
         env["BEANPOLE_ROOT"] = paths.root
+    shim = sudo_shim(paths, env["PATH"])
+    if shim:
+        env["PATH"] = shim + ":" + env["PATH"]
     return env
+
+
+SUDO_SHIM = """#!/bin/sh
+# Amazon Linux 2023's sudo, as root uses it: EB runs hooks and commands as root, so `sudo`
+# (with -E, -H, -n, -S, or -u root) runs the command as it is. Another user is refused.
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -E|-H|-n|-S|--preserve-env|--non-interactive|--stdin|--set-home) shift ;;
+    -u|--user)
+      if [ "$2" != root ] && [ "$2" != 0 ] && [ "$2" != "#0" ]; then
+        echo "sudo: this instance is played on a developer's machine, where commands run as root only (not as $2)" >&2
+        exit 1
+      fi
+      shift 2 ;;
+    --) shift; break ;;
+    -*) echo "sudo: option $1 is not supported here" >&2; exit 1 ;;
+    *) break ;;
+  esac
+done
+[ $# -gt 0 ] || { echo "usage: sudo COMMAND [ARG...]" >&2; exit 1; }
+exec "$@"
+"""
+
+
+def sudo_shim(paths, path):
+    """Where a local instance (a developer's machine playing it, which may have no sudo)
+    finds the `sudo` every Amazon Linux 2023 instance has; None on an instance, or where
+    the machine has one."""
+    if not paths.local:
+        return None
+    if any(os.access(os.path.join(d, "sudo"), os.X_OK) for d in path.split(":") if d):
+        return None
+    folder = paths.at("/opt/beanpole/bin")
+    target = os.path.join(folder, "sudo")
+    if not os.path.exists(target):
+        os.makedirs(folder, exist_ok=True)
+        with open(target + ".tmp", "w", encoding="utf-8") as f:
+            f.write(SUDO_SHIM)
+        os.chmod(target + ".tmp", 0o755)
+        os.replace(target + ".tmp", target)
+    # The folder as the command sees it: in a view the instance's paths are its own.
+    return "/opt/beanpole/bin" if not paths.rooted else folder
 
 
 def process_environment(properties, secret_values, upstream_port, venv_link):

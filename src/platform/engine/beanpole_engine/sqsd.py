@@ -16,6 +16,7 @@ once if it is still within the grace period.
 Configuration: /etc/aws-sqsd.d/default.yaml (JSON, which YAML reads too); log:
 /var/log/aws-sqsd/default.log; health: /var/lib/beanpole/sqsd-status.json."""
 
+import collections
 import datetime
 import http.client
 import json
@@ -103,6 +104,14 @@ class Daemon:
         # The oldest message (seconds since sent) received since the last report.
         self.oldest_age = None
         self.last_report = 0.0
+        # What `beanpole events` shows of this daemon: its last notable events.
+        self.events = collections.deque(maxlen=20)
+
+    def event(self, message, level="INFO"):
+        """A notable event: in the log, and in the reports `beanpole events` reads."""
+        self.log(message, level)
+        with self.counts_lock:
+            self.events.append({"time": time.time(), "level": level, "message": message})
 
     def count(self, name, n=1):
         with self.counts_lock:
@@ -136,7 +145,8 @@ class Daemon:
         with self.counts_lock:
             body = {"instance": self.instance_id, "time": time.time(), "polling_ok": bool(self.last_poll_ok),
                     "last_error": self.last_error, "in_flight": self.in_flight, "leader": self.leader,
-                    "oldest_age_secs": self.oldest_age, "counts": dict(self.counts)}
+                    "oldest_age_secs": self.oldest_age, "counts": dict(self.counts),
+                    "events": list(self.events)}
             self.oldest_age = None
         bucket, key = awsapi.split_s3_url(prefix)
         try:
@@ -164,12 +174,13 @@ class Daemon:
                 self.report()
                 break
             except awsapi.AwsError as e:
+                if self.last_poll_ok is not False:
+                    self.event("cannot read queue %s: %s" % (self.queue_url, e), "ERROR")
                 self.last_poll_ok, self.last_error = False, str(e)
-                self.log("cannot read queue %s: %s" % (self.queue_url, e), "ERROR")
                 self.write_status()
                 self.stopping.wait(5)
         self.write_status()
-        self.log("polling %s: HttpPath %s, %s connections, visibility %s s, inactivity %s s" % (
+        self.event("polling %s: HttpPath %s, %s connections, visibility %s s, inactivity %s s" % (
             self.queue_url, self.config["http_path"], self.config["http_connections"],
             self.config["visibility_timeout"], self.config["inactivity_timeout"]))
         while not self.stopping.is_set():
@@ -186,11 +197,16 @@ class Daemon:
                     "MessageSystemAttributeNames": ["All"],
                     "AttributeNames": ["All"],
                 }, timeout=LONG_POLL + 10)
+                if self.last_poll_ok is False:
+                    self.event("receiving again from %s" % self.queue_name)
                 self.last_poll_ok, self.last_error = True, None
             except awsapi.AwsError as e:
                 self.release_slots(free)
+                if self.last_poll_ok:
+                    self.event("receive failed: %s" % e, "ERROR")
+                else:
+                    self.log("receive failed: %s" % e, "ERROR")
                 self.last_poll_ok, self.last_error = False, str(e)
-                self.log("receive failed: %s" % e, "ERROR")
                 self.stopping.wait(2)
                 continue
             messages = answer.get("Messages", [])
@@ -217,8 +233,10 @@ class Daemon:
         self.deletions.put(None)
         deleter.join()
         self.release_lease()
+        self.event("stopped")
+        self.last_poll_ok, self.last_error = False, "stopped"
         self.write_status()
-        self.log("stopped")
+        self.report()
 
     def take_slots(self):
         """Up to 10 free connections (waits for one)."""
@@ -399,9 +417,9 @@ class Daemon:
                 was = self.leader
                 self.leader = self.take_lease(table, now)
                 if self.leader and not was:
-                    self.log("cron: this instance (%s) leads" % self.instance_id)
+                    self.event("cron: this instance (%s) leads" % self.instance_id)
                 elif was and not self.leader:
-                    self.log("cron: this instance no longer leads", "WARN")
+                    self.event("cron: this instance no longer leads", "WARN")
                 if self.leader:
                     for task in tasks:
                         self.run_due(table, task, now)

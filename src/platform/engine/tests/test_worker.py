@@ -175,3 +175,34 @@ class RetentionTest(unittest.TestCase):
         handle, _ = daemon.deletions.get_nowait()
         self.assertEqual(handle, "h")
         self.assertEqual(daemon.counts["expired"], 1)
+
+
+class SudoShimTest(unittest.TestCase):
+    """A developer's machine playing an instance may have no sudo; EB's commands call it."""
+
+    def test_root_s_sudo_runs_the_command_and_refuses_another_user(self):
+        import os
+        import subprocess
+        import tempfile
+
+        from beanpole_engine import properties
+        from beanpole_engine.paths import Paths
+
+        with tempfile.TemporaryDirectory() as root:
+            paths = Paths(root, view=False)
+            folder = properties.sudo_shim(paths, "/nonexistent")
+            self.assertEqual(folder, os.path.join(root, "opt/beanpole/bin"))
+            sudo = os.path.join(folder, "sudo")
+            out = subprocess.run([sudo, "-E", "-u", "root", "echo", "ran"], capture_output=True, text=True)
+            self.assertEqual((out.returncode, out.stdout), (0, "ran\n"))
+            out = subprocess.run([sudo, "-u", "webapp", "echo", "ran"], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("as root only", out.stderr)
+            # Where the machine has a sudo, it is the one used.
+            os.makedirs(os.path.join(root, "bin"))
+            real = os.path.join(root, "bin", "sudo")
+            with open(real, "w") as f:
+                f.write("#!/bin/sh\n")
+            os.chmod(real, 0o755)
+            self.assertIsNone(properties.sudo_shim(paths, os.path.join(root, "bin")))
+        self.assertIsNone(properties.sudo_shim(Paths("/", view=False), "/nonexistent"))
