@@ -473,9 +473,25 @@ pub async fn put_policy(
                 .unwrap_or(50.0),
         )
         .build();
+    put_tracking(
+        client,
+        str_attr(attributes, "auto_scaling_group_name"),
+        name,
+        configuration,
+    )
+    .await
+}
+
+/// PutScalingPolicy of a target-tracking policy (it creates and updates alike).
+async fn put_tracking(
+    client: &Client,
+    group: &str,
+    name: &str,
+    configuration: TargetTrackingConfiguration,
+) -> Result<Attributes, AwsError> {
     client
         .put_scaling_policy()
-        .auto_scaling_group_name(str_attr(attributes, "auto_scaling_group_name"))
+        .auto_scaling_group_name(group)
         .policy_name(name)
         .policy_type("TargetTrackingScaling")
         .target_tracking_configuration(configuration)
@@ -557,16 +573,7 @@ async fn put_backlog_policy(
                 .unwrap_or(10.0),
         )
         .build();
-    client
-        .put_scaling_policy()
-        .auto_scaling_group_name(group)
-        .policy_name(name)
-        .policy_type("TargetTrackingScaling")
-        .target_tracking_configuration(configuration)
-        .send()
-        .await
-        .op("PutScalingPolicy")?;
-    Ok(BTreeMap::from([("name".to_string(), json!(name))]))
+    put_tracking(client, group, name, configuration).await
 }
 
 /// The queue a backlog policy tracks, when the policy is one (its `QueueName` dimension).

@@ -37,7 +37,7 @@ pub enum QueueAction {
 
 pub async fn queue(spec: &SpecArgs, aws: &AwsArgs, args: &QueueArgs) -> i32 {
     let attributes = match &args.action {
-        QueueAction::Send { attributes, .. } => match parse_attributes(attributes) {
+        QueueAction::Send { attributes, .. } => match queue::attributes(attributes) {
             Ok(a) => a,
             Err(message) => return error(message),
         },
@@ -88,41 +88,4 @@ pub async fn queue(spec: &SpecArgs, aws: &AwsArgs, args: &QueueArgs) -> i32 {
         }
     }
     EXIT_OK
-}
-
-/// `NAME=VALUE` pairs; SQS's rules for attribute names (letters, digits, `-`, `_`, `.`; at
-/// most 256; not starting with `AWS.` or `Amazon.`), at most 10 of them.
-fn parse_attributes(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for pair in pairs {
-        let Some((name, value)) = pair.split_once('=') else {
-            return Err(format!("`--attr {}`: write NAME=VALUE", printable(pair)));
-        };
-        let valid = !name.is_empty()
-            && name.len() <= 256
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            && !name.starts_with('.')
-            && !name.ends_with('.')
-            && !name.to_ascii_lowercase().starts_with("aws.")
-            && !name.to_ascii_lowercase().starts_with("amazon.");
-        if !valid {
-            return Err(format!(
-                "`--attr {}`: an attribute name is letters, digits, `-`, `_` and `.` (not first or last, not starting with AWS. or Amazon.)",
-                printable(pair)
-            ));
-        }
-        if value.is_empty() {
-            return Err(format!(
-                "`--attr {}`: SQS takes no empty attribute value",
-                printable(pair)
-            ));
-        }
-        out.insert(name.to_string(), value.to_string());
-    }
-    if out.len() > 10 {
-        return Err("SQS takes at most 10 attributes per message".into());
-    }
-    Ok(out)
 }

@@ -24,9 +24,7 @@ pub async fn queues(ctx: Context<'_>, env: &Environment) -> Result<Queues, OpErr
             env.name
         )));
     };
-    let mut daemon = crate::platform::settings::from_spec(env)
-        .worker
-        .unwrap_or_else(|| crate::platform::settings::daemon_defaults(worker));
+    let mut daemon = crate::platform::daemon::daemon_defaults(worker);
     super::functions::worker_queues(ctx, env, &mut daemon).await?;
     Ok(Queues {
         queue_url: daemon.queue_url,
@@ -97,4 +95,44 @@ pub async fn redrive(ctx: Context<'_>, environment: &str) -> Result<usize, OpErr
     sqs::redrive(&aws.sqs, dead_letter, &queues.queue_url)
         .await
         .map_err(OpError::Read)
+}
+
+/// `NAME=VALUE` pairs; SQS's rules for attribute names (letters, digits, `-`, `_`, `.`; at
+/// most 256; not starting with `AWS.` or `Amazon.`), at most 10 of them.
+pub fn attributes(pairs: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(format!(
+                "`--attr {}`: write NAME=VALUE",
+                crate::display::printable(pair)
+            ));
+        };
+        let valid = !name.is_empty()
+            && name.len() <= 256
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !name.starts_with('.')
+            && !name.ends_with('.')
+            && !name.to_ascii_lowercase().starts_with("aws.")
+            && !name.to_ascii_lowercase().starts_with("amazon.");
+        if !valid {
+            return Err(format!(
+                "`--attr {}`: an attribute name is letters, digits, `-`, `_` and `.` (not first or last, not starting with AWS. or Amazon.)",
+                crate::display::printable(pair)
+            ));
+        }
+        if value.is_empty() {
+            return Err(format!(
+                "`--attr {}`: SQS takes no empty attribute value",
+                crate::display::printable(pair)
+            ));
+        }
+        out.insert(name.to_string(), value.to_string());
+    }
+    if out.len() > 10 {
+        return Err("SQS takes at most 10 attributes per message".into());
+    }
+    Ok(out)
 }

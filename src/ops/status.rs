@@ -114,11 +114,7 @@ pub async fn status(ctx: Context<'_>, request: &StatusRequest) -> Result<Observe
     let mut stores: BTreeMap<String, Option<Store>> = BTreeMap::new();
     for (o, health) in observed.environments.iter_mut() {
         let env = ctx.environment(&o.environment)?;
-        if env.is_worker() {
-            o.worker = Some(observe_worker(ctx, env).await?);
-            *health = assess(o);
-        }
-        if !o.group_found {
+        if !o.group_found && !env.is_worker() {
             continue;
         }
         let aws = ctx.session.client(&o.application)?;
@@ -128,7 +124,12 @@ pub async fn status(ctx: Context<'_>, request: &StatusRequest) -> Result<Observe
             let exists = store.exists().await?;
             stores.insert(aws.region.clone(), exists.then_some(store));
         }
-        if let Some(Some(store)) = stores.get(&aws.region) {
+        let store = stores.get(&aws.region).and_then(Option::as_ref);
+        if env.is_worker() {
+            o.worker = Some(observe_worker(ctx, env, store).await?);
+            *health = assess(o);
+        }
+        if let (true, Some(store)) = (o.group_found, store) {
             read_deployments(store, o).await?;
             *health = assess(o);
         }
@@ -141,6 +142,7 @@ pub async fn status(ctx: Context<'_>, request: &StatusRequest) -> Result<Observe
 async fn observe_worker(
     ctx: Context<'_>,
     env: &crate::model::Environment,
+    store: Option<&Store>,
 ) -> Result<crate::status::WorkerObservation, OpError> {
     let aws = ctx.session.client(&env.application)?;
     let queues = super::queue::queues(ctx, env).await.ok();
@@ -169,11 +171,9 @@ async fn observe_worker(
             .map_err(OpError::Read)?
             .map(|g| g.in_service)
             .unwrap_or_default();
-    let store = Store::locate(aws).await?;
-    let daemons = if store.exists().await? {
-        store.daemon_reports(&env.application, &env.name).await?
-    } else {
-        Vec::new()
+    let daemons = match store {
+        Some(store) => store.daemon_reports(&env.application, &env.name).await?,
+        None => Vec::new(),
     };
     Ok(crate::status::WorkerObservation {
         queue_url: queues

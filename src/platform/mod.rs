@@ -6,6 +6,7 @@
 
 pub mod boot;
 pub mod command;
+pub mod daemon;
 pub mod document;
 pub mod engine;
 pub mod report;

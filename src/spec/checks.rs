@@ -538,6 +538,15 @@ pub fn cfn_logical_id(value: &str) -> Check {
     }
 }
 
+/// A MIME type, as a worker's daemon sends it in `Content-Type` (`application/json`).
+pub fn mime_type(value: &str) -> Check {
+    if value.contains('/') && !value.chars().any(|c| c.is_control() || c == ' ') {
+        Ok(())
+    } else {
+        Err("a MIME type such as application/json or text/plain".to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

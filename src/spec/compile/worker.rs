@@ -33,12 +33,7 @@ pub(super) fn read_worker(
         }
     }
     if let Some((mime, span)) = r.string(ev, "mime_type") {
-        let check = if mime.contains('/') && !mime.chars().any(|c| c.is_control() || c == ' ') {
-            Ok(())
-        } else {
-            Err("a MIME type such as application/json or text/plain".to_string())
-        };
-        if r.check(ev, "MIME type", &mime, &span, check) {
+        if r.check(ev, "MIME type", &mime, &span, checks::mime_type(&mime)) {
             worker.mime_type = Some(mime);
         }
     }
