@@ -52,6 +52,13 @@ PYTHONPATH by the tests and scripts/moto.sh. Each fix names the AWS behaviour it
 
 10. `Fn::GetAtt` of an SNS topic's `TopicArn` fails the stack's every DescribeStacks
     (HTTP 500); AWS gives the topic's ARN. The fix gives it.
+
+11. ReceiveMessage is not atomic: moto checks that a message is visible and then marks it
+    received without a lock, so two receives at the same moment (two instances' daemons, under
+    load) both take one message, the second with ApproximateReceiveCount 2, although the first
+    holds it for its visibility timeout. AWS hides a received message from every other receive
+    until its visibility timeout ends (a standard queue's rare duplicate aside). The fix takes
+    each pass over the queue under one lock and waits for messages (long polling) outside it.
 """
 
 try:
@@ -294,3 +301,33 @@ if _sns_models is not None:
 
     _sns_models.Topic.get_cfn_attribute = _topic_attribute
     _sns_models.Topic.has_cfn_attr = classmethod(_topic_has)
+
+try:
+    import threading as _threading
+    import time as _time
+
+    from moto.sqs import models as _sqs_models
+except Exception:
+    _sqs_models = None
+
+if _sqs_models is not None:
+    _original_receive = _sqs_models.SQSBackend.receive_message
+    _receive_lock = _threading.Lock()
+
+    def _receive_message(self, queue_name, count, wait_seconds_timeout, visibility_timeout,
+                         message_attribute_names=None):
+        end = _time.time() + (wait_seconds_timeout or 0)
+        while True:
+            with _receive_lock:
+                # One pass (no wait): take what is visible, atomically with other receives.
+                result = _original_receive(self, queue_name, count, 0, visibility_timeout,
+                                           message_attribute_names)
+            left = end - _time.time()
+            if result or left <= 0:
+                return result
+            started = _time.time()
+            self.get_queue(queue_name).wait_for_messages(min(1, left))
+            if _time.time() - started < 0.05:
+                _time.sleep(0.05)  # visible messages another receive is taking, or held back
+
+    _sqs_models.SQSBackend.receive_message = _receive_message

@@ -563,10 +563,9 @@ fn moto_a_rolling_deploy_to_a_worker_loses_no_message_in_flight() {
         .filter(|e| e["kind"] == "done" && id_of(e).starts_with('r'))
         .map(id_of)
         .collect();
-    let twice = done.len() - sent;
-    // A message the daemon took back and that came again (its receive count above 1) was
-    // processed twice by Beanpole's doing: none may be. Two deliveries of one receive (SQS's
-    // at-least-once; moto's concurrent receives can do it too) are counted, and allowed.
+    // Each message is processed once: a second delivery would mean the daemon let a message
+    // go that it had answered (or never answered). moto's receives are made atomic as SQS's
+    // (scripts/moto-fixes, fix 11), so two daemons never take one message at once here.
     let mut counts: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in all
         .iter()
@@ -577,14 +576,12 @@ fn moto_a_rolling_deploy_to_a_worker_loses_no_message_in_flight() {
             .or_default()
             .push(header(e, "X-Aws-Sqsd-Receive-Count").to_string());
     }
-    let redelivered: Vec<(&String, &Vec<String>)> = counts
-        .iter()
-        .filter(|(_, c)| c.len() > 1 && c.iter().any(|n| n != "1"))
-        .collect();
+    let twice: Vec<(&String, &Vec<String>)> = counts.iter().filter(|(_, c)| c.len() > 1).collect();
+    let redelivered = counts.values().flatten().filter(|n| *n != "1").count();
     eprintln!(
-        "rolling deploy: {sent} messages sent, {} done, {twice} twice ({} redelivered after a receive)",
+        "rolling deploy: {sent} messages sent, {} done, {} twice, {redelivered} received more than once",
         done.len(),
-        redelivered.len()
+        twice.len()
     );
     let logs: Vec<String> = members
         .iter()
@@ -593,8 +590,8 @@ fn moto_a_rolling_deploy_to_a_worker_loses_no_message_in_flight() {
         })
         .collect();
     assert!(
-        redelivered.is_empty(),
-        "processed again after the daemon let them go: {redelivered:?}\n{}",
+        twice.is_empty() && done.len() == sent,
+        "processed more than once (receive counts): {twice:?}\n{}",
         logs.join("\n----\n")
     );
     wait_until(Duration::from_secs(30), "the queue empty", || {
