@@ -59,6 +59,20 @@ PYTHONPATH by the tests and scripts/moto.sh. Each fix names the AWS behaviour it
     holds it for its visibility timeout. AWS hides a received message from every other receive
     until its visibility timeout ends (a standard queue's rare duplicate aside). The fix takes
     each pass over the queue under one lock and waits for messages (long polling) outside it.
+
+12. A stack's events name only the stack itself: moto records no event for the resources a
+    change set creates, updates or deletes, nor for those a stack's deletion removes. AWS
+    records each resource's `…_IN_PROGRESS` and `…_COMPLETE` (with its physical id), and
+    `DELETE_SKIPPED` for one its `DeletionPolicy: Retain` keeps. The fix records them, between
+    the stack's own events.
+
+13. DetectStackDrift, DescribeStackDriftDetectionStatus and DescribeStackResourceDrifts are not
+    implemented (moto answers that the action is unknown). AWS compares each resource of a
+    stack with its template and reports it IN_SYNC, MODIFIED (with each property's expected and
+    actual value), DELETED, or NOT_CHECKED. The fix detects at once, for an Auto Scaling group
+    (MinSize, MaxSize), an SQS queue (its timing and size attributes) and a DynamoDB table
+    (its existence), and reports every other type NOT_CHECKED, as AWS does for types it does not
+    check.
 """
 
 try:
@@ -111,6 +125,57 @@ if _cfn_models is not None:
                 stack.output_map = stack._create_output_map()
             except Exception:  # an output moto cannot evaluate: keep the ones it had
                 pass
+            verbs = {"Add": "CREATE", "Modify": "UPDATE", "Remove": "DELETE"}
+            _resource_events(stack, [
+                (verbs[c.action], c.logical_resource_id, c.resource_type)
+                for c in (getattr(executed, "changes", None) or []) if c.action in verbs
+            ])
+        return result
+
+    def _resource_events(stack, changes):
+        """Each changed resource's events, before the stack's last (its `…_COMPLETE`)."""
+        if not changes:
+            return
+        parsed = getattr(stack.resource_map, "_parsed_resources", {}) or {}
+        events = []
+        for verb, name, kind in changes:
+            physical = getattr(parsed.get(name), "physical_resource_id", None) or ""
+            phases = ("SKIPPED",) if verb == "DELETE_KEPT" else ("IN_PROGRESS", "COMPLETE")
+            verb = "DELETE" if verb == "DELETE_KEPT" else verb
+            for phase in phases:
+                events.append(_cfn_models.Event(
+                    stack_id=stack.stack_id,
+                    stack_name=stack.name,
+                    logical_resource_id=name,
+                    physical_resource_id=str(physical),
+                    resource_type=kind,
+                    resource_status="%s_%s" % (verb, phase),
+                    resource_status_reason=None,
+                    resource_properties=None,
+                ))
+        last = stack.events.pop() if stack.events else None
+        stack.events.extend(events)
+        if last is not None:
+            stack.events.append(last)
+
+    _original_delete_stack = _cfn_models.CloudFormationBackend.delete_stack
+
+    def _delete_stack(self, name):
+        stack = None
+        for candidate in self.stacks.values():
+            if name in (candidate.name, candidate.stack_id) and not candidate.status.startswith("DELETE"):
+                stack = candidate
+        removed = []
+        if stack is not None:
+            resources = (stack.template_dict or {}).get("Resources", {}) or {}
+            # A resource kept by its DeletionPolicy is DELETE_SKIPPED, as AWS records it.
+            removed = [("DELETE_KEPT" if (r or {}).get("DeletionPolicy") == "Retain" else "DELETE",
+                        n, (r or {}).get("Type", "")) for n, r in resources.items()]
+        result = _original_delete_stack(self, name)
+        # moto deletes a stack named by name through its id (this again): its events once.
+        if stack is not None and not getattr(stack, "_resources_deleted", False):
+            stack._resources_deleted = True
+            _resource_events(stack, removed)
         return result
 
     def _fail(stack, change_set, error, template_before):
@@ -152,6 +217,7 @@ if _cfn_models is not None:
                 stack.template = template_before
 
     _cfn_models.CloudFormationBackend.execute_change_set = _execute_change_set
+    _cfn_models.CloudFormationBackend.delete_stack = _delete_stack
 
 try:
     from moto.cloudformation import parsing as _cfn_parsing
@@ -331,3 +397,122 @@ if _sqs_models is not None:
                 _time.sleep(0.05)  # visible messages another receive is taking, or held back
 
     _sqs_models.SQSBackend.receive_message = _receive_message
+
+try:
+    import datetime as _datetime
+    import uuid as _uuid
+
+    from moto.cloudformation import responses as _cfn_responses
+    from moto.core.responses import ActionResult as _CfnActionResult
+except Exception:
+    _cfn_responses = None
+
+if _cfn_responses is not None and not hasattr(_cfn_responses.CloudFormationResponse, "detect_stack_drift"):
+    _detections = {}
+
+    def _literal(value):
+        """A template value drift can compare (a number or text), else None."""
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, (int, float, str)):
+            return str(value)
+        return None
+
+    def _live_of(account, region, kind, physical):
+        """The live resource's compared properties; None when it is gone; {} when unchecked."""
+        if kind == "AWS::AutoScaling::AutoScalingGroup":
+            from moto.autoscaling.models import autoscaling_backends
+            group = autoscaling_backends[account][region].autoscaling_groups.get(physical)
+            return None if group is None else {"MinSize": group.min_size, "MaxSize": group.max_size}
+        if kind == "AWS::SQS::Queue":
+            from moto.sqs.models import sqs_backends
+            queue = sqs_backends[account][region].queues.get(str(physical).rstrip("/").split("/")[-1])
+            if queue is None:
+                return None
+            return {
+                "VisibilityTimeout": queue.visibility_timeout,
+                "MessageRetentionPeriod": queue.message_retention_period,
+                "DelaySeconds": queue.delay_seconds,
+                "MaximumMessageSize": queue.maximum_message_size,
+                "ReceiveMessageWaitTimeSeconds": queue.receive_message_wait_time_seconds,
+            }
+        if kind == "AWS::DynamoDB::Table":
+            from moto.dynamodb.models import dynamodb_backends
+            return {} if physical in dynamodb_backends[account][region].tables else None
+        return "unchecked"
+
+    def _detect(account, region, stack):
+        now = _datetime.datetime.now(_datetime.timezone.utc)
+        parsed = getattr(stack.resource_map, "_parsed_resources", {}) or {}
+        resources = (stack.template_dict or {}).get("Resources", {}) or {}
+        drifts = []
+        for name, entry in resources.items():
+            kind = (entry or {}).get("Type", "")
+            physical = getattr(parsed.get(name), "physical_resource_id", None)
+            if physical is None:
+                continue
+            drift = {
+                "StackId": stack.stack_id,
+                "LogicalResourceId": name,
+                "PhysicalResourceId": str(physical),
+                "ResourceType": kind,
+                "PropertyDifferences": [],
+                "Timestamp": now,
+            }
+            live = _live_of(account, region, kind, physical)
+            if live == "unchecked":
+                drift["StackResourceDriftStatus"] = "NOT_CHECKED"
+            elif live is None:
+                drift["StackResourceDriftStatus"] = "DELETED"
+            else:
+                expected = (entry or {}).get("Properties", {}) or {}
+                for prop, actual in sorted(live.items()):
+                    want = _literal(expected.get(prop))
+                    if want is not None and actual is not None and str(actual) != want:
+                        drift["PropertyDifferences"].append({
+                            "PropertyPath": "/" + prop,
+                            "ExpectedValue": want,
+                            "ActualValue": str(actual),
+                            "DifferenceType": "NOT_EQUAL",
+                        })
+                drift["StackResourceDriftStatus"] = "MODIFIED" if drift["PropertyDifferences"] else "IN_SYNC"
+            drifts.append(drift)
+        return drifts, now
+
+    def _detect_stack_drift(self):
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        drifts, now = _detect(self.current_account, self.region, stack)
+        detection = str(_uuid.uuid4())
+        _detections[detection] = (stack.stack_id, drifts, now)
+        stack._drift_detection = detection
+        return _CfnActionResult({"StackDriftDetectionId": detection})
+
+    def _describe_stack_drift_detection_status(self):
+        detection = self._get_param("StackDriftDetectionId")
+        found = _detections.get(detection)
+        if found is None:
+            from moto.cloudformation.exceptions import ValidationError
+            raise ValidationError(detection, message="Drift detection %s does not exist" % detection)
+        stack_id, drifts, now = found
+        drifted = [d for d in drifts if d["StackResourceDriftStatus"] in ("MODIFIED", "DELETED")]
+        return _CfnActionResult({
+            "StackId": stack_id,
+            "StackDriftDetectionId": detection,
+            "StackDriftStatus": "DRIFTED" if drifted else "IN_SYNC",
+            "DetectionStatus": "DETECTION_COMPLETE",
+            "DriftedStackResourceCount": len(drifted),
+            "Timestamp": now,
+        })
+
+    def _describe_stack_resource_drifts(self):
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        found = _detections.get(getattr(stack, "_drift_detection", None))
+        drifts = found[1] if found else []
+        wanted = self._get_param("StackResourceDriftStatusFilters", [])
+        if wanted:
+            drifts = [d for d in drifts if d["StackResourceDriftStatus"] in wanted]
+        return _CfnActionResult({"StackResourceDrifts": drifts})
+
+    _cfn_responses.CloudFormationResponse.detect_stack_drift = _detect_stack_drift
+    _cfn_responses.CloudFormationResponse.describe_stack_drift_detection_status = _describe_stack_drift_detection_status
+    _cfn_responses.CloudFormationResponse.describe_stack_resource_drifts = _describe_stack_resource_drifts

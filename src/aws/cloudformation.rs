@@ -1,17 +1,122 @@
 //! CloudFormation: the stacks of extra resources. Read (by name and by Beanpole's tags), a
 //! change set per change (named after what it changes, so `plan` creates it and `apply` finds
-//! and executes the same one), executions and deletions followed to their end, and a failure
-//! reported with the resources CloudFormation names and their reasons.
+//! and executes the same one), executions and deletions followed to their end (each of the
+//! stack's events passed on as it is recorded, when someone listens), and a failure reported
+//! with the resources CloudFormation names and their reasons.
 
 use super::{present, Aws, AwsError, Sdk};
 use crate::graph::{MANAGED_BY_VALUE, TAG_APPLICATION, TAG_MANAGED_BY};
-use crate::reconcile::stacks::{flag, ChangeSet};
+use crate::reconcile::stacks::{flag, ChangeSet, PropertyDifference, ResourceDrift};
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_cloudformation::types::{
     Capability, ChangeSetStatus, ChangeSetType, ExecutionStatus, Parameter, StackStatus, Tag,
 };
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+/// One event of a stack's change as CloudFormation records it: a resource (or the stack
+/// itself) reaching a status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackEvent {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// Where the events of a step's stack go as they are recorded: the step's label, and the
+/// channel its walk reads.
+#[derive(Debug, Clone)]
+pub struct StackEventSink {
+    pub label: String,
+    pub sender: tokio::sync::mpsc::UnboundedSender<(String, StackEvent)>,
+}
+
+/// Follows one stack's events from the moment it starts: each later one is sent to the sink
+/// once, oldest first. Progress only: a failed read skips a pass and never fails the change.
+struct Follower<'a> {
+    aws: &'a Aws,
+    sink: &'a StackEventSink,
+    /// The stack's id once known (its events stay readable by id after it is deleted).
+    stack: Mutex<String>,
+    seen: Mutex<HashSet<String>>,
+}
+
+impl<'a> Follower<'a> {
+    /// `None` when nobody listens.
+    async fn start(aws: &'a Aws, stack: &str) -> Option<Follower<'a>> {
+        let sink = aws.stack_events.as_ref()?;
+        let follower = Follower {
+            aws,
+            sink,
+            stack: Mutex::new(stack.to_string()),
+            seen: Mutex::new(HashSet::new()),
+        };
+        // What is recorded already is not this change's.
+        let _ = follower.fresh().await;
+        Some(follower)
+    }
+
+    /// The events recorded since the last pass, oldest first, marked seen (newest first from
+    /// CloudFormation: read until one already seen).
+    async fn fresh(&self) -> Result<Vec<StackEvent>, AwsError> {
+        let stack = self.stack.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut fresh = Vec::new();
+        let mut token: Option<String> = None;
+        let mut stack_id = None;
+        'pages: loop {
+            let page = self
+                .aws
+                .cloudformation
+                .describe_stack_events()
+                .stack_name(&stack)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .op("DescribeStackEvents")?;
+            let seen = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
+            for e in page.stack_events() {
+                stack_id = stack_id.or_else(|| e.stack_id().map(str::to_string));
+                let id = e.event_id().unwrap_or_default().to_string();
+                if seen.contains(&id) {
+                    break 'pages;
+                }
+                fresh.push((id, e.clone()));
+            }
+            match page.next_token() {
+                Some(next) if !seen.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        if let (Some(id), Ok(mut stack)) = (stack_id, self.stack.lock()) {
+            *stack = id;
+        }
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.extend(fresh.iter().map(|(id, _)| id.clone()));
+        }
+        Ok(fresh
+            .into_iter()
+            .rev()
+            .map(|(_, e)| StackEvent {
+                logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+                resource_type: e.resource_type().unwrap_or_default().to_string(),
+                status: e
+                    .resource_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                reason: e.resource_status_reason().map(str::to_string),
+            })
+            .collect())
+    }
+
+    /// Sends what is new.
+    async fn pass(&self) {
+        for event in self.fresh().await.unwrap_or_default() {
+            let _ = self.sink.sender.send((self.sink.label.clone(), event));
+        }
+    }
+}
 
 /// CloudFormation says "does not exist" for a stack or change set it does not have, with
 /// `ValidationError`: absent, not an error.
@@ -318,6 +423,7 @@ pub async fn converge(
         // Nothing for CloudFormation to do (a change of tags alone is in the set too).
         return outputs(aws, stack).await;
     }
+    let follower = Follower::start(aws, stack).await;
     aws.cloudformation
         .execute_change_set()
         .stack_name(stack)
@@ -325,7 +431,7 @@ pub async fn converge(
         .send()
         .await
         .op("ExecuteChangeSet")?;
-    settle(aws, stack, false).await?;
+    settle(aws, stack, false, follower.as_ref()).await?;
     outputs(aws, stack).await
 }
 
@@ -339,7 +445,7 @@ async fn settle_quietly(aws: &Aws, stack: &str) -> Result<(), AwsError> {
         .and_then(Value::as_str)
         .is_some_and(busy);
     if in_progress {
-        let _ = settle(aws, stack, false).await;
+        let _ = settle(aws, stack, false, None).await;
     }
     Ok(())
 }
@@ -393,13 +499,21 @@ async fn outputs(aws: &Aws, stack: &str) -> Result<Attributes, AwsError> {
 
 /// Waits until `stack` is no longer in progress; an end that is not the one asked for is an
 /// error naming each resource CloudFormation failed and why, and what it rolled back to.
-async fn settle(aws: &Aws, stack: &str, deleting: bool) -> Result<(), AwsError> {
+async fn settle(
+    aws: &Aws,
+    stack: &str,
+    deleting: bool,
+    follower: Option<&Follower<'_>>,
+) -> Result<(), AwsError> {
     let status = super::wait_for(
         &format!("stack {stack}"),
         "finish its change",
         aws.waits.dependency,
         aws.waits.poll,
         || async {
+            if let Some(follower) = follower {
+                follower.pass().await;
+            }
             let out = aws
                 .cloudformation
                 .describe_stacks()
@@ -422,6 +536,9 @@ async fn settle(aws: &Aws, stack: &str, deleting: bool) -> Result<(), AwsError> 
         },
     )
     .await?;
+    if let Some(follower) = follower {
+        follower.pass().await;
+    }
     let good = if deleting {
         status == "DELETE_COMPLETE"
     } else {
@@ -479,6 +596,87 @@ async fn failures(aws: &Aws, stack: &str) -> Result<Vec<String>, AwsError> {
     Ok(reasons)
 }
 
+/// CloudFormation's drift detection of `stack`, followed to its end: the resources it found
+/// changed or deleted outside CloudFormation.
+pub async fn drift(aws: &Aws, stack: &str) -> Result<Vec<ResourceDrift>, AwsError> {
+    use aws_sdk_cloudformation::types::{StackDriftDetectionStatus, StackResourceDriftStatus};
+    let detection = aws
+        .cloudformation
+        .detect_stack_drift()
+        .stack_name(stack)
+        .send()
+        .await
+        .op("DetectStackDrift")?
+        .stack_drift_detection_id()
+        .unwrap_or_default()
+        .to_string();
+    super::wait_for(
+        &format!("stack {stack}"),
+        "finish its drift detection",
+        aws.waits.dependency,
+        aws.waits.poll,
+        || async {
+            let status = aws
+                .cloudformation
+                .describe_stack_drift_detection_status()
+                .stack_drift_detection_id(&detection)
+                .send()
+                .await
+                .op("DescribeStackDriftDetectionStatus")?;
+            match status.detection_status() {
+                Some(StackDriftDetectionStatus::DetectionInProgress) => Ok(None),
+                Some(StackDriftDetectionStatus::DetectionComplete) => Ok(Some(())),
+                other => Err(AwsError::Unexpected(format!(
+                    "drift detection of stack {stack} ended {}: {}",
+                    other.map(|s| s.as_str()).unwrap_or("without a status"),
+                    status
+                        .detection_status_reason()
+                        .unwrap_or("no reason given")
+                ))),
+            }
+        },
+    )
+    .await?;
+    let mut drifted = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = aws
+            .cloudformation
+            .describe_stack_resource_drifts()
+            .stack_name(stack)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .op("DescribeStackResourceDrifts")?;
+        drifted.extend(page.stack_resource_drifts().iter().map(|d| {
+            ResourceDrift {
+                resource: d.logical_resource_id().unwrap_or_default().to_string(),
+                type_name: d.resource_type().unwrap_or_default().to_string(),
+                status: d
+                    .stack_resource_drift_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                differences: d
+                    .property_differences()
+                    .iter()
+                    .map(|p| PropertyDifference {
+                        property: p.property_path().unwrap_or_default().to_string(),
+                        expected: p.expected_value().map(str::to_string),
+                        actual: p.actual_value().map(str::to_string),
+                    })
+                    .collect(),
+            }
+        }));
+        match page.next_token() {
+            Some(next) => token = Some(next.to_string()),
+            None => break,
+        }
+    }
+    Ok(drifted)
+}
+
 /// Deletes an owned stack and waits for it to go. Its resources that hold data are kept
 /// (their `DeletionPolicy`) unless `delete_data`, when the stack is first updated to delete
 /// them too.
@@ -494,6 +692,7 @@ pub async fn delete(aws: &Aws, live: &LiveResource, delete_data: bool) -> Result
         to.template = crate::graph::stacks::without_retention(&template);
         converge(aws, stack, &to, false, &template).await?;
     }
+    let follower = Follower::start(aws, stack).await;
     let deleted = aws
         .cloudformation
         .delete_stack()
@@ -506,16 +705,17 @@ pub async fn delete(aws: &Aws, live: &LiveResource, delete_data: bool) -> Result
         Ok(Some(_)) => {}
         Err(e) => return Err(e),
     }
-    settle(aws, stack, true).await
+    settle(aws, stack, true, follower.as_ref()).await
 }
 
 /// Deletes a stack whose creation rolled back, so that it can be created again.
 pub async fn delete_rolled_back(aws: &Aws, stack: &str) -> Result<(), AwsError> {
+    let follower = Follower::start(aws, stack).await;
     aws.cloudformation
         .delete_stack()
         .stack_name(stack)
         .send()
         .await
         .op("DeleteStack")?;
-    settle(aws, stack, true).await
+    settle(aws, stack, true, follower.as_ref()).await
 }

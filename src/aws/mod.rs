@@ -76,6 +76,8 @@ pub struct Aws {
     pub sqs: aws_sdk_sqs::Client,
     pub calls: Arc<CallCounter>,
     pub waits: Waits,
+    /// Where a stack's events go as CloudFormation records them (an apply's steps set it).
+    pub stack_events: Option<cloudformation::StackEventSink>,
 }
 
 /// Where to connect: the standard chain (AWS_PROFILE, AWS_REGION, credential files, instance
@@ -172,6 +174,7 @@ impl Aws {
             region,
             calls,
             waits: Waits::default(),
+            stack_events: None,
         })
     }
 }

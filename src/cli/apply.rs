@@ -333,6 +333,21 @@ impl Progress {
                 self.finish(label);
                 println!("{label}: FAILED: {message}");
             }
+            WalkEvent::Stack { label, event } => {
+                self.clear();
+                let line = format!(
+                    "{label}: {} ({}) {}{}",
+                    event.logical_id,
+                    event.resource_type,
+                    event.status,
+                    event
+                        .reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+                println!("{}", crate::display::printable(&line));
+            }
         }
         if self.live {
             let running = self.running.join(", ");

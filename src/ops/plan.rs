@@ -74,6 +74,9 @@ pub async fn plan(
             .extend(crate::reconcile::plan::engine_switches(&graph, &live));
     }
     change_sets(session, &graph, &mut plan, scope).await?;
+    if !scope.destroy {
+        plan.stack_drift = stack_drift(session, &plan).await;
+    }
     plan.swapped = swapped;
     plan.unfinished = unfinished.into_iter().map(|(u, _)| u).collect();
     plan.rollouts = rollouts(environments, &plan);
@@ -152,6 +155,46 @@ async fn change_sets(
         change.change_set = Some(set);
     }
     Ok(())
+}
+
+/// CloudFormation's drift detection of every stack the plan keeps (one at rest: created or
+/// updated, not in progress), all at once: those that drifted, and those whose drift is not
+/// known with why (a failed detection is said, never read as "in sync").
+async fn stack_drift(session: &Session, plan: &Plan) -> Vec<crate::reconcile::stacks::StackDrift> {
+    use crate::reconcile::stacks::StackDrift;
+    let at_rest = |live: &crate::reconcile::LiveResource| {
+        live.outputs
+            .get("status")
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| {
+                s.ends_with("_COMPLETE") && !s.contains("DELETE") && s != "ROLLBACK_COMPLETE"
+            })
+    };
+    let checks = plan
+        .matched
+        .iter()
+        .filter(|(_, live)| live.kind == ResourceKind::Stack && at_rest(live))
+        .filter_map(|(address, live)| {
+            let aws = session.by_application.get(live.application.as_ref()?)?;
+            Some(async move {
+                let found = crate::aws::cloudformation::drift(aws, &live.aws_name).await;
+                let (resources, unknown) = match found {
+                    Ok(resources) => (resources, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                };
+                StackDrift {
+                    address: address.to_string(),
+                    stack: live.aws_name.clone(),
+                    resources,
+                    unknown,
+                }
+            })
+        });
+    futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .filter(|d| !d.resources.is_empty() || d.unknown.is_some())
+        .collect()
 }
 
 /// The changes that reach running instances: an environment whose launch template the plan

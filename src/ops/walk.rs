@@ -4,6 +4,7 @@
 
 use super::plan::Planned;
 use super::Session;
+use crate::aws::cloudformation::StackEventSink;
 use crate::aws::steps::{run_step, Outputs, StepError};
 use crate::interrupt::Interrupt;
 use crate::reconcile::executor::{walk, Event, Outcome};
@@ -33,6 +34,11 @@ pub enum WalkEvent {
     Failed {
         label: String,
         message: String,
+    },
+    /// A stack the step changes recorded an event (CloudFormation's own progress).
+    Stack {
+        label: String,
+        event: crate::aws::cloudformation::StackEvent,
     },
 }
 
@@ -66,6 +72,41 @@ pub fn change_count(planned: &Planned) -> usize {
         .count()
 }
 
+/// What the user hears of one of the walker's events: the changes' starts and ends, and every
+/// failure.
+fn walk_event(works: &[(String, StepWork)], event: Event<'_, StepError>) -> Option<WalkEvent> {
+    match event {
+        Event::Started { index, label } => {
+            works
+                .get(index)
+                .filter(|(_, w)| w.is_change())
+                .map(|(_, work)| WalkEvent::Started {
+                    label: label.to_string(),
+                    doing: work.doing(),
+                })
+        }
+        Event::Finished {
+            index,
+            label,
+            outcome,
+        } => {
+            let (_, work) = works.get(index)?;
+            match outcome {
+                Outcome::Succeeded(elapsed) if work.is_change() => Some(WalkEvent::Done {
+                    label: label.to_string(),
+                    done: work.done(),
+                    elapsed: *elapsed,
+                }),
+                Outcome::Failed(error) => Some(WalkEvent::Failed {
+                    label: label.to_string(),
+                    message: error.to_string(),
+                }),
+                _ => None,
+            }
+        }
+    }
+}
+
 /// Walks the plan's steps with at most `parallelism` of them doing API work at a time.
 pub async fn walk_plan(
     session: &Session,
@@ -86,60 +127,57 @@ pub async fn walk_plan(
     let clients = session.by_application.clone();
     let panic_at = std::env::var(PANIC_HOOK).ok();
     let started = Instant::now();
-    let outcomes = walk(
-        steps,
-        parallelism,
-        interrupt,
-        &super::MachineClock,
-        |work: StepWork| {
-            let aws = clients.get(work.application()).cloned();
-            let outputs = outputs.clone();
-            let panics = panic_at.as_deref() == Some(work.label().as_str());
-            async move {
-                if panics {
-                    panic!("{PANIC_HOOK} asked step {} to panic", work.label());
-                }
-                let Some(aws) = aws else {
-                    return Err(StepError::NoConnection(work.application().to_string()));
-                };
-                run_step(&aws, &work, &outputs)
-                    .await
-                    .map_err(StepError::from)
-            }
-        },
-        |event| match event {
-            Event::Started { index, label } => {
-                if let Some((_, work)) = works.get(index).filter(|(_, w)| w.is_change()) {
-                    on_event(WalkEvent::Started {
-                        label: label.to_string(),
-                        doing: work.doing(),
+    // The walk's own events and its stacks' events reach `on_event` through one loop, as
+    // they happen; both channels close when the walk ends.
+    let (walk_events, mut walk_received) = tokio::sync::mpsc::unbounded_channel::<WalkEvent>();
+    let (stack_events, mut stack_received) = tokio::sync::mpsc::unbounded_channel();
+    let walking = async {
+        let (walk_events, stack_events) = (walk_events, stack_events);
+        walk(
+            steps,
+            parallelism,
+            interrupt,
+            &super::MachineClock,
+            |work: StepWork| {
+                let aws = clients.get(work.application()).cloned().map(|mut aws| {
+                    aws.stack_events = Some(StackEventSink {
+                        label: work.label(),
+                        sender: stack_events.clone(),
                     });
+                    aws
+                });
+                let outputs = outputs.clone();
+                let panics = panic_at.as_deref() == Some(work.label().as_str());
+                async move {
+                    if panics {
+                        panic!("{PANIC_HOOK} asked step {} to panic", work.label());
+                    }
+                    let Some(aws) = aws else {
+                        return Err(StepError::NoConnection(work.application().to_string()));
+                    };
+                    run_step(&aws, &work, &outputs)
+                        .await
+                        .map_err(StepError::from)
                 }
-            }
-            Event::Finished {
-                index,
-                label,
-                outcome,
-            } => {
-                let Some((_, work)) = works.get(index) else {
-                    return;
-                };
-                match outcome {
-                    Outcome::Succeeded(elapsed) if work.is_change() => on_event(WalkEvent::Done {
-                        label: label.to_string(),
-                        done: work.done(),
-                        elapsed: *elapsed,
-                    }),
-                    Outcome::Failed(error) => on_event(WalkEvent::Failed {
-                        label: label.to_string(),
-                        message: error.to_string(),
-                    }),
-                    _ => {}
+            },
+            |event| {
+                if let Some(e) = walk_event(&works, event) {
+                    let _ = walk_events.send(e);
                 }
+            },
+        )
+        .await
+    };
+    let forwarding = async {
+        loop {
+            tokio::select! {
+                Some(event) = walk_received.recv() => on_event(event),
+                Some((label, event)) = stack_received.recv() => on_event(WalkEvent::Stack { label, event }),
+                else => break,
             }
-        },
-    )
-    .await;
+        }
+    };
+    let (outcomes, ()) = tokio::join!(walking, forwarding);
     let mut outcome = WalkOutcome {
         done: 0,
         failed: Vec::new(),

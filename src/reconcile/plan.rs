@@ -167,6 +167,9 @@ pub struct Plan {
     /// Deployments whose command died before they ended, undone by apply before the
     /// resources (`ops::plan` finds them in the versions bucket).
     pub unfinished: Vec<UnfinishedDeployment>,
+    /// What CloudFormation's drift detection found in each stack the plan keeps, drifted or
+    /// not known (`ops::plan` asks CloudFormation). Apply does not undo it: shown, not planned.
+    pub stack_drift: Vec<super::stacks::StackDrift>,
 }
 
 /// A deployment whose command died before it ended (its record is no longer renewed).

@@ -158,8 +158,13 @@ pub fn render_text(plan: &Plan) -> String {
     if !plan.unfinished.is_empty() {
         out.push('\n');
     }
+    render_stack_drift(plan, &mut out);
     if plan.is_empty() {
-        out.push_str("No changes. The account matches the spec.\n");
+        if plan.stack_drift.iter().any(|d| !d.resources.is_empty()) {
+            out.push_str("No changes. The stacks' templates match the spec; the drift above stays until it is put back.\n");
+        } else {
+            out.push_str("No changes. The account matches the spec.\n");
+        }
         for rollout in &plan.rollouts {
             let _ = writeln!(
                 out,
@@ -196,6 +201,33 @@ pub fn render_text(plan: &Plan) -> String {
     out
 }
 
+/// What CloudFormation's drift detection found, stack by stack. Apply does not undo it: a
+/// change set changes what the template changes, so the way back is said.
+fn render_stack_drift(plan: &Plan, out: &mut String) {
+    for drift in &plan.stack_drift {
+        if let Some(why) = &drift.unknown {
+            let _ = writeln!(
+                out,
+                "Drift of {} (stack {}) is not known: {why}.\n",
+                drift.address, drift.stack
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "Drift (CloudFormation's drift detection): {} resource{} of {} (stack {}) changed outside CloudFormation:",
+            drift.resources.len(),
+            if drift.resources.len() == 1 { "" } else { "s" },
+            drift.address,
+            drift.stack
+        );
+        for resource in &drift.resources {
+            let _ = writeln!(out, "  {}", resource.line());
+        }
+        out.push_str("  Apply does not put it back (a change set changes only what the template changes): set it back in the account, or change the spec so that the stack's next change sets that resource again.\n\n");
+    }
+}
+
 /// The plan as the documented JSON schema.
 pub fn render_json(plan: &Plan, calls: &CallStats) -> Value {
     let summary = plan.summary();
@@ -221,6 +253,7 @@ pub fn render_json(plan: &Plan, calls: &CallStats) -> Value {
             "note": u.note(),
         })).collect::<Vec<_>>(),
         "swapped": plan.swapped,
+        "stack_drift": plan.stack_drift,
         "errors": plan.errors.iter().map(|e| json!({ "message": e.to_string(), "detail": e })).collect::<Vec<_>>(),
         "calls": {
             "per_service": calls.per_service,

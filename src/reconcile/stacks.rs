@@ -64,6 +64,68 @@ impl ResourceChange {
     }
 }
 
+/// What CloudFormation's drift detection found in one stack the plan keeps: each of its
+/// resources changed (or deleted) outside CloudFormation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackDrift {
+    /// The stack's address in the graph.
+    pub address: String,
+    pub stack: String,
+    /// Its resources that drifted; empty when it is in sync.
+    pub resources: Vec<ResourceDrift>,
+    /// Why its drift is not known (the detection failed), when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+/// One resource that drifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceDrift {
+    pub resource: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// CloudFormation's `MODIFIED` or `DELETED`.
+    pub status: String,
+    pub differences: Vec<PropertyDifference>,
+}
+
+/// A property whose value in the account is not the template's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropertyDifference {
+    /// CloudFormation's path: `/MaxSize`, `/Tags/0/Value`.
+    pub property: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+impl ResourceDrift {
+    /// `jobs (AWS::SQS::Queue) MODIFIED: VisibilityTimeout is 45 in the account, 30 in the
+    /// template`.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} ({}) {}", self.resource, self.type_name, self.status);
+        let said: Vec<String> = self
+            .differences
+            .iter()
+            .map(|d| {
+                let value = |v: &Option<String>| v.clone().unwrap_or_else(|| "absent".into());
+                format!(
+                    "{} is {} in the account, {} in the template",
+                    d.property.trim_start_matches('/'),
+                    value(&d.actual),
+                    value(&d.expected)
+                )
+            })
+            .collect();
+        if !said.is_empty() {
+            line.push_str(": ");
+            line.push_str(&said.join("; "));
+        } else if self.status == "DELETED" {
+            line.push_str(": it is no longer in the account");
+        }
+        line
+    }
+}
+
 /// A resource's change flagged: replacement when CloudFormation says so (`replacement`:
 /// `True` or `Conditional`) or, when it says nothing, when a property the type cannot change in
 /// place differs between the stack's template and the new one; data loss when it holds data
@@ -165,6 +227,40 @@ mod tests {
         assert_eq!(
             c.line(),
             "- orders (AWS::DynamoDB::Table) will be deleted (data loss)"
+        );
+    }
+
+    #[test]
+    fn a_drifted_resource_says_each_property_s_two_values_and_a_deleted_one_says_so() {
+        let modified = ResourceDrift {
+            resource: "jobs".into(),
+            type_name: "AWS::SQS::Queue".into(),
+            status: "MODIFIED".into(),
+            differences: vec![
+                PropertyDifference {
+                    property: "/VisibilityTimeout".into(),
+                    expected: Some("30".into()),
+                    actual: Some("45".into()),
+                },
+                PropertyDifference {
+                    property: "/DelaySeconds".into(),
+                    expected: Some("0".into()),
+                    actual: None,
+                },
+            ],
+        };
+        assert_eq!(
+            modified.line(),
+            "jobs (AWS::SQS::Queue) MODIFIED: VisibilityTimeout is 45 in the account, 30 in the template; DelaySeconds is absent in the account, 0 in the template"
+        );
+        let deleted = ResourceDrift {
+            status: "DELETED".into(),
+            differences: Vec::new(),
+            ..modified
+        };
+        assert_eq!(
+            deleted.line(),
+            "jobs (AWS::SQS::Queue) DELETED: it is no longer in the account"
         );
     }
 }

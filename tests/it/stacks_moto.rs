@@ -222,6 +222,18 @@ fn moto_extra_resources_are_stacks_the_app_uses_and_data_is_kept() {
 
     let out = beanpole(&["apply", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The stack's events are shown as CloudFormation records them, in order.
+    let shown = text(&out);
+    let at = |line: &str| {
+        shown
+            .find(line)
+            .unwrap_or_else(|| panic!("no `{line}` in:\n{shown}"))
+    };
+    assert!(
+        at("application.orders-app.resources: orders (AWS::DynamoDB::Table) CREATE_IN_PROGRESS")
+            < at("application.orders-app.resources: orders (AWS::DynamoDB::Table) CREATE_COMPLETE")
+    );
+    at("(AWS::CloudFormation::Stack) CREATE_COMPLETE");
     let outputs = stack_outputs(&moto);
     let table = outputs
         .iter()
@@ -318,7 +330,8 @@ fn moto_extra_resources_are_stacks_the_app_uses_and_data_is_kept() {
     let out = beanpole(&["destroy", "--auto-approve", "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        text(&out).contains("keeps orders (AWS::DynamoDB::Table)"),
+        text(&out).contains("keeps orders (AWS::DynamoDB::Table)")
+            && text(&out).contains("orders (AWS::DynamoDB::Table) DELETE_SKIPPED"),
         "{}",
         text(&out)
     );
@@ -329,6 +342,11 @@ fn moto_extra_resources_are_stacks_the_app_uses_and_data_is_kept() {
     assert_eq!(tables(&moto).len(), 2, "a new table beside the kept one");
     let out = beanpole(&["destroy", "--auto-approve", "--force", "--delete-data"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("orders (AWS::DynamoDB::Table) DELETE_COMPLETE"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(
         tables(&moto),
         vec![table],
@@ -552,6 +570,11 @@ fn moto_the_cloudformation_engine_plans_applies_deploys_swaps_and_destroys() {
     );
     let out = beanpole(&["apply", "--auto-approve"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("(AWS::AutoScaling::AutoScalingGroup) CREATE_COMPLETE"),
+        "the environment stack's events as progress: {}",
+        text(&out)
+    );
     let statuses = stack_statuses(&moto);
     assert_eq!(
         statuses
@@ -563,6 +586,90 @@ fn moto_the_cloudformation_engine_plans_applies_deploys_swaps_and_destroys() {
     );
     let out = beanpole(&["plan", "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Drift: a group's MaxSize changed outside CloudFormation is found by the plan's drift
+    // detection and said (apply does not undo it), in text and JSON; set back, it is gone.
+    let green_stack = statuses
+        .keys()
+        .find(|n| n.contains("orders-green"))
+        .expect("the green environment's stack")
+        .clone();
+    let clients = moto.clients();
+    let set_max = |delta: i32| {
+        runtime().block_on(async {
+            let resources = clients
+                .cloudformation
+                .describe_stack_resources()
+                .stack_name(&green_stack)
+                .send()
+                .await
+                .unwrap();
+            let group = resources
+                .stack_resources()
+                .iter()
+                .find(|r| r.logical_resource_id() == Some("AWSEBAutoScalingGroup"))
+                .and_then(|r| r.physical_resource_id())
+                .expect("the stack's group")
+                .to_string();
+            let now = clients
+                .autoscaling
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(&group)
+                .send()
+                .await
+                .unwrap()
+                .auto_scaling_groups()[0]
+                .max_size()
+                .unwrap();
+            clients
+                .autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(&group)
+                .max_size(now + delta)
+                .send()
+                .await
+                .unwrap();
+            (now, now + delta)
+        })
+    };
+    let (template_max, changed_max) = set_max(3);
+    let out = beanpole(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "drift is shown, not planned: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains(&format!(
+            "1 resource of environment.orders-green.stack (stack {green_stack}) changed outside CloudFormation:\n  AWSEBAutoScalingGroup (AWS::AutoScaling::AutoScalingGroup) MODIFIED: MaxSize is {changed_max} in the account, {template_max} in the template"
+        )) && text(&out).contains("the drift above stays until it is put back"),
+        "{}",
+        text(&out)
+    );
+    let out = beanpole(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        plan["stack_drift"].as_array().map(Vec::len),
+        Some(1),
+        "{plan}"
+    );
+    assert_eq!(
+        plan["stack_drift"][0]["resources"][0]["differences"][0],
+        serde_json::json!({
+            "property": "/MaxSize",
+            "expected": template_max.to_string(),
+            "actual": changed_max.to_string(),
+        })
+    );
+    set_max(-3);
+    let out = beanpole(&["plan"]);
+    assert!(
+        text(&out).contains("No changes. The account matches the spec.")
+            && !text(&out).contains("Drift"),
+        "{}",
+        text(&out)
+    );
 
     // Deploys, status and swaps work on the stacks' resources as on any environment's.
     let (fleet, serving) = orders_blue_serving_v1(&moto, dir.path());
