@@ -162,6 +162,11 @@ pub struct Environment {
     pub resources: Vec<ExtraResource>,
     /// Whether `proxy` is written in the spec (then it beats `.ebextensions`' `ProxyServer`).
     pub proxy_in_spec: bool,
+    /// Every attribute written in the environment's block, dotted as written
+    /// (`capacity.min`, `load_balancer.health_check.path`): these beat a version's
+    /// `.ebextensions`, as EB's settings applied to the environment do.
+    #[serde(skip)]
+    pub in_spec: std::collections::BTreeSet<String>,
     pub wsgi: Wsgi,
     /// URL path → folder of the bundle, served by the proxy; EB's `/static` → `static` is added
     /// by the platform unless `/static` is mapped here.

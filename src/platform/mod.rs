@@ -9,6 +9,7 @@ pub mod command;
 pub mod daemon;
 pub mod document;
 pub mod engine;
+pub mod options;
 pub mod report;
 pub mod settings;
 

@@ -2,6 +2,7 @@
 //! directly, else the bundle's `.ebextensions` option_settings (later files win), else EB's
 //! defaults. Pure.
 
+use super::options::what_beanpole_does;
 use crate::bundle::ebextensions::{EbExtensions, Unsupported};
 use crate::model::{BatchSize, DeploymentPolicy, Environment, Proxy};
 use crate::spec::checks;
@@ -84,17 +85,10 @@ pub struct SettingProblem {
     pub reason: String,
 }
 
-const PYTHON: &str = "aws:elasticbeanstalk:container:python";
-const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
-const PROXY: &str = "aws:elasticbeanstalk:environment:proxy";
-const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
-/// EB's namespace for an application's own options (read back with `Fn::GetOptionSetting` and
-/// `get-config optionsettings`).
-pub const CUSTOM: &str = crate::bundle::cfn::CUSTOM;
-const COMMAND: &str = "aws:elasticbeanstalk:command";
-const SPLITTING: &str = "aws:elasticbeanstalk:trafficsplitting";
+use super::options::{
+    COMMAND, CUSTOM, HEALTH_REPORTING, PROPERTIES, PROXY, PYTHON, SPLITTING, STATIC,
+};
 use crate::model::worker::SQSD_NAMESPACE;
-const HEALTH_REPORTING: &str = "aws:elasticbeanstalk:healthreporting:system";
 
 /// Resolves the settings of `env` (none: a bare EB app folder, as `local run --source`) over
 /// the bundle's `.ebextensions`. Option settings Beanpole does not carry out are returned as
@@ -224,12 +218,27 @@ pub fn resolve(
             },
             (CUSTOM, _) => Ok(()),
             (namespace, option) => {
-                unsupported.push(Unsupported {
-                    file: o.file.clone(),
-                    key: format!("option_settings.{namespace}.{option}"),
-                    reason: what_beanpole_does(namespace, option),
-                });
-                Ok(())
+                use super::options::{infrastructure, Infrastructure};
+                let verdict = env.and_then(|e| infrastructure(e, namespace, option, &o.value));
+                let mut warn = |reason: String| {
+                    unsupported.push(Unsupported {
+                        file: o.file.clone(),
+                        key: format!("option_settings.{namespace}.{option}"),
+                        reason,
+                    })
+                };
+                match verdict {
+                    Some(Infrastructure::InEffect) => Ok(()),
+                    Some(Infrastructure::Overridden(why)) => {
+                        warn(why);
+                        Ok(())
+                    }
+                    Some(Infrastructure::Refused(why)) => Err(problem(&why)),
+                    None => {
+                        warn(what_beanpole_does(namespace, option));
+                        Ok(())
+                    }
+                }
             }
         };
         if let Err(p) = result {
@@ -376,385 +385,6 @@ fn assemble(spec: Option<&Environment>, ext: FromEbExtensions) -> RuntimeSetting
     }
 }
 
-/// Every namespace and option of Elastic Beanstalk's general and Python option reference for a
-/// load-balanced Python web environment (`*`: any option name), in the reference's order; the
-/// options table of the docs (`docs/src/options.md`) is made from it.
-pub const EB_OPTIONS: &[(&str, &[&str])] = &[
-    (
-        "aws:autoscaling:asg",
-        &[
-            "Availability Zones",
-            "Cooldown",
-            "Custom Availability Zones",
-            "EnableCapacityRebalancing",
-            "MinSize",
-            "MaxSize",
-        ],
-    ),
-    (
-        "aws:autoscaling:launchconfiguration",
-        &[
-            "DisableIMDSv1",
-            "EC2KeyName",
-            "IamInstanceProfile",
-            "ImageId",
-            "InstanceType",
-            "LaunchTemplateTagPropagationEnabled",
-            "MonitoringInterval",
-            "SecurityGroups",
-            "SSHSourceRestriction",
-            "BlockDeviceMappings",
-            "RootVolumeType",
-            "RootVolumeSize",
-            "RootVolumeIOPS",
-            "RootVolumeThroughput",
-        ],
-    ),
-    (
-        "aws:autoscaling:scheduledaction",
-        &[
-            "StartTime",
-            "EndTime",
-            "MaxSize",
-            "MinSize",
-            "DesiredCapacity",
-            "Recurrence",
-            "Suspend",
-        ],
-    ),
-    (
-        "aws:autoscaling:trigger",
-        &[
-            "BreachDuration",
-            "LowerBreachScaleIncrement",
-            "LowerThreshold",
-            "MeasureName",
-            "Period",
-            "EvaluationPeriods",
-            "Statistic",
-            "Unit",
-            "UpperBreachScaleIncrement",
-            "UpperThreshold",
-        ],
-    ),
-    (
-        "aws:autoscaling:updatepolicy:rollingupdate",
-        &[
-            "MaxBatchSize",
-            "MinInstancesInService",
-            "RollingUpdateEnabled",
-            "RollingUpdateType",
-            "PauseTime",
-            "Timeout",
-        ],
-    ),
-    (
-        "aws:ec2:instances",
-        &[
-            "EnableSpot",
-            "InstanceTypes",
-            "SpotFleetOnDemandBase",
-            "SpotFleetOnDemandAboveBasePercentage",
-            "SpotMaxPrice",
-            "SupportedArchitectures",
-        ],
-    ),
-    (
-        "aws:ec2:vpc",
-        &[
-            "VPCId",
-            "Subnets",
-            "ELBSubnets",
-            "ELBScheme",
-            "DBSubnets",
-            "AssociatePublicIpAddress",
-        ],
-    ),
-    (
-        "aws:elasticbeanstalk:application",
-        &["Application Healthcheck URL"],
-    ),
-    (PROPERTIES, &["*"]),
-    (
-        "aws:elasticbeanstalk:application:environmentsecrets",
-        &["*"],
-    ),
-    (
-        "aws:elasticbeanstalk:cloudwatch:logs",
-        &["StreamLogs", "DeleteOnTerminate", "RetentionInDays"],
-    ),
-    (
-        "aws:elasticbeanstalk:cloudwatch:logs:health",
-        &[
-            "HealthStreamingEnabled",
-            "DeleteOnTerminate",
-            "RetentionInDays",
-        ],
-    ),
-    (
-        COMMAND,
-        &[
-            "DeploymentPolicy",
-            "Timeout",
-            "BatchSizeType",
-            "BatchSize",
-            "IgnoreHealthCheck",
-        ],
-    ),
-    (
-        "aws:elasticbeanstalk:environment",
-        &[
-            "EnvironmentType",
-            "ServiceRole",
-            "LoadBalancerType",
-            "LoadBalancerIsShared",
-        ],
-    ),
-    (
-        "aws:elasticbeanstalk:environment:process:default",
-        &[
-            "DeregistrationDelay",
-            "HealthCheckInterval",
-            "HealthCheckPath",
-            "HealthCheckTimeout",
-            "HealthyThresholdCount",
-            "MatcherHTTPCode",
-            "Port",
-            "Protocol",
-            "StickinessEnabled",
-            "StickinessLBCookieDuration",
-            "StickinessType",
-            "UnhealthyThresholdCount",
-        ],
-    ),
-    (PROXY, &["ProxyServer"]),
-    (STATIC, &["*"]),
-    (
-        HEALTH_REPORTING,
-        &[
-            "SystemType",
-            "ConfigDocument",
-            "EnhancedHealthAuthEnabled",
-            "HealthCheckSuccessThreshold",
-        ],
-    ),
-    (
-        "aws:elasticbeanstalk:hostmanager",
-        &["LogPublicationControl"],
-    ),
-    (
-        "aws:elasticbeanstalk:managedactions",
-        &[
-            "ManagedActionsEnabled",
-            "PreferredStartTime",
-            "ServiceRoleForManagedUpdates",
-        ],
-    ),
-    (
-        "aws:elasticbeanstalk:managedactions:platformupdate",
-        &["UpdateLevel", "InstanceRefreshEnabled"],
-    ),
-    (
-        "aws:elasticbeanstalk:monitoring",
-        &["Automatically Terminate Unhealthy Instances"],
-    ),
-    (
-        "aws:elasticbeanstalk:sns:topics",
-        &[
-            "Notification Endpoint",
-            "Notification Protocol",
-            "Notification Topic ARN",
-            "Notification Topic Name",
-        ],
-    ),
-    (SPLITTING, &["NewVersionPercent", "EvaluationTime"]),
-    ("aws:elasticbeanstalk:xray", &["XRayEnabled"]),
-    (
-        "aws:elbv2:listener:default",
-        &["DefaultProcess", "ListenerEnabled", "Protocol", "Rules"],
-    ),
-    (
-        "aws:elbv2:listener:443",
-        &[
-            "DefaultProcess",
-            "ListenerEnabled",
-            "Protocol",
-            "Rules",
-            "SSLCertificateArns",
-            "SSLPolicy",
-        ],
-    ),
-    (
-        "aws:elbv2:listenerrule:*",
-        &["HostHeaders", "PathPatterns", "Priority", "Process"],
-    ),
-    (
-        "aws:elbv2:loadbalancer",
-        &[
-            "AccessLogsS3Bucket",
-            "AccessLogsS3Enabled",
-            "AccessLogsS3Prefix",
-            "IdleTimeout",
-            "ManagedSecurityGroup",
-            "SecurityGroups",
-        ],
-    ),
-    ("aws:rds:dbinstance", &["*"]),
-    (PYTHON, &["WSGIPath", "NumProcesses", "NumThreads"]),
-    (CUSTOM, &["*"]),
-];
-
-/// What Beanpole does with an option a bundle's `.ebextensions` sets: applies it (and how it
-/// ranks against the spec), or what it does instead.
-pub fn option_effect(namespace: &str, option: &str) -> String {
-    let applied = |what: &str| format!("applied: {what}");
-    match (namespace, option) {
-        (PROPERTIES, _) => applied("an environment property; the spec's `properties` win"),
-        (PYTHON, "WSGIPath") => applied("the spec's `wsgi { path }` wins"),
-        (PYTHON, "NumProcesses") => applied("the spec's `wsgi { processes }` wins"),
-        (PYTHON, "NumThreads") => applied("the spec's `wsgi { threads }` wins"),
-        (PROXY, "ProxyServer") => applied("nginx or apache; the spec's `proxy` wins"),
-        (STATIC, _) => applied("a static folder; the spec's `static_files` win"),
-        (COMMAND, "DeploymentPolicy") => applied("the spec's `deployment { policy }` wins"),
-        (COMMAND, "BatchSize" | "BatchSizeType") => {
-            applied("the spec's `deployment { batch_size }` wins")
-        }
-        (COMMAND, "Timeout") => applied("the spec's `deployment { timeout }` wins"),
-        (HEALTH_REPORTING, "HealthCheckSuccessThreshold") => {
-            applied("the spec's `deployment { health_threshold }` wins")
-        }
-        (SPLITTING, "NewVersionPercent") => {
-            applied("the spec's `deployment { new_version_percent }` wins")
-        }
-        (SPLITTING, "EvaluationTime") => {
-            applied("minutes; the spec's `deployment { evaluation_time }` wins")
-        }
-        (CUSTOM, _) => applied("read by `Fn::GetOptionSetting` and `get-config optionsettings`"),
-        ("aws:elasticbeanstalk:application:environmentsecrets", _) => {
-            "not taken from a bundle: give a secret as `secret(\"arn:…\")` or `ssm_parameter(\"/…\")` in the spec's `properties`".into()
-        }
-        _ => what_beanpole_does(namespace, option),
-    }
-}
-
-/// The options table of the docs (`docs/src/options.md`), made from [`EB_OPTIONS`].
-pub fn options_table() -> String {
-    let mut out = String::from(
-        "# Elastic Beanstalk options\n\nEvery namespace and option of Elastic Beanstalk's general and Python option reference for a load-balanced Python web environment, and what Beanpole does with it when a bundle's `.ebextensions` sets it (`bundle`, `deploy`, `versions create` and `local run` print the same text for every option not applied). Precedence is EB's: the spec (EB's settings applied directly to the environment), then the version's `.ebextensions`, then the default. Generated from `platform::settings::EB_OPTIONS` (a test keeps it so).\n\n| Namespace | Option | What Beanpole does |\n|---|---|---|\n",
-    );
-    for (namespace, options) in EB_OPTIONS {
-        for option in *options {
-            out.push_str(&format!(
-                "| `{namespace}` | {} | {} |\n",
-                if *option == "*" {
-                    "any".to_string()
-                } else {
-                    format!("`{option}`")
-                },
-                option_effect(namespace, option).replace('|', "\\|")
-            ));
-        }
-    }
-    out
-}
-
-/// What Beanpole does instead of an Elastic Beanstalk option it does not take from a bundle:
-/// the spec's setting that holds it (the spec owns infrastructure: a version's options never
-/// change it), or what Beanpole has instead, or that it has nothing yet.
-pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
-    let spec = |attribute: &str| {
-        format!("the spec holds it: set `{attribute}` in the environment block and `beanpole apply` (a version's options do not change infrastructure in Beanpole)")
-    };
-    match (namespace, option) {
-        ("aws:autoscaling:asg", "MinSize") => spec("capacity { min }"),
-        ("aws:autoscaling:asg", "MaxSize") => spec("capacity { max }"),
-        ("aws:autoscaling:launchconfiguration" | "aws:ec2:instances", "InstanceType" | "InstanceTypes") => {
-            spec("instance { type }")
-        }
-        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => spec("instance { key_name }"),
-        ("aws:autoscaling:launchconfiguration", "ImageId") => spec("instance { ami }"),
-        ("aws:autoscaling:launchconfiguration", "IamInstanceProfile") => {
-            "Beanpole makes the instance profile: give its role what the application needs with `permissions { … }` in the spec".into()
-        }
-        ("aws:autoscaling:trigger", _) => spec("capacity { cpu_target }` or `capacity { requests_per_target }"),
-        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath") => {
-            spec("load_balancer { health_check { path } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "MatcherHTTPCode") => {
-            spec("load_balancer { health_check { matcher } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckInterval") => {
-            spec("load_balancer { health_check { interval } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckTimeout") => {
-            spec("load_balancer { health_check { timeout } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "HealthyThresholdCount") => {
-            spec("load_balancer { health_check { healthy_threshold } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "UnhealthyThresholdCount") => {
-            spec("load_balancer { health_check { unhealthy_threshold } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "Port") => spec("instance { port }"),
-        ("aws:elbv2:loadbalancer", "IdleTimeout") => spec("load_balancer { idle_timeout }"),
-        ("aws:elbv2:listener:443", "SSLCertificateArns") => {
-            spec("load_balancer { https { certificate_arn } }")
-        }
-        ("aws:elbv2:listener:443", "SSLPolicy") => spec("load_balancer { https { ssl_policy } }"),
-        ("aws:ec2:vpc", "VPCId") => spec("network { vpc_id }"),
-        ("aws:ec2:vpc", "ELBSubnets") => {
-            "the spec holds it: `network { subnets }` is the load balancer's and the instances' one list; set it and `beanpole apply`".into()
-        }
-        ("aws:ec2:instances", "SupportedArchitectures") => {
-            "the architecture follows `instance { type }` in the spec (Graviton families get arm64)".into()
-        }
-        ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => {
-            spec("load_balancer { health_check { path } }")
-        }
-        ("aws:rds:dbinstance", _) => {
-            "Beanpole makes no database inside an environment (EB's is deleted with it): make it apart and give its address as a property".into()
-        }
-        ("aws:ec2:vpc", "Subnets") => spec("network { subnets }"),
-        ("aws:ec2:vpc", "ELBScheme") => spec("load_balancer { internal }"),
-        ("aws:elasticbeanstalk:environment", "LoadBalancerType") => {
-            "Beanpole's environments always have an application load balancer: nothing to set".into()
-        }
-        ("aws:elasticbeanstalk:environment", "EnvironmentType") => {
-            "Beanpole's environments are always load-balanced: nothing to set".into()
-        }
-        ("aws:elasticbeanstalk:environment", "ServiceRole") => {
-            "Beanpole needs no service role (it calls AWS with your credentials): nothing to set".into()
-        }
-        ("aws:autoscaling:updatepolicy:rollingupdate", _) => {
-            "Beanpole's apply replaces instances for a new launch template one at a time, each health-checked before the next: nothing to set".into()
-        }
-        ("aws:elasticbeanstalk:command", "IgnoreHealthCheck") => {
-            "Beanpole never ignores the health check: set `deployment { health_threshold }` in the spec to accept a lower rating".into()
-        }
-        ("aws:elasticbeanstalk:cloudwatch:logs" | "aws:elasticbeanstalk:cloudwatch:logs:health", _) => {
-            "Beanpole streams no logs to CloudWatch yet: `beanpole logs ENV` reads them from the instances".into()
-        }
-        ("aws:elasticbeanstalk:hostmanager", _) => {
-            "Beanpole publishes no logs to S3 on its own yet: `beanpole logs ENV --all` gathers them".into()
-        }
-        ("aws:elasticbeanstalk:healthreporting:system", _) => {
-            "Beanpole rates health from the target group and the engine's report (`beanpole status`): nothing to set".into()
-        }
-        ("aws:elasticbeanstalk:managedactions" | "aws:elasticbeanstalk:managedactions:platformupdate", _) => {
-            "no managed platform updates: an instance's platform is the engine the Beanpole that deploys ships".into()
-        }
-        ("aws:elasticbeanstalk:sns:topics", _) => "Beanpole sends no notifications yet".into(),
-        ("aws:elasticbeanstalk:xray", _) => "Beanpole runs no X-Ray daemon yet".into(),
-        ("aws:elasticbeanstalk:environment:proxy", "GzipCompression") => {
-            "Beanpole's nginx configuration does not compress: add a .platform/nginx/conf.d/*.conf with `gzip on;`".into()
-        }
-        (n, _) if n.starts_with("aws:") => {
-            "no equivalent in Beanpole yet: the option has no effect".into()
-        }
-        _ => "not an Elastic Beanstalk namespace: the option has no effect".into(),
-    }
-}
-
 /// What `get-config optionsettings` shows on an instance, by namespace and option: the
 /// settings Beanpole applies, under EB's names, and the application's custom options. Secret
 /// properties are absent (the document holds only their references).
@@ -796,6 +426,7 @@ pub fn option_settings(
 mod tests {
     use super::*;
     use crate::bundle::ebextensions::read;
+    use crate::platform::options::{option_effect, EB_OPTIONS};
 
     fn env(spec_body: &str) -> Environment {
         crate::spec::test_support::one_environment(spec_body)
@@ -837,7 +468,7 @@ option_settings:
             "option_settings.aws:autoscaling:asg.MinSize"
         );
 
-        let e = env("  proxy = \"nginx\"\n  properties = { MODE = \"spec\" }\n  wsgi {\n    processes = 2\n  }\n  deployment {\n    policy = \"all-at-once\"\n    timeout = \"15m\"\n  }\n  static_files = { \"/static\" = \"public\" }");
+        let e = env("  proxy = \"nginx\"\n  capacity {\n    min = 2\n  }\n  properties = { MODE = \"spec\" }\n  wsgi {\n    processes = 2\n  }\n  deployment {\n    policy = \"all-at-once\"\n    timeout = \"15m\"\n  }\n  static_files = { \"/static\" = \"public\" }");
         let (s, _) = resolve(Some(&e), &ext).unwrap();
         assert_eq!(s.wsgi_path, "mysite.wsgi:application");
         assert_eq!(s.processes, 2);
@@ -853,8 +484,57 @@ option_settings:
         );
 
         // Without a spec proxy, the bundle's ProxyServer applies.
-        let (s, _) = resolve(Some(&env("")), &ext).unwrap();
+        let (s, _) = resolve(Some(&env("  capacity {\n    min = 2\n  }")), &ext).unwrap();
         assert_eq!(s.proxy, Proxy::Apache);
+    }
+
+    #[test]
+    fn an_infrastructure_option_is_in_effect_overridden_by_the_spec_or_refused() {
+        let ext = |body: &str| {
+            read(&[(
+                ".ebextensions/01.config",
+                format!("option_settings:\n{body}").as_bytes(),
+            )])
+            .unwrap()
+        };
+        let keys = |u: &[Unsupported]| u.iter().map(|u| u.key.clone()).collect::<Vec<_>>();
+        // The environment's own values (the spec's, or the defaults): in effect, nothing said.
+        let spec = env("  capacity {\n    min = 2\n    max = 6\n  }");
+        let same = ext("  aws:autoscaling:asg:\n    MinSize: 2\n    MaxSize: 6\n  aws:elasticbeanstalk:application:\n    Application Healthcheck URL: HTTP:80/\n  aws:ec2:instances:\n    InstanceTypes: t3.small\n");
+        let (_, unsupported) = resolve(Some(&spec), &same).unwrap();
+        assert_eq!(keys(&unsupported), Vec::<String>::new());
+        // Another value of a setting the spec writes: the spec wins, and that is said.
+        let (_, unsupported) = resolve(
+            Some(&spec),
+            &ext("  aws:autoscaling:asg:\n    MaxSize: 8\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            keys(&unsupported),
+            ["option_settings.aws:autoscaling:asg.MaxSize"]
+        );
+        assert!(unsupported[0]
+            .reason
+            .starts_with("overridden by the spec's `capacity { max }` (6)"));
+        // Another value of one the spec leaves to its default: refused, pointing to apply; a
+        // list of instance types is never Beanpole's one type.
+        for (body, setting) in [
+            ("  aws:autoscaling:asg:\n    MinSize: 2\n", "capacity { min }"),
+            ("  aws:ec2:instances:\n    InstanceTypes: t3.small,t3.micro\n", "instance { type }"),
+            ("  aws:elasticbeanstalk:environment:process:default:\n    HealthCheckPath: /health\n", "load_balancer { health_check { path } }"),
+        ] {
+            let problems = resolve(Some(&env("")), &ext(body)).unwrap_err();
+            assert!(
+                problems[0].reason.contains(&format!("set it in the spec (`{setting}`) and run `beanpole apply`")),
+                "{problems:?}"
+            );
+        }
+        // Without an environment (`bundle`, `versions create`): said what the spec holds.
+        let (_, unsupported) =
+            resolve(None, &ext("  aws:autoscaling:asg:\n    MinSize: 2\n")).unwrap();
+        assert!(unsupported[0]
+            .reason
+            .starts_with("the spec holds it (`capacity { min }`)"));
     }
 
     #[test]

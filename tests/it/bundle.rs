@@ -283,7 +283,7 @@ fn bundle_names_every_option_file_and_folder_it_does_not_carry_out() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     for expected in [
-        "warning: .ebextensions/02_al1.config: `option_settings.aws:autoscaling:asg.MinSize` is not carried out: the spec holds it: set `capacity { min }` in the environment block and `beanpole apply`",
+        "warning: .ebextensions/02_al1.config: `option_settings.aws:autoscaling:asg.MinSize` is not carried out: the spec holds it (`capacity { min }`): at deploy, the environment's own value is in effect, a value the spec sets otherwise is overridden by it, and any other is refused (a deploy never changes infrastructure: set it in the spec and `beanpole apply`)",
         "warning: .ebextensions/02_al1.config: `option_settings.aws:elasticbeanstalk:command.HealthCheckSuccessThreshold` is not carried out: EB reads HealthCheckSuccessThreshold in aws:elasticbeanstalk:healthreporting:system, not here",
         "warning: .ebextensions/02_al1.config: `files./opt/elasticbeanstalk/hooks/appdeploy/post/99_restart.sh` is not carried out: Amazon Linux 1's hook folders are not run on Amazon Linux 2023",
     ] {

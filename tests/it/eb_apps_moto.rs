@@ -132,6 +132,25 @@ fn moto_functions_naming_eb_resources_resolve_to_the_environments_own() {
     assert!(!text(&out).contains("refused"), "{}", text(&out));
     std::fs::remove_file(source.join(".ebextensions/02_table.config")).unwrap();
 
+    // An infrastructure option the spec leaves to its default, with another value: the deploy
+    // would change infrastructure, which only apply does: refused before any upload, located,
+    // pointing to the spec and apply.
+    std::fs::write(
+        source.join(".ebextensions/03_idle.config"),
+        "option_settings:\n  aws:elbv2:loadbalancer:\n    IdleTimeout: 120\n",
+    )
+    .unwrap();
+    let out = beanpole(&["deploy", "pets-env-blue", "--label", "refused-idle"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(".ebextensions/03_idle.config: aws:elbv2:loadbalancer IdleTimeout = `120`: would change the environment's infrastructure (it has 60, the default of `load_balancer { idle_timeout }`), and a deploy never does: set it in the spec (`load_balancer { idle_timeout }`) and run `beanpole apply`"),
+        "{}",
+        text(&out)
+    );
+    let out = beanpole(&["versions", "--json"]);
+    assert!(!text(&out).contains("refused-idle"), "{}", text(&out));
+    std::fs::remove_file(source.join(".ebextensions/03_idle.config")).unwrap();
+
     let fleet = Fleet::start(&moto, dir.path(), &pip_env());
     fleet.wait_serving("pets-env-blue", 1, Duration::from_secs(300));
     let out = beanpole(&["deploy", "pets-env-blue", "--label", "v1"]);
@@ -142,9 +161,9 @@ fn moto_functions_naming_eb_resources_resolve_to_the_environments_own() {
         text(&out),
         fleet.output()
     );
-    // An infrastructure option in a version: named with the spec's setting, never applied.
+    // An infrastructure option the spec sets otherwise: the spec wins (EB's precedence), said.
     assert!(
-        text(&out).contains("warning: .ebextensions/01_refs.config: `option_settings.aws:autoscaling:asg.MinSize` is not carried out: the spec holds it: set `capacity { min }`"),
+        text(&out).contains("warning: .ebextensions/01_refs.config: `option_settings.aws:autoscaling:asg.MinSize` is not carried out: overridden by the spec's `capacity { min }` (1)"),
         "{}",
         text(&out)
     );

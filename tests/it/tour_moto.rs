@@ -296,14 +296,14 @@ fn the_book_lists_every_page_and_the_readme_is_a_front_page() {
 #[test]
 fn the_options_table_is_what_beanpole_does() {
     let path = common::manifest_dir().join("docs/src/options.md");
-    let table = beanpole::platform::settings::options_table();
+    let table = beanpole::platform::options::options_table();
     if std::env::var("BEANPOLE_BLESS").is_ok_and(|v| v == "1") {
         std::fs::write(&path, &table).unwrap();
     }
     let written = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         written == table,
-        "docs/src/options.md differs from platform::settings::options_table(): rerun with BEANPOLE_BLESS=1 and review"
+        "docs/src/options.md differs from platform::options::options_table(): rerun with BEANPOLE_BLESS=1 and review"
     );
     // Every option is in it, and none is left without a word.
     let rows = table.lines().filter(|l| l.starts_with("| `")).count();

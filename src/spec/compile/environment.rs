@@ -354,6 +354,7 @@ impl<'f> Compiler<'f> {
             resource_properties,
             resources,
             proxy_in_spec,
+            in_spec: written(&block.body, ""),
             wsgi,
             static_files,
             deployment,
@@ -362,4 +363,25 @@ impl<'f> Compiler<'f> {
         });
         Binding::Value(Value::Object(object))
     }
+}
+
+/// Every attribute written in `body` and its unlabelled blocks, dotted (`capacity.min`).
+fn written(body: &hcl_edit::structure::Body, prefix: &str) -> std::collections::BTreeSet<String> {
+    use hcl_edit::structure::Structure;
+    let mut found = std::collections::BTreeSet::new();
+    for structure in body.iter() {
+        match structure {
+            Structure::Attribute(attr) => {
+                found.insert(format!("{prefix}{}", attr.key.as_str()));
+            }
+            Structure::Block(block) if block.labels.is_empty() => {
+                found.extend(written(
+                    &block.body,
+                    &format!("{prefix}{}.", block.ident.as_str()),
+                ));
+            }
+            Structure::Block(_) => {}
+        }
+    }
+    found
 }

@@ -1,0 +1,569 @@
+//! Elastic Beanstalk's option reference for a Python web environment, and what Beanpole does
+//! with each option a version's `.ebextensions` sets: applied (and how it ranks against the
+//! spec), held by the spec (infrastructure: a deploy compares the version's value with the
+//! environment's, see [`infrastructure`]), or what Beanpole does instead. The docs' options
+//! table is made from it. Pure.
+
+use crate::model::Environment;
+
+// The namespaces of the options Beanpole applies.
+pub(super) const PYTHON: &str = "aws:elasticbeanstalk:container:python";
+pub(super) const PROPERTIES: &str = "aws:elasticbeanstalk:application:environment";
+pub(super) const PROXY: &str = "aws:elasticbeanstalk:environment:proxy";
+pub(super) const STATIC: &str = "aws:elasticbeanstalk:environment:proxy:staticfiles";
+/// EB's namespace for an application's own options (read back with `Fn::GetOptionSetting` and
+/// `get-config optionsettings`).
+pub const CUSTOM: &str = crate::bundle::cfn::CUSTOM;
+pub(super) const COMMAND: &str = "aws:elasticbeanstalk:command";
+pub(super) const SPLITTING: &str = "aws:elasticbeanstalk:trafficsplitting";
+pub(super) const HEALTH_REPORTING: &str = "aws:elasticbeanstalk:healthreporting:system";
+
+/// Every namespace and option of Elastic Beanstalk's general and Python option reference for a
+/// load-balanced Python web environment (`*`: any option name), in the reference's order; the
+/// options table of the docs (`docs/src/options.md`) is made from it.
+pub const EB_OPTIONS: &[(&str, &[&str])] = &[
+    (
+        "aws:autoscaling:asg",
+        &[
+            "Availability Zones",
+            "Cooldown",
+            "Custom Availability Zones",
+            "EnableCapacityRebalancing",
+            "MinSize",
+            "MaxSize",
+        ],
+    ),
+    (
+        "aws:autoscaling:launchconfiguration",
+        &[
+            "DisableIMDSv1",
+            "EC2KeyName",
+            "IamInstanceProfile",
+            "ImageId",
+            "InstanceType",
+            "LaunchTemplateTagPropagationEnabled",
+            "MonitoringInterval",
+            "SecurityGroups",
+            "SSHSourceRestriction",
+            "BlockDeviceMappings",
+            "RootVolumeType",
+            "RootVolumeSize",
+            "RootVolumeIOPS",
+            "RootVolumeThroughput",
+        ],
+    ),
+    (
+        "aws:autoscaling:scheduledaction",
+        &[
+            "StartTime",
+            "EndTime",
+            "MaxSize",
+            "MinSize",
+            "DesiredCapacity",
+            "Recurrence",
+            "Suspend",
+        ],
+    ),
+    (
+        "aws:autoscaling:trigger",
+        &[
+            "BreachDuration",
+            "LowerBreachScaleIncrement",
+            "LowerThreshold",
+            "MeasureName",
+            "Period",
+            "EvaluationPeriods",
+            "Statistic",
+            "Unit",
+            "UpperBreachScaleIncrement",
+            "UpperThreshold",
+        ],
+    ),
+    (
+        "aws:autoscaling:updatepolicy:rollingupdate",
+        &[
+            "MaxBatchSize",
+            "MinInstancesInService",
+            "RollingUpdateEnabled",
+            "RollingUpdateType",
+            "PauseTime",
+            "Timeout",
+        ],
+    ),
+    (
+        "aws:ec2:instances",
+        &[
+            "EnableSpot",
+            "InstanceTypes",
+            "SpotFleetOnDemandBase",
+            "SpotFleetOnDemandAboveBasePercentage",
+            "SpotMaxPrice",
+            "SupportedArchitectures",
+        ],
+    ),
+    (
+        "aws:ec2:vpc",
+        &[
+            "VPCId",
+            "Subnets",
+            "ELBSubnets",
+            "ELBScheme",
+            "DBSubnets",
+            "AssociatePublicIpAddress",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:application",
+        &["Application Healthcheck URL"],
+    ),
+    (PROPERTIES, &["*"]),
+    (
+        "aws:elasticbeanstalk:application:environmentsecrets",
+        &["*"],
+    ),
+    (
+        "aws:elasticbeanstalk:cloudwatch:logs",
+        &["StreamLogs", "DeleteOnTerminate", "RetentionInDays"],
+    ),
+    (
+        "aws:elasticbeanstalk:cloudwatch:logs:health",
+        &[
+            "HealthStreamingEnabled",
+            "DeleteOnTerminate",
+            "RetentionInDays",
+        ],
+    ),
+    (
+        COMMAND,
+        &[
+            "DeploymentPolicy",
+            "Timeout",
+            "BatchSizeType",
+            "BatchSize",
+            "IgnoreHealthCheck",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:environment",
+        &[
+            "EnvironmentType",
+            "ServiceRole",
+            "LoadBalancerType",
+            "LoadBalancerIsShared",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:environment:process:default",
+        &[
+            "DeregistrationDelay",
+            "HealthCheckInterval",
+            "HealthCheckPath",
+            "HealthCheckTimeout",
+            "HealthyThresholdCount",
+            "MatcherHTTPCode",
+            "Port",
+            "Protocol",
+            "StickinessEnabled",
+            "StickinessLBCookieDuration",
+            "StickinessType",
+            "UnhealthyThresholdCount",
+        ],
+    ),
+    (PROXY, &["ProxyServer"]),
+    (STATIC, &["*"]),
+    (
+        HEALTH_REPORTING,
+        &[
+            "SystemType",
+            "ConfigDocument",
+            "EnhancedHealthAuthEnabled",
+            "HealthCheckSuccessThreshold",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:hostmanager",
+        &["LogPublicationControl"],
+    ),
+    (
+        "aws:elasticbeanstalk:managedactions",
+        &[
+            "ManagedActionsEnabled",
+            "PreferredStartTime",
+            "ServiceRoleForManagedUpdates",
+        ],
+    ),
+    (
+        "aws:elasticbeanstalk:managedactions:platformupdate",
+        &["UpdateLevel", "InstanceRefreshEnabled"],
+    ),
+    (
+        "aws:elasticbeanstalk:monitoring",
+        &["Automatically Terminate Unhealthy Instances"],
+    ),
+    (
+        "aws:elasticbeanstalk:sns:topics",
+        &[
+            "Notification Endpoint",
+            "Notification Protocol",
+            "Notification Topic ARN",
+            "Notification Topic Name",
+        ],
+    ),
+    (SPLITTING, &["NewVersionPercent", "EvaluationTime"]),
+    ("aws:elasticbeanstalk:xray", &["XRayEnabled"]),
+    (
+        "aws:elbv2:listener:default",
+        &["DefaultProcess", "ListenerEnabled", "Protocol", "Rules"],
+    ),
+    (
+        "aws:elbv2:listener:443",
+        &[
+            "DefaultProcess",
+            "ListenerEnabled",
+            "Protocol",
+            "Rules",
+            "SSLCertificateArns",
+            "SSLPolicy",
+        ],
+    ),
+    (
+        "aws:elbv2:listenerrule:*",
+        &["HostHeaders", "PathPatterns", "Priority", "Process"],
+    ),
+    (
+        "aws:elbv2:loadbalancer",
+        &[
+            "AccessLogsS3Bucket",
+            "AccessLogsS3Enabled",
+            "AccessLogsS3Prefix",
+            "IdleTimeout",
+            "ManagedSecurityGroup",
+            "SecurityGroups",
+        ],
+    ),
+    ("aws:rds:dbinstance", &["*"]),
+    (PYTHON, &["WSGIPath", "NumProcesses", "NumThreads"]),
+    (CUSTOM, &["*"]),
+];
+
+/// What Beanpole does with an option a bundle's `.ebextensions` sets: applies it (and how it
+/// ranks against the spec), or what it does instead.
+pub fn option_effect(namespace: &str, option: &str) -> String {
+    let applied = |what: &str| format!("applied: {what}");
+    match (namespace, option) {
+        (PROPERTIES, _) => applied("an environment property; the spec's `properties` win"),
+        (PYTHON, "WSGIPath") => applied("the spec's `wsgi { path }` wins"),
+        (PYTHON, "NumProcesses") => applied("the spec's `wsgi { processes }` wins"),
+        (PYTHON, "NumThreads") => applied("the spec's `wsgi { threads }` wins"),
+        (PROXY, "ProxyServer") => applied("nginx or apache; the spec's `proxy` wins"),
+        (STATIC, _) => applied("a static folder; the spec's `static_files` win"),
+        (COMMAND, "DeploymentPolicy") => applied("the spec's `deployment { policy }` wins"),
+        (COMMAND, "BatchSize" | "BatchSizeType") => {
+            applied("the spec's `deployment { batch_size }` wins")
+        }
+        (COMMAND, "Timeout") => applied("the spec's `deployment { timeout }` wins"),
+        (HEALTH_REPORTING, "HealthCheckSuccessThreshold") => {
+            applied("the spec's `deployment { health_threshold }` wins")
+        }
+        (SPLITTING, "NewVersionPercent") => {
+            applied("the spec's `deployment { new_version_percent }` wins")
+        }
+        (SPLITTING, "EvaluationTime") => {
+            applied("minutes; the spec's `deployment { evaluation_time }` wins")
+        }
+        (CUSTOM, _) => applied("read by `Fn::GetOptionSetting` and `get-config optionsettings`"),
+        ("aws:elasticbeanstalk:application:environmentsecrets", _) => {
+            "not taken from a bundle: give a secret as `secret(\"arn:…\")` or `ssm_parameter(\"/…\")` in the spec's `properties`".into()
+        }
+        _ => what_beanpole_does(namespace, option),
+    }
+}
+
+/// The options table of the docs (`docs/src/options.md`), made from [`EB_OPTIONS`].
+pub fn options_table() -> String {
+    let mut out = String::from(
+        "# Elastic Beanstalk options\n\nEvery namespace and option of Elastic Beanstalk's general and Python option reference for a load-balanced Python web environment, and what Beanpole does with it when a bundle's `.ebextensions` sets it (`bundle`, `deploy`, `versions create` and `local run` print the same text for every option not applied). Precedence is EB's: the spec (EB's settings applied directly to the environment), then the version's `.ebextensions`, then the default. Generated from `platform::options::EB_OPTIONS` (a test keeps it so).\n\n| Namespace | Option | What Beanpole does |\n|---|---|---|\n",
+    );
+    for (namespace, options) in EB_OPTIONS {
+        for option in *options {
+            out.push_str(&format!(
+                "| `{namespace}` | {} | {} |\n",
+                if *option == "*" {
+                    "any".to_string()
+                } else {
+                    format!("`{option}`")
+                },
+                option_effect(namespace, option).replace('|', "\\|")
+            ));
+        }
+    }
+    out
+}
+
+/// What Beanpole does instead of an Elastic Beanstalk option it does not take from a bundle:
+/// the spec's setting that holds it (the spec owns infrastructure: a version's options never
+/// change it), or what Beanpole has instead, or that it has nothing yet.
+pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
+    let spec = |attribute: &str| {
+        format!("the spec holds it (`{attribute}`): at deploy, the environment's own value is in effect, a value the spec sets otherwise is overridden by it, and any other is refused (a deploy never changes infrastructure: set it in the spec and `beanpole apply`)")
+    };
+    match (namespace, option) {
+        ("aws:autoscaling:asg", "MinSize") => spec("capacity { min }"),
+        ("aws:autoscaling:asg", "MaxSize") => spec("capacity { max }"),
+        ("aws:autoscaling:launchconfiguration" | "aws:ec2:instances", "InstanceType" | "InstanceTypes") => {
+            spec("instance { type }")
+        }
+        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => spec("instance { key_name }"),
+        ("aws:autoscaling:launchconfiguration", "ImageId") => spec("instance { ami }"),
+        ("aws:autoscaling:launchconfiguration", "IamInstanceProfile") => {
+            "Beanpole makes the instance profile: give its role what the application needs with `permissions { … }` in the spec".into()
+        }
+        ("aws:autoscaling:trigger", _) => spec("capacity { cpu_target }` or `capacity { requests_per_target }"),
+        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath") => {
+            spec("load_balancer { health_check { path } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "MatcherHTTPCode") => {
+            spec("load_balancer { health_check { matcher } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckInterval") => {
+            spec("load_balancer { health_check { interval } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckTimeout") => {
+            spec("load_balancer { health_check { timeout } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "HealthyThresholdCount") => {
+            spec("load_balancer { health_check { healthy_threshold } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "UnhealthyThresholdCount") => {
+            spec("load_balancer { health_check { unhealthy_threshold } }")
+        }
+        ("aws:elasticbeanstalk:environment:process:default", "Port") => spec("instance { port }"),
+        ("aws:elbv2:loadbalancer", "IdleTimeout") => spec("load_balancer { idle_timeout }"),
+        ("aws:elbv2:listener:443", "SSLCertificateArns") => {
+            spec("load_balancer { https { certificate_arn } }")
+        }
+        ("aws:elbv2:listener:443", "SSLPolicy") => spec("load_balancer { https { ssl_policy } }"),
+        ("aws:ec2:vpc", "VPCId") => spec("network { vpc_id }"),
+        ("aws:ec2:vpc", "ELBSubnets") => {
+            "the spec holds it: `network { subnets }` is the load balancer's and the instances' one list; set it and `beanpole apply`".into()
+        }
+        ("aws:ec2:instances", "SupportedArchitectures") => {
+            "the architecture follows `instance { type }` in the spec (Graviton families get arm64)".into()
+        }
+        ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => {
+            spec("load_balancer { health_check { path } }")
+        }
+        ("aws:rds:dbinstance", _) => {
+            "Beanpole makes no database inside an environment (EB's is deleted with it): make it apart and give its address as a property".into()
+        }
+        ("aws:ec2:vpc", "Subnets") => spec("network { subnets }"),
+        ("aws:ec2:vpc", "ELBScheme") => spec("load_balancer { internal }"),
+        ("aws:elasticbeanstalk:environment", "LoadBalancerType") => {
+            "Beanpole's environments always have an application load balancer: nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:environment", "EnvironmentType") => {
+            "Beanpole's environments are always load-balanced: nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:environment", "ServiceRole") => {
+            "Beanpole needs no service role (it calls AWS with your credentials): nothing to set".into()
+        }
+        ("aws:autoscaling:updatepolicy:rollingupdate", _) => {
+            "Beanpole's apply replaces instances for a new launch template one at a time, each health-checked before the next: nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:command", "IgnoreHealthCheck") => {
+            "Beanpole never ignores the health check: set `deployment { health_threshold }` in the spec to accept a lower rating".into()
+        }
+        ("aws:elasticbeanstalk:cloudwatch:logs" | "aws:elasticbeanstalk:cloudwatch:logs:health", _) => {
+            "Beanpole streams no logs to CloudWatch yet: `beanpole logs ENV` reads them from the instances".into()
+        }
+        ("aws:elasticbeanstalk:hostmanager", _) => {
+            "Beanpole publishes no logs to S3 on its own yet: `beanpole logs ENV --all` gathers them".into()
+        }
+        ("aws:elasticbeanstalk:healthreporting:system", _) => {
+            "Beanpole rates health from the target group and the engine's report (`beanpole status`): nothing to set".into()
+        }
+        ("aws:elasticbeanstalk:managedactions" | "aws:elasticbeanstalk:managedactions:platformupdate", _) => {
+            "no managed platform updates: an instance's platform is the engine the Beanpole that deploys ships".into()
+        }
+        ("aws:elasticbeanstalk:sns:topics", _) => "Beanpole sends no notifications yet".into(),
+        ("aws:elasticbeanstalk:xray", _) => "Beanpole runs no X-Ray daemon yet".into(),
+        ("aws:elasticbeanstalk:environment:proxy", "GzipCompression") => {
+            "Beanpole's nginx configuration does not compress: add a .platform/nginx/conf.d/*.conf with `gzip on;`".into()
+        }
+        (n, _) if n.starts_with("aws:") => {
+            "no equivalent in Beanpole yet: the option has no effect".into()
+        }
+        _ => "not an Elastic Beanstalk namespace: the option has no effect".into(),
+    }
+}
+
+/// What a deploy does with an infrastructure option of a version's `.ebextensions` (one the
+/// spec holds), against the environment it goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Infrastructure {
+    /// The environment has this value already.
+    InEffect,
+    /// The spec sets it otherwise, and the spec wins (EB's precedence): why it has no effect.
+    Overridden(String),
+    /// It would change the environment's infrastructure, which only `apply` does: why refused.
+    Refused(String),
+}
+
+/// An infrastructure option the spec holds: the spec's attribute (dotted, as written), how
+/// the docs name it, and the environment's value in the option's form.
+struct Held {
+    path: &'static str,
+    setting: &'static str,
+    value: String,
+}
+
+fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
+    let h = |path: &'static str, setting: &'static str, value: String| {
+        Some(Held {
+            path,
+            setting,
+            value,
+        })
+    };
+    let check = &env.load_balancer.health_check;
+    const PROCESS: &str = "aws:elasticbeanstalk:environment:process:default";
+    // A worker has no load balancer: its options are not infrastructure it has.
+    let load_balancer = matches!(
+        namespace,
+        PROCESS | "aws:elbv2:loadbalancer" | "aws:elasticbeanstalk:application"
+    ) || (namespace, option) == ("aws:ec2:vpc", "ELBScheme");
+    if env.is_worker() && load_balancer && option != "Port" {
+        return None;
+    }
+    match (namespace, option) {
+        ("aws:autoscaling:asg", "MinSize") => h(
+            "capacity.min",
+            "capacity { min }",
+            env.capacity.min.to_string(),
+        ),
+        ("aws:autoscaling:asg", "MaxSize") => h(
+            "capacity.max",
+            "capacity { max }",
+            env.capacity.max.to_string(),
+        ),
+        (
+            "aws:autoscaling:launchconfiguration" | "aws:ec2:instances",
+            "InstanceType" | "InstanceTypes",
+        ) => h(
+            "instance.type",
+            "instance { type }",
+            env.instance.instance_type.clone(),
+        ),
+        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => h(
+            "instance.key_name",
+            "instance { key_name }",
+            env.instance.key_name.clone().unwrap_or_default(),
+        ),
+        (PROCESS, "HealthCheckPath")
+        | ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => h(
+            "load_balancer.health_check.path",
+            "load_balancer { health_check { path } }",
+            check.path.clone(),
+        ),
+        (PROCESS, "MatcherHTTPCode") => h(
+            "load_balancer.health_check.matcher",
+            "load_balancer { health_check { matcher } }",
+            check.matcher.clone(),
+        ),
+        (PROCESS, "HealthCheckInterval") => h(
+            "load_balancer.health_check.interval",
+            "load_balancer { health_check { interval } }",
+            check.interval.to_string(),
+        ),
+        (PROCESS, "HealthCheckTimeout") => h(
+            "load_balancer.health_check.timeout",
+            "load_balancer { health_check { timeout } }",
+            check.timeout.to_string(),
+        ),
+        (PROCESS, "HealthyThresholdCount") => h(
+            "load_balancer.health_check.healthy_threshold",
+            "load_balancer { health_check { healthy_threshold } }",
+            check.healthy_threshold.to_string(),
+        ),
+        (PROCESS, "UnhealthyThresholdCount") => h(
+            "load_balancer.health_check.unhealthy_threshold",
+            "load_balancer { health_check { unhealthy_threshold } }",
+            check.unhealthy_threshold.to_string(),
+        ),
+        (PROCESS, "Port") => h(
+            "instance.port",
+            "instance { port }",
+            env.instance.port.to_string(),
+        ),
+        ("aws:elbv2:loadbalancer", "IdleTimeout") => h(
+            "load_balancer.idle_timeout",
+            "load_balancer { idle_timeout }",
+            env.load_balancer.idle_timeout.to_string(),
+        ),
+        ("aws:ec2:vpc", "ELBScheme") => h(
+            "load_balancer.internal",
+            "load_balancer { internal }",
+            if env.load_balancer.internal {
+                "internal"
+            } else {
+                "public"
+            }
+            .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// The option's value as the environment's is written: EB's `Application Healthcheck URL`
+/// may name a protocol and port (`HTTP:80/health`), `InstanceTypes` is a list whose first
+/// type Beanpole's one type must be, numbers are compared as numbers.
+fn normalised(option: &str, value: &str) -> String {
+    let value = value.trim();
+    match option {
+        "Application Healthcheck URL" => match value.find('/') {
+            Some(at) => value[at..].to_string(),
+            None => "/".to_string(),
+        },
+        "InstanceTypes" => value
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        _ => match value.parse::<i64>() {
+            Ok(n) => n.to_string(),
+            Err(_) => value.to_string(),
+        },
+    }
+}
+
+/// What a deploy to `env` does with `namespace`/`option` = `value` from a version's
+/// `.ebextensions`: `None` when the spec does not hold that option (it is not
+/// infrastructure Beanpole has), else in effect, overridden by the spec, or refused.
+pub fn infrastructure(
+    env: &Environment,
+    namespace: &str,
+    option: &str,
+    value: &str,
+) -> Option<Infrastructure> {
+    let held = held(env, namespace, option)?;
+    let asked = normalised(option, value);
+    // Beanpole's environments have one instance type: a list of several is never in effect.
+    let one =
+        option != "InstanceTypes" || value.split(',').filter(|t| !t.trim().is_empty()).count() == 1;
+    if one && asked == held.value {
+        return Some(Infrastructure::InEffect);
+    }
+    if env.in_spec.contains(held.path) {
+        return Some(Infrastructure::Overridden(format!(
+            "overridden by the spec's `{}` ({}): the spec's settings win over a version's, as Elastic Beanstalk's settings applied to the environment do",
+            held.setting, held.value
+        )));
+    }
+    Some(Infrastructure::Refused(format!(
+        "would change the environment's infrastructure (it has {}, the default of `{}`), and a deploy never does: set it in the spec (`{}`) and run `beanpole apply`, then deploy this version; or remove the option from it",
+        if held.value.is_empty() { "none".to_string() } else { held.value.clone() },
+        held.setting,
+        held.setting
+    )))
+}
