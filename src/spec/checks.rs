@@ -467,6 +467,16 @@ pub fn wsgi_path(path: &str) -> Check {
         Some((m, c)) => (m, Some(c)),
         None => (path, None),
     };
+    // Amazon Linux 1's form, a file (`mysite/wsgi.py`): gunicorn takes a module instead.
+    if let Some(file) = module.strip_suffix(".py") {
+        let dotted = file.trim_start_matches("./").replace('/', ".");
+        if !dotted.is_empty() && dotted.split('.').all(identifier) {
+            return Err(format!(
+                "`{path}` is Amazon Linux 1's form (a file); on Amazon Linux 2023 the WSGI path is a module and its callable: write `{dotted}:{}`",
+                callable.unwrap_or("application")
+            ));
+        }
+    }
     let module_ok = module.split('.').all(identifier);
     let callable_ok = callable.is_none_or(|c| identifier(c.strip_suffix("()").unwrap_or(c)));
     if module_ok && callable_ok {
@@ -549,6 +559,25 @@ pub fn mime_type(value: &str) -> Check {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_wsgi_file_path_of_amazon_linux_1_is_refused_with_its_module_form() {
+        use super::wsgi_path;
+        assert!(wsgi_path("mysite.wsgi:application").is_ok());
+        assert!(wsgi_path("application").is_ok());
+        for (file, module) in [
+            ("todo_app/wsgi.py", "todo_app.wsgi:application"),
+            ("application.py", "application:application"),
+            ("./api/wsgi.py:app", "api.wsgi:app"),
+        ] {
+            let refused = wsgi_path(file).unwrap_err();
+            assert!(
+                refused.contains("Amazon Linux 1's form")
+                    && refused.contains(&format!("write `{module}`")),
+                "{refused}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
