@@ -1,15 +1,17 @@
-//! EC2 Auto Scaling: the environment's group of instances and its target-tracking policies.
+//! EC2 Auto Scaling: the environment's group of instances (its target-tracking policies in
+//! `policy`).
+
+pub mod policy;
 
 use super::{int_attr, str_attr, string_list};
 use super::{AwsError, ErrorClass, Sdk};
 use crate::graph::{ResourceKind, TAG_APPLICATION};
 use crate::reconcile::{Attributes, LiveResource};
 use aws_sdk_autoscaling::types::{
-    AutoScalingGroup, Filter, LaunchTemplateSpecification, MetricType,
-    PredefinedMetricSpecification, Tag, TargetTrackingConfiguration,
+    AutoScalingGroup, Filter, LaunchTemplateSpecification, MetricType, Tag,
 };
 use aws_sdk_autoscaling::Client;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// DescribeAutoScalingGroups takes at most 100 names.
@@ -97,7 +99,7 @@ pub async fn read(
                     json!(tracking.map(|t| t.target_value())),
                 ),
             ]);
-            let queue = backlog_queue(tracking);
+            let queue = policy::backlog_queue(tracking);
             if let Some(queue) = &queue {
                 attributes.insert(
                     "metric".to_string(),
@@ -107,7 +109,7 @@ pub async fn read(
             }
             if let Some((lb, tg)) = metric
                 .and_then(|m| m.resource_label())
-                .and_then(|label| arns_of_label(label, group_arn))
+                .and_then(|label| policy::arns_of_label(label, group_arn))
             {
                 attributes.insert("load_balancer_arn".to_string(), json!(lb));
                 attributes.insert("target_group_arn".to_string(), json!(tg));
@@ -193,32 +195,6 @@ fn group_resource(name: &str, group: &AutoScalingGroup) -> LiveResource {
         attributes,
         outputs,
     )
-}
-
-/// `app/LB/ID/targetgroup/TG/ID` back to the two ARNs, in the group ARN's partition, region
-/// and account.
-fn arns_of_label(label: &str, group_arn: &str) -> Option<(String, String)> {
-    let (lb_part, tg_part) = label.split_once("/targetgroup/")?;
-    let mut fields = group_arn.split(':');
-    let (_, partition, _, region, account) = (
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-    );
-    let prefix = format!("arn:{partition}:elasticloadbalancing:{region}:{account}");
-    Some((
-        format!("{prefix}:loadbalancer/{lb_part}"),
-        format!("{prefix}:targetgroup/{tg_part}"),
-    ))
-}
-
-/// The resource label target tracking on request count needs, from the two ARNs.
-fn label_of(lb_arn: &str, tg_arn: &str) -> Option<String> {
-    let lb = lb_arn.split_once(":loadbalancer/")?.1;
-    let tg = tg_arn.split_once(":targetgroup/")?.1;
-    Some(format!("{lb}/targetgroup/{tg}"))
 }
 
 fn tag_list(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -444,163 +420,6 @@ pub async fn delete_group(aws: &super::Aws, name: &str) -> Result<(), AwsError> 
         || async { Ok(describe(aws, name).await?.is_none().then_some(())) },
     )
     .await
-}
-
-/// Creates or updates a target-tracking policy (PutScalingPolicy does both).
-pub async fn put_policy(
-    client: &Client,
-    name: &str,
-    attributes: &Attributes,
-) -> Result<Attributes, AwsError> {
-    let metric = str_attr(attributes, "metric");
-    if metric == crate::graph::kinds::scaling_policy::BACKLOG_METRIC {
-        return put_backlog_policy(client, name, attributes).await;
-    }
-    let mut specification =
-        PredefinedMetricSpecification::builder().predefined_metric_type(MetricType::from(metric));
-    if let (Some(lb), Some(tg)) = (
-        attributes.get("load_balancer_arn").and_then(Value::as_str),
-        attributes.get("target_group_arn").and_then(Value::as_str),
-    ) {
-        specification = specification.set_resource_label(label_of(lb, tg));
-    }
-    let configuration = TargetTrackingConfiguration::builder()
-        .predefined_metric_specification(specification.build())
-        .target_value(
-            attributes
-                .get("target_value")
-                .and_then(Value::as_f64)
-                .unwrap_or(50.0),
-        )
-        .build();
-    put_tracking(
-        client,
-        str_attr(attributes, "auto_scaling_group_name"),
-        name,
-        configuration,
-    )
-    .await
-}
-
-/// PutScalingPolicy of a target-tracking policy (it creates and updates alike).
-async fn put_tracking(
-    client: &Client,
-    group: &str,
-    name: &str,
-    configuration: TargetTrackingConfiguration,
-) -> Result<Attributes, AwsError> {
-    client
-        .put_scaling_policy()
-        .auto_scaling_group_name(group)
-        .policy_name(name)
-        .policy_type("TargetTrackingScaling")
-        .target_tracking_configuration(configuration)
-        .send()
-        .await
-        .op("PutScalingPolicy")?;
-    Ok(BTreeMap::from([("name".to_string(), json!(name))]))
-}
-
-/// A worker's policy: visible messages of its queue per in-service instance of its group,
-/// tracked to the target (metric math over SQS's and Auto Scaling's metrics, as AWS's guide
-/// to scaling on SQS describes).
-async fn put_backlog_policy(
-    client: &Client,
-    name: &str,
-    attributes: &Attributes,
-) -> Result<Attributes, AwsError> {
-    use aws_sdk_autoscaling::types::{
-        CustomizedMetricSpecification, Metric, MetricDimension, TargetTrackingMetricDataQuery,
-        TargetTrackingMetricStat,
-    };
-    let group = str_attr(attributes, "auto_scaling_group_name");
-    let stat =
-        |id: &str, namespace: &str, metric: &str, dimension: &str, value: &str, stat: &str| {
-            TargetTrackingMetricDataQuery::builder()
-                .id(id)
-                .metric_stat(
-                    TargetTrackingMetricStat::builder()
-                        .metric(
-                            Metric::builder()
-                                .namespace(namespace)
-                                .metric_name(metric)
-                                .dimensions(
-                                    MetricDimension::builder()
-                                        .name(dimension)
-                                        .value(value)
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .stat(stat)
-                        .build(),
-                )
-                .return_data(false)
-                .build()
-        };
-    let specification = CustomizedMetricSpecification::builder()
-        .metrics(stat(
-            "visible",
-            "AWS/SQS",
-            "ApproximateNumberOfMessagesVisible",
-            "QueueName",
-            str_attr(attributes, "queue_name"),
-            "Sum",
-        ))
-        .metrics(stat(
-            "instances",
-            "AWS/AutoScaling",
-            "GroupInServiceInstances",
-            "AutoScalingGroupName",
-            group,
-            "Average",
-        ))
-        .metrics(
-            TargetTrackingMetricDataQuery::builder()
-                .id("backlog")
-                .expression("visible / instances")
-                .label("Visible messages per in-service instance")
-                .return_data(true)
-                .build(),
-        )
-        .build();
-    let configuration = TargetTrackingConfiguration::builder()
-        .customized_metric_specification(specification)
-        .target_value(
-            attributes
-                .get("target_value")
-                .and_then(Value::as_f64)
-                .unwrap_or(10.0),
-        )
-        .build();
-    put_tracking(client, group, name, configuration).await
-}
-
-/// The queue a backlog policy tracks, when the policy is one (its `QueueName` dimension).
-fn backlog_queue(tracking: Option<&TargetTrackingConfiguration>) -> Option<String> {
-    tracking?
-        .customized_metric_specification()?
-        .metrics()
-        .iter()
-        .filter_map(|m| m.metric_stat()?.metric())
-        .find(|m| m.metric_name() == Some("ApproximateNumberOfMessagesVisible"))?
-        .dimensions()
-        .iter()
-        .find(|d| d.name() == Some("QueueName"))
-        .and_then(|d| d.value())
-        .map(str::to_string)
-}
-
-pub async fn delete_policy(client: &Client, group: &str, name: &str) -> Result<(), AwsError> {
-    super::already_gone(
-        client
-            .delete_policy()
-            .auto_scaling_group_name(group)
-            .policy_name(name)
-            .send()
-            .await
-            .op("DeletePolicy"),
-    )
 }
 
 /// An environment's Auto Scaling group as a deployment sees it: its in-service instances, and whether its
