@@ -468,7 +468,8 @@ pub fn wsgi_path(path: &str) -> Check {
         None => (path, None),
     };
     // Amazon Linux 1's form, a file (`mysite/wsgi.py`): gunicorn takes a module instead.
-    if let Some(file) = module.strip_suffix(".py") {
+    if module.ends_with(".py") || module.contains('/') {
+        let file = module.strip_suffix(".py").unwrap_or(module);
         let dotted = file.trim_start_matches("./").replace('/', ".");
         if !dotted.is_empty() && dotted.split('.').all(identifier) {
             return Err(format!(
@@ -568,6 +569,7 @@ mod tests {
             ("todo_app/wsgi.py", "todo_app.wsgi:application"),
             ("application.py", "application:application"),
             ("./api/wsgi.py:app", "api.wsgi:app"),
+            ("parts/production/wsgi", "parts.production.wsgi:application"),
         ] {
             let refused = wsgi_path(file).unwrap_err();
             assert!(
