@@ -318,7 +318,9 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
         ("aws:autoscaling:launchconfiguration", "IamInstanceProfile") => {
             "Beanpole makes the instance profile: give its role what the application needs with `permissions { … }` in the spec".into()
         }
-        ("aws:autoscaling:trigger", _) => spec("capacity { cpu_target }` or `capacity { requests_per_target }"),
+        ("aws:autoscaling:trigger", _) => {
+            "Beanpole scales by target tracking, not by CloudWatch alarms: set `capacity { cpu_target }` or `capacity { requests_per_target }` in the spec and `beanpole apply`; the option has no effect".into()
+        }
         ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath") => {
             spec("load_balancer { health_check { path } }")
         }
@@ -344,9 +346,8 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
         }
         ("aws:elbv2:listener:443", "SSLPolicy") => spec("load_balancer { https { ssl_policy } }"),
         ("aws:ec2:vpc", "VPCId") => spec("network { vpc_id }"),
-        ("aws:ec2:vpc", "ELBSubnets") => {
-            "the spec holds it: `network { subnets }` is the load balancer's and the instances' one list; set it and `beanpole apply`".into()
-        }
+        // The load balancer's and the instances' subnets are one list in the spec.
+        ("aws:ec2:vpc", "ELBSubnets") => spec("network { subnets }"),
         ("aws:ec2:instances", "SupportedArchitectures") => {
             "the architecture follows `instance { type }` in the spec (Graviton families get arm64)".into()
         }
@@ -397,6 +398,19 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
     }
 }
 
+/// A namespace without the EB resource it may be qualified by (`AWSEBCloudwatchAlarmHigh.
+/// aws:autoscaling:trigger`, the form saved configurations write): the namespace itself.
+pub fn unqualified(namespace: &str) -> &str {
+    match namespace.split_once('.') {
+        Some((resource, rest))
+            if rest.starts_with("aws:") && resource.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            rest
+        }
+        _ => namespace,
+    }
+}
+
 /// What a deploy does with an infrastructure option of a version's `.ebextensions` (one the
 /// spec holds), against the environment it goes to.
 #[derive(Debug, Clone, PartialEq)]
@@ -426,12 +440,20 @@ fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
         })
     };
     let check = &env.load_balancer.health_check;
+    let https = env.load_balancer.https.as_ref();
+    let network = env.network.as_ref();
     const PROCESS: &str = "aws:elasticbeanstalk:environment:process:default";
     // A worker has no load balancer: its options are not infrastructure it has.
     let load_balancer = matches!(
         namespace,
-        PROCESS | "aws:elbv2:loadbalancer" | "aws:elasticbeanstalk:application"
-    ) || (namespace, option) == ("aws:ec2:vpc", "ELBScheme");
+        PROCESS
+            | "aws:elbv2:loadbalancer"
+            | "aws:elbv2:listener:443"
+            | "aws:elasticbeanstalk:application"
+    ) || matches!(
+        (namespace, option),
+        ("aws:ec2:vpc", "ELBScheme" | "ELBSubnets")
+    );
     if env.is_worker() && load_balancer && option != "Port" {
         return None;
     }
@@ -510,6 +532,38 @@ fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
             }
             .to_string(),
         ),
+        ("aws:autoscaling:launchconfiguration", "ImageId") => h(
+            "instance.ami",
+            "instance { ami }",
+            env.instance
+                .ami
+                .clone()
+                .unwrap_or_else(|| "the platform's AMI".into()),
+        ),
+        ("aws:elbv2:listener:443", "SSLCertificateArns") => h(
+            "load_balancer.https.certificate_arn",
+            "load_balancer { https { certificate_arn } }",
+            https.map(|h| h.certificate_arn.clone()).unwrap_or_default(),
+        ),
+        ("aws:elbv2:listener:443", "SSLPolicy") => h(
+            "load_balancer.https.ssl_policy",
+            "load_balancer { https { ssl_policy } }",
+            https.map(|h| h.ssl_policy.clone()).unwrap_or_default(),
+        ),
+        ("aws:ec2:vpc", "VPCId") => h(
+            "network.vpc_id",
+            "network { vpc_id }",
+            network
+                .map(|n| n.vpc_id.clone())
+                .unwrap_or_else(|| "the default VPC".into()),
+        ),
+        ("aws:ec2:vpc", "Subnets" | "ELBSubnets") => h(
+            "network.subnets",
+            "network { subnets }",
+            network
+                .map(|n| normalised("Subnets", &n.subnets.join(",")))
+                .unwrap_or_else(|| "the default VPC's".into()),
+        ),
         _ => None,
     }
 }
@@ -530,6 +584,16 @@ fn normalised(option: &str, value: &str) -> String {
             .unwrap_or_default()
             .trim()
             .to_string(),
+        // A set of subnets, in any order.
+        "Subnets" | "ELBSubnets" => {
+            let mut ids: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            ids.sort_unstable();
+            ids.join(",")
+        }
         _ => match value.parse::<i64>() {
             Ok(n) => n.to_string(),
             Err(_) => value.to_string(),
@@ -566,4 +630,36 @@ pub fn infrastructure(
         held.setting,
         held.setting
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_option_said_to_be_the_spec_s_is_compared_at_deploy() {
+        let env = crate::spec::test_support::one_environment("");
+        for (namespace, options) in EB_OPTIONS {
+            for option in options.iter().filter(|o| **o != "*") {
+                if what_beanpole_does(namespace, option).starts_with("the spec holds it") {
+                    assert!(
+                        held(&env, namespace, option).is_some(),
+                        "{namespace} {option}: said to be the spec's, not compared at deploy"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            infrastructure(&env, "aws:ec2:vpc", "Subnets", "subnet-b, subnet-a"),
+            infrastructure(&env, "aws:ec2:vpc", "Subnets", "subnet-a,subnet-b"),
+        );
+        assert_eq!(
+            unqualified("AWSEBCloudwatchAlarmHigh.aws:autoscaling:trigger"),
+            "aws:autoscaling:trigger"
+        );
+        assert_eq!(
+            unqualified("aws:elasticbeanstalk:command"),
+            "aws:elasticbeanstalk:command"
+        );
+    }
 }

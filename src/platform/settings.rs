@@ -218,8 +218,11 @@ pub fn resolve(
             },
             (CUSTOM, _) => Ok(()),
             (namespace, option) => {
-                use super::options::{infrastructure, Infrastructure};
-                let verdict = env.and_then(|e| infrastructure(e, namespace, option, &o.value));
+                use super::options::{infrastructure, unqualified, Infrastructure};
+                // `AWSEBCloudwatchAlarmHigh.aws:autoscaling:trigger`: the namespace's option
+                // on one of EB's resources (as saved configurations write it).
+                let plain = unqualified(namespace);
+                let verdict = env.and_then(|e| infrastructure(e, plain, option, &o.value));
                 let mut warn = |reason: String| {
                     unsupported.push(Unsupported {
                         file: o.file.clone(),
@@ -235,7 +238,7 @@ pub fn resolve(
                     }
                     Some(Infrastructure::Refused(why)) => Err(problem(&why)),
                     None => {
-                        warn(what_beanpole_does(namespace, option));
+                        warn(what_beanpole_does(plain, option));
                         Ok(())
                     }
                 }
@@ -535,6 +538,27 @@ option_settings:
         assert!(unsupported[0]
             .reason
             .starts_with("the spec holds it (`capacity { min }`)"));
+    }
+
+    #[test]
+    fn a_namespace_qualified_by_one_of_eb_s_resources_is_that_namespace() {
+        let ext = read(&[(
+            ".ebextensions/01.config",
+            b"option_settings:\n  AWSEBCloudwatchAlarmLow.aws:autoscaling:trigger:\n    LowerThreshold: '30'\n" as &[u8],
+        )])
+        .unwrap();
+        let (_, unsupported) = resolve(None, &ext).unwrap();
+        assert_eq!(
+            unsupported[0].key,
+            "option_settings.AWSEBCloudwatchAlarmLow.aws:autoscaling:trigger.LowerThreshold"
+        );
+        assert_eq!(
+            unsupported[0].reason,
+            crate::platform::options::what_beanpole_does(
+                "aws:autoscaling:trigger",
+                "LowerThreshold"
+            )
+        );
     }
 
     #[test]
