@@ -637,21 +637,18 @@ pub async fn drift(aws: &Aws, stack: &str) -> Result<Vec<ResourceDrift>, AwsErro
         },
     )
     .await?;
-    let mut drifted = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = aws
-            .cloudformation
-            .describe_stack_resource_drifts()
-            .stack_name(stack)
-            .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
-            .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .op("DescribeStackResourceDrifts")?;
-        drifted.extend(page.stack_resource_drifts().iter().map(|d| {
-            ResourceDrift {
+    let pages = aws
+        .cloudformation
+        .describe_stack_resource_drifts()
+        .stack_name(stack)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+        .into_paginator()
+        .send();
+    super::paginated(pages, "DescribeStackResourceDrifts", |page| {
+        page.stack_resource_drifts()
+            .iter()
+            .map(|d| ResourceDrift {
                 resource: d.logical_resource_id().unwrap_or_default().to_string(),
                 type_name: d.resource_type().unwrap_or_default().to_string(),
                 status: d
@@ -667,14 +664,10 @@ pub async fn drift(aws: &Aws, stack: &str) -> Result<Vec<ResourceDrift>, AwsErro
                         actual: p.actual_value().map(str::to_string),
                     })
                     .collect(),
-            }
-        }));
-        match page.next_token() {
-            Some(next) => token = Some(next.to_string()),
-            None => break,
-        }
-    }
-    Ok(drifted)
+            })
+            .collect()
+    })
+    .await
 }
 
 /// Deletes an owned stack and waits for it to go. Its resources that hold data are kept

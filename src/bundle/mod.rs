@@ -199,7 +199,6 @@ fn module_files(wsgi_path: &str) -> (Vec<String>, String, String) {
     let (module, callable) = wsgi_path
         .split_once(':')
         .unwrap_or((wsgi_path, "application"));
-    let module = module.trim_end_matches(".py");
     let base = module.replace('.', "/");
     (
         vec![format!("{base}.py"), format!("{base}/__init__.py")],

@@ -307,58 +307,22 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
     let spec = |attribute: &str| {
         format!("the spec holds it (`{attribute}`): at deploy, the environment's own value is in effect, a value the spec sets otherwise is overridden by it, and any other is refused (a deploy never changes infrastructure: set it in the spec and `beanpole apply`)")
     };
+    if let Some((_, setting)) = spec_setting(namespace, option) {
+        return spec(setting);
+    }
     match (namespace, option) {
-        ("aws:autoscaling:asg", "MinSize") => spec("capacity { min }"),
-        ("aws:autoscaling:asg", "MaxSize") => spec("capacity { max }"),
-        ("aws:autoscaling:launchconfiguration" | "aws:ec2:instances", "InstanceType" | "InstanceTypes") => {
-            spec("instance { type }")
-        }
-        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => spec("instance { key_name }"),
-        ("aws:autoscaling:launchconfiguration", "ImageId") => spec("instance { ami }"),
         ("aws:autoscaling:launchconfiguration", "IamInstanceProfile") => {
             "Beanpole makes the instance profile: give its role what the application needs with `permissions { … }` in the spec".into()
         }
         ("aws:autoscaling:trigger", _) => {
             "Beanpole scales by target tracking, not by CloudWatch alarms: set `capacity { cpu_target }` or `capacity { requests_per_target }` in the spec and `beanpole apply`; the option has no effect".into()
         }
-        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath") => {
-            spec("load_balancer { health_check { path } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "MatcherHTTPCode") => {
-            spec("load_balancer { health_check { matcher } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckInterval") => {
-            spec("load_balancer { health_check { interval } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "HealthCheckTimeout") => {
-            spec("load_balancer { health_check { timeout } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "HealthyThresholdCount") => {
-            spec("load_balancer { health_check { healthy_threshold } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "UnhealthyThresholdCount") => {
-            spec("load_balancer { health_check { unhealthy_threshold } }")
-        }
-        ("aws:elasticbeanstalk:environment:process:default", "Port") => spec("instance { port }"),
-        ("aws:elbv2:loadbalancer", "IdleTimeout") => spec("load_balancer { idle_timeout }"),
-        ("aws:elbv2:listener:443", "SSLCertificateArns") => {
-            spec("load_balancer { https { certificate_arn } }")
-        }
-        ("aws:elbv2:listener:443", "SSLPolicy") => spec("load_balancer { https { ssl_policy } }"),
-        ("aws:ec2:vpc", "VPCId") => spec("network { vpc_id }"),
-        // The load balancer's and the instances' subnets are one list in the spec.
-        ("aws:ec2:vpc", "ELBSubnets") => spec("network { subnets }"),
         ("aws:ec2:instances", "SupportedArchitectures") => {
             "the architecture follows `instance { type }` in the spec (Graviton families get arm64)".into()
-        }
-        ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => {
-            spec("load_balancer { health_check { path } }")
         }
         ("aws:rds:dbinstance", _) => {
             "Beanpole makes no database inside an environment (EB's is deleted with it): make it apart and give its address as a property".into()
         }
-        ("aws:ec2:vpc", "Subnets") => spec("network { subnets }"),
-        ("aws:ec2:vpc", "ELBScheme") => spec("load_balancer { internal }"),
         ("aws:elasticbeanstalk:environment", "LoadBalancerType") => {
             "Beanpole's environments always have an application load balancer: nothing to set".into()
         }
@@ -423,6 +387,112 @@ pub enum Infrastructure {
     Refused(String),
 }
 
+const PROCESS: &str = "aws:elasticbeanstalk:environment:process:default";
+
+/// The spec's setting that holds an infrastructure option: its attribute as written (dotted)
+/// and as the docs name it. The one table of what the spec holds: `what_beanpole_does` says
+/// it, a deploy compares against it.
+fn spec_setting(namespace: &str, option: &str) -> Option<(&'static str, &'static str)> {
+    Some(match (namespace, option) {
+        ("aws:autoscaling:asg", "MinSize") => ("capacity.min", "capacity { min }"),
+        ("aws:autoscaling:asg", "MaxSize") => ("capacity.max", "capacity { max }"),
+        (
+            "aws:autoscaling:launchconfiguration" | "aws:ec2:instances",
+            "InstanceType" | "InstanceTypes",
+        ) => ("instance.type", "instance { type }"),
+        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => {
+            ("instance.key_name", "instance { key_name }")
+        }
+        ("aws:autoscaling:launchconfiguration", "ImageId") => ("instance.ami", "instance { ami }"),
+        (PROCESS, "HealthCheckPath")
+        | ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => (
+            "load_balancer.health_check.path",
+            "load_balancer { health_check { path } }",
+        ),
+        (PROCESS, "MatcherHTTPCode") => (
+            "load_balancer.health_check.matcher",
+            "load_balancer { health_check { matcher } }",
+        ),
+        (PROCESS, "HealthCheckInterval") => (
+            "load_balancer.health_check.interval",
+            "load_balancer { health_check { interval } }",
+        ),
+        (PROCESS, "HealthCheckTimeout") => (
+            "load_balancer.health_check.timeout",
+            "load_balancer { health_check { timeout } }",
+        ),
+        (PROCESS, "HealthyThresholdCount") => (
+            "load_balancer.health_check.healthy_threshold",
+            "load_balancer { health_check { healthy_threshold } }",
+        ),
+        (PROCESS, "UnhealthyThresholdCount") => (
+            "load_balancer.health_check.unhealthy_threshold",
+            "load_balancer { health_check { unhealthy_threshold } }",
+        ),
+        (PROCESS, "Port") => ("instance.port", "instance { port }"),
+        ("aws:elbv2:loadbalancer", "IdleTimeout") => (
+            "load_balancer.idle_timeout",
+            "load_balancer { idle_timeout }",
+        ),
+        ("aws:elbv2:listener:443", "SSLCertificateArns") => (
+            "load_balancer.https.certificate_arn",
+            "load_balancer { https { certificate_arn } }",
+        ),
+        ("aws:elbv2:listener:443", "SSLPolicy") => (
+            "load_balancer.https.ssl_policy",
+            "load_balancer { https { ssl_policy } }",
+        ),
+        ("aws:ec2:vpc", "VPCId") => ("network.vpc_id", "network { vpc_id }"),
+        // The load balancer's and the instances' subnets are one list in the spec.
+        ("aws:ec2:vpc", "Subnets" | "ELBSubnets") => ("network.subnets", "network { subnets }"),
+        ("aws:ec2:vpc", "ELBScheme") => ("load_balancer.internal", "load_balancer { internal }"),
+        _ => return None,
+    })
+}
+
+/// The environment's value of a spec attribute of [`spec_setting`], in the option's form.
+fn environment_value(env: &Environment, path: &str) -> Option<String> {
+    let check = &env.load_balancer.health_check;
+    let https = env.load_balancer.https.as_ref();
+    let network = env.network.as_ref();
+    Some(match path {
+        "capacity.min" => env.capacity.min.to_string(),
+        "capacity.max" => env.capacity.max.to_string(),
+        "instance.type" => env.instance.instance_type.clone(),
+        "instance.key_name" => env.instance.key_name.clone().unwrap_or_default(),
+        "instance.ami" => env
+            .instance
+            .ami
+            .clone()
+            .unwrap_or_else(|| "the platform's AMI".into()),
+        "instance.port" => env.instance.port.to_string(),
+        "load_balancer.health_check.path" => check.path.clone(),
+        "load_balancer.health_check.matcher" => check.matcher.clone(),
+        "load_balancer.health_check.interval" => check.interval.to_string(),
+        "load_balancer.health_check.timeout" => check.timeout.to_string(),
+        "load_balancer.health_check.healthy_threshold" => check.healthy_threshold.to_string(),
+        "load_balancer.health_check.unhealthy_threshold" => check.unhealthy_threshold.to_string(),
+        "load_balancer.idle_timeout" => env.load_balancer.idle_timeout.to_string(),
+        "load_balancer.internal" => if env.load_balancer.internal {
+            "internal"
+        } else {
+            "public"
+        }
+        .to_string(),
+        "load_balancer.https.certificate_arn" => {
+            https.map(|h| h.certificate_arn.clone()).unwrap_or_default()
+        }
+        "load_balancer.https.ssl_policy" => https.map(|h| h.ssl_policy.clone()).unwrap_or_default(),
+        "network.vpc_id" => network
+            .map(|n| n.vpc_id.clone())
+            .unwrap_or_else(|| "the default VPC".into()),
+        "network.subnets" => network
+            .map(|n| normalised("Subnets", &n.subnets.join(",")))
+            .unwrap_or_else(|| "the default VPC's".into()),
+        _ => return None,
+    })
+}
+
 /// An infrastructure option the spec holds: the spec's attribute (dotted, as written), how
 /// the docs name it, and the environment's value in the option's form.
 struct Held {
@@ -432,17 +502,6 @@ struct Held {
 }
 
 fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
-    let h = |path: &'static str, setting: &'static str, value: String| {
-        Some(Held {
-            path,
-            setting,
-            value,
-        })
-    };
-    let check = &env.load_balancer.health_check;
-    let https = env.load_balancer.https.as_ref();
-    let network = env.network.as_ref();
-    const PROCESS: &str = "aws:elasticbeanstalk:environment:process:default";
     // A worker has no load balancer: its options are not infrastructure it has.
     let load_balancer = matches!(
         namespace,
@@ -457,115 +516,12 @@ fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
     if env.is_worker() && load_balancer && option != "Port" {
         return None;
     }
-    match (namespace, option) {
-        ("aws:autoscaling:asg", "MinSize") => h(
-            "capacity.min",
-            "capacity { min }",
-            env.capacity.min.to_string(),
-        ),
-        ("aws:autoscaling:asg", "MaxSize") => h(
-            "capacity.max",
-            "capacity { max }",
-            env.capacity.max.to_string(),
-        ),
-        (
-            "aws:autoscaling:launchconfiguration" | "aws:ec2:instances",
-            "InstanceType" | "InstanceTypes",
-        ) => h(
-            "instance.type",
-            "instance { type }",
-            env.instance.instance_type.clone(),
-        ),
-        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => h(
-            "instance.key_name",
-            "instance { key_name }",
-            env.instance.key_name.clone().unwrap_or_default(),
-        ),
-        (PROCESS, "HealthCheckPath")
-        | ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => h(
-            "load_balancer.health_check.path",
-            "load_balancer { health_check { path } }",
-            check.path.clone(),
-        ),
-        (PROCESS, "MatcherHTTPCode") => h(
-            "load_balancer.health_check.matcher",
-            "load_balancer { health_check { matcher } }",
-            check.matcher.clone(),
-        ),
-        (PROCESS, "HealthCheckInterval") => h(
-            "load_balancer.health_check.interval",
-            "load_balancer { health_check { interval } }",
-            check.interval.to_string(),
-        ),
-        (PROCESS, "HealthCheckTimeout") => h(
-            "load_balancer.health_check.timeout",
-            "load_balancer { health_check { timeout } }",
-            check.timeout.to_string(),
-        ),
-        (PROCESS, "HealthyThresholdCount") => h(
-            "load_balancer.health_check.healthy_threshold",
-            "load_balancer { health_check { healthy_threshold } }",
-            check.healthy_threshold.to_string(),
-        ),
-        (PROCESS, "UnhealthyThresholdCount") => h(
-            "load_balancer.health_check.unhealthy_threshold",
-            "load_balancer { health_check { unhealthy_threshold } }",
-            check.unhealthy_threshold.to_string(),
-        ),
-        (PROCESS, "Port") => h(
-            "instance.port",
-            "instance { port }",
-            env.instance.port.to_string(),
-        ),
-        ("aws:elbv2:loadbalancer", "IdleTimeout") => h(
-            "load_balancer.idle_timeout",
-            "load_balancer { idle_timeout }",
-            env.load_balancer.idle_timeout.to_string(),
-        ),
-        ("aws:ec2:vpc", "ELBScheme") => h(
-            "load_balancer.internal",
-            "load_balancer { internal }",
-            if env.load_balancer.internal {
-                "internal"
-            } else {
-                "public"
-            }
-            .to_string(),
-        ),
-        ("aws:autoscaling:launchconfiguration", "ImageId") => h(
-            "instance.ami",
-            "instance { ami }",
-            env.instance
-                .ami
-                .clone()
-                .unwrap_or_else(|| "the platform's AMI".into()),
-        ),
-        ("aws:elbv2:listener:443", "SSLCertificateArns") => h(
-            "load_balancer.https.certificate_arn",
-            "load_balancer { https { certificate_arn } }",
-            https.map(|h| h.certificate_arn.clone()).unwrap_or_default(),
-        ),
-        ("aws:elbv2:listener:443", "SSLPolicy") => h(
-            "load_balancer.https.ssl_policy",
-            "load_balancer { https { ssl_policy } }",
-            https.map(|h| h.ssl_policy.clone()).unwrap_or_default(),
-        ),
-        ("aws:ec2:vpc", "VPCId") => h(
-            "network.vpc_id",
-            "network { vpc_id }",
-            network
-                .map(|n| n.vpc_id.clone())
-                .unwrap_or_else(|| "the default VPC".into()),
-        ),
-        ("aws:ec2:vpc", "Subnets" | "ELBSubnets") => h(
-            "network.subnets",
-            "network { subnets }",
-            network
-                .map(|n| normalised("Subnets", &n.subnets.join(",")))
-                .unwrap_or_else(|| "the default VPC's".into()),
-        ),
-        _ => None,
-    }
+    let (path, setting) = spec_setting(namespace, option)?;
+    Some(Held {
+        path,
+        setting,
+        value: environment_value(env, path)?,
+    })
 }
 
 /// The option's value as the environment's is written: EB's `Application Healthcheck URL`
