@@ -163,10 +163,10 @@ pub struct Environment {
     /// Whether `proxy` is written in the spec (then it beats `.ebextensions`' `ProxyServer`).
     pub proxy_in_spec: bool,
     /// Every attribute written in the environment's block, dotted as written
-    /// (`capacity.min`, `load_balancer.health_check.path`): these beat a version's
-    /// `.ebextensions`, as EB's settings applied to the environment do.
+    /// (`capacity.min`, `load_balancer.health_check.path`), with where (`main.hcl:12:5`):
+    /// these beat a version's `.ebextensions`, as EB's settings applied to the environment do.
     #[serde(skip)]
-    pub in_spec: std::collections::BTreeSet<String>,
+    pub in_spec: BTreeMap<String, String>,
     pub wsgi: Wsgi,
     /// URL path → folder of the bundle, served by the proxy; EB's `/static` → `static` is added
     /// by the platform unless `/static` is mapped here.
@@ -251,6 +251,16 @@ impl HealthThreshold {
     pub fn parse_option(value: &str) -> Option<HealthThreshold> {
         HealthThreshold::parse(&value.to_ascii_lowercase())
     }
+
+    /// As EB's option writes it.
+    pub fn option(self) -> &'static str {
+        match self {
+            HealthThreshold::Ok => "Ok",
+            HealthThreshold::Warning => "Warning",
+            HealthThreshold::Degraded => "Degraded",
+            HealthThreshold::Severe => "Severe",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -290,6 +300,17 @@ impl DeploymentPolicy {
     }
 
     /// EB's `DeploymentPolicy` option value (`AllAtOnce`, `Rolling`, …).
+    /// As EB's `DeploymentPolicy` option writes it.
+    pub fn option(self) -> &'static str {
+        match self {
+            DeploymentPolicy::AllAtOnce => "AllAtOnce",
+            DeploymentPolicy::Rolling => "Rolling",
+            DeploymentPolicy::RollingWithAdditionalBatch => "RollingWithAdditionalBatch",
+            DeploymentPolicy::Immutable => "Immutable",
+            DeploymentPolicy::TrafficSplitting => "TrafficSplitting",
+        }
+    }
+
     pub fn parse_option(value: &str) -> Option<DeploymentPolicy> {
         match value {
             "AllAtOnce" => Some(DeploymentPolicy::AllAtOnce),

@@ -5,6 +5,7 @@ use super::{OpError, Session};
 use crate::aws::live::read_live_state;
 use crate::aws::Aws;
 use crate::graph::{ResourceGraph, ResourceKind};
+use crate::platform::precedence::{non_default, EnvironmentValues, RunningVersion};
 use crate::reconcile::planfile::{stale_reasons, SavedPlan, PLAN_FILE_VERSION};
 use crate::reconcile::swaps::follow_swaps;
 use crate::reconcile::{diff, CallStats, LiveState, Plan, PlanScope};
@@ -59,7 +60,14 @@ pub async fn plan(
             unfinished_deployments(session, environments, scope).await
         }
     };
-    let (states, unfinished) = futures::try_join!(states, records)?;
+    let sources = async {
+        if scope.destroy {
+            Ok(Vec::new())
+        } else {
+            option_sources(session, environments, scope).await
+        }
+    };
+    let (states, unfinished, settings) = futures::try_join!(states, records, sources)?;
     let mut live = LiveState::default();
     for s in states {
         live.resources.extend(s.resources);
@@ -78,6 +86,7 @@ pub async fn plan(
         plan.stack_drift = stack_drift(session, &plan).await;
     }
     plan.swapped = swapped;
+    plan.settings = settings;
     plan.unfinished = unfinished.into_iter().map(|(u, _)| u).collect();
     plan.rollouts = rollouts(environments, &plan);
     if !scope.destroy {
@@ -365,24 +374,7 @@ async fn unfinished_deployments(
     environments: &[crate::model::Environment],
     scope: &PlanScope,
 ) -> Result<Vec<(crate::reconcile::UnfinishedDeployment, (String, i32, i32))>, OpError> {
-    let mut stores: BTreeMap<String, Option<crate::aws::store::Store>> = BTreeMap::new();
-    let mut in_scope = Vec::new();
-    for env in environments {
-        if !scope.includes(Some(env.name.as_str())) {
-            continue;
-        }
-        let aws = session.client(&env.application)?;
-        if !stores.contains_key(&aws.region) {
-            let store = crate::aws::store::Store::locate(aws).await?;
-            let exists = store.exists().await?;
-            stores.insert(aws.region.clone(), exists.then_some(store));
-        }
-        in_scope.push((env, aws.region.clone()));
-    }
-    let in_scope: Vec<(&crate::model::Environment, &crate::aws::store::Store)> = in_scope
-        .into_iter()
-        .filter_map(|(env, region)| Some((env, stores.get(&region)?.as_ref()?)))
-        .collect();
+    let in_scope = stores_in_scope(session, environments, scope).await?;
     // One read per environment, all at once.
     let records = futures::future::try_join_all(in_scope.iter().map(|(env, store)| async move {
         let read = store.deployment_record(&env.application, &env.name).await?;
@@ -413,6 +405,103 @@ async fn unfinished_deployments(
         ));
     }
     Ok(found)
+}
+
+/// The environments in scope, each with its region's versions bucket (those whose bucket does
+/// not exist yet have no deployment, and are left out).
+async fn stores_in_scope<'e>(
+    session: &Session,
+    environments: &'e [crate::model::Environment],
+    scope: &PlanScope,
+) -> Result<Vec<(&'e crate::model::Environment, crate::aws::store::Store)>, OpError> {
+    let mut stores: BTreeMap<String, Option<crate::aws::store::Store>> = BTreeMap::new();
+    let mut in_scope = Vec::new();
+    for env in environments {
+        if !scope.includes(Some(env.name.as_str())) {
+            continue;
+        }
+        let aws = session.client(&env.application)?;
+        if !stores.contains_key(&aws.region) {
+            let store = crate::aws::store::Store::locate(aws).await?;
+            let exists = store.exists().await?;
+            stores.insert(aws.region.clone(), exists.then_some(store));
+        }
+        if let Some(Some(store)) = stores.get(&aws.region) {
+            in_scope.push((env, store.clone()));
+        }
+    }
+    Ok(in_scope)
+}
+
+/// Where each of the environments' option values that differs from the default comes from:
+/// the spec, or the version each runs (its manifest holds its `.ebextensions`).
+async fn option_sources(
+    session: &Session,
+    environments: &[crate::model::Environment],
+    scope: &PlanScope,
+) -> Result<Vec<EnvironmentValues>, OpError> {
+    let in_scope = stores_in_scope(session, environments, scope).await?;
+    let with_store: std::collections::BTreeSet<&str> =
+        in_scope.iter().map(|(env, _)| env.name.as_str()).collect();
+    let read = futures::future::try_join_all(in_scope.iter().map(|(env, store)| async move {
+        let Some(pointer) = store
+            .environment_pointer(&env.application, &env.name)
+            .await?
+        else {
+            return Ok::<_, OpError>((*env, None));
+        };
+        let manifest = store.manifest(&env.application, &pointer.label).await?;
+        Ok((*env, Some((pointer.label, manifest))))
+    }))
+    .await?;
+    let mut found: Vec<EnvironmentValues> = read
+        .into_iter()
+        .map(|(env, running)| match running {
+            None => of_environment(env, None, None),
+            Some((label, None)) => {
+                let mut values = of_environment(env, None, Some(label.clone()));
+                values.version_problem = Some(format!(
+                    "version {label}'s manifest is gone from the bucket"
+                ));
+                values
+            }
+            Some((label, Some(manifest))) => {
+                of_environment(env, Some(&manifest.ebextensions), Some(label))
+            }
+        })
+        .collect();
+    // Environments whose region has no versions bucket yet run no version.
+    found.extend(
+        environments
+            .iter()
+            .filter(|e| {
+                scope.includes(Some(e.name.as_str())) && !with_store.contains(e.name.as_str())
+            })
+            .map(|env| of_environment(env, None, None)),
+    );
+    found.sort_by(|a, b| a.environment.cmp(&b.environment));
+    Ok(found)
+}
+
+fn of_environment(
+    env: &crate::model::Environment,
+    ebextensions: Option<&crate::bundle::ebextensions::EbExtensions>,
+    label: Option<String>,
+) -> EnvironmentValues {
+    let version = match (&label, ebextensions) {
+        (Some(label), Some(ebextensions)) => Some(RunningVersion {
+            label,
+            ebextensions,
+        }),
+        _ => None,
+    };
+    let (values, version_problem) = non_default(env, version);
+    EnvironmentValues {
+        environment: env.name.clone(),
+        version: label,
+        values,
+        version_problem,
+    }
 }
 
 /// The group of an environment with an unfinished deployment is read at the size the undo

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod document;
 pub mod engine;
 pub mod options;
+pub mod precedence;
 pub mod report;
 pub mod settings;
 

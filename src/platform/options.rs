@@ -307,8 +307,8 @@ pub fn what_beanpole_does(namespace: &str, option: &str) -> String {
     let spec = |attribute: &str| {
         format!("the spec holds it (`{attribute}`): at deploy, the environment's own value is in effect, a value the spec sets otherwise is overridden by it, and any other is refused (a deploy never changes infrastructure: set it in the spec and `beanpole apply`)")
     };
-    if let Some((_, setting)) = spec_setting(namespace, option) {
-        return spec(setting);
+    if let Some(path) = spec_setting(namespace, option) {
+        return spec(&setting_name(path));
     }
     match (namespace, option) {
         ("aws:autoscaling:launchconfiguration", "IamInstanceProfile") => {
@@ -389,69 +389,50 @@ pub enum Infrastructure {
 
 const PROCESS: &str = "aws:elasticbeanstalk:environment:process:default";
 
-/// The spec's setting that holds an infrastructure option: its attribute as written (dotted)
-/// and as the docs name it. The one table of what the spec holds: `what_beanpole_does` says
-/// it, a deploy compares against it.
-fn spec_setting(namespace: &str, option: &str) -> Option<(&'static str, &'static str)> {
+/// The spec's attribute that holds an infrastructure option, dotted as written
+/// ([`setting_name`] names it as the docs do). The one table of what the spec holds:
+/// `what_beanpole_does` says it, a deploy compares against it, `plan` says where it is set.
+pub(super) fn spec_setting(namespace: &str, option: &str) -> Option<&'static str> {
     Some(match (namespace, option) {
-        ("aws:autoscaling:asg", "MinSize") => ("capacity.min", "capacity { min }"),
-        ("aws:autoscaling:asg", "MaxSize") => ("capacity.max", "capacity { max }"),
+        ("aws:autoscaling:asg", "MinSize") => "capacity.min",
+        ("aws:autoscaling:asg", "MaxSize") => "capacity.max",
         (
             "aws:autoscaling:launchconfiguration" | "aws:ec2:instances",
             "InstanceType" | "InstanceTypes",
-        ) => ("instance.type", "instance { type }"),
-        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => {
-            ("instance.key_name", "instance { key_name }")
-        }
-        ("aws:autoscaling:launchconfiguration", "ImageId") => ("instance.ami", "instance { ami }"),
+        ) => "instance.type",
+        ("aws:autoscaling:launchconfiguration", "EC2KeyName") => "instance.key_name",
+        ("aws:autoscaling:launchconfiguration", "ImageId") => "instance.ami",
         (PROCESS, "HealthCheckPath")
-        | ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => (
-            "load_balancer.health_check.path",
-            "load_balancer { health_check { path } }",
-        ),
-        (PROCESS, "MatcherHTTPCode") => (
-            "load_balancer.health_check.matcher",
-            "load_balancer { health_check { matcher } }",
-        ),
-        (PROCESS, "HealthCheckInterval") => (
-            "load_balancer.health_check.interval",
-            "load_balancer { health_check { interval } }",
-        ),
-        (PROCESS, "HealthCheckTimeout") => (
-            "load_balancer.health_check.timeout",
-            "load_balancer { health_check { timeout } }",
-        ),
-        (PROCESS, "HealthyThresholdCount") => (
-            "load_balancer.health_check.healthy_threshold",
-            "load_balancer { health_check { healthy_threshold } }",
-        ),
-        (PROCESS, "UnhealthyThresholdCount") => (
-            "load_balancer.health_check.unhealthy_threshold",
-            "load_balancer { health_check { unhealthy_threshold } }",
-        ),
-        (PROCESS, "Port") => ("instance.port", "instance { port }"),
-        ("aws:elbv2:loadbalancer", "IdleTimeout") => (
-            "load_balancer.idle_timeout",
-            "load_balancer { idle_timeout }",
-        ),
-        ("aws:elbv2:listener:443", "SSLCertificateArns") => (
-            "load_balancer.https.certificate_arn",
-            "load_balancer { https { certificate_arn } }",
-        ),
-        ("aws:elbv2:listener:443", "SSLPolicy") => (
-            "load_balancer.https.ssl_policy",
-            "load_balancer { https { ssl_policy } }",
-        ),
-        ("aws:ec2:vpc", "VPCId") => ("network.vpc_id", "network { vpc_id }"),
+        | ("aws:elasticbeanstalk:application", "Application Healthcheck URL") => {
+            "load_balancer.health_check.path"
+        }
+        (PROCESS, "MatcherHTTPCode") => "load_balancer.health_check.matcher",
+        (PROCESS, "HealthCheckInterval") => "load_balancer.health_check.interval",
+        (PROCESS, "HealthCheckTimeout") => "load_balancer.health_check.timeout",
+        (PROCESS, "HealthyThresholdCount") => "load_balancer.health_check.healthy_threshold",
+        (PROCESS, "UnhealthyThresholdCount") => "load_balancer.health_check.unhealthy_threshold",
+        (PROCESS, "Port") => "instance.port",
+        ("aws:elbv2:loadbalancer", "IdleTimeout") => "load_balancer.idle_timeout",
+        ("aws:elbv2:listener:443", "SSLCertificateArns") => "load_balancer.https.certificate_arn",
+        ("aws:elbv2:listener:443", "SSLPolicy") => "load_balancer.https.ssl_policy",
+        ("aws:ec2:vpc", "VPCId") => "network.vpc_id",
         // The load balancer's and the instances' subnets are one list in the spec.
-        ("aws:ec2:vpc", "Subnets" | "ELBSubnets") => ("network.subnets", "network { subnets }"),
-        ("aws:ec2:vpc", "ELBScheme") => ("load_balancer.internal", "load_balancer { internal }"),
+        ("aws:ec2:vpc", "Subnets" | "ELBSubnets") => "network.subnets",
+        ("aws:ec2:vpc", "ELBScheme") => "load_balancer.internal",
         _ => return None,
     })
 }
 
+/// A spec attribute as the docs write it: `capacity.min` is `capacity { min }`.
+pub fn setting_name(path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    let mut name = parts.join(" { ");
+    name.push_str(&" }".repeat(parts.len().saturating_sub(1)));
+    name
+}
+
 /// The environment's value of a spec attribute of [`spec_setting`], in the option's form.
-fn environment_value(env: &Environment, path: &str) -> Option<String> {
+pub(super) fn environment_value(env: &Environment, path: &str) -> Option<String> {
     let check = &env.load_balancer.health_check;
     let https = env.load_balancer.https.as_ref();
     let network = env.network.as_ref();
@@ -495,13 +476,13 @@ fn environment_value(env: &Environment, path: &str) -> Option<String> {
 
 /// An infrastructure option the spec holds: the spec's attribute (dotted, as written), how
 /// the docs name it, and the environment's value in the option's form.
-struct Held {
-    path: &'static str,
-    setting: &'static str,
-    value: String,
+pub(super) struct Held {
+    pub path: &'static str,
+    pub setting: String,
+    pub value: String,
 }
 
-fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
+pub(super) fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
     // A worker has no load balancer: its options are not infrastructure it has.
     let load_balancer = matches!(
         namespace,
@@ -516,10 +497,10 @@ fn held(env: &Environment, namespace: &str, option: &str) -> Option<Held> {
     if env.is_worker() && load_balancer && option != "Port" {
         return None;
     }
-    let (path, setting) = spec_setting(namespace, option)?;
+    let path = spec_setting(namespace, option)?;
     Some(Held {
         path,
-        setting,
+        setting: setting_name(path),
         value: environment_value(env, path)?,
     })
 }
@@ -574,7 +555,7 @@ pub fn infrastructure(
     if one && asked == held.value {
         return Some(Infrastructure::InEffect);
     }
-    if env.in_spec.contains(held.path) {
+    if env.in_spec.contains_key(held.path) {
         return Some(Infrastructure::Overridden(format!(
             "overridden by the spec's `{}` ({}): the spec's settings win over a version's, as Elastic Beanstalk's settings applied to the environment do",
             held.setting, held.value

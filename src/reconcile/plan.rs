@@ -170,6 +170,9 @@ pub struct Plan {
     /// What CloudFormation's drift detection found in each stack the plan keeps, drifted or
     /// not known (`ops::plan` asks CloudFormation). Apply does not undo it: shown, not planned.
     pub stack_drift: Vec<super::stacks::StackDrift>,
+    /// Where each environment's option values that differ from the default come from: the
+    /// spec or the version it runs (`ops::plan` reads the version). Shown, not planned.
+    pub settings: Vec<crate::platform::precedence::EnvironmentValues>,
 }
 
 /// A deployment whose command died before it ended (its record is no longer renewed).

@@ -172,6 +172,7 @@ pub fn render_text(plan: &Plan) -> String {
                 rollout.note()
             );
         }
+        render_settings(plan, &mut out);
         return out;
     }
     let drift: Vec<&Change> = plan.changes.iter().filter(|c| c.drift).collect();
@@ -198,7 +199,48 @@ pub fn render_text(plan: &Plan) -> String {
     for rollout in &plan.rollouts {
         let _ = writeln!(out, "Then {}.", rollout.note());
     }
+    render_settings(plan, &mut out);
     out
+}
+
+/// Each environment's option values that differ from Elastic Beanstalk's defaults, with where
+/// each comes from: the spec's line, or the file of the version it runs. A property's value is
+/// not shown (properties may hold secrets).
+fn render_settings(plan: &Plan, out: &mut String) {
+    use crate::platform::precedence::Source;
+    for env in &plan.settings {
+        if env.values.is_empty() && env.version_problem.is_none() {
+            continue;
+        }
+        let running = match &env.version {
+            Some(label) => format!(" (running {label})"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "\nSettings of {}{running} that differ from the defaults, and where each is set:",
+            env.environment
+        );
+        for v in &env.values {
+            let value = match &v.value {
+                Some(value) => format!(" = {}", crate::display::one_line(value)),
+                None => String::new(),
+            };
+            let from = match &v.source {
+                Source::Spec { setting, at } if at.is_empty() => format!("the spec's `{setting}`"),
+                Source::Spec { setting, at } => format!("the spec's `{setting}` at {at}"),
+                Source::Version { label, file } => format!("version {label}'s {file}"),
+            };
+            let _ = writeln!(out, "  {} {}{value}: {from}", v.namespace, v.option);
+        }
+        if let Some(problem) = &env.version_problem {
+            let _ = writeln!(
+                out,
+                "  (not counted: the option settings of {}: {problem})",
+                env.version.as_deref().unwrap_or("its version")
+            );
+        }
+    }
 }
 
 /// What CloudFormation's drift detection found, stack by stack. Apply does not undo it: a
@@ -254,6 +296,7 @@ pub fn render_json(plan: &Plan, calls: &CallStats) -> Value {
         })).collect::<Vec<_>>(),
         "swapped": plan.swapped,
         "stack_drift": plan.stack_drift,
+        "settings": plan.settings,
         "errors": plan.errors.iter().map(|e| json!({ "message": e.to_string(), "detail": e })).collect::<Vec<_>>(),
         "calls": {
             "per_service": calls.per_service,

@@ -22,6 +22,32 @@ pub use variables::VariableInputs;
 #[cfg(test)]
 mod tests;
 
+/// An environment of `tier` with nothing written but its application and platform (a
+/// required one): each attribute at the default the compiler gives it (Elastic Beanstalk's),
+/// to compare a spec's values with.
+pub fn default_environment(tier: crate::model::Tier) -> Option<crate::model::Environment> {
+    let platform = crate::model::platform::PLATFORMS.last()?;
+    let tier = match tier {
+        crate::model::Tier::Web => "web",
+        crate::model::Tier::Worker => "worker",
+    };
+    let fs = MemoryFs::new().with_file(
+        "defaults/main.hcl",
+        format!(
+            "application \"a\" {{\n  region = \"us-east-1\"\n}}\nenvironment \"a-default\" {{\n  application = application.a\n  platform = \"{platform}\"\n  tier = \"{tier}\"\n}}\n"
+        ),
+    );
+    let compilation = compile_dir(
+        &fs,
+        std::path::Path::new("defaults"),
+        &VariableInputs::default(),
+    );
+    compilation
+        .is_valid()
+        .then(|| compilation.spec.environments.into_iter().next())
+        .flatten()
+}
+
 /// For the unit tests of what consumes the model.
 #[cfg(test)]
 pub mod test_support {

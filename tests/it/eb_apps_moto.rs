@@ -167,6 +167,45 @@ fn moto_functions_naming_eb_resources_resolve_to_the_environments_own() {
         "{}",
         text(&out)
     );
+    // `plan` says where each value that differs from the default comes from: the spec's line,
+    // or the running version's file; a property by name only. MinSize is the spec's 1, the
+    // default: not listed.
+    let out = beanpole(&["plan", "--env", "pets-env-blue"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let plan = text(&out);
+    for line in [
+        "Settings of pets-env-blue (running v1) that differ from the defaults, and where each is set:",
+        "  aws:elasticbeanstalk:application:environment ACCOUNT: version v1's .ebextensions/01_refs.config",
+        "  aws:elasticbeanstalk:application:environment FLASK_ENV: the spec's `properties` at ",
+        "  aws:elasticbeanstalk:environment:process:default HealthCheckPath = /health: the spec's `load_balancer { health_check { path } }` at ",
+    ] {
+        assert!(plan.contains(line), "{line}\n{plan}");
+    }
+    assert!(!plan.contains("MinSize"), "{plan}");
+    assert!(plan.contains("main.hcl:44:7"), "{plan}");
+    let out = beanpole(&["plan", "--env", "pets-env-blue", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let blue = &json["settings"][0];
+    assert_eq!(blue["environment"], "pets-env-blue");
+    assert_eq!(blue["version"], "v1");
+    let account = blue["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["option"] == "ACCOUNT")
+        .unwrap();
+    assert_eq!(
+        account,
+        &serde_json::json!({
+            "namespace": "aws:elasticbeanstalk:application:environment",
+            "option": "ACCOUNT",
+            "value": null,
+            "from": "version",
+            "label": "v1",
+            "file": ".ebextensions/01_refs.config",
+        })
+    );
+
     // What the account holds, read with the SDK.
     let aws = moto.clients();
     let (lb, tg, group, listener, sg) = common::moto::runtime().block_on(async {

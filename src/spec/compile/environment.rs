@@ -335,6 +335,13 @@ impl<'f> Compiler<'f> {
                 Value::Unknown(format!("{address}.{attribute}")),
             );
         }
+        let in_spec = written(&block.body, "")
+            .into_iter()
+            .map(|(path, range)| {
+                let at = self.location(&Span::new(decl.file, range));
+                (path, at)
+            })
+            .collect();
         self.spec.environments.push(Environment {
             name,
             label: decl.name.clone(),
@@ -354,7 +361,7 @@ impl<'f> Compiler<'f> {
             resource_properties,
             resources,
             proxy_in_spec,
-            in_spec: written(&block.body, ""),
+            in_spec,
             wsgi,
             static_files,
             deployment,
@@ -365,14 +372,22 @@ impl<'f> Compiler<'f> {
     }
 }
 
-/// Every attribute written in `body` and its unlabelled blocks, dotted (`capacity.min`).
-fn written(body: &hcl_edit::structure::Body, prefix: &str) -> std::collections::BTreeSet<String> {
+/// Every attribute written in `body` and its unlabelled blocks, dotted (`capacity.min`), with
+/// where it is written.
+fn written(
+    body: &hcl_edit::structure::Body,
+    prefix: &str,
+) -> std::collections::BTreeMap<String, std::ops::Range<usize>> {
     use hcl_edit::structure::Structure;
-    let mut found = std::collections::BTreeSet::new();
+    use hcl_edit::Span as _;
+    let mut found = std::collections::BTreeMap::new();
     for structure in body.iter() {
         match structure {
             Structure::Attribute(attr) => {
-                found.insert(format!("{prefix}{}", attr.key.as_str()));
+                found.insert(
+                    format!("{prefix}{}", attr.key.as_str()),
+                    attr.key.span().unwrap_or(0..0),
+                );
             }
             Structure::Block(block) if block.labels.is_empty() => {
                 found.extend(written(
