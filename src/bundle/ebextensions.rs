@@ -141,12 +141,17 @@ pub enum CommandLine {
     Argv(Vec<String>),
 }
 
+/// A key of a bundle's configuration files that Beanpole does not carry out, or (`runs`) one
+/// it carries out that will not do what its author meant: a warning, with what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{file}: `{key}` is not carried out: {reason}")]
+#[error("{file}: `{key}` {}{reason}", if *.runs { "runs, but " } else { "is not carried out: " })]
 pub struct Unsupported {
     pub file: String,
     pub key: String,
     pub reason: String,
+    /// It runs (a command naming a path of Amazon Linux 1, say).
+    #[serde(default)]
+    pub runs: bool,
 }
 
 impl EbExtensions {
@@ -308,6 +313,7 @@ fn read_one(file: &str, bytes: &[u8], out: &mut EbExtensions) -> Result<(), Stri
             file: file.to_string(),
             key,
             reason: reason.to_string(),
+            runs: false,
         })
     };
     for (key, value) in &top {
@@ -471,20 +477,39 @@ fn read_command(
                 file: file.to_string(),
                 key: format!("{at}.{k}"),
                 reason: format!("not a key of a {section} entry"),
+                runs: false,
             });
         } else if k == "waitAfterCompletion" {
             out.unsupported.push(Unsupported {
                 file: file.to_string(),
                 key: format!("{at}.{k}"),
                 reason: "no reboot happens after a command; the next command runs at once".into(),
+                runs: false,
             });
         }
+    }
+    let texts = match &command {
+        CommandLine::Shell(line) => vec![line.as_str()],
+        CommandLine::Argv(argv) => argv.iter().map(String::as_str).collect(),
+    };
+    let cwd = spec.get("cwd").and_then(scalar);
+    if let Some(reason) = texts
+        .into_iter()
+        .chain(cwd.as_deref())
+        .find_map(amazon_linux_1_reference)
+    {
+        out.unsupported.push(Unsupported {
+            file: file.to_string(),
+            key: at.clone(),
+            reason: reason.to_string(),
+            runs: true,
+        });
     }
     Ok(Command {
         file: file.to_string(),
         name,
         command,
-        cwd: spec.get("cwd").and_then(scalar),
+        cwd,
         env,
         test: spec.get("test").and_then(scalar),
         ignore_errors: flag("ignoreErrors"),
@@ -546,6 +571,31 @@ fn amazon_linux_1_path(path: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Why a command (or its `cwd`) naming a path of the Amazon Linux 1 platform fails on Amazon
+/// Linux 2023, as on Beanpole's instances, and the path to name instead; None when it names
+/// none.
+fn amazon_linux_1_reference(text: &str) -> Option<&'static str> {
+    macro_rules! why {
+        ($instead:literal) => {
+            concat!("it names an Amazon Linux 1 path, which does not exist on Amazon Linux 2023 (nor on Beanpole's instances): ", $instead)
+        };
+    }
+    let found = |path: &str| text.contains(path);
+    Some(if found("/opt/python/run/venv") {
+        why!("activate the virtualenv with `source /var/app/venv/*/bin/activate`")
+    } else if found("/opt/python/ondeck/app") {
+        why!("the new version is staged in /var/app/staging, where container_commands run")
+    } else if found("/opt/python/current/app") {
+        why!("the running version is in /var/app/current (container_commands run in /var/app/staging)")
+    } else if found("/opt/python/current/env") {
+        why!("read the properties with `/opt/elasticbeanstalk/bin/get-config environment`, or from the environment variables commands get")
+    } else if found("/opt/python/") {
+        why!("the application is in /var/app/current, its virtualenv in /var/app/venv/*/")
+    } else {
+        return None;
+    })
 }
 
 /// `Resources:`: each entry a mapping with a `Type`.
@@ -696,6 +746,31 @@ groups:
         );
         assert!(ext.container_commands[0].leader_only);
         assert_eq!(ext.unsupported[0].key, "groups");
+    }
+
+    #[test]
+    fn a_command_naming_an_amazon_linux_1_path_runs_with_a_warning_naming_the_al2023_path() {
+        let config = br#"
+container_commands:
+  01_migrate:
+    command: "source /opt/python/run/venv/bin/activate && python manage.py migrate --noinput"
+    leader_only: true
+  02_collect:
+    command: ["python", "manage.py", "collectstatic"]
+    cwd: /opt/python/ondeck/app
+  03_fine:
+    command: "source /var/app/venv/*/bin/activate && python manage.py check"
+"#;
+        let ext = read(&[(".ebextensions/django.config", config)]).unwrap();
+        assert_eq!(ext.container_commands.len(), 3);
+        let warnings: Vec<String> = ext.unsupported.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            warnings,
+            [
+                ".ebextensions/django.config: `container_commands.01_migrate` runs, but it names an Amazon Linux 1 path, which does not exist on Amazon Linux 2023 (nor on Beanpole's instances): activate the virtualenv with `source /var/app/venv/*/bin/activate`",
+                ".ebextensions/django.config: `container_commands.02_collect` runs, but it names an Amazon Linux 1 path, which does not exist on Amazon Linux 2023 (nor on Beanpole's instances): the new version is staged in /var/app/staging, where container_commands run",
+            ]
+        );
     }
 
     #[test]

@@ -321,6 +321,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
                     output.describe(),
                     output.stack
                 ),
+                runs: false,
             });
         }
     }
@@ -330,6 +331,7 @@ pub fn run(request: &LocalRequest) -> Result<LocalRun, LocalError> {
             key: format!("Resources.{}", r.name),
             reason: "`local run` creates no AWS resources; a deploy to an environment does"
                 .to_string(),
+            runs: false,
         });
     }
     Ok(LocalRun {

@@ -182,6 +182,7 @@ pub fn resolve(
                     file: o.file.clone(),
                     key: format!("option_settings.{COMMAND}.HealthCheckSuccessThreshold"),
                     reason: format!("EB reads HealthCheckSuccessThreshold in {HEALTH_REPORTING}, not here: move it there (or set `deployment {{ health_threshold }}` in the spec); this one has no effect"),
+                    runs: false,
                 });
                 Ok(())
             }
@@ -205,6 +206,7 @@ pub fn resolve(
                         file: o.file.clone(),
                         key: format!("option_settings.{SQSD_NAMESPACE}.{option}"),
                         reason: "a worker's option, and this is a web environment (EB ignores it too): set `tier = \"worker\"` in the spec for a worker".into(),
+                        runs: false,
                     });
                     Ok(())
                 }
@@ -228,6 +230,7 @@ pub fn resolve(
                         file: o.file.clone(),
                         key: format!("option_settings.{namespace}.{option}"),
                         reason,
+                        runs: false,
                     })
                 };
                 match verdict {
@@ -256,6 +259,7 @@ pub fn resolve(
             file: crate::bundle::cron::FILE.into(),
             key: "cron".into(),
             reason: "periodic tasks run on a worker environment (EB ignores cron.yaml in a web environment too): deploy this version to a `tier = \"worker\"` environment".into(),
+            runs: false,
         });
     }
     let from_ext = FromEbExtensions {

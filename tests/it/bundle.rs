@@ -276,7 +276,7 @@ fn bundle_names_every_option_file_and_folder_it_does_not_carry_out() {
     write(
         &dir,
         ".ebextensions/02_al1.config",
-        "option_settings:\n  aws:autoscaling:asg:\n    MinSize: 2\n  aws:elasticbeanstalk:command:\n    HealthCheckSuccessThreshold: Warning\nfiles:\n  /opt/elasticbeanstalk/hooks/appdeploy/post/99_restart.sh:\n    mode: \"000755\"\n    content: echo restart\n",
+        "option_settings:\n  aws:autoscaling:asg:\n    MinSize: 2\n  aws:elasticbeanstalk:command:\n    HealthCheckSuccessThreshold: Warning\nfiles:\n  /opt/elasticbeanstalk/hooks/appdeploy/post/99_restart.sh:\n    mode: \"000755\"\n    content: echo restart\ncontainer_commands:\n  01_migrate:\n    command: source /opt/python/run/venv/bin/activate && python manage.py migrate\n",
         0o644,
     );
     let out = bundle(dir.path(), &[]);
@@ -286,6 +286,7 @@ fn bundle_names_every_option_file_and_folder_it_does_not_carry_out() {
         "warning: .ebextensions/02_al1.config: `option_settings.aws:autoscaling:asg.MinSize` is not carried out: the spec holds it (`capacity { min }`): at deploy, the environment's own value is in effect, a value the spec sets otherwise is overridden by it, and any other is refused (a deploy never changes infrastructure: set it in the spec and `beanpole apply`)",
         "warning: .ebextensions/02_al1.config: `option_settings.aws:elasticbeanstalk:command.HealthCheckSuccessThreshold` is not carried out: EB reads HealthCheckSuccessThreshold in aws:elasticbeanstalk:healthreporting:system, not here",
         "warning: .ebextensions/02_al1.config: `files./opt/elasticbeanstalk/hooks/appdeploy/post/99_restart.sh` is not carried out: Amazon Linux 1's hook folders are not run on Amazon Linux 2023",
+        "warning: .ebextensions/02_al1.config: `container_commands.01_migrate` runs, but it names an Amazon Linux 1 path, which does not exist on Amazon Linux 2023 (nor on Beanpole's instances): activate the virtualenv with `source /var/app/venv/*/bin/activate`",
     ] {
         assert!(stderr.contains(expected), "{expected}\nnot in\n{stderr}");
     }
