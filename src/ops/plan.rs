@@ -55,19 +55,15 @@ pub async fn plan(
     };
     let records = async {
         if scope.destroy {
-            Ok(Vec::new())
-        } else {
-            unfinished_deployments(session, environments, scope).await
+            return Ok((Vec::new(), Vec::new()));
         }
+        let in_scope = stores_in_scope(session, environments, scope).await?;
+        futures::try_join!(
+            unfinished_deployments(&in_scope),
+            option_sources(&in_scope, environments, scope)
+        )
     };
-    let sources = async {
-        if scope.destroy {
-            Ok(Vec::new())
-        } else {
-            option_sources(session, environments, scope).await
-        }
-    };
-    let (states, unfinished, settings) = futures::try_join!(states, records, sources)?;
+    let (states, (unfinished, settings)) = futures::try_join!(states, records)?;
     let mut live = LiveState::default();
     for s in states {
         live.resources.extend(s.resources);
@@ -370,11 +366,8 @@ async fn unfinished_rollouts(
 /// Deployments of the environments in scope whose command died before they ended: their
 /// record is in the bucket and no longer renewed. With each, the group's size before it.
 async fn unfinished_deployments(
-    session: &Session,
-    environments: &[crate::model::Environment],
-    scope: &PlanScope,
+    in_scope: &[(&crate::model::Environment, crate::aws::store::Store)],
 ) -> Result<Vec<(crate::reconcile::UnfinishedDeployment, (String, i32, i32))>, OpError> {
-    let in_scope = stores_in_scope(session, environments, scope).await?;
     // One read per environment, all at once.
     let records = futures::future::try_join_all(in_scope.iter().map(|(env, store)| async move {
         let read = store.deployment_record(&env.application, &env.name).await?;
@@ -436,11 +429,10 @@ async fn stores_in_scope<'e>(
 /// Where each of the environments' option values that differs from the default comes from:
 /// the spec, or the version each runs (its manifest holds its `.ebextensions`).
 async fn option_sources(
-    session: &Session,
+    in_scope: &[(&crate::model::Environment, crate::aws::store::Store)],
     environments: &[crate::model::Environment],
     scope: &PlanScope,
 ) -> Result<Vec<EnvironmentValues>, OpError> {
-    let in_scope = stores_in_scope(session, environments, scope).await?;
     let with_store: std::collections::BTreeSet<&str> =
         in_scope.iter().map(|(env, _)| env.name.as_str()).collect();
     let read = futures::future::try_join_all(in_scope.iter().map(|(env, store)| async move {
