@@ -679,16 +679,19 @@ fn scalar(value: &Value) -> Option<String> {
     }
 }
 
+/// A package name as yum and dnf take it: letters, digits, `._+-`, and their glob characters
+/// `*?[]` (`python3*-devel`: dnf matches them itself; the engine passes the name as one
+/// argument, never through a shell). Not an option (`-…`).
 fn check_package_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && !name.starts_with('-')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "._+-*?[]".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(format!("packages.yum: `{name}` is not a package name"))
+        Err(format!("packages.yum: `{name}` is not a package name (letters, digits, `._+-` and the globs `*?[]`)"))
     }
 }
 
@@ -771,6 +774,29 @@ container_commands:
                 ".ebextensions/django.config: `container_commands.02_collect` runs, but it names an Amazon Linux 1 path, which does not exist on Amazon Linux 2023 (nor on Beanpole's instances): the new version is staged in /var/app/staging, where container_commands run",
             ]
         );
+    }
+
+    #[test]
+    fn a_yum_package_may_be_a_glob_but_never_an_option_or_shell_text() {
+        let read_one = |name: &str| {
+            let text = format!("packages:\n  yum:\n    '{name}': []\n");
+            read(&[(".ebextensions/01.config", text.as_bytes())])
+        };
+        for name in [
+            "python3*-devel",
+            "postgresql1[0-9]-devel",
+            "libjpeg-turbo-devel",
+            "gcc-c++",
+        ] {
+            assert_eq!(read_one(name).unwrap().packages[0].name, name);
+        }
+        for name in ["-y", "git; rm -rf /", "$(id)", "a b"] {
+            let errors = read_one(name).unwrap_err();
+            assert!(
+                errors[0].message.contains("is not a package name"),
+                "{name}: {errors:?}"
+            );
+        }
     }
 
     #[test]
