@@ -4,11 +4,12 @@
 //! differ from the default are listed. Pure: `plan` shows it.
 
 use super::options::{
-    environment_value, held, setting_name, COMMAND, CUSTOM, EB_OPTIONS, HEALTH_REPORTING,
-    PROPERTIES, PROXY, PYTHON, SPLITTING, STATIC,
+    environment_value, held, setting_name, COMMAND, EB_OPTIONS, HEALTH_REPORTING, PROPERTIES,
+    PROXY, PYTHON, SPLITTING, STATIC,
 };
 use super::settings::{option_settings, resolve, RuntimeSettings};
 use crate::bundle::ebextensions::EbExtensions;
+use crate::model::worker::{DaemonSettings, NUMERIC_OPTIONS, SQSD_NAMESPACE};
 use crate::model::{BatchSize, Environment};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,7 +81,13 @@ pub fn non_default(
         }
     };
     let defaults = match resolve(None, &none) {
-        Ok((defaults, _)) => eb_form(&defaults, &none),
+        Ok((mut defaults, _)) => {
+            defaults.worker = env
+                .worker
+                .as_ref()
+                .map(|_| super::daemon::daemon_defaults(&crate::model::Worker::default()));
+            eb_form(&defaults, &none)
+        }
         Err(_) => BTreeMap::new(),
     };
     let version = version.filter(|_| problem.is_none());
@@ -90,8 +97,8 @@ pub fn non_default(
         }
         let source = match spec_attribute(env, &namespace, &option) {
             Some(path) => Source::Spec {
-                setting: setting_name(path),
-                at: env.in_spec.get(path).cloned().unwrap_or_default(),
+                setting: setting_name(&path),
+                at: env.in_spec.get(&path).cloned().unwrap_or_default(),
             },
             None => {
                 let Some((v, file)) = version.and_then(|v| {
@@ -197,11 +204,34 @@ fn eb_form(settings: &RuntimeSettings, ext: &EbExtensions) -> BTreeMap<(String, 
         "HealthCheckSuccessThreshold",
         settings.health_threshold.option().into(),
     );
+    if let Some(daemon) = &settings.worker {
+        set(SQSD_NAMESPACE, "HttpPath", daemon.http_path.clone());
+        set(SQSD_NAMESPACE, "MimeType", daemon.mime_type.clone());
+        for o in NUMERIC_OPTIONS {
+            if let Some(n) = daemon_number(daemon, o.option) {
+                set(SQSD_NAMESPACE, o.option, n.to_string());
+            }
+        }
+    }
     form
 }
 
-/// The spec's attribute that sets a runtime option, when the spec writes it.
-fn spec_attribute(env: &Environment, namespace: &str, option: &str) -> Option<&'static str> {
+/// A numeric option of a worker's daemon, by EB's name.
+fn daemon_number(daemon: &DaemonSettings, option: &str) -> Option<u32> {
+    Some(match option {
+        "HttpConnections" => daemon.http_connections,
+        "ConnectTimeout" => daemon.connect_timeout,
+        "InactivityTimeout" => daemon.inactivity_timeout,
+        "VisibilityTimeout" => daemon.visibility_timeout,
+        "ErrorVisibilityTimeout" => daemon.error_visibility_timeout,
+        "RetentionPeriod" => daemon.retention_period,
+        "MaxRetries" => daemon.max_retries,
+        _ => return None,
+    })
+}
+
+/// The spec's attribute that sets a runtime option (dotted), when the spec writes it.
+fn spec_attribute(env: &Environment, namespace: &str, option: &str) -> Option<String> {
     let path = match (namespace, option) {
         (PROPERTIES, name) if env.properties.contains_key(name) => "properties",
         (STATIC, path) if env.static_files.contains_key(path) => "static_files",
@@ -215,10 +245,15 @@ fn spec_attribute(env: &Environment, namespace: &str, option: &str) -> Option<&'
         (SPLITTING, "NewVersionPercent") => "deployment.new_version_percent",
         (SPLITTING, "EvaluationTime") => "deployment.evaluation_time",
         (HEALTH_REPORTING, "HealthCheckSuccessThreshold") => "deployment.health_threshold",
-        (CUSTOM, _) => return None,
+        (SQSD_NAMESPACE, "HttpPath") => "worker.http_path",
+        (SQSD_NAMESPACE, "MimeType") => "worker.mime_type",
+        (SQSD_NAMESPACE, option) => {
+            let spec = NUMERIC_OPTIONS.iter().find(|o| o.option == option)?.spec;
+            return Some(format!("worker.{spec}")).filter(|p| env.in_spec.contains_key(p));
+        }
         _ => return None,
     };
-    env.in_spec.contains_key(path).then_some(path)
+    env.in_spec.contains_key(path).then(|| path.to_string())
 }
 
 #[cfg(test)]
@@ -331,6 +366,43 @@ option_settings:
         );
         assert!(problem.unwrap().contains("IdleTimeout"));
         assert!(values.is_empty(), "{values:?}");
+    }
+
+    #[test]
+    fn a_worker_s_daemon_options_name_their_source_too() {
+        let env = crate::spec::test_support::one_environment(
+            "  tier = \"worker\"\n  worker {\n    max_retries = 3\n    http_connections = 10\n  }\n",
+        );
+        let ext = read(&[(
+            ".ebextensions/sqsd.config",
+            b"option_settings:\n  aws:elasticbeanstalk:sqsd:\n    HttpPath: /jobs\n    HttpConnections: 20\n".as_slice(),
+        )])
+        .unwrap();
+        let (values, problem) = non_default(
+            &env,
+            Some(RunningVersion {
+                label: "v2",
+                ebextensions: &ext,
+            }),
+        );
+        assert_eq!(problem, None);
+        let path = find(&values, "HttpPath").unwrap();
+        assert_eq!(path.value.as_deref(), Some("/jobs"));
+        assert!(
+            matches!(&path.source, Source::Version { file, .. } if file == ".ebextensions/sqsd.config")
+        );
+        let connections = find(&values, "HttpConnections").unwrap();
+        assert_eq!(connections.value.as_deref(), Some("10"));
+        assert!(
+            matches!(&connections.source, Source::Spec { setting, .. } if setting == "worker { http_connections }")
+        );
+        assert_eq!(
+            find(&values, "MaxRetries").unwrap().value.as_deref(),
+            Some("3")
+        );
+        assert!(find(&values, "VisibilityTimeout").is_none());
+        // A worker has no load balancer: none of its options is listed.
+        assert!(find(&values, "HealthCheckPath").is_none());
     }
 
     #[test]
