@@ -68,7 +68,11 @@ pub fn bundle(spec: &SpecArgs, args: &BundleArgs) -> i32 {
         Err(BundleError::Refused {
             source_dir,
             problems,
+            warnings,
         }) => {
+            for u in &warnings {
+                eprintln!("warning: {u}");
+            }
             for problem in &problems {
                 error(problem);
             }

@@ -96,7 +96,13 @@ fn deploy_error(e: &DeployError) -> i32 {
     match e {
         DeployError::Lock(e) => lock_refused(e),
         DeployError::Bundle(e) => {
-            if let crate::ops::bundle::BundleError::Refused { problems, .. } = e {
+            if let crate::ops::bundle::BundleError::Refused {
+                problems, warnings, ..
+            } = e
+            {
+                for u in warnings {
+                    eprintln!("warning: {u}");
+                }
                 for p in problems {
                     eprintln!("  {p}");
                 }

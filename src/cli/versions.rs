@@ -165,7 +165,11 @@ async fn create(spec_args: &SpecArgs, aws: &AwsArgs, args: &CreateArgs) -> i32 {
         Err(VersionError::Bundle(BundleError::Refused {
             source_dir,
             problems,
+            warnings,
         })) => {
+            for u in &warnings {
+                eprintln!("warning: {u}");
+            }
             for problem in &problems {
                 error(problem);
             }

@@ -105,6 +105,10 @@ pub enum BundleError {
     Refused {
         source_dir: String,
         problems: Vec<BundleProblem>,
+        /// What its `.ebextensions` ask for that would not be carried out (or would run and
+        /// fail), when they could be read: said with the refusal, so one round of fixes
+        /// covers both.
+        warnings: Vec<crate::bundle::ebextensions::Unsupported>,
     },
     #[error("cannot write the bundle to {path}: {error}")]
     Write { path: String, error: std::io::Error },
@@ -158,12 +162,15 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
             EntryData::Symlink { .. } => None,
         })
         .collect();
-    let settings_problems = || -> Vec<BundleProblem> {
+    let read_configs = || {
         let files: Vec<(&str, &[u8])> = configs
             .iter()
             .map(|(p, b)| (p.as_str(), b.as_slice()))
             .collect();
-        let Ok(ebextensions) = crate::bundle::ebextensions::read(&files) else {
+        crate::bundle::ebextensions::read(&files).ok()
+    };
+    let settings_problems = || -> Vec<BundleProblem> {
+        let Some(ebextensions) = read_configs() else {
             return Vec::new(); // the build names what is wrong with the files
         };
         match crate::platform::settings::resolve(request.environment.as_ref(), &ebextensions) {
@@ -184,20 +191,17 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
             Err(problems)
         }
     };
+    let refused = |problems| BundleError::Refused {
+        source_dir: root.display().to_string(),
+        problems,
+        warnings: read_configs().map(|e| e.unsupported).unwrap_or_default(),
+    };
     let bundle = match built {
         Ok(bundle) if problems.is_empty() => bundle,
-        Ok(_) => {
-            return Err(BundleError::Refused {
-                source_dir: root.display().to_string(),
-                problems,
-            })
-        }
+        Ok(_) => return Err(refused(problems)),
         Err(more) => {
             problems.extend(more);
-            return Err(BundleError::Refused {
-                source_dir: root.display().to_string(),
-                problems,
-            });
+            return Err(refused(problems));
         }
     };
     if let Some(out) = &request.out {

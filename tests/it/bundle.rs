@@ -158,6 +158,27 @@ fn refused(dir: &TempDir, extra: &[&str]) -> String {
 }
 
 #[test]
+fn a_refused_bundle_also_says_what_its_files_would_not_do() {
+    // An Amazon Linux 1 Django config: its WSGI path is refused, and its command's AL1 path is
+    // said in the same round, not after the path is fixed.
+    let dir = app("bundle-refused-warnings");
+    write(
+        &dir,
+        ".ebextensions/django.config",
+        "option_settings:\n  aws:elasticbeanstalk:container:python:\n    WSGIPath: mysite/wsgi.py\ncontainer_commands:\n  01_migrate:\n    command: source /opt/python/run/venv/bin/activate && python manage.py migrate\n",
+        0o644,
+    );
+    let stderr = refused(&dir, &[]);
+    for expected in [
+        "warning: .ebextensions/django.config: `container_commands.01_migrate` runs, but it names an Amazon Linux 1 path",
+        "error: .ebextensions/django.config: aws:elasticbeanstalk:container:python WSGIPath = `mysite/wsgi.py`: `mysite/wsgi.py` is Amazon Linux 1's form (a file)",
+        "is refused (1 problem above)",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\nnot in\n{stderr}");
+    }
+}
+
+#[test]
 fn each_refusal_names_the_file_and_writes_nothing() {
     // A hook that is not executable.
     let dir = app("bundle-hook");
