@@ -162,7 +162,9 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
             EntryData::Symlink { .. } => None,
         })
         .collect();
-    let read_configs = || {
+    // Read once: the settings' problems and a refusal's warnings both come from it (the build
+    // names what is wrong with files that cannot be read).
+    let ebextensions = {
         let files: Vec<(&str, &[u8])> = configs
             .iter()
             .map(|(p, b)| (p.as_str(), b.as_slice()))
@@ -170,10 +172,10 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
         crate::bundle::ebextensions::read(&files).ok()
     };
     let settings_problems = || -> Vec<BundleProblem> {
-        let Some(ebextensions) = read_configs() else {
-            return Vec::new(); // the build names what is wrong with the files
+        let Some(ebextensions) = &ebextensions else {
+            return Vec::new();
         };
-        match crate::platform::settings::resolve(request.environment.as_ref(), &ebextensions) {
+        match crate::platform::settings::resolve(request.environment.as_ref(), ebextensions) {
             Ok(_) => Vec::new(),
             Err(settings) => settings
                 .iter()
@@ -194,7 +196,10 @@ pub fn bundle(request: &BundleRequest) -> Result<BundleReport, BundleError> {
     let refused = |problems| BundleError::Refused {
         source_dir: root.display().to_string(),
         problems,
-        warnings: read_configs().map(|e| e.unsupported).unwrap_or_default(),
+        warnings: ebextensions
+            .as_ref()
+            .map(|e| e.unsupported.clone())
+            .unwrap_or_default(),
     };
     let bundle = match built {
         Ok(bundle) if problems.is_empty() => bundle,

@@ -63,21 +63,12 @@ pub fn non_default(
 ) -> (Vec<SourcedValue>, Option<String>) {
     let mut values = infrastructure(env);
     let none = EbExtensions::default();
-    let (ext, mut problem) = match version {
-        Some(v) => (v.ebextensions, None),
-        None => (&none, None),
-    };
-    let settings = match resolve(Some(env), ext) {
-        Ok((settings, _)) => settings,
+    let ext = version.map_or(&none, |v| v.ebextensions);
+    let (settings, problem) = match resolve(Some(env), ext) {
+        Ok((settings, _)) => (settings, None),
         Err(problems) => {
-            problem = Some(
-                problems
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            );
-            super::settings::from_spec(env)
+            let why = problems.iter().map(ToString::to_string).collect::<Vec<_>>();
+            (super::settings::from_spec(env), Some(why.join("; ")))
         }
     };
     let defaults = match resolve(None, &none) {
